@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/deskhub/deskhub/internal/auth"
+	"github.com/deskhub/deskhub/internal/buildinfo"
+	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/server"
+	"github.com/deskhub/deskhub/internal/store"
+)
+
+func runServe(ctx context.Context, e *Env, args []string) error {
+	fs := newFlagSet(e, "serve", "serve [flags]")
+	b := &envFlags{e: e, fs: fs}
+	cfg := config.Default()
+	var sf storeFlags
+	var logLevel, logFormat, grace string
+	var maxBody int
+	b.string(&cfg.Listen, "listen", "DESKHUB_LISTEN", cfg.Listen, "HTTP listen address host:port")
+	sf.bind(b)
+	b.string(&logLevel, "log-level", "DESKHUB_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	b.string(&logFormat, "log-format", "DESKHUB_LOG_FORMAT", "json", "log format: json or text")
+	b.string(&grace, "shutdown-grace", "DESKHUB_SHUTDOWN_GRACE", cfg.ShutdownGrace.String(), "how long in-flight requests may finish after SIGTERM")
+	b.int(&maxBody, "max-body", "DESKHUB_MAX_BODY", int(cfg.MaxBody), "largest accepted API request body in bytes")
+	b.string(&cfg.Hostname, "hostname", "DESKHUB_HOSTNAME", "", "host name reported to clients (default: the system's)")
+	f := &cfg.Features
+	b.bool(&f.DisableUserRegistration, "disable-user-registration", "DESKHUB_DISABLE_USER_REGISTRATION", f.DisableUserRegistration, "refuse user.register")
+	b.bool(&f.DisableUserRecovery, "disable-user-recovery", "DESKHUB_DISABLE_USER_RECOVERY", f.DisableUserRecovery, "refuse user.recovery")
+	b.bool(&f.DisableServerAdd, "disable-server-add", "DESKHUB_DISABLE_SERVER_ADD", f.DisableServerAdd, "refuse server.add")
+	b.bool(&f.DisableSSHKeyAdd, "disable-ssh-key-add", "DESKHUB_DISABLE_SSH_KEY_ADD", f.DisableSSHKeyAdd, "refuse ssh-key.add")
+	b.bool(&f.WebAuthnEnabled, "webauthn", "DESKHUB_WEBAUTHN", f.WebAuthnEnabled, "offer WebAuthn (passkey) login")
+	b.bool(&f.SimplestreamEnabled, "simplestream", "DESKHUB_SIMPLESTREAM", f.SimplestreamEnabled, "serve the simplestreams image server")
+	b.bool(&cfg.SSH.Basic, "ssh-basic", "DESKHUB_SSH_BASIC", cfg.SSH.Basic, "login page: force basic SSH authentication")
+	b.bool(&cfg.SSH.PublicKey, "ssh-public-key", "DESKHUB_SSH_PUBLIC_KEY", cfg.SSH.PublicKey, "login page: offer public-key authentication")
+	b.bool(&cfg.SSH.HidePasswordField, "ssh-hide-password", "DESKHUB_SSH_HIDE_PASSWORD", cfg.SSH.HidePasswordField, "login page: hide the password field")
+	d := &cfg.Display
+	b.string(&d.Geometry, "display-geometry", "DESKHUB_DISPLAY_GEOMETRY", d.Geometry, "default geometry of new sessions, WIDTHxHEIGHT")
+	b.int(&d.ColorDepth, "display-depth", "DESKHUB_DISPLAY_DEPTH", d.ColorDepth, "default colour depth of new sessions (8, 16, 24, 32)")
+	b.int(&d.FrameRate, "display-frame-rate", "DESKHUB_DISPLAY_FRAME_RATE", d.FrameRate, "frame-rate cap of new sessions")
+	b.string(&d.Clipboard, "display-clipboard", "DESKHUB_DISPLAY_CLIPBOARD", d.Clipboard, "clipboard mode: both, to-client, to-server, none")
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	cfg.DataDir, cfg.DB, cfg.MaxBody = sf.data, sf.db, int64(maxBody)
+	var err error
+	if cfg.ShutdownGrace, err = time.ParseDuration(grace); err != nil {
+		return fmt.Errorf("--shutdown-grace %q: %v", grace, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log, err := newLogger(e, logLevel, logFormat)
+	if err != nil {
+		return err
+	}
+
+	st, err := openStore(ctx, sf, log.With("component", "store"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := bootstrapAdmin(ctx, e, st, log); err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{Config: cfg, Store: st, Log: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Listen, errors.Unwrap(err))
+	}
+	info := buildinfo.Get()
+	log.Info("deskhub serving", "url", "http://"+ln.Addr().String()+"/", "store", st.Backend(),
+		"data", cfg.DataDir, "version", info.Version, "commit", info.Commit, "server_id", srv.ServerID())
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	if err := st.Close(); err != nil {
+		return fmt.Errorf("closing the store: %w", err)
+	}
+	log.Info("deskhub stopped")
+	return nil
+}
+
+func newLogger(e *Env, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(e.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}
+
+// bootstrapAdmin creates the first account on an empty store and prints its password once, on stdout.
+func bootstrapAdmin(ctx context.Context, e *Env, st store.Store, log *slog.Logger) error {
+	return st.InTx(ctx, func(tx store.Store) error {
+		n, err := tx.CountUsers(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		password := auth.RandomPassword()
+		u, err := auth.NewLocalUser("admin", "admin@localhost", password, true)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreateUser(ctx, &u); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stdout, "deskhub: created the first account: login \"admin\", password %q\n"+
+			"deskhub: this password is shown only once; change it after logging in.\n", password)
+		log.Warn("created the first administrator account; its password was printed on standard output", "login", "admin")
+		return nil
+	})
+}

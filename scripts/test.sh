@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make test: formatting, vet, then every test on SQLite and on a throwaway PostgreSQL server that this
+# script installs (Debian package) and starts. Idempotent; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*'))
+if [ -n "$bad" ]; then
+  echo "gofmt would change these files (run: gofmt -w .):"; echo "$bad"; exit 1
+fi
+echo "ok"
+
+step "go vet"
+go vet ./...
+echo "ok"
+
+step "PostgreSQL (throwaway cluster)"
+eval "$(scripts/pgtest.sh)"
+trap 'scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
+export DESKHUB_REQUIRE_POSTGRES=1
+echo "DESKHUB_TEST_POSTGRES=${DESKHUB_TEST_POSTGRES}"
+
+step "go test"
+go build -o bin/testsummary ./tools/testsummary
+set +e
+go test -json -count=1 -timeout 20m ./... 2>&1 | bin/testsummary
+status=${PIPESTATUS[1]}
+set -e
+exit "$status"
