@@ -56,7 +56,7 @@ func Build(info Info, routes []httpapi.Route) (*openapi3.T, error) {
 		},
 	}
 	doc.Components.SecuritySchemes["bearer"].Value.BearerFormat = "opaque"
-	b := &builder{doc: doc, gen: openapi3gen.NewGenerator(openapi3gen.SchemaCustomizer(customize))}
+	b := &builder{doc: doc}
 	if err := b.errorSchemas(); err != nil {
 		return nil, err
 	}
@@ -75,14 +75,16 @@ func JSON(doc *openapi3.T) ([]byte, error) {
 
 type builder struct {
 	doc *openapi3.T
-	gen *openapi3gen.Generator
 }
 
 func (b *builder) schema(t reflect.Type) (*openapi3.SchemaRef, error) {
 	if t == nil || t == reflect.TypeFor[any]() {
 		return openapi3.NewSchemaRef("", &openapi3.Schema{}), nil
 	}
-	ref, err := b.gen.GenerateSchemaRef(t)
+	// A fresh generator per type: its NewSchemaRefForValue inlines every nested schema (clearing the Go
+	// type names it keeps as refs while generating).
+	gen := openapi3gen.NewGenerator(openapi3gen.SchemaCustomizer(customize))
+	ref, err := gen.NewSchemaRefForValue(reflect.New(t).Elem().Interface(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -13,24 +13,25 @@ import (
 	"github.com/deskhub/deskhub/internal/store"
 )
 
+func userUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: deskhub user add --login L --email E --password-stdin [--admin] [--data DIR] [--db URL]")
+	fmt.Fprintln(w, "\nSubcommands:\n  add   create an account (the password is read from the first line of standard input)")
+}
+
 func runUser(ctx context.Context, e *Env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		w := e.Stdout
-		if len(args) == 0 {
-			w = e.Stderr
-		}
-		fmt.Fprintln(w, "Usage: deskhub user add --login L --email E --password-stdin [--admin] [--data DIR] [--db URL]")
-		fmt.Fprintln(w, "\nSubcommands:\n  add   create an account (the password is read from the first line of standard input)")
-		if len(args) == 0 {
-			return errUsage
-		}
-		return nil
+	if len(args) == 0 {
+		userUsage(e.Stderr)
+		return errUsage
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		userUsage(e.Stdout)
+		return nil
 	case "add":
 		return runUserAdd(ctx, e, args[1:])
 	}
-	fmt.Fprintf(e.Stderr, "deskhub user: unknown subcommand %q (want: add)\n", args[0])
+	fmt.Fprintf(e.Stderr, "deskhub user: unknown subcommand %q\n\n", args[0])
+	userUsage(e.Stderr)
 	return errUsage
 }
 

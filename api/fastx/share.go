@@ -1,0 +1,83 @@
+package fastx
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+)
+
+// Share permissions. A key without PermViewer lets its guest control the session.
+const (
+	// PermViewer: the guest sees the screen only; the broker drops its pointer and key events.
+	PermViewer = "viewer"
+	// PermGranter: the guest may hand control to other guests.
+	PermGranter = "granter"
+)
+
+func checkPerms(field string, perms []string) error {
+	for _, p := range perms {
+		if p != PermViewer && p != PermGranter {
+			return fieldError(field, fmt.Errorf("has unknown permission %q: want %q or %q", p, PermViewer, PermGranter))
+		}
+	}
+	return nil
+}
+
+// ShareKey is one sharing key of a session; share/list, share/edit, share/email, share/delete and
+// share/reset answer []ShareKey.
+type ShareKey struct {
+	ID      string   `json:"id" doc:"session id"`
+	Key     string   `json:"key" doc:"sharing key"`
+	Perms   []string `json:"perms" doc:"permissions of the key: viewer, granter"`
+	Timeout int      `json:"timeout" doc:"seconds a guest has to connect with the share password"`
+}
+
+// ShareConnectRequest is the body of /v3/api/share/connect.
+type ShareConnectRequest struct {
+	ID  string `json:"id" required:"true" doc:"session id"`
+	Key string `json:"key" required:"true" doc:"share key"`
+}
+
+// ShareEditRequest is the body of /v3/api/share/edit.
+type ShareEditRequest struct {
+	ID    string   `json:"id" required:"true" doc:"session id"`
+	Key   string   `json:"key" required:"true" doc:"share key to edit"`
+	Perms []string `json:"perms" required:"true" doc:"share permissions of the key: viewer, granter"`
+}
+
+// Validate checks the permissions.
+func (r *ShareEditRequest) Validate() error { return checkPerms("perms", r.Perms) }
+
+// ShareEmailRequest is the body of /v3/api/share/email (not described by the seed).
+type ShareEmailRequest struct {
+	ID    string   `json:"id" required:"true" doc:"session id"`
+	Perms []string `json:"perms,omitempty" doc:"permissions of the new key (default [\"viewer\"])"`
+	Email string   `json:"email" required:"true" doc:"address the share link is mailed to"`
+}
+
+// Validate checks the permissions and the address.
+func (r *ShareEmailRequest) Validate() error {
+	if err := checkPerms("perms", r.Perms); err != nil {
+		return err
+	}
+	a, err := mail.ParseAddress(r.Email)
+	if err != nil || a.Name != "" || a.Address != r.Email {
+		return fieldError("email", errors.New("must be one plain email address, like ada@example.org"))
+	}
+	return nil
+}
+
+// ShareDeleteRequest is the body of /v3/api/share/delete.
+type ShareDeleteRequest struct {
+	ID  string `json:"id" required:"true" doc:"session id"`
+	Key string `json:"key" required:"true" doc:"share key to delete"`
+}
+
+// ShareResetRequest is the body of /v3/api/share/reset.
+type ShareResetRequest struct {
+	ID    string   `json:"id" required:"true" doc:"session id"`
+	Perms []string `json:"perms,omitempty" doc:"delete the keys holding any of these permissions; empty deletes all keys"`
+}
+
+// Validate checks the permissions.
+func (r *ShareResetRequest) Validate() error { return checkPerms("perms", r.Perms) }

@@ -1,0 +1,77 @@
+package vmm
+
+import (
+	"fmt"
+	"time"
+)
+
+// Types of the simplestreams image server's resources.
+const (
+	TypeSimplestreamProduct = "simplestream-product"
+	TypeSimplestreamImage   = "simplestream-image"
+)
+
+// SimplestreamProductAttributes describe a product of deskhub's simplestreams image server (an image
+// line such as "debian:bookworm:amd64:desktop").
+type SimplestreamProductAttributes struct {
+	ProductID           string    `json:"product_id" doc:"product id (os:release:arch:variant)"`
+	ProductAliases      string    `json:"product_aliases" doc:"comma-separated aliases LXD clients can launch it by"`
+	ProductArch         string    `json:"product_arch" doc:"architecture (amd64, arm64…)"`
+	ProductOS           string    `json:"product_os" doc:"operating system"`
+	ProductRelease      string    `json:"product_release" doc:"release"`
+	ProductReleaseTitle string    `json:"product_release_title" doc:"human title of the release"`
+	ProductVariant      string    `json:"product_variant" doc:"variant (e.g. desktop)"`
+	ProductVersions     []string  `json:"product_versions" doc:"version serials uploaded so far"`
+	ProductCreatedAt    time.Time `json:"product_created_at" doc:"when the product was added"`
+	Provider            Provider  `json:"provider" doc:"always \"internal\""`
+}
+
+// SimplestreamImageAttributes describe one uploaded file of a product version.
+type SimplestreamImageAttributes struct {
+	ProductID            string    `json:"product_id" doc:"product the file belongs to"`
+	ProductVersionSerial string    `json:"product_version_serial" doc:"version serial (e.g. 20250101_00:00)"`
+	FileName             string    `json:"file_name" doc:"file name"`
+	FileType             string    `json:"file_type" doc:"simplestreams ftype: lxd.tar.xz, squashfs, disk-kvm.img…"`
+	FileSize             int64     `json:"file_size" doc:"size in bytes"`
+	FileSHA256           string    `json:"file_sha256" doc:"SHA-256 of the file"`
+	FilePath             string    `json:"file_path" doc:"path of the file under the image server"`
+	FileUploadedAt       time.Time `json:"file_uploaded_at" doc:"when the file was uploaded"`
+	Provider             Provider  `json:"provider" doc:"always \"internal\""`
+}
+
+// SimplestreamAddRequest is the body of simplestream.add.
+type SimplestreamAddRequest struct {
+	ProductAliases      string `json:"product_aliases" doc:"comma-separated aliases LXD clients can launch it by"`
+	ProductArch         string `json:"product_arch" required:"true" doc:"architecture (amd64, arm64…)"`
+	ProductOS           string `json:"product_os" required:"true" doc:"operating system"`
+	ProductRelease      string `json:"product_release" required:"true" doc:"release"`
+	ProductReleaseTitle string `json:"product_release_title" doc:"human title of the release"`
+	ProductVariant      string `json:"product_variant" doc:"variant (default: \"default\")"`
+}
+
+// Validate checks that the product id parts are not empty.
+func (r *SimplestreamAddRequest) Validate() error {
+	switch {
+	case r.ProductArch == "":
+		return fmt.Errorf("member \"product_arch\" must not be empty")
+	case r.ProductOS == "":
+		return fmt.Errorf("member \"product_os\" must not be empty")
+	case r.ProductRelease == "":
+		return fmt.Errorf("member \"product_release\" must not be empty")
+	}
+	return nil
+}
+
+// SimplestreamUploadRequest is the body of simplestream.upload. It is sent as multipart/form-data: a
+// part "file" with the image file and a part "payload" with the JSON object below; in a JSON body,
+// file is base64.
+type SimplestreamUploadRequest struct {
+	File    []byte                    `json:"file" required:"true" doc:"the image file (a multipart part; base64 in a JSON body)"`
+	Payload SimplestreamUploadPayload `json:"payload" required:"true" doc:"which product version the file belongs to"`
+}
+
+// SimplestreamUploadPayload names the product version an uploaded file belongs to.
+type SimplestreamUploadPayload struct {
+	ProductID            string `json:"product_id" required:"true" doc:"product id (from simplestream.add)"`
+	ProductVersionSerial string `json:"product_version_serial" required:"true" doc:"version serial of the upload"`
+}

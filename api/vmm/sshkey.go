@@ -1,0 +1,42 @@
+package vmm
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// TypeSSHKey is the JSON:API type of SSH key resources.
+const TypeSSHKey = "ssh-key"
+
+// SSHKeyAttributes describe one of the user's SSH public keys (ssh-key.get, ssh-key.add).
+type SSHKeyAttributes struct {
+	KeyID          int64     `json:"key_id,omitempty" doc:"id of the key, for ssh-key.delete"`
+	KeyName        string    `json:"key_name" doc:"name the user gave the key"`
+	KeyPublic      string    `json:"key_public" doc:"the public key as an authorized_keys line"`
+	KeyFingerprint string    `json:"key_fingerprint" doc:"SHA256 fingerprint of the key"`
+	KeyCreatedAt   time.Time `json:"key_created_at" doc:"when the key was added"`
+}
+
+// SSHKeyAddRequest is the body of ssh-key.add. The key must parse as an authorized_keys line; it is
+// added to instances created afterwards.
+type SSHKeyAddRequest struct {
+	KeyName   string `json:"key_name" required:"true" doc:"name for the key"`
+	KeyPublic string `json:"key_public" required:"true" doc:"the public key as an authorized_keys line"`
+}
+
+// Validate checks that name and key are not blank (the key's syntax is checked by the service).
+func (r *SSHKeyAddRequest) Validate() error {
+	if strings.TrimSpace(r.KeyName) == "" {
+		return fmt.Errorf("member \"key_name\" must not be empty")
+	}
+	if strings.TrimSpace(r.KeyPublic) == "" {
+		return fmt.Errorf("member \"key_public\" must not be empty")
+	}
+	return nil
+}
+
+// SSHKeyDeleteRequest is the body of ssh-key.delete.
+type SSHKeyDeleteRequest struct {
+	KeyID int64 `json:"key_id" required:"true" doc:"id of the key to remove"`
+}

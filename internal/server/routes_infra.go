@@ -1,0 +1,139 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/deskhub/deskhub/api/jsonapi"
+	"github.com/deskhub/deskhub/api/vmm"
+	"github.com/deskhub/deskhub/internal/httpapi"
+)
+
+// Labels of the work that brings each planned infrastructure endpoint.
+const (
+	infraPlanAccounts     = "issue 3: accounts"
+	infraPlanLXD          = "issue 6: LXD infrastructure"
+	infraPlanSimplestream = "simplestreams image server (later issue)"
+)
+
+// infraRoute builds one route of the infrastructure surface from the seed's method and path ("POST
+// /v1/user.login"); deskhub serves the seed's /v1/… under /api/v1/…. Extra methods (beyond the seed's)
+// follow in also.
+func infraRoute(seed string, access httpapi.Access, tag, summary string, op httpapi.Operation, also ...string) httpapi.Route {
+	method, path, ok := strings.Cut(seed, " ")
+	if !ok || !strings.HasPrefix(path, "/v1/") {
+		panic("server: malformed infra seed " + seed)
+	}
+	return httpapi.Route{
+		Surface: httpapi.Infra,
+		Methods: append([]string{method}, also...),
+		Path:    "/api" + path,
+		Summary: summary,
+		Access:  access,
+		Op:      op,
+		Tag:     tag,
+		Seed:    seed,
+	}
+}
+
+// infraRoutes is the infrastructure surface (ui-vmm seed), in the seed's order. Summaries are the
+// seed's, with its copy-paste slips fixed.
+func (s *Server) infraRoutes() []httpapi.Route {
+	const pub, usr = httpapi.Public, httpapi.User
+	return []httpapi.Route{
+		infraRoute("POST /v1/certificate.list", usr, "certificate", "Displays a list of certificates on the server",
+			httpapi.Planned[vmm.CertificateListRequest, jsonapi.Many[vmm.CertificateAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/certificate.revoke", usr, "certificate", "Revokes the specified certificate on the server",
+			httpapi.Planned[vmm.CertificateRevokeRequest, jsonapi.Meta](infraPlanLXD)),
+		infraRoute("POST /v1/config.get", pub, "config", "Displays some options from the config file",
+			httpapi.Op(s.configGet)),
+		infraRoute("POST /v1/event.auth", usr, "event", "Authorizes the specified stream, if it exists",
+			httpapi.Planned[vmm.EventAuthRequest, jsonapi.Meta](infraPlanLXD)),
+		// A browser's EventSource can only GET, so event.subscribe takes GET (stream in the query) too.
+		infraRoute("POST /v1/event.subscribe", pub, "event", "Establishes a server-sent event stream for data transfer",
+			httpapi.Planned[vmm.EventSubscribeRequest, vmm.Event](infraPlanLXD), "GET"),
+		infraRoute("POST /v1/health.alive", pub, "health", "Returns an ok status if the instance is alive and handles HTTP requests",
+			httpapi.Op(s.healthAlive)),
+		infraRoute("POST /v1/health.ready", pub, "health", "Returns an ok status if the instance and its store are ready to handle requests",
+			httpapi.Op(s.healthReady)),
+		infraRoute("POST /v1/image.delete", usr, "image", "Removes the specified image on the server",
+			httpapi.Planned[vmm.ImageDeleteRequest, jsonapi.Meta](infraPlanLXD)),
+		infraRoute("POST /v1/image.list", usr, "image", "Displays a list of images on the server",
+			httpapi.Planned[vmm.ImageListRequest, jsonapi.Many[vmm.ImageAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/image.serverList", usr, "image", "Displays a list of images stored on the LXD server itself",
+			httpapi.Planned[vmm.ImageServerListRequest, jsonapi.Many[vmm.ImageAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/instance.action", usr, "instance", "Will perform an action with the instance, for example stop-force",
+			httpapi.Planned[vmm.InstanceActionRequest, jsonapi.One[vmm.OperationAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/instance.add", usr, "instance", "Will create an instance on the server",
+			httpapi.Planned[vmm.InstanceAddRequest, jsonapi.One[vmm.OperationAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/instance.get", usr, "instance", "Will display information about an instance available to the user",
+			httpapi.Planned[vmm.InstanceGetRequest, jsonapi.One[vmm.InstanceAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/instance.list", usr, "instance", "Will display information about the instances available to the user",
+			httpapi.Planned[vmm.InstanceListRequest, jsonapi.Many[vmm.InstanceAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/network.list", usr, "network", "Displays a list of networks on the server",
+			httpapi.Planned[vmm.NetworkListRequest, jsonapi.Many[vmm.NetworkAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/pool.list", usr, "pool", "Displays a list of pools on the server",
+			httpapi.Planned[vmm.PoolListRequest, jsonapi.Many[vmm.PoolAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/profile.delete", usr, "profile", "Removes the specified profile on the server",
+			httpapi.Planned[vmm.ProfileDeleteRequest, jsonapi.Meta](infraPlanLXD)),
+		infraRoute("POST /v1/profile.list", usr, "profile", "Displays a list of profiles on the server",
+			httpapi.Planned[vmm.ProfileListRequest, jsonapi.Many[vmm.ProfileAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/profile.update", usr, "profile", "Updates (and optionally renames) the specified profile on the server",
+			httpapi.Planned[vmm.ProfileUpdateRequest, jsonapi.One[vmm.ProfileAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/server.add", usr, "server", "Will add the server to the database",
+			httpapi.Planned[vmm.ServerAddRequest, jsonapi.One[vmm.ServerAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/server.get", usr, "server", "Will display information about a server available to the user",
+			httpapi.Planned[vmm.ServerGetRequest, jsonapi.One[vmm.ServerAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/server.list", usr, "server", "Will display information about the servers available to the user",
+			httpapi.Planned[vmm.ServerListRequest, jsonapi.Many[vmm.ServerAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/server.verify", usr, "server", "Will check the connection to the server",
+			httpapi.Planned[vmm.ServerVerifyRequest, jsonapi.One[vmm.ServerAttributes]](infraPlanLXD)),
+		infraRoute("POST /v1/simplestream.add", usr, "simplestream", "It will add the product to the simplestream server",
+			httpapi.Planned[vmm.SimplestreamAddRequest, jsonapi.One[vmm.SimplestreamProductAttributes]](infraPlanSimplestream)),
+		infraRoute("GET /v1/simplestream.images", pub, "simplestream", "Displays image files on a simplestream server",
+			httpapi.Planned[httpapi.Empty, jsonapi.Many[vmm.SimplestreamImageAttributes]](infraPlanSimplestream)),
+		infraRoute("GET /v1/simplestream.list", pub, "simplestream", "Displays a list of images on the simplestream server",
+			httpapi.Planned[httpapi.Empty, jsonapi.Many[vmm.SimplestreamProductAttributes]](infraPlanSimplestream)),
+		infraRoute("POST /v1/simplestream.upload", usr, "simplestream", "It will upload image files to simplestream server",
+			httpapi.Planned[vmm.SimplestreamUploadRequest, jsonapi.One[vmm.SimplestreamImageAttributes]](infraPlanSimplestream)),
+		infraRoute("POST /v1/ssh-key.add", usr, "ssh-key", "It will add the user's ssh key to the database, after which this key will be added to new instances",
+			httpapi.Planned[vmm.SSHKeyAddRequest, jsonapi.One[vmm.SSHKeyAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/ssh-key.delete", usr, "ssh-key", "Will remove the user's ssh-key from the database",
+			httpapi.Planned[vmm.SSHKeyDeleteRequest, jsonapi.Meta](infraPlanAccounts)),
+		infraRoute("POST /v1/ssh-key.get", usr, "ssh-key", "Displays a list of user ssh-keys",
+			httpapi.Planned[httpapi.Empty, jsonapi.Many[vmm.SSHKeyAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/token.create", usr, "token", "Generates a token for working with the api. It is possible to revoke all other tokens with the system.api type",
+			httpapi.Planned[vmm.TokenCreateRequest, jsonapi.One[vmm.TokenAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/token.get", usr, "token", "Displays a list of user tokens",
+			httpapi.Planned[httpapi.Empty, jsonapi.Many[vmm.TokenAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/token.revoke", usr, "token", "Revokes the specified user token",
+			httpapi.Planned[vmm.TokenRevokeRequest, jsonapi.Meta](infraPlanAccounts)),
+		infraRoute("POST /v1/user.assertionGet", pub, "user", "Starts a WebAuthn login: answers the assertion options for the user",
+			httpapi.Planned[vmm.UserAssertionGetRequest, jsonapi.One[vmm.WebAuthnOptionsAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/user.assertionVerify", pub, "user", "Finishes a WebAuthn login: verifies the assertion and returns a token",
+			httpapi.Planned[vmm.UserAssertionVerifyRequest, jsonapi.One[vmm.TokenAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/user.credentialDelete", usr, "user", "Removes the user's WebAuthn credentials",
+			httpapi.Planned[httpapi.Empty, jsonapi.Meta](infraPlanAccounts)),
+		infraRoute("POST /v1/user.credentialGet", usr, "user", "Displays a list of the user's WebAuthn credentials",
+			httpapi.Planned[httpapi.Empty, jsonapi.Many[vmm.CredentialAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/user.credentialMake", pub, "user", "Registers a WebAuthn credential (optionally with a new account)",
+			httpapi.Planned[vmm.UserCredentialMakeRequest, jsonapi.One[vmm.WebAuthnOptionsAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/user.emailChange", usr, "user", "Changes the user's mail address",
+			httpapi.Planned[vmm.UserEmailChangeRequest, jsonapi.Meta](infraPlanAccounts)),
+		infraRoute("POST /v1/user.get", usr, "user", "Will return the current user",
+			httpapi.Planned[httpapi.Empty, jsonapi.One[vmm.UserAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/user.login", pub, "user", "Will authorize the user and return his token",
+			httpapi.Planned[vmm.UserLoginRequest, jsonapi.One[vmm.TokenAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/user.logout", usr, "user", "Deactivates the current token",
+			httpapi.Planned[httpapi.Empty, jsonapi.Meta](infraPlanAccounts)),
+		infraRoute("POST /v1/user.passwordChange", usr, "user", "Changes the user's password",
+			httpapi.Planned[vmm.UserPasswordChangeRequest, jsonapi.Meta](infraPlanAccounts)),
+		infraRoute("POST /v1/user.passwordLock", usr, "user", "Locks or unlocks password changes",
+			httpapi.Planned[vmm.UserPasswordLockRequest, jsonapi.One[vmm.UserAttributes]](infraPlanAccounts)),
+		infraRoute("POST /v1/user.recovery", pub, "user", "Password recovery",
+			httpapi.Planned[vmm.UserRecoveryRequest, jsonapi.Meta](infraPlanAccounts)),
+		infraRoute("POST /v1/user.register", pub, "user", "User registration",
+			httpapi.Planned[vmm.UserRegisterRequest, jsonapi.Meta](infraPlanAccounts)),
+		infraRoute("POST /v1/volume.list", usr, "volume", "Displays a list of volumes on the server",
+			httpapi.Planned[vmm.VolumeListRequest, jsonapi.Many[vmm.VolumeAttributes]](infraPlanLXD)),
+	}
+}

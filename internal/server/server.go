@@ -1,0 +1,146 @@
+// Package server wires deskhub together: configuration → store → services → HTTP. It owns the route
+// tables, one per surface (routes_infra.go, routes_session.go, routes_agent.go).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/deskhub/deskhub/internal/buildinfo"
+	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/store"
+)
+
+// Options are what a Server is built from.
+type Options struct {
+	Config config.Config
+	Store  store.Store
+	Log    *slog.Logger
+}
+
+// Server is a running deskhub broker: the three surfaces, metrics and the OpenAPI document.
+type Server struct {
+	cfg      config.Config
+	store    store.Store
+	log      *slog.Logger
+	build    buildinfo.Info
+	serverID string
+	hostname string
+	registry *prometheus.Registry
+	mux      *httpapi.Mux
+	openapi  []byte
+}
+
+// New builds a Server. The store must be open; the Server does not close it.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("server: no store")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:      opts.Config,
+		store:    opts.Store,
+		log:      opts.Log.With("component", "server"),
+		build:    buildinfo.Get(),
+		registry: prometheus.NewRegistry(),
+	}
+	var err error
+	if s.serverID, err = loadServerID(opts.Config.DataDir); err != nil {
+		return nil, err
+	}
+	s.hostname = opts.Config.Hostname
+	if s.hostname == "" {
+		s.hostname, _ = os.Hostname()
+	}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.mux = httpapi.NewMux(httpapi.Options{
+		Log:        opts.Log.With("component", "http"),
+		Registerer: s.registry,
+		MaxBody:    opts.Config.MaxBody,
+	}, s.infraRoutes(), s.sessionRoutes(), s.agentRoutes())
+	if s.openapi, err = s.openAPIJSON(); err != nil {
+		return nil, fmt.Errorf("server: building the OpenAPI document: %w", err)
+	}
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(s.openapi)
+	})
+	return s, nil
+}
+
+// Handler is the HTTP handler of every surface.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Routes lists the routes of the three surfaces.
+func (s *Server) Routes() []httpapi.Route { return s.mux.Routes() }
+
+// ServerID is this host's stable FastX server id.
+func (s *Server) ServerID() string { return s.serverID }
+
+// Serve answers on ln until ctx is cancelled, then lets in-flight requests finish within the grace
+// period.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("shutdown: requests still running after %s: %w", s.cfg.ShutdownGrace, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// loadServerID reads this host's server id from the data dir, creating it on first run.
+func loadServerID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "server-id")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		id := strings.TrimSpace(string(b))
+		if _, perr := uuid.Parse(id); perr == nil {
+			return id, nil
+		}
+		return "", fmt.Errorf("server id file %s is damaged (want a UUID); remove it to make a new one", path)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("reading server id: %w", err)
+	}
+	id := uuid.NewString()
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("writing server id: %w", err)
+	}
+	return id, nil
+}

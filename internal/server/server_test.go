@@ -1,0 +1,293 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/store"
+	"github.com/deskhub/deskhub/internal/store/sqlite"
+)
+
+func openSQLite(t *testing.T, dir string) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), dir+"/deskhub.db", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newTestServerWith(t *testing.T, cfg config.Config, st store.Store) *Server {
+	t.Helper()
+	if st == nil {
+		st = openSQLite(t, cfg.DataDir)
+	}
+	s, err := New(Options{Config: cfg, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func testConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:18080"
+	cfg.Hostname = "deskhub-test"
+	return cfg
+}
+
+func newTestServer(t *testing.T) *Server {
+	t.Helper()
+	return newTestServerWith(t, testConfig(t), nil)
+}
+
+func call(t *testing.T, h http.Handler, method, path, body string) (*http.Request, *httptest.ResponseRecorder) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return req, rec
+}
+
+func decode(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+		t.Fatalf("answer is not JSON: %q", rec.Body)
+	}
+	return m
+}
+
+// TestLiveResponsesMatchOpenAPI calls every implemented endpoint with every method it takes and checks
+// request and answer against /openapi.json.
+func TestLiveResponsesMatchOpenAPI(t *testing.T) {
+	s := newTestServer(t)
+	doc, err := openapi3.NewLoader().LoadFromData(s.openapi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &openapi3filter.Options{
+		IncludeResponseStatus:   true,
+		MultiError:              true,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.EnableJSONSchema2020()},
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+	}
+	checked := 0
+	for _, r := range s.Routes() {
+		if !r.Op.Implemented() {
+			continue
+		}
+		for _, method := range r.Methods {
+			body := "{}"
+			if method == http.MethodGet {
+				body = ""
+			}
+			req, rec := call(t, s.Handler(), method, r.Path, body)
+			if rec.Code != http.StatusOK {
+				t.Errorf("%s %s: %d %s", method, r.Path, rec.Code, rec.Body)
+				continue
+			}
+			req.Body = io.NopCloser(strings.NewReader(body))
+			route, params, err := router.FindRoute(req)
+			if err != nil {
+				t.Errorf("%s %s: not in the document: %v", method, r.Path, err)
+				continue
+			}
+			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+				t.Errorf("%s %s: request does not match the document: %v", method, r.Path, err)
+			}
+			out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code,
+				Header: rec.Header(), Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())), Options: opts}
+			if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+				t.Errorf("%s %s: answer does not match the document: %v\n%s", method, r.Path, err, rec.Body)
+			}
+			checked++
+		}
+	}
+	if checked < 9 {
+		t.Fatalf("only %d implemented endpoint calls checked", checked)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	cfg := testConfig(t)
+	st := openSQLite(t, cfg.DataDir)
+	s := newTestServerWith(t, cfg, st)
+	_, rec := call(t, s.Handler(), "POST", "/api/v1/health.alive", "")
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/vnd.api+json" {
+		t.Fatalf("alive: %d %v", rec.Code, rec.Header())
+	}
+	data := decode(t, rec)["data"].(map[string]any)
+	if data["type"] != "health" || data["attributes"].(map[string]any)["status"] != "ok" {
+		t.Fatalf("alive: %v", data)
+	}
+	_, rec = call(t, s.Handler(), "POST", "/api/v1/health.ready", "{}")
+	attrs := decode(t, rec)["data"].(map[string]any)["attributes"].(map[string]any)
+	if rec.Code != 200 || attrs["store"] != "sqlite" {
+		t.Fatalf("ready: %d %v", rec.Code, attrs)
+	}
+	// With the store gone, ready says so (alive does not care).
+	st.Close()
+	_, rec = call(t, s.Handler(), "POST", "/api/v1/health.ready", "{}")
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("ready with a closed store: %d %s", rec.Code, rec.Body)
+	}
+	errs := decode(t, rec)["errors"].([]any)
+	if d := errs[0].(map[string]any)["detail"].(string); !strings.Contains(d, "store does not answer") {
+		t.Fatalf("detail %q", d)
+	}
+	if _, rec = call(t, s.Handler(), "POST", "/api/v1/health.alive", "{}"); rec.Code != 200 {
+		t.Fatalf("alive with a closed store: %d", rec.Code)
+	}
+}
+
+func TestConfigGetReflectsConfiguration(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Features.DisableUserRegistration = true
+	cfg.Features.DisableSSHKeyAdd = true
+	cfg.Features.WebAuthnEnabled = false
+	s := newTestServerWith(t, cfg, nil)
+	_, rec := call(t, s.Handler(), "POST", "/api/v1/config.get", "{}")
+	attrs := decode(t, rec)["data"].(map[string]any)["attributes"].(map[string]any)
+	want := map[string]any{"disable_user_registration": true, "disable_user_recovery": false,
+		"disable_server_add": false, "disable_ssh_key_add": true, "webauth_enabled": false, "simplestream_enabled": true}
+	for k, v := range want {
+		if attrs[k] != v {
+			t.Errorf("%s = %v, want %v", k, attrs[k], v)
+		}
+	}
+	if s, _ := attrs["stream"].(string); len(s) != 36 {
+		t.Errorf("stream %v is not a fresh id", attrs["stream"])
+	}
+}
+
+func TestFastXDiscovery(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SSH.HidePasswordField = true
+	cfg.Display.Geometry = "1600x900"
+	s := newTestServerWith(t, cfg, nil)
+	for _, method := range []string{"GET", "POST"} {
+		for _, path := range []string{"/v3/api", "/v3/api/config"} {
+			_, rec := call(t, s.Handler(), method, path, "")
+			res := decode(t, rec)["result"].(map[string]any)
+			if rec.Code != 200 || res["version"] != 3.0 || res["serverId"] != s.ServerID() || res["port"] != 18080.0 ||
+				res["hostname"] != "deskhub-test" || res["ssh"].(map[string]any)["hidePasswordField"] != true {
+				t.Fatalf("%s %s: %d %v", method, path, rec.Code, res)
+			}
+			if servers := res["servers"].([]any); len(servers) != 1 || servers[0] != s.ServerID() {
+				t.Fatalf("servers %v", servers)
+			}
+		}
+	}
+	_, rec := call(t, s.Handler(), "GET", "/v3/api/xrdp/config", "")
+	res := decode(t, rec)["result"].(map[string]any)
+	if res["geometry"] != "1600x900" || res["colorDepth"] != 24.0 || res["frameRate"] != 30.0 {
+		t.Fatalf("xrdp config %v", res)
+	}
+	// The server id survives a restart on the same data dir.
+	s2 := newTestServerWith(t, cfg, nil)
+	if s2.ServerID() != s.ServerID() {
+		t.Fatalf("server id changed across restarts: %s → %s", s.ServerID(), s2.ServerID())
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	s := newTestServer(t)
+	call(t, s.Handler(), "POST", "/api/v1/health.alive", "{}")
+	call(t, s.Handler(), "POST", "/api/v1/nothing.here", "{}")
+	_, rec := call(t, s.Handler(), "GET", "/metrics", "")
+	body := rec.Body.String()
+	for _, want := range []string{
+		`deskhub_http_requests_total{method="POST",route="/api/v1/health.alive",status="200",surface="infra"} 1`,
+		`deskhub_http_requests_total{method="POST",route="unmatched",status="404",surface="infra"} 1`,
+		`deskhub_http_request_duration_seconds_bucket{method="POST",route="/api/v1/health.alive",status="200",surface="infra",le="0.005"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestGracefulShutdown: cancelling Serve's context lets a request in flight finish, then Serve returns
+// nil.
+func TestGracefulShutdown(t *testing.T) {
+	s := newTestServer(t)
+	started := make(chan struct{})
+	s.mux.HandleFunc("/test/slow", func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		time.Sleep(500 * time.Millisecond)
+		_, _ = w.Write([]byte("done"))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/test/slow")
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-started
+	cancel()
+	if body := <-got; body != "done" {
+		t.Fatalf("in-flight request: %q", body)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after shutdown")
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Fatal("still accepting connections after shutdown")
+	}
+}
+
+func TestRoutesHaveSurfacePrefixes(t *testing.T) {
+	s := newTestServer(t)
+	prefix := map[httpapi.Surface]string{httpapi.Infra: "/api/v1/", httpapi.Session: "/v3/", httpapi.Agent: "/spawner/{session_id}/"}
+	for _, r := range s.Routes() {
+		if !strings.HasPrefix(r.Path, prefix[r.Surface]) {
+			t.Errorf("%s route %s is outside %s", r.Surface, r.Path, prefix[r.Surface])
+		}
+		if r.Surface == httpapi.Session && (len(r.Methods) != 2 || r.Methods[0] != "GET" || r.Methods[1] != "POST") {
+			t.Errorf("session route %s takes %v, want GET and POST", r.Path, r.Methods)
+		}
+	}
+}

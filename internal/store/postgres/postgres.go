@@ -1,0 +1,156 @@
+// Package postgres is the PostgreSQL backend of store.Store (pgx through
+// database/sql).
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/deskhub/deskhub/internal/store"
+	"github.com/deskhub/deskhub/internal/store/migrate"
+	"github.com/deskhub/deskhub/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationsFS embed.FS
+
+// Migrations returns the embedded migrations (files at the root).
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationsFS, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+const (
+	defaultConnectTimeout = 5 * time.Second
+	// openTimeout bounds connecting in Open, whatever the URL says.
+	openTimeout = 10 * time.Second
+	// migrateLockKey is the pg_advisory_lock key held while migrating
+	// ("deskhub" in ASCII).
+	migrateLockKey int64 = 0x6465736b687562
+)
+
+// Open connects to the PostgreSQL database at url (postgres://... or a
+// key=value DSN) and brings its schema up to date. Errors are one line and
+// never contain the password.
+func Open(ctx context.Context, url string, log *slog.Logger) (store.Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "store", "backend", "postgres")
+
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx redacts the password in parse errors.
+		return nil, fmt.Errorf("postgres: invalid database URL: %s", oneLine(err.Error(), ""))
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	where := fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
+	password := cfg.Password
+
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(5)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
+
+	pctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: cannot connect to %s: %s", where, cause(err, password))
+	}
+	if err := migrate.Run(ctx, db, Migrations(), migrate.Options{Log: log, Lock: advisoryLock}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %s: %w", where, err)
+	}
+	return sqlstore.New(sqlstore.Config{
+		Backend:   "postgres",
+		DB:        db,
+		Translate: translate,
+		Log:       log,
+	}), nil
+}
+
+// advisoryLock serializes migrations across processes sharing the database.
+func advisoryLock(ctx context.Context, conn *sql.Conn) (func(), error) {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrateLockKey); err != nil {
+		return nil, err
+	}
+	return func() {
+		// Use a fresh context: the caller's may be done; the lock also
+		// dies with the session.
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, migrateLockKey)
+	}, nil
+}
+
+// cause reduces a connect error to its distinct per-attempt causes (pgx
+// tries each address and TLS mode and joins the failures).
+func cause(err error, password string) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("timed out after %v", openTimeout)
+	}
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) || ce.Unwrap() == nil {
+		return oneLine(err.Error(), password)
+	}
+	inner := ce.Unwrap()
+	attempts := []error{inner}
+	if j, ok := inner.(interface{ Unwrap() []error }); ok {
+		attempts = j.Unwrap()
+	}
+	var msgs []string
+	for _, a := range attempts {
+		// perDialConnectError: "addr (host): cause" -> cause
+		if u := errors.Unwrap(a); u != nil && strings.HasSuffix(a.Error(), ": "+u.Error()) {
+			a = u
+		}
+		m := oneLine(a.Error(), password)
+		if !slices.Contains(msgs, m) {
+			msgs = append(msgs, m)
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// oneLine collapses whitespace (pgx joins multi-host errors with newlines)
+// and removes password.
+func oneLine(s, password string) string {
+	if password != "" {
+		s = strings.ReplaceAll(s, password, "xxxxx")
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// translate maps constraint violations to store.ErrConflict / store.ErrNotFound.
+func translate(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+		return fmt.Errorf("%w (%s)", store.ErrConflict, pe.ConstraintName)
+	case "23503": // foreign_key_violation
+		return fmt.Errorf("%w (%s)", store.ErrNotFound, pe.ConstraintName)
+	}
+	return err
+}

@@ -1,0 +1,281 @@
+// Package sqlstore is the one implementation of store.Store over
+// database/sql, shared by the SQLite and PostgreSQL backends.
+//
+// All SQL uses $1, $2, ... placeholders and only constructs both engines
+// accept; timestamps are BIGINT unix microseconds (NULL = zero time), so the
+// statements are identical on both backends. A backend supplies the *sql.DB,
+// its name and an error translator that turns driver errors for unique and
+// foreign-key violations into store.ErrConflict / store.ErrNotFound.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/deskhub/deskhub/internal/store"
+)
+
+// Config describes a backend.
+type Config struct {
+	Backend string  // "sqlite" | "postgres"
+	DB      *sql.DB // owned by the Store: Close closes it
+	// Translate maps a driver error to one wrapping store.ErrConflict
+	// (unique violation) or store.ErrNotFound (foreign-key violation), and
+	// returns any other error unchanged.
+	Translate func(error) error
+	Log       *slog.Logger
+}
+
+// querier is satisfied by *sql.DB and *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var (
+	_ querier     = (*sql.DB)(nil)
+	_ querier     = (*sql.Tx)(nil)
+	_ store.Store = (*Store)(nil)
+)
+
+// Store implements store.Store.
+type Store struct {
+	cfg *Config
+	q   querier
+	tx  *sql.Tx // non-nil inside InTx
+}
+
+// New returns a Store over cfg.DB.
+func New(cfg Config) *Store {
+	if cfg.Translate == nil {
+		cfg.Translate = func(err error) error { return err }
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{cfg: &cfg, q: cfg.DB}
+}
+
+// DB returns the underlying database handle.
+func (s *Store) DB() *sql.DB { return s.cfg.DB }
+
+func (s *Store) Backend() string { return s.cfg.Backend }
+
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.cfg.DB.PingContext(ctx); err != nil {
+		return fmt.Errorf("%s: ping: %w", s.cfg.Backend, s.cfg.Translate(err))
+	}
+	return nil
+}
+
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return errors.New("store: Close called inside InTx")
+	}
+	return s.cfg.DB.Close()
+}
+
+// InTx runs fn in a transaction. See store.Store.
+func (s *Store) InTx(ctx context.Context, fn func(tx store.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	tx, err := s.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", s.cfg.Translate(err))
+	}
+	done := false
+	defer func() {
+		// Runs on error return and while panicking (the panic continues
+		// after the rollback).
+		if !done {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(&Store{cfg: s.cfg, q: tx, tx: tx}); err != nil {
+		return err
+	}
+	done = true
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", s.cfg.Translate(err))
+	}
+	return nil
+}
+
+// ---- helpers ----------------------------------------------------------------
+
+// now returns the current time as stored: UTC, microsecond precision.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// norm makes t what a read back returns: UTC, microsecond precision.
+func norm(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return time.UnixMicro(t.UnixMicro()).UTC()
+}
+
+// tv converts a time to its column value: unix microseconds, NULL if zero.
+func tv(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// iv converts an id to its column value, NULL if 0.
+func iv(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// sv converts a string to its column value, NULL if empty.
+func sv(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+type timeCol struct{ p *time.Time }
+
+func (c timeCol) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*c.p = time.Time{}
+	case int64:
+		*c.p = time.UnixMicro(v).UTC()
+	case []byte: // some drivers hand numbers over as text
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("time column: %w", err)
+		}
+		*c.p = time.UnixMicro(n).UTC()
+	default:
+		return fmt.Errorf("time column: unexpected %T", v)
+	}
+	return nil
+}
+
+type intCol struct{ p *int64 }
+
+func (c intCol) Scan(v any) error {
+	var n sql.NullInt64
+	if err := n.Scan(v); err != nil {
+		return err
+	}
+	*c.p = n.Int64
+	return nil
+}
+
+type strCol struct{ p *string }
+
+func (c strCol) Scan(v any) error {
+	var n sql.NullString
+	if err := n.Scan(v); err != nil {
+		return err
+	}
+	*c.p = n.String
+	return nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// fail wraps a database error for what ("create token \"x\""). A foreign-key
+// violation is reported as parent ("user 3") not found.
+func (s *Store) fail(err error, what, parent string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	err = s.cfg.Translate(err)
+	if errors.Is(err, store.ErrNotFound) && parent != "" {
+		return fmt.Errorf("%s: %s: %w", what, parent, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// exec runs a statement that must affect a row; none affected is ErrNotFound
+// for what.
+func (s *Store) execOne(ctx context.Context, what, parent, query string, args ...any) error {
+	res, err := s.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return s.fail(err, what, parent)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(err, what, parent)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) execN(ctx context.Context, what, query string, args ...any) (int, error) {
+	res, err := s.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, s.fail(err, what, "")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail(err, what, "")
+	}
+	return int(n), nil
+}
+
+func list[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.fail(err, what, "")
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.fail(err, what, "")
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(err, what, "")
+	}
+	return out, nil
+}
+
+func one[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	v, err := scan(s.q.QueryRowContext(ctx, query, args...))
+	if err != nil {
+		var zero T
+		return zero, s.fail(err, what, "")
+	}
+	return v, nil
+}
+
+// placeholders returns "$from, $from+1, ..." for n values.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return b.String()
+}
+
+func newID() string { return uuid.New().String() }

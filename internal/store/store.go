@@ -1,0 +1,297 @@
+// Package store defines deskhub's persistence interface and storage row types.
+//
+// Rows here are storage rows, not wire types: the API layers convert explicitly.
+// Backends (sqlite/, postgres/) share one SQL implementation (sqlstore/) and are
+// verified by one conformance suite (storetest/).
+//
+// Conventions:
+//   - ctx is the first argument of every method that touches the database.
+//   - A zero time.Time means NULL/unset; all times come back in UTC with
+//     microsecond precision.
+//   - Missing rows, and references to missing parent rows, are reported as
+//     errors wrapping ErrNotFound; unique violations wrap ErrConflict.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is wrapped by every error reporting a missing row (or a missing
+// parent row referenced by a foreign key).
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is wrapped by every error reporting a unique-constraint violation.
+var ErrConflict = errors.New("conflict")
+
+// User providers.
+const (
+	ProviderLocal = "local"
+	ProviderSSH   = "ssh"
+)
+
+// Token types.
+const (
+	TokenUserLogin = "user.login"
+	TokenSystemAPI = "system.api"
+)
+
+// Session states.
+const (
+	SessionStarting = "starting"
+	SessionRunning  = "running"
+	SessionEnded    = "ended"
+)
+
+// Bookmark kinds.
+const (
+	BookmarkKindBookmark = "bookmark"
+	BookmarkKindHistory  = "history"
+)
+
+// User is an account.
+type User struct {
+	ID             int64
+	Login          string // unique
+	Email          string // unique when non-empty
+	Name           string
+	PasswordHash   string
+	Provider       string // "local" | "ssh"
+	Admin          bool
+	PasswordLocked bool
+	Disabled       bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Token is an API/login token; only its hash is stored.
+type Token struct {
+	ID         int64
+	UserID     int64
+	Name       string // public id shown to the user; unique
+	Type       string // "user.login" | "system.api"
+	Hash       []byte // unique
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero = never
+	RevokedAt  time.Time // zero = not revoked
+	LastUsedAt time.Time
+}
+
+// Code is a one-time code (registration, recovery, email change, WebAuthn
+// ceremony state, ...); only its hash is stored.
+type Code struct {
+	ID        int64
+	UserID    int64  // 0 = no user (stored as NULL)
+	Purpose   string // "register", "recovery", "email", "webauthn", ...
+	Hash      []byte // unique
+	Email     string
+	Data      string // JSON payload
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero = never
+	UsedAt    time.Time // zero = unused
+}
+
+// SSHKey is a user's SSH public key.
+type SSHKey struct {
+	ID          int64
+	UserID      int64
+	Name        string
+	PublicKey   string
+	Fingerprint string // unique per user
+	CreatedAt   time.Time
+}
+
+// WebAuthnCredential is a registered WebAuthn credential.
+type WebAuthnCredential struct {
+	ID              int64
+	UserID          int64
+	CredentialID    []byte // unique
+	PublicKey       []byte
+	AttestationType string
+	AAGUID          []byte
+	SignCount       uint32
+	Transports      string
+	Name            string
+	Data            string // JSON of the whole go-webauthn Credential
+	CreatedAt       time.Time
+	LastUsedAt      time.Time
+}
+
+// Server is a machine (local or LXD) that hosts sessions.
+type Server struct {
+	ID              int64
+	OwnerID         int64  // 0 = none (stored as NULL)
+	Name            string // unique
+	Provider        string // "local", "lxd"
+	Protocol        string
+	Host            string
+	Port            int
+	Path            string // unix socket
+	CertFingerprint string
+	State           string
+	Config          string // JSON
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Session is a desktop session.
+type Session struct {
+	ID             string // uuid; primary key
+	UserID         int64
+	ServerID       int64 // 0 = none (stored as NULL)
+	Login          string
+	Name           string
+	Command        string
+	Display        string
+	Geometry       string
+	WindowMode     string            // "desktop" | "rootless"
+	Params         map[string]string // stored as JSON text
+	State          string            // "starting", "running", "ended"
+	AppPID         int
+	ServerPID      int
+	Hostname       string
+	Runtime        string // JSON: provider-specific endpoint info
+	StartedAt      time.Time
+	EndedAt        time.Time
+	LastConnect    time.Time
+	LastDisconnect time.Time
+	ScheduledAt    time.Time
+}
+
+// SessionFilter selects sessions; zero fields match everything.
+type SessionFilter struct {
+	UserID   int64    // 0 = all users
+	ServerID int64    // 0 = all servers
+	States   []string // empty = all states
+}
+
+// Bookmark is a saved session template or a history entry; its primary key is
+// (UserID, Kind, ID).
+type Bookmark struct {
+	ID        string
+	UserID    int64
+	Kind      string // "bookmark" | "history"
+	Name      string
+	Command   string
+	Geometry  string
+	Tags      []string // stored as JSON text
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Share grants access to a session through a random key.
+type Share struct {
+	SessionID string
+	Key       string   // random; unique
+	Perms     []string // stored as JSON text
+	Timeout   int      // seconds
+	CreatedBy int64    // 0 = unknown (stored as NULL)
+	CreatedAt time.Time
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	ID         int64
+	At         time.Time
+	UserID     int64 // 0 = anonymous (stored as NULL; no foreign key, entries outlive users)
+	Actor      string
+	Action     string
+	Target     string
+	Detail     string // JSON
+	RemoteAddr string
+}
+
+// AuditFilter selects audit entries, newest first.
+type AuditFilter struct {
+	UserID int64 // 0 = all
+	Limit  int   // <= 0 = no limit
+}
+
+// Store is deskhub's persistence layer.
+type Store interface {
+	// Backend returns "sqlite" or "postgres".
+	Backend() string
+	Ping(ctx context.Context) error
+	Close() error
+	// InTx runs fn in a transaction: commit if fn returns nil, rollback if it
+	// returns an error or panics (the panic is re-raised). Calling InTx on the
+	// Store passed to fn just runs the inner fn in the same transaction.
+	InTx(ctx context.Context, fn func(tx Store) error) error
+
+	// Users.
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id int64) (User, error)
+	GetUserByLogin(ctx context.Context, login string) (User, error)
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	CountUsers(ctx context.Context) (int, error)
+	UpdateUser(ctx context.Context, u *User) error
+	DeleteUser(ctx context.Context, id int64) error
+
+	// Tokens.
+	CreateToken(ctx context.Context, t *Token) error
+	GetTokenByHash(ctx context.Context, hash []byte) (Token, error)
+	GetTokenByName(ctx context.Context, userID int64, name string) (Token, error)
+	ListTokens(ctx context.Context, userID int64) ([]Token, error)
+	RevokeToken(ctx context.Context, id int64, at time.Time) error
+	// RevokeUserTokens revokes the user's unrevoked tokens of type typ ("" =
+	// any type) except exceptID (0 = none) and returns how many were revoked.
+	RevokeUserTokens(ctx context.Context, userID int64, typ string, exceptID int64, at time.Time) (int, error)
+	TouchToken(ctx context.Context, id int64, at time.Time) error
+
+	// One-time codes.
+	CreateCode(ctx context.Context, c *Code) error
+	// ConsumeCode atomically marks the code used and returns it; ErrNotFound
+	// if it is missing, already used or expired at now.
+	ConsumeCode(ctx context.Context, purpose string, hash []byte, now time.Time) (Code, error)
+	DeleteExpiredCodes(ctx context.Context, now time.Time) (int, error)
+
+	// SSH keys.
+	CreateSSHKey(ctx context.Context, k *SSHKey) error
+	ListSSHKeys(ctx context.Context, userID int64) ([]SSHKey, error)
+	GetSSHKey(ctx context.Context, userID, id int64) (SSHKey, error)
+	DeleteSSHKey(ctx context.Context, userID, id int64) error
+
+	// WebAuthn credentials.
+	CreateCredential(ctx context.Context, c *WebAuthnCredential) error
+	ListCredentials(ctx context.Context, userID int64) ([]WebAuthnCredential, error)
+	GetCredentialByCredentialID(ctx context.Context, credentialID []byte) (WebAuthnCredential, error)
+	// UpdateCredential rewrites everything but UserID, CredentialID and
+	// CreatedAt (sign count, last used, name, transports, data, key, ...) of
+	// the credential with c.ID.
+	UpdateCredential(ctx context.Context, c *WebAuthnCredential) error
+	DeleteCredential(ctx context.Context, userID, id int64) error
+
+	// Servers.
+	CreateServer(ctx context.Context, s *Server) error
+	GetServer(ctx context.Context, id int64) (Server, error)
+	GetServerByName(ctx context.Context, name string) (Server, error)
+	ListServers(ctx context.Context, ownerID int64) ([]Server, error) // ownerID 0 = all
+	UpdateServer(ctx context.Context, s *Server) error
+	DeleteServer(ctx context.Context, id int64) error
+
+	// Sessions.
+	CreateSession(ctx context.Context, s *Session) error
+	GetSession(ctx context.Context, id string) (Session, error)
+	ListSessions(ctx context.Context, f SessionFilter) ([]Session, error)
+	UpdateSession(ctx context.Context, s *Session) error
+	DeleteSession(ctx context.Context, id string) error
+
+	// Bookmarks and history.
+	PutBookmark(ctx context.Context, b *Bookmark) error // upsert on (UserID, Kind, ID)
+	ListBookmarks(ctx context.Context, userID int64, kind string) ([]Bookmark, error)
+	DeleteBookmark(ctx context.Context, userID int64, kind, id string) error
+
+	// Shares.
+	CreateShare(ctx context.Context, sh *Share) error
+	ListShares(ctx context.Context, sessionID string) ([]Share, error)
+	GetShare(ctx context.Context, sessionID, key string) (Share, error)
+	UpdateShare(ctx context.Context, sh *Share) error // updates Perms and Timeout
+	DeleteShare(ctx context.Context, sessionID, key string) error
+	DeleteShares(ctx context.Context, sessionID string) (int, error)
+
+	// Audit log.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) // newest first
+}
