@@ -1,9 +1,10 @@
 package fastx
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // Window modes of a session.
@@ -73,10 +74,10 @@ type ListRequest struct {
 // Validate checks start, limit and the filters.
 func (r *ListRequest) Validate() error {
 	if r.Start < 0 {
-		return fieldError("start", errors.New("must not be negative"))
+		return field.Errorf("start", "must not be negative")
 	}
 	if r.Limit != nil && *r.Limit < 0 {
-		return fieldError("limit", errors.New("must not be negative"))
+		return field.Errorf("limit", "must not be negative")
 	}
 	return checkFilters(r.Filter)
 }
@@ -84,7 +85,7 @@ func (r *ListRequest) Validate() error {
 func checkFilters(filters []string) error {
 	for i, f := range filters {
 		if _, _, err := ParseFilter(f); err != nil {
-			return fieldError(fmt.Sprintf("filter[%d]", i), err)
+			return field.Wrap(fmt.Sprintf("filter[%d]", i), err)
 		}
 	}
 	return nil
@@ -180,21 +181,21 @@ func (r *ScreenshotRequest) Validate() error {
 	switch r.Format {
 	case "", FormatPNG, FormatJPEG:
 	default:
-		return fieldError("format", fmt.Errorf("must be %q or %q, not %q", FormatPNG, FormatJPEG, r.Format))
+		return field.Errorf("format", "must be %q or %q, not %q", FormatPNG, FormatJPEG, r.Format)
 	}
 	if r.KeepAspect != nil && *r.KeepAspect != 0 && *r.KeepAspect != 1 {
-		return fieldError("keep_aspect", errors.New("must be 1 or 0"))
+		return field.Errorf("keep_aspect", "must be 1 or 0")
 	}
 	for _, m := range []struct {
 		name string
 		v    int
 	}{{"width", r.Width}, {"height", r.Height}} {
 		if m.v < 0 || m.v > MaxGeometry {
-			return fieldError(m.name, fmt.Errorf("must be from 1 to %d (0 or absent: the session's size)", MaxGeometry))
+			return field.Errorf(m.name, "must be from 1 to %d (0 or absent: the session's size)", MaxGeometry)
 		}
 	}
 	if r.Geometry == Rootless {
-		return fieldError("geometry", errors.New("must be WIDTHxHEIGHT"))
+		return field.Errorf("geometry", "must be WIDTHxHEIGHT")
 	}
 	return checkGeometry("geometry", r.Geometry)
 }

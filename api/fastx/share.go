@@ -1,9 +1,9 @@
 package fastx
 
 import (
-	"errors"
-	"fmt"
 	"net/mail"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // Share permissions. A key without PermViewer lets its guest control the session.
@@ -14,10 +14,10 @@ const (
 	PermGranter = "granter"
 )
 
-func checkPerms(field string, perms []string) error {
+func checkPerms(member string, perms []string) error {
 	for _, p := range perms {
 		if p != PermViewer && p != PermGranter {
-			return fieldError(field, fmt.Errorf("has unknown permission %q: want %q or %q", p, PermViewer, PermGranter))
+			return field.Errorf(member, "has unknown permission %q: want %q or %q", p, PermViewer, PermGranter)
 		}
 	}
 	return nil
@@ -62,7 +62,7 @@ func (r *ShareEmailRequest) Validate() error {
 	}
 	a, err := mail.ParseAddress(r.Email)
 	if err != nil || a.Name != "" || a.Address != r.Email {
-		return fieldError("email", errors.New("must be one plain email address, like ada@example.org"))
+		return field.Errorf("email", "must be one plain email address, like ada@example.org")
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // Authentication stages of LoginStage.Stage.
@@ -41,7 +43,7 @@ type PublicKeyRequest struct {
 // Validate checks that the key is base64.
 func (r *PublicKeyRequest) Validate() error {
 	if err := checkBase64(r.PublicKey); err != nil {
-		return fieldError("publicKey", err)
+		return field.Wrap("publicKey", err)
 	}
 	return nil
 }
@@ -82,7 +84,7 @@ type SignatureRequest struct {
 // Validate checks that the signature is base64.
 func (r *SignatureRequest) Validate() error {
 	if err := checkBase64(r.Signature); err != nil {
-		return fieldError("signature", err)
+		return field.Wrap("signature", err)
 	}
 	return nil
 }

@@ -1,23 +1,12 @@
 package fastx
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/deskhub/deskhub/api/field"
 )
-
-// FieldError is a validation error about one request member.
-type FieldError struct {
-	Field string
-	Err   error
-}
-
-func (e *FieldError) Error() string { return fmt.Sprintf("member %q %v", e.Field, e.Err) }
-
-func (e *FieldError) Unwrap() error { return e.Err }
-
-func fieldError(field string, err error) error { return &FieldError{Field: field, Err: err} }
 
 // Rootless is the geometry of sessions without a desktop: each window is its own browser window.
 const Rootless = "rootless"
@@ -64,24 +53,24 @@ func geometryPart(s, what string) (int, error) {
 }
 
 // checkGeometry validates an optional geometry member ("" means the default).
-func checkGeometry(field, s string) error {
+func checkGeometry(member, s string) error {
 	if s == "" {
 		return nil
 	}
 	if _, _, _, err := ParseGeometry(s); err != nil {
-		return fieldError(field, err)
+		return field.Wrap(member, err)
 	}
 	return nil
 }
 
 // checkParams rejects parameter keys that are empty or absurdly long.
-func checkParams(field string, p Params) error {
+func checkParams(member string, p Params) error {
 	for k, v := range p {
 		if k == "" {
-			return fieldError(field, errors.New("has an empty key"))
+			return field.Errorf(member, "has an empty key")
 		}
 		if len(k) > 256 || len(v) > 4096 {
-			return fieldError(field, fmt.Errorf("key %.40q is too long (keys ≤ 256 bytes, values ≤ 4096)", k))
+			return field.Errorf(member, "key %.40q is too long (keys ≤ 256 bytes, values ≤ 4096)", k)
 		}
 	}
 	return nil

@@ -2,21 +2,11 @@ package spawner
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/deskhub/deskhub/api/field"
 )
-
-// FieldError is a validation error about one request member.
-type FieldError struct {
-	Field string
-	Err   error
-}
-
-func (e *FieldError) Error() string { return fmt.Sprintf("member %q %v", e.Field, e.Err) }
-
-func (e *FieldError) Unwrap() error { return e.Err }
 
 // DefaultMaxFile is how many files filesearch answers when maxfile is absent.
 const DefaultMaxFile = 64
@@ -89,7 +79,7 @@ type FileSearch struct {
 // Validate checks maxfile.
 func (r *FileSearch) Validate() error {
 	if r.MaxFile != nil && *r.MaxFile < 1 {
-		return &FieldError{Field: "maxfile", Err: errors.New("must be at least 1")}
+		return field.Errorf("maxfile", "must be at least 1")
 	}
 	return nil
 }
@@ -160,7 +150,7 @@ type SetBackgroundColor struct {
 func (r *SetBackgroundColor) Validate() error {
 	c := r.Color
 	if (len(c) != 7 && len(c) != 9) || c[0] != '#' || strings.Trim(c[1:], "0123456789abcdefABCDEF") != "" {
-		return &FieldError{Field: "color", Err: fmt.Errorf("must be #RRGGBB or #RRGGBBAA, not %.20q", c)}
+		return field.Errorf("color", "must be #RRGGBB or #RRGGBBAA, not %.20q", c)
 	}
 	return nil
 }
@@ -199,15 +189,19 @@ type WindowIDs struct {
 	WindowsID []int64 `json:"windowsid" required:"true" doc:"X window ids"`
 }
 
-// checkName accepts a plain file name: no path separators, not . or .., no NUL, not too long.
-func checkName(field, s string) error {
+// maxNameLen bounds a plain name (a desktop key, an image file name) in bytes.
+const maxNameLen = 255
+
+// checkName accepts a plain file name: not empty, no path separators (/ or \), no "..", no NUL, at
+// most maxNameLen bytes. Such a name can be joined to a directory without leaving it.
+func checkName(member, s string) error {
 	switch {
 	case s == "":
-		return &FieldError{Field: field, Err: errors.New("must not be empty")}
-	case s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00"):
-		return &FieldError{Field: field, Err: errors.New("must be a plain name, without / or \\ and not . or ..")}
-	case len(s) > 255:
-		return &FieldError{Field: field, Err: errors.New("must be at most 255 bytes")}
+		return field.Errorf(member, "must not be empty")
+	case s == "." || strings.Contains(s, "..") || strings.ContainsAny(s, "/\\\x00"):
+		return field.Errorf(member, "must be a plain name, without / or \\ or .. and not .")
+	case len(s) > maxNameLen:
+		return field.Errorf(member, "must be at most %d bytes", maxNameLen)
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // Provider says which backend a resource lives in; every LXD-side resource carries one.
@@ -23,7 +25,7 @@ func (p Provider) Valid() bool { return p == ProviderLXD || p == ProviderInterna
 // checkProvider reports an unknown provider.
 func checkProvider(p Provider) error {
 	if !p.Valid() {
-		return fmt.Errorf("member \"provider\" must be %q or %q, not %q", ProviderLXD, ProviderInternal, string(p))
+		return field.Errorf("provider", "must be %q or %q, not %q", ProviderLXD, ProviderInternal, string(p))
 	}
 	return nil
 }
@@ -34,7 +36,7 @@ const maxRequestID = 128
 // checkRequestID reports an oversized request_id.
 func checkRequestID(id string) error {
 	if len(id) > maxRequestID {
-		return fmt.Errorf("member \"request_id\" must be at most %d bytes, not %d", maxRequestID, len(id))
+		return field.Errorf("request_id", "must be at most %d bytes, not %d", maxRequestID, len(id))
 	}
 	return nil
 }
@@ -42,10 +44,10 @@ func checkRequestID(id string) error {
 // checkPasswords reports an empty password or one that its repetition does not match.
 func checkPasswords(password, repeat string) error {
 	if password == "" {
-		return fmt.Errorf("member \"user_password\" must not be empty")
+		return field.Errorf("user_password", "must not be empty")
 	}
 	if password != repeat {
-		return fmt.Errorf("member \"user_passwordRepeat\" must equal \"user_password\"")
+		return field.Errorf("user_passwordRepeat", "must equal \"user_password\"")
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // TypeInstance is the JSON:API type of instance resources.
@@ -57,7 +59,7 @@ func (r *InstanceAddRequest) Validate() error {
 		return err
 	}
 	if !validInstanceName(r.InstanceName) {
-		return fmt.Errorf("member \"instance_name\" must be 1-63 letters, digits and dashes, starting with a letter and not ending with a dash, not %q", r.InstanceName)
+		return field.Errorf("instance_name", "must be 1-63 letters, digits and dashes, starting with a letter and not ending with a dash, not %q", r.InstanceName)
 	}
 	if (r.ImageAlias == "") == (r.ImageFingerprint == "") {
 		return fmt.Errorf("exactly one of the members \"image_alias\" and \"image_fingerprint\" must be given")
@@ -65,7 +67,7 @@ func (r *InstanceAddRequest) Validate() error {
 	switch r.InstanceType {
 	case "", InstanceTypeContainer, InstanceTypeVirtualMachine:
 	default:
-		return fmt.Errorf("member \"instance_type\" must be %q or %q, not %q", InstanceTypeContainer, InstanceTypeVirtualMachine, r.InstanceType)
+		return field.Errorf("instance_type", "must be %q or %q, not %q", InstanceTypeContainer, InstanceTypeVirtualMachine, r.InstanceType)
 	}
 	return checkRequestID(r.RequestID)
 }
@@ -99,7 +101,7 @@ func (r *InstanceActionRequest) Validate() error {
 		return err
 	}
 	if !slices.Contains(InstanceActions, r.InstanceStatus) {
-		return fmt.Errorf("member \"instance_status\" must be one of %s, not %q", strings.Join(InstanceActions, ", "), r.InstanceStatus)
+		return field.Errorf("instance_status", "must be one of %s, not %q", strings.Join(InstanceActions, ", "), r.InstanceStatus)
 	}
 	return checkRequestID(r.RequestID)
 }

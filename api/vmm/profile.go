@@ -1,6 +1,6 @@
 package vmm
 
-import "fmt"
+import "github.com/deskhub/deskhub/api/field"
 
 // TypeProfile is the JSON:API type of profile resources.
 const TypeProfile = "profile"
@@ -47,7 +47,7 @@ type ProfileUpdateRequest struct {
 // Validate checks the provider and the names.
 func (r *ProfileUpdateRequest) Validate() error {
 	if r.ProfileName == "" {
-		return fmt.Errorf("member \"profile_name\" must not be empty")
+		return field.Errorf("profile_name", "must not be empty")
 	}
 	return checkProvider(r.Provider)
 }

@@ -1,8 +1,9 @@
 package vmm
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // TypeServer is the JSON:API type of server resources.
@@ -33,10 +34,10 @@ type ServerAttributes struct {
 // checkServerConn checks the host and port of server.add and server.verify.
 func checkServerConn(host string, port FlexInt) error {
 	if strings.TrimSpace(host) == "" {
-		return fmt.Errorf("member \"server_host\" must not be empty")
+		return field.Errorf("server_host", "must not be empty")
 	}
 	if port < 1 || port > 65535 {
-		return fmt.Errorf("member \"server_port\" must be a port number between 1 and 65535, not %d", port)
+		return field.Errorf("server_port", "must be a port number between 1 and 65535, not %d", port)
 	}
 	return nil
 }
@@ -54,16 +55,10 @@ type ServerAddRequest struct {
 // Validate checks host and port.
 func (r *ServerAddRequest) Validate() error { return checkServerConn(r.ServerHost, r.ServerPort) }
 
-// ServerVerifyRequest is the body of server.verify: the same as server.add, but only checks that the
-// server answers and accepts the credentials, recording nothing. (The seed types server_host as an
-// integer here, a slip: it is a string as in server.add.)
-type ServerVerifyRequest struct {
-	ServerHost     string  `json:"server_host" required:"true" doc:"host name or address of the LXD server"`
-	ServerPassword string  `json:"server_password" required:"true" doc:"trust password of the LXD server, or a trust token"`
-	ServerPath     string  `json:"server_path" doc:"unix socket path, to reach a local server over its socket"`
-	ServerPort     FlexInt `json:"server_port" required:"true" doc:"TCP port of the server's API (usually 8443); a number or a numeric string"`
-	ServerProtocol string  `json:"server_protocol" required:"true" doc:"API protocol of the server (\"lxd\")"`
-}
+// ServerVerifyRequest is the body of server.verify: the same members as server.add, but deskhub only
+// checks that the server answers and accepts the credentials, recording nothing. (The seed types
+// server_host as an integer here, a slip: it is a string as in server.add.)
+type ServerVerifyRequest ServerAddRequest
 
 // Validate checks host and port.
 func (r *ServerVerifyRequest) Validate() error { return checkServerConn(r.ServerHost, r.ServerPort) }

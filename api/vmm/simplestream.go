@@ -1,8 +1,9 @@
 package vmm
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // Types of the simplestreams image server's resources.
@@ -53,11 +54,11 @@ type SimplestreamAddRequest struct {
 func (r *SimplestreamAddRequest) Validate() error {
 	switch {
 	case r.ProductArch == "":
-		return fmt.Errorf("member \"product_arch\" must not be empty")
+		return field.Errorf("product_arch", "must not be empty")
 	case r.ProductOS == "":
-		return fmt.Errorf("member \"product_os\" must not be empty")
+		return field.Errorf("product_os", "must not be empty")
 	case r.ProductRelease == "":
-		return fmt.Errorf("member \"product_release\" must not be empty")
+		return field.Errorf("product_release", "must not be empty")
 	}
 	return nil
 }

@@ -1,9 +1,10 @@
 package vmm
 
 import (
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // TypeSSHKey is the JSON:API type of SSH key resources.
@@ -28,10 +29,10 @@ type SSHKeyAddRequest struct {
 // Validate checks that name and key are not blank (the key's syntax is checked by the service).
 func (r *SSHKeyAddRequest) Validate() error {
 	if strings.TrimSpace(r.KeyName) == "" {
-		return fmt.Errorf("member \"key_name\" must not be empty")
+		return field.Errorf("key_name", "must not be empty")
 	}
 	if strings.TrimSpace(r.KeyPublic) == "" {
-		return fmt.Errorf("member \"key_public\" must not be empty")
+		return field.Errorf("key_public", "must not be empty")
 	}
 	return nil
 }

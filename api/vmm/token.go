@@ -1,8 +1,9 @@
 package vmm
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // TypeToken is the JSON:API type of token resources.
@@ -42,7 +43,7 @@ type TokenCreateRequest struct {
 // Validate checks the lifetime.
 func (r *TokenCreateRequest) Validate() error {
 	if r.TokenLifetime <= 0 {
-		return fmt.Errorf("member \"token_lifetime\" must be a positive number of seconds, not %d", r.TokenLifetime)
+		return field.Errorf("token_lifetime", "must be a positive number of seconds, not %d", r.TokenLifetime)
 	}
 	return nil
 }

@@ -2,8 +2,9 @@ package vmm
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // TypeUser is the JSON:API type of user resources.
@@ -46,10 +47,10 @@ type UserRegisterRequest struct {
 // Validate checks that the passwords match.
 func (r *UserRegisterRequest) Validate() error {
 	if r.UserLogin == "" {
-		return fmt.Errorf("member \"user_login\" must not be empty")
+		return field.Errorf("user_login", "must not be empty")
 	}
 	if r.UserEmail == "" {
-		return fmt.Errorf("member \"user_email\" must not be empty")
+		return field.Errorf("user_email", "must not be empty")
 	}
 	return checkPasswords(r.UserPassword, r.UserPasswordRepeat)
 }
@@ -67,7 +68,7 @@ type UserRecoveryRequest struct {
 // Validate checks that the passwords match.
 func (r *UserRecoveryRequest) Validate() error {
 	if r.UserEmail == "" {
-		return fmt.Errorf("member \"user_email\" must not be empty")
+		return field.Errorf("user_email", "must not be empty")
 	}
 	return checkPasswords(r.UserPassword, r.UserPasswordRepeat)
 }
@@ -82,7 +83,7 @@ type UserEmailChangeRequest struct {
 // Validate checks the address is not empty.
 func (r *UserEmailChangeRequest) Validate() error {
 	if r.UserEmail == "" {
-		return fmt.Errorf("member \"user_email\" must not be empty")
+		return field.Errorf("user_email", "must not be empty")
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 
-	st, err := openStore(ctx, sf, log.With("component", "store"))
+	st, err := openStore(ctx, sf, log)
 	if err != nil {
 		return err
 	}

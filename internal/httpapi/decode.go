@@ -10,13 +10,16 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+
+	"github.com/deskhub/deskhub/api/field"
 )
 
 // DefaultMaxBody is the request body limit when Options.MaxBody is zero.
 const DefaultMaxBody = 1 << 20
 
 // Validator is implemented by request types with checks beyond types and required members. Validate
-// returns a *Error (usually from BadRequest) naming the member at fault.
+// returns a *Error (usually from BadRequest) or a *field.Error naming the member at fault; any other
+// error becomes a 400 that names no member.
 type Validator interface {
 	Validate() error
 }
@@ -72,6 +75,10 @@ func DecodeJSON(body []byte, dst any, unwrapJSONAPI bool) error {
 			var e *Error
 			if errors.As(err, &e) {
 				return e
+			}
+			var fe *field.Error
+			if errors.As(err, &fe) {
+				return BadRequest(fe.Field, "%s", fe.Error())
 			}
 			return BadRequest("", "%s", err.Error())
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/deskhub/deskhub/api/jsonapi"
 )
@@ -65,7 +66,7 @@ func WriteError(w http.ResponseWriter, s Surface, err error) *Error {
 	case Infra:
 		obj := jsonapi.ErrorObject{Status: strconv.Itoa(e.Status), Title: http.StatusText(e.Status), Detail: e.Msg}
 		if e.Field != "" {
-			obj.Source = &jsonapi.ErrorSource{Pointer: "/data/attributes/" + e.Field}
+			obj.Source = &jsonapi.ErrorSource{Pointer: "/data/attributes" + jsonPointer(e.Field)}
 		}
 		body = jsonapi.Errors{Errors: []jsonapi.ErrorObject{obj}}
 	case Session:
@@ -89,4 +90,19 @@ func writeJSON(w http.ResponseWriter, contentType string, status int, body any) 
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(buf, '\n'))
+}
+
+// jsonPointer turns a member path as the decoder names it ("items[1].id") into an RFC 6901 JSON
+// Pointer ("/items/1/id").
+func jsonPointer(path string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(strings.ReplaceAll(path, "[", "."), ".") {
+		part = strings.TrimSuffix(part, "]")
+		if part == "" {
+			continue
+		}
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(part))
+	}
+	return b.String()
 }

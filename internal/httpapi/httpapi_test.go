@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/deskhub/deskhub/api/field"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -184,6 +185,67 @@ func TestFieldPointer(t *testing.T) {
 	r := do(t, m, "POST", "/api/v1/echo.do", `{"name":3}`)
 	src := r.body["errors"].([]any)[0].(map[string]any)["source"].(map[string]any)
 	if src["pointer"] != "/data/attributes/name" {
+		t.Fatalf("pointer %v", src["pointer"])
+	}
+}
+
+// countReq is a request whose Validate reports a *field.Error, as the api/... wire types do.
+type countReq struct {
+	Count int  `json:"count"`
+	Wrap  bool `json:"wrap"`
+}
+
+func (r *countReq) Validate() error {
+	if r.Count < 0 {
+		err := field.Errorf("count", "must not be negative, not %d", r.Count)
+		if r.Wrap {
+			return fmt.Errorf("checking the request: %w", err)
+		}
+		return err
+	}
+	return nil
+}
+
+func TestFieldErrorPointer(t *testing.T) {
+	m := NewMux(Options{Registerer: prometheus.NewRegistry(), Auth: fakeAuth{}}, []Route{
+		{Surface: Infra, Methods: []string{"POST"}, Path: "/api/v1/count.do", Op: Op(func(_ *Call, r *countReq) (*countReq, error) {
+			return r, nil
+		})},
+	})
+	for _, body := range []string{
+		`{"count":-2}`,
+		`{"count":-2,"wrap":true}`,
+		`{"data":{"type":"count","attributes":{"count":-2}}}`,
+	} {
+		r := do(t, m, "POST", "/api/v1/count.do", body)
+		if r.status != 400 {
+			t.Fatalf("%s: status %d, want 400 (%v)", body, r.status, r.body)
+		}
+		if d, want := infraDetail(t, r), `member "count" must not be negative, not -2`; d != want {
+			t.Fatalf("%s: detail %q, want %q", body, d, want)
+		}
+		src, _ := r.body["errors"].([]any)[0].(map[string]any)["source"].(map[string]any)
+		if src["pointer"] != "/data/attributes/count" {
+			t.Fatalf("%s: source %v, want pointer /data/attributes/count", body, src)
+		}
+	}
+	if r := do(t, m, "POST", "/api/v1/count.do", `{"count":1}`); r.status != 200 || r.body["count"] != 1.0 {
+		t.Fatalf("good request: %d %v", r.status, r.body)
+	}
+}
+
+func TestJSONPointer(t *testing.T) {
+	for in, want := range map[string]string{"name": "/name", "items[1].id": "/items/1/id", "a/b~c": "/a~1b~0c",
+		"inner.key": "/inner/key", "filter[0]": "/filter/0"} {
+		if got := jsonPointer(in); got != want {
+			t.Errorf("jsonPointer(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var calls atomic.Int64
+	m, _ := testMux(t, &calls)
+	r := do(t, m, "POST", "/api/v1/echo.do", `{"name":"a","items":[{"id":1},{}]}`)
+	src := r.body["errors"].([]any)[0].(map[string]any)["source"].(map[string]any)
+	if src["pointer"] != "/data/attributes/items/1/id" {
 		t.Fatalf("pointer %v", src["pointer"])
 	}
 }

@@ -22,7 +22,9 @@ import (
 	"github.com/deskhub/deskhub/internal/store/sqlite"
 )
 
-func openSQLite(t *testing.T, dir string) store.Store {
+func openSQLite(t *testing.T, dir string) store.Store { return openSQLiteTB(t, dir) }
+
+func openSQLiteTB(t testing.TB, dir string) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), dir+"/deskhub.db", nil)
 	if err != nil {
@@ -44,9 +46,11 @@ func newTestServerWith(t *testing.T, cfg config.Config, st store.Store) *Server 
 	return s
 }
 
-func testConfig(t *testing.T) config.Config {
+func testConfig(t *testing.T) config.Config { return testConfigDir(t.TempDir()) }
+
+func testConfigDir(dir string) config.Config {
 	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = dir
 	cfg.Listen = "127.0.0.1:18080"
 	cfg.Hostname = "deskhub-test"
 	return cfg

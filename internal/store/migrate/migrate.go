@@ -173,7 +173,7 @@ func Run(ctx context.Context, db *sql.DB, fsys fs.FS, opts Options) error {
 			return fmt.Errorf("migrate: apply %s: %w", m.Name, tr(err))
 		}
 		if done {
-			log.Info("applied migration", "version", m.Version, "file", m.Name, "took", time.Since(start).Round(time.Millisecond))
+			log.Info("applied migration", "version", m.Version, "file", m.Name, "took", time.Since(start).Round(time.Millisecond).String())
 		}
 	}
 	return nil

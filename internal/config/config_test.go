@@ -1,0 +1,39 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.DataDir != "./var" || c.DB != "" || c.Port() != 8080 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestValidateNamesTheSetting(t *testing.T) {
+	cases := map[string]func(*Config){
+		"listen address":       func(c *Config) { c.Listen = "8080" },
+		"bad port":             func(c *Config) { c.Listen = "127.0.0.1:99999" },
+		"data dir":             func(c *Config) { c.DataDir = "" },
+		"shutdown grace":       func(c *Config) { c.ShutdownGrace = -time.Second },
+		"max body":             func(c *Config) { c.MaxBody = 10 },
+		"display geometry":     func(c *Config) { c.Display.Geometry = "1280*800" },
+		"display colour depth": func(c *Config) { c.Display.ColorDepth = 12 },
+		"display frame rate":   func(c *Config) { c.Display.FrameRate = 0 },
+		"display clipboard":    func(c *Config) { c.Display.Clipboard = "sometimes" },
+	}
+	for want, mutate := range cases {
+		c := Default()
+		mutate(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v", want, err)
+		}
+	}
+}
