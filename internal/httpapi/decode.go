@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/deskhub/deskhub/api/field"
@@ -28,7 +29,8 @@ type Validator interface {
 // a GET (or any request with an empty body) takes them from the query string instead, converted by the
 // types of dst's members. On the infrastructure surface a JSON:API wrapper {"data":{"attributes":{…}}}
 // is accepted as well as the flat object. Members tagged `required:"true"` must be present and not null.
-// Errors are 400s (413 for oversized bodies) naming the member at fault.
+// Members the request type does not have are refused. Errors are 400s (413 for oversized bodies) naming
+// the member at fault.
 func Decode(c *Call, dst any) error {
 	body, err := readBody(c)
 	if err != nil {
@@ -64,7 +66,7 @@ func DecodeJSON(body []byte, dst any, unwrapJSONAPI bool) error {
 		}
 	}
 	rv := reflect.ValueOf(dst).Elem()
-	if err := checkRequired(rv.Type(), members, ""); err != nil {
+	if err := checkMembers(rv.Type(), members, ""); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
@@ -182,30 +184,61 @@ func jsonName(f reflect.StructField) (string, bool) {
 	return name, true
 }
 
-// checkRequired reports the first member tagged required:"true" that is absent or null, descending into
-// nested objects and arrays of objects.
-func checkRequired(t reflect.Type, members map[string]json.RawMessage, prefix string) error {
+// memberField is a struct field as JSON sees it.
+type memberField struct {
+	name     string
+	typ      reflect.Type
+	required bool
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// jsonMembers lists the JSON members of struct type t, flattening embedded structs as encoding/json
+// does.
+func jsonMembers(t reflect.Type) []memberField {
+	var out []memberField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				out = append(out, jsonMembers(ft)...)
+				continue
+			}
+		}
+		if name, ok := jsonName(f); ok {
+			out = append(out, memberField{name: name, typ: f.Type, required: f.Tag.Get("required") == "true"})
+		}
+	}
+	return out
+}
+
+// checkMembers reports the first problem with the members of a JSON object decoded into struct type t:
+// a member tagged required:"true" that is absent or null, or a member t does not have. It descends into
+// nested objects and arrays of objects. Types with their own JSON decoding are not looked into.
+func checkMembers(t reflect.Type, members map[string]json.RawMessage, prefix string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct {
+	if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshalerType) {
 		return nil
 	}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, ok := jsonName(f)
-		if !ok {
-			continue
-		}
-		path := prefix + name
-		raw, present := members[name]
-		if f.Tag.Get("required") == "true" && (!present || string(raw) == "null") {
+	fields := jsonMembers(t)
+	known := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		known[f.name] = true
+		path := prefix + f.name
+		raw, present := members[f.name]
+		if f.required && (!present || string(raw) == "null") {
 			return BadRequest(path, "member %q is required", path)
 		}
 		if !present {
 			continue
 		}
-		ft := f.Type
+		ft := f.typ
 		for ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
@@ -213,7 +246,7 @@ func checkRequired(t reflect.Type, members map[string]json.RawMessage, prefix st
 		case ft.Kind() == reflect.Struct:
 			var sub map[string]json.RawMessage
 			if json.Unmarshal(raw, &sub) == nil && sub != nil {
-				if err := checkRequired(ft, sub, path+"."); err != nil {
+				if err := checkMembers(ft, sub, path+"."); err != nil {
 					return err
 				}
 			}
@@ -221,12 +254,30 @@ func checkRequired(t reflect.Type, members map[string]json.RawMessage, prefix st
 			var items []map[string]json.RawMessage
 			if json.Unmarshal(raw, &items) == nil {
 				for j, item := range items {
-					if err := checkRequired(ft.Elem(), item, fmt.Sprintf("%s[%d].", path, j)); err != nil {
+					if err := checkMembers(ft.Elem(), item, fmt.Sprintf("%s[%d].", path, j)); err != nil {
 						return err
 					}
 				}
 			}
 		}
+	}
+	var unknown []string
+	for name := range members {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		path := prefix + unknown[0]
+		names := make([]string, 0, len(fields))
+		for _, f := range fields {
+			names = append(names, f.name)
+		}
+		if len(names) == 0 {
+			return BadRequest(path, "member %q is not known: this call takes no parameters", path)
+		}
+		return BadRequest(path, "member %q is not known; this call takes %s", path, strings.Join(names, ", "))
 	}
 	return nil
 }
@@ -260,6 +311,11 @@ func queryJSON(q url.Values, t reflect.Type) ([]byte, error) {
 		}
 		ft, known := fields[key]
 		if !known {
+			if strings.HasPrefix(key, "_") {
+				continue // cache busters such as jQuery's _=123
+			}
+			raw, _ := json.Marshal(vals[len(vals)-1])
+			obj[key] = raw // reported as an unknown member
 			continue
 		}
 		for ft.Kind() == reflect.Pointer {

@@ -154,6 +154,10 @@ func TestDecodeRejectsBadInput(t *testing.T) {
 		{"nested required", `{"name":"a","inner":{}}`, 400, `"inner.key" is required`},
 		{"required in array", `{"name":"a","items":[{"id":1},{}]}`, 400, `"items[1].id" is required`},
 		{"validate", `{"name":"a","count":-1}`, 400, "count must not be negative"},
+		{"unknown member", `{"name":"a","colour":"red"}`, 400, `member "colour" is not known; this call takes name, count, tags, inner, items`},
+		{"unknown nested", `{"name":"a","inner":{"key":"k","x":1}}`, 400, `member "inner.x" is not known`},
+		{"unknown in array", `{"name":"a","items":[{"id":1,"y":2}]}`, 400, `member "items[0].y" is not known`},
+		{"unknown in JSON:API", `{"data":{"type":"e","attributes":{"name":"a","z":1}}}`, 400, `member "z" is not known`},
 		{"too large", `{"name":"` + strings.Repeat("x", 4096) + `"}`, 413, "larger than the limit of 2048 bytes"},
 	}
 	for _, tc := range cases {
@@ -266,10 +270,14 @@ func TestEnvelopes(t *testing.T) {
 	if res, ok := r.body["result"].(map[string]any); r.status != 200 || !ok || res["name"] != "b" {
 		t.Fatalf("session POST: %d %v", r.status, r.body)
 	}
-	r = do(t, m, "GET", "/v3/api/echo?name=c&count=3&tags=x&tags=y&unknown=1", "")
+	r = do(t, m, "GET", "/v3/api/echo?name=c&count=3&tags=x&tags=y&_=1", "")
 	res, _ := r.body["result"].(map[string]any)
 	if r.status != 200 || res["name"] != "c" || res["count"] != 3.0 || len(res["tags"].([]any)) != 2 {
 		t.Fatalf("session GET: %d %v", r.status, r.body)
+	}
+	r = do(t, m, "GET", "/v3/api/echo?name=c&bogus=1", "")
+	if r.status != 400 || !strings.Contains(sessionMessage(t, r), `member "bogus" is not known`) {
+		t.Fatalf("session GET unknown parameter: %d %v", r.status, r.body)
 	}
 	r = do(t, m, "GET", "/v3/api/echo?name=c&count=three", "")
 	if r.status != 400 || !strings.Contains(sessionMessage(t, r), `"count" must be an integer`) {
