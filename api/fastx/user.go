@@ -27,12 +27,14 @@ type LoginRequest struct {
 
 // LoginStage is the answer of every login step: the stage the SSH server asks for next, until "success".
 type LoginStage struct {
-	Stage   string   `json:"stage" doc:"authentication stage: public-key, keyboard-interactive, password or success"`
-	Token   string   `json:"token" doc:"connection token, required during authentication and after success"`
-	Prompt  string   `json:"prompt,omitempty" doc:"(keyboard-interactive) text of the first prompt"`
-	Prompts []string `json:"prompts,omitempty" doc:"(keyboard-interactive) every prompt to answer, in order"`
-	Host    string   `json:"host" doc:"hostname of the server the user is authenticating on"`
-	Echo    []bool   `json:"echo,omitempty" doc:"(keyboard-interactive) per prompt: whether the answer may be shown as typed"`
+	Stage       string   `json:"stage" doc:"authentication stage: public-key, keyboard-interactive, password or success"`
+	Token       string   `json:"token" doc:"connection token, required during authentication and after success"`
+	Prompt      string   `json:"prompt,omitempty" doc:"(keyboard-interactive) text of the first prompt"`
+	Prompts     []string `json:"prompts,omitempty" doc:"(keyboard-interactive) every prompt to answer, in order"`
+	Host        string   `json:"host" doc:"hostname of the server the user is authenticating on"`
+	Echo        []bool   `json:"echo,omitempty" doc:"(keyboard-interactive) per prompt: whether the answer may be shown as typed"`
+	Data        string   `json:"data,omitempty" doc:"(public-key, after the key was accepted) base64 of the exact bytes to sign with the private key and send to login/public-key/signed"`
+	Instruction string   `json:"instruction,omitempty" doc:"(keyboard-interactive) instruction text the server sent with the prompts"`
 }
 
 // PublicKeyRequest is the body of /v3/api/user/login/public-key.

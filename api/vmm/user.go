@@ -61,14 +61,17 @@ func (r *UserRegisterRequest) Validate() error {
 type UserRecoveryRequest struct {
 	UserCode           string `json:"user_code" doc:"one-time code (UUID) from the recovery mail; absent on the first step"`
 	UserEmail          string `json:"user_email" required:"true" doc:"mail address of the account"`
-	UserPassword       string `json:"user_password" required:"true" doc:"new password"`
-	UserPasswordRepeat string `json:"user_passwordRepeat" required:"true" doc:"the new password again; must equal user_password"`
+	UserPassword       string `json:"user_password" doc:"new password (with user_code)"`
+	UserPasswordRepeat string `json:"user_passwordRepeat" doc:"the new password again; must equal user_password (with user_code)"`
 }
 
-// Validate checks that the passwords match.
+// Validate checks the address, and with a code that the passwords match.
 func (r *UserRecoveryRequest) Validate() error {
 	if r.UserEmail == "" {
 		return field.Errorf("user_email", "must not be empty")
+	}
+	if r.UserCode == "" {
+		return nil
 	}
 	return checkPasswords(r.UserPassword, r.UserPasswordRepeat)
 }
@@ -101,8 +104,8 @@ func (r *UserPasswordChangeRequest) Validate() error {
 
 // UserPasswordLockRequest is the body of user.passwordLock.
 type UserPasswordLockRequest struct {
-	UserCode           string `json:"user_code" required:"true" doc:"one-time code (UUID) from the confirmation mail"`
-	UserPasswordLocked bool   `json:"user_password_locked" required:"true" doc:"true locks password changes and recovery, false unlocks them"`
+	UserCode           string `json:"user_code" doc:"one-time code (UUID) from the confirmation mail; absent on the first step, which mails it"`
+	UserPasswordLocked bool   `json:"user_password_locked" required:"true" doc:"true locks password changes (user.passwordChange refuses them; recovery with a mailed code still works), false unlocks them"`
 }
 
 // UserAssertionGetRequest is the body of user.assertionGet, the first step of a WebAuthn login.

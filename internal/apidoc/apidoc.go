@@ -193,7 +193,6 @@ func mediaTypes(s httpapi.Surface) []string {
 
 func (b *builder) responses(op *openapi3.Operation, r *httpapi.Route, result *openapi3.SchemaRef) {
 	op.Responses = openapi3.NewResponses()
-	op.Responses.Delete("default")
 	ct := httpapi.ContentType(r.Surface)
 	ok := "OK"
 	if !r.Op.Raw {
@@ -215,6 +214,9 @@ func (b *builder) responses(op *openapi3.Operation, r *httpapi.Route, result *op
 		codes = append(codes, 501)
 	}
 	slices.Sort(codes)
+	op.Responses.Set("default", &openapi3.ResponseRef{Value: openapi3.NewResponse().
+		WithDescription("any other error (409 conflict, 429 too many tries with Retry-After, 502 a peer failed, 503 unavailable…), in the surface's error envelope").
+		WithContent(openapi3.NewContentWithSchemaRef(errRef, []string{ct}))})
 	for _, c := range codes {
 		op.Responses.Set(fmt.Sprint(c), &openapi3.ResponseRef{Value: openapi3.NewResponse().
 			WithDescription(http.StatusText(c)).

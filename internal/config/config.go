@@ -5,8 +5,11 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,9 +28,41 @@ type Config struct {
 	// Hostname is reported by /v3/api (default: the OS hostname).
 	Hostname string
 
+	// PublicURL is where users reach deskhub (links in mails; WebAuthn origin and relying party id).
+	// Empty: http://localhost:<port> for a loopback listen address, else http://<listen>.
+	PublicURL string
+
 	Features Features
 	SSH      SSHLogin
 	Display  DisplayDefaults
+	Auth     Auth
+	Mail     Mail
+}
+
+// Auth configures logins and tokens.
+type Auth struct {
+	// Provider is how the session surface's login checks passwords: "local" (deskhub accounts) or
+	// "ssh" (host accounts, through the sshd at SSHAddr).
+	Provider string
+	// SSHAddr is the sshd the ssh provider logs in through.
+	SSHAddr string
+	// SSHKnownHosts pins sshd host keys (trust on first use); empty: <data>/ssh_known_hosts.
+	SSHKnownHosts string
+	// LoginTTL is the lifetime of login tokens; keepalive extends it.
+	LoginTTL time.Duration
+	// CodeTTL is how long mailed one-time codes work.
+	CodeTTL time.Duration
+	// MaxTokenLifetime bounds token.create's token_lifetime.
+	MaxTokenLifetime time.Duration
+}
+
+// Mail configures outgoing mail; without SMTPAddr, mails go to <data>/outbox as .eml files.
+type Mail struct {
+	SMTPAddr   string
+	From       string
+	Username   string
+	Password   string
+	AllowPlain bool
 }
 
 // Features are the switches config.get reports.
@@ -65,6 +100,9 @@ func Default() Config {
 		Features:      Features{WebAuthnEnabled: true, SimplestreamEnabled: true},
 		SSH:           SSHLogin{PublicKey: true},
 		Display:       DisplayDefaults{Geometry: "1280x800", ColorDepth: 24, FrameRate: 30, Clipboard: "both"},
+		Auth: Auth{Provider: "local", SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
+			MaxTokenLifetime: 365 * 24 * time.Hour},
+		Mail: Mail{From: "deskhub@localhost"},
 	}
 }
 
@@ -102,7 +140,48 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("display clipboard %q: want both, to-client, to-server or none", c.Display.Clipboard)
 	}
+	switch c.Auth.Provider {
+	case "local", "ssh":
+	default:
+		return fmt.Errorf("auth provider %q: want local or ssh", c.Auth.Provider)
+	}
+	if _, _, err := net.SplitHostPort(c.Auth.SSHAddr); err != nil {
+		return fmt.Errorf("ssh login address %q: %v (want host:port)", c.Auth.SSHAddr, err)
+	}
+	for name, d := range map[string]time.Duration{"login token lifetime": c.Auth.LoginTTL,
+		"code lifetime": c.Auth.CodeTTL, "max token lifetime": c.Auth.MaxTokenLifetime} {
+		if d < time.Minute {
+			return fmt.Errorf("%s %s: want at least 1m", name, d)
+		}
+	}
+	if _, err := mail.ParseAddress(c.Mail.From); err != nil {
+		return fmt.Errorf("mail sender %q: %v", c.Mail.From, err)
+	}
+	if c.Mail.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Mail.SMTPAddr); err != nil {
+			return fmt.Errorf("smtp address %q: %v (want host:port)", c.Mail.SMTPAddr, err)
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
+			return fmt.Errorf("public URL %q: want http(s)://host[:port] without a path", c.PublicURL)
+		}
+	}
 	return nil
+}
+
+// BaseURL is PublicURL, or the address deskhub listens on (a loopback address becomes localhost, which
+// browsers treat as a secure context and WebAuthn accepts as relying party id).
+func (c Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimSuffix(c.PublicURL, "/")
+	}
+	host, port, _ := net.SplitHostPort(c.Listen)
+	if ip := net.ParseIP(host); host == "" || ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // Port is the TCP port of the listen address (0 if it has none).

@@ -61,6 +61,9 @@ func WriteResult(w http.ResponseWriter, s Surface, status int, v any) {
 // WriteError writes err in the surface's envelope with the status AsError gives it.
 func WriteError(w http.ResponseWriter, s Surface, err error) *Error {
 	e := AsError(err)
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
 	var body any
 	switch s {
 	case Infra:

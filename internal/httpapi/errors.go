@@ -19,6 +19,8 @@ type Error struct {
 	Field string
 	// Err is the cause, logged, never sent.
 	Err error
+	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
+	RetryAfter int
 }
 
 func (e *Error) Error() string {

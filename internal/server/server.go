@@ -19,9 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/buildinfo"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/mail"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -30,6 +32,21 @@ type Options struct {
 	Config config.Config
 	Store  store.Store
 	Log    *slog.Logger
+	// Mailer overrides the mailer the configuration asks for (tests read mails from it).
+	Mailer mail.Sender
+	// Now overrides the clock of tokens and codes (tests).
+	Now func() time.Time
+	// Throttle overrides the login throttle's tuning (tests).
+	Throttle auth.ThrottleOptions
+}
+
+// newMailer is SMTP when configured, else the outbox in the data dir.
+func newMailer(cfg config.Config, log *slog.Logger) mail.Sender {
+	if cfg.Mail.SMTPAddr != "" {
+		return &mail.SMTP{Addr: cfg.Mail.SMTPAddr, From: cfg.Mail.From, Username: cfg.Mail.Username,
+			Password: cfg.Mail.Password, AllowPlain: cfg.Mail.AllowPlain}
+	}
+	return &mail.Outbox{Dir: filepath.Join(cfg.DataDir, "outbox"), From: cfg.Mail.From, Log: log.With("component", "mail")}
 }
 
 // Server is a running deskhub broker: the three surfaces, metrics and the OpenAPI document.
@@ -43,6 +60,9 @@ type Server struct {
 	registry *prometheus.Registry
 	mux      *httpapi.Mux
 	openapi  []byte
+	auth     *auth.Service
+	mailer   mail.Sender
+	logins   *loginAttempts
 }
 
 // New builds a Server. The store must be open; the Server does not close it.
@@ -69,9 +89,26 @@ func New(opts Options) (*Server, error) {
 		s.hostname, _ = os.Hostname()
 	}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.mailer = opts.Mailer
+	if s.mailer == nil {
+		s.mailer = newMailer(opts.Config, opts.Log)
+	}
+	s.auth = auth.New(auth.Options{
+		Store:            opts.Store,
+		Mailer:           s.mailer,
+		Log:              opts.Log,
+		Now:              opts.Now,
+		CodeTTL:          opts.Config.Auth.CodeTTL,
+		LoginTTL:         opts.Config.Auth.LoginTTL,
+		MaxTokenLifetime: opts.Config.Auth.MaxTokenLifetime,
+		PublicURL:        opts.Config.BaseURL(),
+		Throttle:         opts.Throttle,
+	})
+	s.logins = newLoginAttempts()
 	s.mux = httpapi.NewMux(httpapi.Options{
 		Log:        opts.Log.With("component", "http"),
 		Registerer: s.registry,
+		Auth:       s.auth,
 		MaxBody:    opts.Config.MaxBody,
 	}, s.infraRoutes(), s.sessionRoutes(), s.agentRoutes())
 	if s.openapi, err = s.openAPIJSON(); err != nil {
@@ -90,6 +127,16 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Routes lists the routes of the three surfaces.
 func (s *Server) Routes() []httpapi.Route { return s.mux.Routes() }
+
+// implemented tells whether a route with this path does real work.
+func (s *Server) implemented(path string) bool {
+	for _, r := range s.mux.Routes() {
+		if r.Path == path {
+			return r.Op.Implemented()
+		}
+	}
+	return false
+}
 
 // ServerID is this host's stable FastX server id.
 func (s *Server) ServerID() string { return s.serverID }

@@ -1,0 +1,6 @@
+package server
+
+// placeholder until the session-surface login stages land
+type loginAttempts struct{}
+
+func newLoginAttempts() *loginAttempts { return &loginAttempts{} }
