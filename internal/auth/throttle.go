@@ -119,4 +119,3 @@ func (t *Throttle) Succeed(login, _ string) {
 	defer t.mu.Unlock()
 	delete(t.m, "login:"+login)
 }
-
