@@ -8,7 +8,7 @@ export PATH="/usr/local/go/bin:$PATH"
 step() { printf '\n== %s\n' "$*"; }
 
 step "gofmt"
-bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*'))
+bad=$(gofmt -l $(git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'))
 if [ -n "$bad" ]; then
   echo "gofmt would change these files (run: gofmt -w .):"; echo "$bad"; exit 1
 fi

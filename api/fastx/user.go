@@ -35,6 +35,7 @@ type LoginStage struct {
 	Echo        []bool   `json:"echo,omitempty" doc:"(keyboard-interactive) per prompt: whether the answer may be shown as typed"`
 	Data        string   `json:"data,omitempty" doc:"(public-key, after the key was accepted) base64 of the exact bytes to sign with the private key and send to login/public-key/signed"`
 	Instruction string   `json:"instruction,omitempty" doc:"(keyboard-interactive) instruction text the server sent with the prompts"`
+	Algorithm   string   `json:"algorithm,omitempty" doc:"(public-key, with data) the signature algorithm to sign with, e.g. ssh-ed25519 or rsa-sha2-512"`
 }
 
 // PublicKeyRequest is the body of /v3/api/user/login/public-key.
@@ -59,6 +60,9 @@ type KeyboardInteractiveRequest struct {
 type Answers []string
 
 // UnmarshalJSON accepts a string or an array of strings.
+// JSONSchemaTypes tells the OpenAPI generator that an answer is a string or an array of strings.
+func (Answers) JSONSchemaTypes() []string { return []string{"string", "array"} }
+
 func (a *Answers) UnmarshalJSON(b []byte) error {
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {

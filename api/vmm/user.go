@@ -153,3 +153,9 @@ type CredentialAttributes struct {
 	CredentialCreatedAt  time.Time  `json:"credential_created_at" doc:"when the credential was registered"`
 	CredentialLastUsedAt *time.Time `json:"credential_last_used_at,omitempty" doc:"when the credential was last used to log in"`
 }
+
+// UserCredentialDeleteRequest is the body of user.credentialDelete: without credential_id every
+// WebAuthn credential of the caller is removed; with it only that one (a deskhub addition).
+type UserCredentialDeleteRequest struct {
+	CredentialID string `json:"credential_id,omitempty" doc:"credential id (base64url, as user.credentialGet lists it) of the one credential to remove; absent: remove them all (deskhub addition)"`
+}

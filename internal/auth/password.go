@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"unicode/utf8"
 
@@ -28,6 +29,16 @@ const (
 	MinPasswordLen = 8
 	MaxPasswordLen = 1024
 )
+
+// argonSlots bounds how many argon2id computations run at once: each takes 64 MiB, so a flood of
+// logins queues here instead of exhausting memory (and the cores are saturated by this many anyway).
+var argonSlots = make(chan struct{}, max(2, runtime.NumCPU()))
+
+func argonKey(pw, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	argonSlots <- struct{}{}
+	defer func() { <-argonSlots }()
+	return argon2.IDKey(pw, salt, time, memory, threads, keyLen)
+}
 
 // ErrMismatch is returned by VerifyPassword for a wrong password.
 var ErrMismatch = errors.New("password does not match")
@@ -52,7 +63,7 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
@@ -64,7 +75,7 @@ func VerifyPassword(hash, pw string) error {
 	if err != nil {
 		return err
 	}
-	key := argon2.IDKey([]byte(pw), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+	key := argonKey([]byte(pw), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
 	if subtle.ConstantTimeCompare(key, p.key) != 1 {
 		return ErrMismatch
 	}

@@ -195,6 +195,18 @@ func (s *Service) Verify(ctx context.Context, secret string) (*httpapi.Principal
 	return &httpapi.Principal{UserID: u.ID, Login: u.Login, Admin: u.Admin, TokenID: tok.ID}, u, nil
 }
 
+// Keepalive extends a login token to a full login lifetime from now; API tokens keep their expiry.
+func (s *Service) Keepalive(ctx context.Context, secret string) error {
+	tok, err := s.st.GetTokenByHash(ctx, hashSecret(secret))
+	if err != nil {
+		return errBadToken
+	}
+	if tok.Type != TokenLogin {
+		return nil
+	}
+	return s.st.ExtendToken(ctx, tok.ID, s.opts.Now().UTC().Add(s.opts.LoginTTL))
+}
+
 // CheckLoginPassword checks login and password for a login door, with throttling per account and per
 // client address. Unknown account and wrong password fail alike (and take alike long).
 func (s *Service) CheckLoginPassword(ctx context.Context, login, password, remote string) (store.User, error) {

@@ -36,7 +36,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"serve", "run the broker: infrastructure, session and agent APIs, and the web UI", runServe},
-		{"user", "manage accounts in the store (user add)", runUser},
+		{"user", "manage accounts in the store: add, list, lock, unlock, passwd, delete", runUser},
 		{"version", "print version, commit and build date", runVersion},
 	}
 }

@@ -45,16 +45,37 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.int(&d.ColorDepth, "display-depth", "DESKHUB_DISPLAY_DEPTH", d.ColorDepth, "default colour depth of new sessions (8, 16, 24, 32)")
 	b.int(&d.FrameRate, "display-frame-rate", "DESKHUB_DISPLAY_FRAME_RATE", d.FrameRate, "frame-rate cap of new sessions")
 	b.string(&d.Clipboard, "display-clipboard", "DESKHUB_DISPLAY_CLIPBOARD", d.Clipboard, "clipboard mode: both, to-client, to-server, none")
+	b.string(&cfg.PublicURL, "public-url", "DESKHUB_PUBLIC_URL", "", "URL users reach deskhub at (mail links, WebAuthn origin); default http://localhost:<port> for a loopback listen address")
+	a := &cfg.Auth
+	var loginTTL, codeTTL, maxToken string
+	b.string(&a.Provider, "auth-provider", "DESKHUB_AUTH_PROVIDER", a.Provider, "session-surface login: local (deskhub accounts) or ssh (host accounts through sshd)")
+	b.string(&a.SSHAddr, "ssh-login-addr", "DESKHUB_SSH_LOGIN_ADDR", a.SSHAddr, "sshd the ssh provider logs in through, host:port")
+	b.string(&a.SSHKnownHosts, "ssh-known-hosts", "DESKHUB_SSH_KNOWN_HOSTS", "", "file pinning sshd host keys (trust on first use); default <data>/ssh_known_hosts")
+	b.string(&loginTTL, "login-ttl", "DESKHUB_LOGIN_TTL", a.LoginTTL.String(), "lifetime of login tokens (keepalive extends it)")
+	b.string(&codeTTL, "code-ttl", "DESKHUB_CODE_TTL", a.CodeTTL.String(), "lifetime of mailed one-time codes")
+	b.string(&maxToken, "max-token-lifetime", "DESKHUB_MAX_TOKEN_LIFETIME", a.MaxTokenLifetime.String(), "longest lifetime token.create grants")
+	m := &cfg.Mail
+	b.string(&m.SMTPAddr, "smtp-addr", "DESKHUB_SMTP_ADDR", "", "SMTP server host:port; empty: mails are written to <data>/outbox as .eml files")
+	b.string(&m.From, "mail-from", "DESKHUB_MAIL_FROM", m.From, "sender address of deskhub's mails")
+	b.string(&m.Username, "smtp-user", "DESKHUB_SMTP_USER", "", "SMTP user name (the password comes from DESKHUB_SMTP_PASSWORD only)")
+	b.bool(&m.AllowPlain, "smtp-plain", "DESKHUB_SMTP_PLAIN", false, "allow SMTP without STARTTLS (a trusted local relay)")
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if err := b.err(); err != nil {
 		return err
 	}
+	m.Password = e.Getenv("DESKHUB_SMTP_PASSWORD")
 	cfg.DataDir, cfg.DB, cfg.MaxBody = sf.data, sf.db, int64(maxBody)
 	var err error
-	if cfg.ShutdownGrace, err = time.ParseDuration(grace); err != nil {
-		return fmt.Errorf("--shutdown-grace %q: %v", grace, err)
+	for _, d := range []struct {
+		flag, val string
+		dst       *time.Duration
+	}{{"--shutdown-grace", grace, &cfg.ShutdownGrace}, {"--login-ttl", loginTTL, &a.LoginTTL},
+		{"--code-ttl", codeTTL, &a.CodeTTL}, {"--max-token-lifetime", maxToken, &a.MaxTokenLifetime}} {
+		if *d.dst, err = time.ParseDuration(d.val); err != nil {
+			return fmt.Errorf("%s %q: %v", d.flag, d.val, err)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -3,19 +3,38 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
 func userUsage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: deskhub user add --login L --email E --password-stdin [--admin] [--data DIR] [--db URL]")
-	fmt.Fprintln(w, "\nSubcommands:\n  add   create an account (the password is read from the first line of standard input)")
+	fmt.Fprintln(w, "Usage: deskhub user <subcommand> [flags] (every subcommand takes --data DIR and --db URL)")
+	fmt.Fprintln(w, `
+Subcommands:
+  add     --login L --email E --password-stdin [--admin]
+          create an account (the password is read from the first line of standard input)
+  list    [--json]
+          list the accounts: a table, or one JSON object per line
+  lock    LOGIN
+          disable an account: it can no longer log in, and all its tokens are revoked
+  unlock  LOGIN
+          enable a locked account again (revoked tokens stay revoked)
+  passwd  LOGIN --password-stdin
+          set a new password (first line of standard input); revokes the account's login tokens
+  delete  LOGIN --yes
+          delete an account with its tokens, keys, credentials and sessions; refuses the last administrator
+
+Run 'deskhub user <subcommand> --help' for the flags of a subcommand.`)
 }
 
 func runUser(ctx context.Context, e *Env, args []string) error {
@@ -29,6 +48,16 @@ func runUser(ctx context.Context, e *Env, args []string) error {
 		return nil
 	case "add":
 		return runUserAdd(ctx, e, args[1:])
+	case "list":
+		return runUserList(ctx, e, args[1:])
+	case "lock":
+		return runUserLock(ctx, e, args[1:], true)
+	case "unlock":
+		return runUserLock(ctx, e, args[1:], false)
+	case "passwd":
+		return runUserPasswd(ctx, e, args[1:])
+	case "delete":
+		return runUserDelete(ctx, e, args[1:])
 	}
 	fmt.Fprintf(e.Stderr, "deskhub user: unknown subcommand %q\n\n", args[0])
 	userUsage(e.Stderr)
@@ -104,7 +133,328 @@ func readPassword(r io.Reader) (string, error) {
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", errors.New("--password-stdin: standard input is empty; pipe the password in, e.g. echo \"$PW\" | deskhub user add …")
+		return "", errors.New("--password-stdin: standard input is empty; pipe the password in, e.g. printf '%s\\n' \"$PW\" | deskhub user …")
 	}
 	return line, nil
+}
+
+// usageError prints msg and the usage of fs on stderr: a bad command line (exit 2).
+func usageError(e *Env, fs *flag.FlagSet, format string, a ...any) error {
+	fmt.Fprintf(e.Stderr, format+"\n\n", a...)
+	fs.SetOutput(e.Stderr)
+	fs.Usage()
+	return errUsage
+}
+
+// parseLogin parses the flags and the one LOGIN argument of a subcommand. The flag package stops at
+// the first non-flag argument, so parsing resumes after it: `lock alice`, `lock --data X alice` and
+// `lock alice --data X` all work. Everything after "--" is positional.
+func parseLogin(e *Env, fs *flag.FlagSet, name string, args []string) (string, error) {
+	var pos []string
+	for {
+		err := fs.Parse(args)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			fs.SetOutput(e.Stdout)
+			fs.Usage()
+			return "", flag.ErrHelp
+		case err != nil:
+			return "", usageError(e, fs, "deskhub: %v", err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	switch {
+	case len(pos) == 0:
+		return "", usageError(e, fs, "deskhub %s: missing LOGIN", name)
+	case len(pos) > 1:
+		return "", usageError(e, fs, "deskhub %s: unexpected arguments: %s", name, strings.Join(pos[1:], " "))
+	}
+	return pos[0], nil
+}
+
+// findUser looks an account up by login; a missing one is a one-line error.
+func findUser(ctx context.Context, st store.Store, login string) (store.User, error) {
+	u, err := st.GetUserByLogin(ctx, login)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, fmt.Errorf("no account with login %q", login)
+	}
+	return u, err
+}
+
+// userJSON is one line of `user list --json`.
+type userJSON struct {
+	ID             int64     `json:"id"`
+	Login          string    `json:"login"`
+	Email          string    `json:"email"`
+	Name           string    `json:"name"`
+	Provider       string    `json:"provider"`
+	Admin          bool      `json:"admin"`
+	PasswordLocked bool      `json:"password_locked"`
+	Disabled       bool      `json:"disabled"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+func runUserList(ctx context.Context, e *Env, args []string) error {
+	fs := newFlagSet(e, "user list", "user list [--json] [--data DIR] [--db URL]")
+	b := &envFlags{e: e, fs: fs}
+	var sf storeFlags
+	sf.bind(b)
+	asJSON := fs.Bool("json", false, "print one JSON object per account and line instead of a table")
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, sf, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.Stdout)
+		for _, u := range users {
+			if err := enc.Encode(userJSON{u.ID, u.Login, u.Email, u.Name, u.Provider, u.Admin, u.PasswordLocked,
+				u.Disabled, u.CreatedAt, u.UpdatedAt}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	yn := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	tw := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tLOGIN\tEMAIL\tPROVIDER\tADMIN\tPW-LOCKED\tDISABLED\tCREATED")
+	for _, u := range users {
+		email := u.Email
+		if email == "" {
+			email = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Login, email, u.Provider, yn(u.Admin),
+			yn(u.PasswordLocked), yn(u.Disabled), u.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// runUserLock locks (disables) or unlocks an account. Locking also revokes every token of the account,
+// so that sessions already logged in end at their next request.
+func runUserLock(ctx context.Context, e *Env, args []string, lock bool) error {
+	name := "user unlock"
+	if lock {
+		name = "user lock"
+	}
+	fs := newFlagSet(e, name, name+" [--data DIR] [--db URL] LOGIN")
+	b := &envFlags{e: e, fs: fs}
+	var sf storeFlags
+	sf.bind(b)
+	login, err := parseLogin(e, fs, name, args)
+	if err != nil {
+		return err
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, sf, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var (
+		u       store.User
+		was     bool
+		revoked int
+	)
+	err = st.InTx(ctx, func(tx store.Store) error {
+		var err error
+		if u, err = findUser(ctx, tx, login); err != nil {
+			return err
+		}
+		was = u.Disabled
+		if u.Disabled != lock {
+			u.Disabled = lock
+			if err := tx.UpdateUser(ctx, &u); err != nil {
+				return err
+			}
+		}
+		if lock {
+			revoked, err = tx.RevokeUserTokens(ctx, u.ID, "", 0, time.Now().UTC())
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case lock && was:
+		fmt.Fprintf(e.Stdout, "%q (id %d) was already locked; revoked %s\n", u.Login, u.ID, plural(revoked, "token"))
+	case lock:
+		fmt.Fprintf(e.Stdout, "locked %q (id %d): it can no longer log in or use its tokens; revoked %s\n",
+			u.Login, u.ID, plural(revoked, "token"))
+	case !was:
+		fmt.Fprintf(e.Stdout, "%q (id %d) was not locked\n", u.Login, u.ID)
+	default:
+		fmt.Fprintf(e.Stdout, "unlocked %q (id %d): it can log in again (its old tokens stay revoked)\n", u.Login, u.ID)
+	}
+	return nil
+}
+
+func runUserPasswd(ctx context.Context, e *Env, args []string) error {
+	fs := newFlagSet(e, "user passwd", "user passwd --password-stdin [--data DIR] [--db URL] LOGIN")
+	b := &envFlags{e: e, fs: fs}
+	var sf storeFlags
+	sf.bind(b)
+	pwStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input")
+	login, err := parseLogin(e, fs, "user passwd", args)
+	if err != nil {
+		return err
+	}
+	if !*pwStdin {
+		return usageError(e, fs, "deskhub user passwd: missing --password-stdin")
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	password, err := readPassword(e.Stdin)
+	if err != nil {
+		return err
+	}
+	if err := auth.CheckPassword(password); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, sf, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := findUser(ctx, st, login)
+	if err != nil {
+		return err
+	}
+	if u.Provider != store.ProviderLocal {
+		return fmt.Errorf("%q logs in through %s, not with a deskhub password", u.Login, u.Provider)
+	}
+	hash, err := auth.HashPassword(password) // slow: outside the transaction
+	if err != nil {
+		return err
+	}
+	var revoked int
+	err = st.InTx(ctx, func(tx store.Store) error {
+		var err error
+		if u, err = tx.GetUser(ctx, u.ID); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no account with login %q", login)
+		} else if err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+		if err := tx.UpdateUser(ctx, &u); err != nil {
+			return err
+		}
+		revoked, err = tx.RevokeUserTokens(ctx, u.ID, store.TokenUserLogin, 0, time.Now().UTC())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "changed the password of %q (id %d); revoked %s\n", u.Login, u.ID, plural(revoked, "login token"))
+	if u.Disabled {
+		fmt.Fprintf(e.Stdout, "note: %q is locked; 'deskhub user unlock %s' lets it log in\n", u.Login, u.Login)
+	}
+	return nil
+}
+
+func runUserDelete(ctx context.Context, e *Env, args []string) error {
+	fs := newFlagSet(e, "user delete", "user delete --yes [--data DIR] [--db URL] LOGIN")
+	b := &envFlags{e: e, fs: fs}
+	var sf storeFlags
+	sf.bind(b)
+	yes := fs.Bool("yes", false, "really delete the account (it cannot be undone)")
+	login, err := parseLogin(e, fs, "user delete", args)
+	if err != nil {
+		return err
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, sf, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var (
+		u                             store.User
+		tokens, keys, creds, sessions int
+	)
+	err = st.InTx(ctx, func(tx store.Store) error {
+		var err error
+		if u, err = findUser(ctx, tx, login); err != nil {
+			return err
+		}
+		if u.Admin {
+			users, err := tx.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			others := 0
+			for _, o := range users {
+				if o.Admin && !o.Disabled && o.ID != u.ID {
+					others++
+				}
+			}
+			if others == 0 {
+				return fmt.Errorf("refusing to delete %q: it is the last active administrator (create another one with 'deskhub user add --admin' first)", u.Login)
+			}
+		}
+		if !*yes {
+			return fmt.Errorf("add --yes to delete %q (id %d) with its tokens, SSH keys, WebAuthn credentials and sessions; this cannot be undone", u.Login, u.ID)
+		}
+		ts, err := tx.ListTokens(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		ks, err := tx.ListSSHKeys(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		cs, err := tx.ListCredentials(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		ss, err := tx.ListSessions(ctx, store.SessionFilter{UserID: u.ID})
+		if err != nil {
+			return err
+		}
+		tokens, keys, creds, sessions = len(ts), len(ks), len(cs), len(ss)
+		return tx.DeleteUser(ctx, u.ID) // the schema cascades to the rows above
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "deleted %q (id %d) with %s, %s, %s and %s\n", u.Login, u.ID, plural(tokens, "token"),
+		plural(keys, "SSH key"), plural(creds, "WebAuthn credential"), plural(sessions, "session record"))
+	return nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

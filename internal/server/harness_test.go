@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -163,6 +164,22 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// get sends a GET with the parameters in the query string, as FastX clients may.
+func (h *harness) get(path, token string, params url.Values, headers ...string) reply {
+	h.t.Helper()
+	if len(params) > 0 {
+		path += "?" + params.Encode()
+	}
+	return h.call("GET", path, token, nil, headers...)
+}
+
+// with returns the harness for a subtest (failures must go to the subtest's t).
+func (h *harness) with(t *testing.T) *harness {
+	c := *h
+	c.t = t
+	return &c
 }
 
 // reply is an answer decoded as a generic JSON object.

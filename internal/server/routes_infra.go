@@ -10,7 +10,6 @@ import (
 
 // Labels of the work that brings each planned infrastructure endpoint.
 const (
-	infraPlanAccounts     = "issue 3: accounts"
 	infraPlanLXD          = "issue 6: LXD infrastructure"
 	infraPlanSimplestream = "simplestreams image server (later issue)"
 )
@@ -108,15 +107,15 @@ func (s *Server) infraRoutes() []httpapi.Route {
 		infraRoute("POST /v1/token.revoke", usr, "token", "Revokes the specified user token",
 			httpapi.Op(s.tokenRevoke)),
 		infraRoute("POST /v1/user.assertionGet", pub, "user", "Starts a WebAuthn login: answers the assertion options for the user",
-			httpapi.Planned[vmm.UserAssertionGetRequest, jsonapi.One[vmm.WebAuthnOptionsAttributes]](infraPlanAccounts)),
+			httpapi.Op(s.userAssertionGet)),
 		infraRoute("POST /v1/user.assertionVerify", pub, "user", "Finishes a WebAuthn login: verifies the assertion and returns a token",
-			httpapi.Planned[vmm.UserAssertionVerifyRequest, jsonapi.One[vmm.TokenAttributes]](infraPlanAccounts)),
+			httpapi.Op(s.userAssertionVerify)),
 		infraRoute("POST /v1/user.credentialDelete", usr, "user", "Removes the user's WebAuthn credentials",
-			httpapi.Planned[httpapi.Empty, jsonapi.Meta](infraPlanAccounts)),
+			httpapi.Op(s.userCredentialDelete)),
 		infraRoute("POST /v1/user.credentialGet", usr, "user", "Displays a list of the user's WebAuthn credentials",
-			httpapi.Planned[httpapi.Empty, jsonapi.Many[vmm.CredentialAttributes]](infraPlanAccounts)),
+			httpapi.Op(s.userCredentialGet)),
 		infraRoute("POST /v1/user.credentialMake", pub, "user", "Registers a WebAuthn credential (optionally with a new account)",
-			httpapi.Planned[vmm.UserCredentialMakeRequest, jsonapi.One[vmm.WebAuthnOptionsAttributes]](infraPlanAccounts)),
+			httpapi.Op(s.userCredentialMake)),
 		infraRoute("POST /v1/user.emailChange", usr, "user", "Changes the user's mail address",
 			httpapi.Op(s.userEmailChange)),
 		infraRoute("POST /v1/user.get", usr, "user", "Will return the current user",

@@ -9,7 +9,6 @@ import (
 
 // Planned labels of the session surface.
 const (
-	fastxPlanAccounts = "issue 3: accounts"
 	fastxPlanSessions = "issue 4: desktop sessions"
 )
 
@@ -36,23 +35,23 @@ func (s *Server) sessionRoutes() []httpapi.Route {
 
 		// User
 		fastxRoute("/v3/api/user/login", "user", public, "Log in: start SSH authentication and get the first stage",
-			httpapi.Planned[fastx.LoginRequest, fastx.LoginStage](fastxPlanAccounts)),
+			httpapi.Op(s.v3Login)),
 		fastxRoute("/v3/api/user/login/public-key", "user", public, "Send the public key to the server during authentication",
-			httpapi.Planned[fastx.PublicKeyRequest, fastx.LoginStage](fastxPlanAccounts)),
+			httpapi.Op(s.v3LoginPublicKey)),
 		fastxRoute("/v3/api/user/login/keyboard-interactive", "user", public, "Answer the prompt of the keyboard-interactive stage",
-			httpapi.Planned[fastx.KeyboardInteractiveRequest, fastx.LoginStage](fastxPlanAccounts)),
+			httpapi.Op(s.v3LoginKeyboard)),
 		fastxRoute("/v3/api/user/login/password", "user", public, "Answer the prompt of the password stage",
-			httpapi.Planned[fastx.PasswordRequest, fastx.LoginStage](fastxPlanAccounts)),
+			httpapi.Op(s.v3LoginPassword)),
 		fastxRoute("/v3/api/user/login/public-key/signed", "user", public, "Sign the data and send to the server during authentication",
-			httpapi.Planned[fastx.SignatureRequest, fastx.LoginStage](fastxPlanAccounts)),
+			httpapi.Op(s.v3LoginSigned)),
 		fastxRoute("/v3/api/user/profile", "user", user, "Get the user's profile",
-			httpapi.Planned[none, fastx.Profile](fastxPlanAccounts)),
+			httpapi.Op(s.v3Profile)),
 		fastxRoute("/v3/api/user/logout", "user", user, "Logs user out and deletes the token",
-			httpapi.Planned[none, null](fastxPlanAccounts)),
+			httpapi.Op(s.v3Logout)),
 		fastxRoute("/v3/api/user/admin", "user", user, "Returns a result if the user is an admin",
-			httpapi.Planned[none, null](fastxPlanAccounts)),
+			httpapi.Op(s.v3Admin)),
 		fastxRoute("/v3/api/user/keepalive", "user", user, "Sends a keepalive call to keep the user session open",
-			httpapi.Planned[none, null](fastxPlanAccounts)),
+			httpapi.Op(s.v3Keepalive)),
 
 		// Session
 		fastxRoute("/v3/api/session/connect", "session", user, "Reconnect to an existing session",

@@ -63,6 +63,7 @@ type Server struct {
 	auth     *auth.Service
 	mailer   mail.Sender
 	logins   *loginAttempts
+	webauthn *webAuthnRP
 }
 
 // New builds a Server. The store must be open; the Server does not close it.
@@ -105,6 +106,7 @@ func New(opts Options) (*Server, error) {
 		Throttle:         opts.Throttle,
 	})
 	s.logins = newLoginAttempts()
+	s.webauthn = newWebAuthnRP(opts.Config)
 	s.mux = httpapi.NewMux(httpapi.Options{
 		Log:        opts.Log.With("component", "http"),
 		Registerer: s.registry,
@@ -114,6 +116,7 @@ func New(opts Options) (*Server, error) {
 	if s.openapi, err = s.openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("server: building the OpenAPI document: %w", err)
 	}
+	s.mux.Handle("GET /passkey", passkeyPage())
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

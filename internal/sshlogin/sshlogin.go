@@ -22,6 +22,12 @@
 // server offers becomes the next stage. An unknown user fails exactly like a
 // wrong password (sshd makes them indistinguishable and so do we).
 //
+// The ctx given to a step bounds the caller's wait: if it ends before the
+// answer was handed over, the attempt is unchanged; if it ends while waiting
+// for the server's next stage, the attempt is closed (it cannot be left
+// half-way). A call that does not match the current stage returns
+// ErrWrongStage and leaves the attempt as it was.
+//
 // Every Attempt owns one goroutine that ends on success, on failure, on
 // Close, when the whole login exceeds Options.Timeout, or when the user does
 // not answer a stage within Options.StepTimeout.

@@ -239,6 +239,8 @@ type Store interface {
 	// any type) except exceptID (0 = none) and returns how many were revoked.
 	RevokeUserTokens(ctx context.Context, userID int64, typ string, exceptID int64, at time.Time) (int, error)
 	TouchToken(ctx context.Context, id int64, at time.Time) error
+	// ExtendToken sets a token's expiry (keepalive); ErrNotFound for a missing token.
+	ExtendToken(ctx context.Context, id int64, expires time.Time) error
 
 	// One-time codes.
 	CreateCode(ctx context.Context, c *Code) error

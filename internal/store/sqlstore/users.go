@@ -135,6 +135,10 @@ func (s *Store) TouchToken(ctx context.Context, id int64, at time.Time) error {
 	return s.execOne(ctx, fmt.Sprintf("token %d", id), "", `UPDATE tokens SET last_used_at = $2 WHERE id = $1`, id, tv(at))
 }
 
+func (s *Store) ExtendToken(ctx context.Context, id int64, expires time.Time) error {
+	return s.execOne(ctx, fmt.Sprintf("token %d", id), "", `UPDATE tokens SET expires_at = $2 WHERE id = $1`, id, tv(expires))
+}
+
 // ---- one-time codes -----------------------------------------------------------
 
 const codeCols = `id, user_id, purpose, hash, email, data, created_at, expires_at, used_at`

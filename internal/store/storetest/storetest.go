@@ -259,6 +259,13 @@ func testTokens(t *testing.T, s store.Store) {
 	isErr(t, err, store.ErrNotFound, "GetTokenByName(other user)")
 	isErr(t, s.RevokeToken(c, 9999, ts(0)), store.ErrNotFound, "RevokeToken(9999)")
 	isErr(t, s.TouchToken(c, 9999, ts(0)), store.ErrNotFound, "TouchToken(9999)")
+	isErr(t, s.ExtendToken(c, 9999, ts(0)), store.ErrNotFound, "ExtendToken(9999)")
+
+	// Extend moves the expiry.
+	must(t, s.ExtendToken(c, tok.ID, ts(48*time.Hour)))
+	got, err = s.GetTokenByHash(c, tok.Hash)
+	must(t, err)
+	equal(t, "ExpiresAt", got.ExpiresAt, ts(48*time.Hour))
 
 	// Touch, revoke (the first revocation time sticks).
 	must(t, s.TouchToken(c, tok.ID, ts(time.Minute)))

@@ -1,0 +1,175 @@
+// Package browser holds end-to-end tests that drive deskhub's pages in headless Chromium (Debian's
+// chromium, driven by playwright-core from Node). scripts/browser-deps.sh installs both when missing; a
+// failed install fails the tests unless DESKHUB_SKIP_BROWSER=1.
+package browser
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deskhub/deskhub/internal/auth"
+	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/server"
+	"github.com/deskhub/deskhub/internal/store/sqlite"
+)
+
+// browserDeps runs scripts/browser-deps.sh; a failure fails the test (skipped only by DESKHUB_SKIP_BROWSER=1).
+func browserDeps(t *testing.T) {
+	t.Helper()
+	if os.Getenv("DESKHUB_SKIP_BROWSER") == "1" {
+		t.Skip("DESKHUB_SKIP_BROWSER=1: browser tests skipped")
+	}
+	script, err := filepath.Abs("../../scripts/browser-deps.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", script)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("scripts/browser-deps.sh failed (set DESKHUB_SKIP_BROWSER=1 to skip the browser tests): %v\n%s", err, out.String())
+	}
+}
+
+// startDeskhub serves deskhub on a free loopback port with its public URL on localhost (a secure
+// context for WebAuthn) and an account login/password.
+func startDeskhub(t *testing.T, login, password string) (string, *server.Server, func() []byte) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = ln.Addr().String()
+	cfg.PublicURL = fmt.Sprintf("http://localhost:%d", port)
+	cfg.Hostname = "deskhub-browser-test"
+	cfg.ShutdownGrace = 2 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "deskhub.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := auth.NewLocalUser(login, login+"@example.org", password, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateUser(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{Config: cfg, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		st.Close()
+	})
+	credentials := func() []byte {
+		creds, err := st.ListCredentials(context.Background(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(creds)
+		if len(creds) == 0 {
+			return nil
+		}
+		return b
+	}
+	return cfg.PublicURL, srv, credentials
+}
+
+type passkeyRun struct {
+	OK                       bool   `json:"ok"`
+	Error                    string `json:"error"`
+	PasswordToken            string `json:"passwordToken"`
+	PasskeyToken             string `json:"passkeyToken"`
+	Whoami                   string `json:"whoami"`
+	ListedPasskeys           int    `json:"listedPasskeys"`
+	AuthenticatorCredentials int    `json:"authenticatorCredentials"`
+	ResidentKey              bool   `json:"residentKey"`
+	MS                       int    `json:"ms"`
+	Steps                    []struct {
+		Step string `json:"step"`
+		MS   int    `json:"ms"`
+	} `json:"steps"`
+}
+
+// userGet calls user.get with token and returns the status and the login answered.
+func userGet(t *testing.T, base, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/api/v1/user.get", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Data struct {
+			Attributes struct {
+				UserLogin string `json:"user_login"`
+			} `json:"attributes"`
+		} `json:"data"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&doc)
+	return resp.StatusCode, doc.Data.Attributes.UserLogin
+}
+
+// TestPasskeyInChromium: in /passkey, log in with a password, add a passkey with Chromium's virtual
+// authenticator, log out, and log in with the passkey; the token it gets works on user.get.
+func TestPasskeyInChromium(t *testing.T) {
+	browserDeps(t)
+	const login, password = "alice", "correct horse battery staple"
+	base, _, credentials := startDeskhub(t, login, password)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "node", "passkey.mjs", base, login, password)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	runErr := cmd.Run()
+	var run passkeyRun
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &run); err != nil || !run.OK || runErr != nil {
+		t.Fatalf("passkey.mjs: %v (ok=%v, error: %s)\nstdout: %s\nstderr:\n%s", runErr, run.OK, run.Error, stdout.String(), stderr.String())
+	}
+	for _, s := range run.Steps {
+		t.Logf("%6d ms  %s", s.MS, s.Step)
+	}
+
+	if credentials() == nil {
+		t.Fatal("no WebAuthn credential stored for the account")
+	}
+	if run.ListedPasskeys != 1 || run.AuthenticatorCredentials != 1 || !run.ResidentKey {
+		t.Fatalf("listed %d passkeys, authenticator holds %d (resident: %v)", run.ListedPasskeys, run.AuthenticatorCredentials, run.ResidentKey)
+	}
+	if run.Whoami != login || run.PasskeyToken == "" || run.PasskeyToken == run.PasswordToken {
+		t.Fatalf("passkey login: whoami %q, token %q", run.Whoami, run.PasskeyToken)
+	}
+	if status, got := userGet(t, base, run.PasskeyToken); status != 200 || got != login {
+		t.Fatalf("user.get with the passkey token: %d %q", status, got)
+	}
+	if status, _ := userGet(t, base, run.PasswordToken); status != http.StatusUnauthorized {
+		t.Fatalf("user.get with the password token after logout: %d, want 401", status)
+	}
+}
