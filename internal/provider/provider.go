@@ -1,0 +1,105 @@
+// Package provider defines how deskhub runs desktops: a Provider starts, stops, inspects and re-adopts
+// them, takes screenshots, runs commands in them and reaches their display (RFB) endpoint. The first
+// implementation is local/ (Xvnc + openbox on this host); lxd/ follows.
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"time"
+)
+
+// Errors.
+var (
+	// ErrNotFound: the provider has no desktop with that id.
+	ErrNotFound = errors.New("no such desktop")
+	// ErrGone: the desktop's processes are no longer running (adopt found it dead).
+	ErrGone = errors.New("desktop is gone")
+	// ErrBadCommand: the command does not exist or cannot be run.
+	ErrBadCommand = errors.New("command cannot be run")
+)
+
+// RunAs says whose desktop it is on the host.
+type RunAs struct {
+	// User is the Unix account the desktop's processes run as.
+	User string
+	// Home is the home directory of the session (HOME; cwd of the command).
+	Home string
+}
+
+// Spec is what to start.
+type Spec struct {
+	ID       string // session id, chosen by the caller
+	Login    string // deskhub login (for logs)
+	RunAs    RunAs
+	Command  []string // argv, run without a shell
+	Width    int
+	Height   int
+	Depth    int  // colour depth (16, 24, 32)
+	Rootless bool // no window manager; the session ends when its last window closes
+	// FrameRate caps updates sent to clients (Xvnc -FrameRate).
+	FrameRate int
+}
+
+// Endpoint is where something listens: a unix socket path or a loopback host:port.
+type Endpoint struct {
+	Network string `json:"network"` // "unix" | "tcp"
+	Address string `json:"address"`
+}
+
+// Desktop is a running desktop as the provider reports it.
+type Desktop struct {
+	ID        string
+	Display   string // ":12"
+	Hostname  string
+	ServerPID int // the X server
+	AppPID    int // the command
+	RFB       Endpoint
+	StartedAt time.Time
+	// Runtime is provider-specific data that Adopt needs after a restart; the caller stores it as is.
+	Runtime json.RawMessage
+}
+
+// Ended tells that a desktop stopped by itself (its command exited, or its last window closed).
+type Ended struct {
+	ID     string
+	Reason string
+	At     time.Time
+}
+
+// ScreenshotOptions shape a screenshot.
+type ScreenshotOptions struct {
+	Format     string // "png" | "jpeg"
+	Width      int    // 0: the desktop's
+	Height     int    // 0: the desktop's
+	KeepAspect bool
+}
+
+// Provider runs desktops.
+type Provider interface {
+	Name() string
+	// Start starts a desktop and returns once its display accepts connections and the command runs.
+	// A command that does not exist fails with ErrBadCommand and leaves nothing running.
+	Start(ctx context.Context, s Spec) (*Desktop, error)
+	// Stop ends a desktop and everything in it (idempotent: stopping a gone desktop is no error).
+	Stop(ctx context.Context, id string) error
+	// Running tells whether the desktop's processes still run.
+	Running(ctx context.Context, id string) (bool, error)
+	// Adopt takes back a desktop started by an earlier deskhub process (from the stored Desktop);
+	// ErrGone when its processes died meanwhile.
+	Adopt(ctx context.Context, d Desktop) (*Desktop, error)
+	// DialRFB connects to the desktop's RFB (VNC) server.
+	DialRFB(ctx context.Context, id string) (net.Conn, error)
+	// Screenshot encodes the desktop's screen.
+	Screenshot(ctx context.Context, id string, o ScreenshotOptions) ([]byte, error)
+	// Exec runs one more program in the desktop's display as its user, without a shell.
+	Exec(ctx context.Context, id string, argv []string) (pid int, err error)
+	// Log returns the last max bytes of the desktop's log (X server, window manager and command output).
+	Log(ctx context.Context, id string, max int) ([]byte, error)
+	// Ended delivers desktops that stopped by themselves.
+	Ended() <-chan Ended
+	// Close stops watching (desktops keep running: a restarted deskhub adopts them).
+	Close() error
+}
