@@ -1,5 +1,7 @@
-// Package web holds deskhub's browser pages, embedded in the binary. Each page is one HTML file with
-// its script and style inline, and talks to the infrastructure API (/api/v1) with fetch.
+// Package web holds deskhub's browser pages, embedded in the binary. passkey.html is one HTML file with
+// its script and style inline that talks to the infrastructure API (/api/v1) with fetch. viewer.html,
+// the home page, loads static/viewer.js and static/viewer.css and talks to the session API (/v3/api);
+// it shows desktops with noVNC, whose ES modules scripts/web-build.sh vendors into static/novnc/.
 package web
 
 import (
@@ -7,8 +9,9 @@ import (
 	"io/fs"
 )
 
-//go:embed *.html
+//go:embed *.html static
 var files embed.FS
 
-// FS holds the pages at its root (passkey.html: add a passkey, log in with one).
+// FS holds the pages at its root (passkey.html: add a passkey, log in with one; viewer.html: start,
+// list and show desktops) and their assets under static/.
 var FS fs.FS = files

@@ -59,11 +59,23 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&m.From, "mail-from", "DESKHUB_MAIL_FROM", m.From, "sender address of deskhub's mails")
 	b.string(&m.Username, "smtp-user", "DESKHUB_SMTP_USER", "", "SMTP user name (the password comes from DESKHUB_SMTP_PASSWORD only)")
 	b.bool(&m.AllowPlain, "smtp-plain", "DESKHUB_SMTP_PLAIN", false, "allow SMTP without STARTTLS (a trusted local relay)")
+	ss := &cfg.Sessions
+	var suggestions string
+	b.int(&ss.MaxPerUser, "max-sessions-per-user", "DESKHUB_MAX_SESSIONS_PER_USER", ss.MaxPerUser, "most sessions one user may run at once (0: no limit)")
+	b.string(&ss.ServiceUser, "session-user", "DESKHUB_SESSION_USER", ss.ServiceUser, "unprivileged Unix account running the desktops of deskhub accounts (created if missing)")
+	b.string(&ss.HomeRoot, "home-root", "DESKHUB_HOME_ROOT", "", "directory holding a home per deskhub account; default <data>/homes")
+	b.string(&suggestions, "suggestions", "DESKHUB_SUGGESTIONS", strings.Join(ss.Suggestions, ";"), "global bookmarks, name=command entries separated by ';'")
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if err := b.err(); err != nil {
 		return err
+	}
+	ss.Suggestions = nil
+	for _, sg := range strings.Split(suggestions, ";") {
+		if strings.TrimSpace(sg) != "" {
+			ss.Suggestions = append(ss.Suggestions, strings.TrimSpace(sg))
+		}
 	}
 	m.Password = e.Getenv("DESKHUB_SMTP_PASSWORD")
 	cfg.DataDir, cfg.DB, cfg.MaxBody = sf.data, sf.db, int64(maxBody)

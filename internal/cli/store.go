@@ -27,7 +27,9 @@ func (sf *storeFlags) bind(b *envFlags) {
 
 // prepareDataDir creates the data directory if needed and proves it is writable.
 func prepareDataDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	// 0711: desktops run as other Unix users and must traverse to their session and home directories;
+	// nothing here can be listed or read by them.
+	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return fmt.Errorf("data directory %s cannot be created: %w", dir, unwrapPathErr(err))
 	}
 	probe, err := os.CreateTemp(dir, ".write-test-*")

@@ -37,6 +37,20 @@ type Config struct {
 	Display  DisplayDefaults
 	Auth     Auth
 	Mail     Mail
+	Sessions Sessions
+}
+
+// Sessions configures desktops.
+type Sessions struct {
+	// MaxPerUser bounds the sessions one user runs at once (0: no limit).
+	MaxPerUser int
+	// ServiceUser is the unprivileged Unix account that runs the desktops of deskhub accounts (host
+	// accounts' desktops run as themselves). Created on first use if missing.
+	ServiceUser string
+	// HomeRoot holds a home per deskhub account: <HomeRoot>/<login>; empty: <data>/homes.
+	HomeRoot string
+	// Suggestions are the global bookmarks (bookmark/list), as "name=command" entries.
+	Suggestions []string
 }
 
 // Auth configures logins and tokens.
@@ -103,6 +117,8 @@ func Default() Config {
 		Auth: Auth{Provider: "local", SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
 			MaxTokenLifetime: 365 * 24 * time.Hour},
 		Mail: Mail{From: "deskhub@localhost"},
+		Sessions: Sessions{MaxPerUser: 10, ServiceUser: "deskhub-desktop",
+			Suggestions: []string{"Terminal=xterm", "Clock=xclock"}},
 	}
 }
 
@@ -160,6 +176,17 @@ func (c Config) Validate() error {
 	if c.Mail.SMTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.Mail.SMTPAddr); err != nil {
 			return fmt.Errorf("smtp address %q: %v (want host:port)", c.Mail.SMTPAddr, err)
+		}
+	}
+	if c.Sessions.MaxPerUser < 0 {
+		return fmt.Errorf("max sessions per user %d: want 0 (no limit) or more", c.Sessions.MaxPerUser)
+	}
+	if !regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`).MatchString(c.Sessions.ServiceUser) {
+		return fmt.Errorf("session user %q is not a valid Unix user name", c.Sessions.ServiceUser)
+	}
+	for _, sg := range c.Sessions.Suggestions {
+		if name, cmd, ok := strings.Cut(sg, "="); !ok || name == "" || strings.TrimSpace(cmd) == "" {
+			return fmt.Errorf("suggestion %q: want name=command", sg)
 		}
 	}
 	if c.PublicURL != "" {

@@ -100,3 +100,5 @@ func TestV3LoginLocalFailures(t *testing.T) {
 }
 
 var storeAuditAll = store.AuditFilter{Limit: 1000}
+
+var storeRunning = store.SessionFilter{States: []string{"starting", "running"}}

@@ -3,22 +3,12 @@ package server
 import (
 	"net/http"
 
-	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/httpapi"
-)
-
-// Planned labels of the session surface.
-const (
-	fastxPlanSessions = "issue 4: desktop sessions"
 )
 
 // sessionRoutes is the session surface (FastX v3 seed), in the seed's order. FastX takes GET and POST
 // for every call.
 func (s *Server) sessionRoutes() []httpapi.Route {
-	type (
-		none = httpapi.Empty
-		null = fastx.Null
-	)
 	const (
 		public = httpapi.Public
 		user   = httpapi.User
@@ -55,63 +45,63 @@ func (s *Server) sessionRoutes() []httpapi.Route {
 
 		// Session
 		fastxRoute("/v3/api/session/connect", "session", user, "Reconnect to an existing session",
-			httpapi.Planned[fastx.ConnectRequest, fastx.Connect](fastxPlanSessions)),
+			withCaller(s, s.sessionConnect)),
 		fastxRoute("/v3/api/session/disconnect", "session", user, "Disconnect all users from the session",
-			httpapi.Planned[fastx.SessionRef, null](fastxPlanSessions)),
+			withCaller(s, s.sessionDisconnect)),
 		fastxRoute("/v3/api/session/exec", "session", user, "Run a program in a running session's display",
-			httpapi.Planned[fastx.ExecRequest, fastx.ExecResult](fastxPlanSessions)),
+			withCaller(s, s.sessionExec)),
 		fastxRoute("/v3/api/session/list", "session", user, "List the user's currently running sessions",
-			httpapi.Planned[fastx.ListRequest, []fastx.Session](fastxPlanSessions)),
+			withCaller(s, s.sessionList)),
 		fastxRoute("/v3/api/session/list/count", "session", user, "Return the number of user sessions",
-			httpapi.Planned[none, int](fastxPlanSessions)),
+			withCaller(s, s.sessionCount)),
 		fastxRoute("/v3/api/session/log", "session", user, "View a session's log file",
-			httpapi.Planned[fastx.SessionRef, fastx.SessionLog](fastxPlanSessions)),
+			withCaller(s, s.sessionLog)),
 		fastxRoute("/v3/api/session/params", "session", user, "Add custom parameters to the session",
-			httpapi.Planned[fastx.ParamsRequest, fastx.Params](fastxPlanSessions)),
+			withCaller(s, s.sessionParams)),
 		fastxRoute("/v3/api/session/schedule", "session", user, "Schedule a new session to start at a given time",
-			httpapi.Planned[fastx.ScheduleRequest, fastx.Schedule](fastxPlanSessions)),
+			withCaller(s, s.sessionSchedule)),
 		fastxRoute("/v3/api/session/screenshot", "session", user, "Take a screenshot of the running session",
-			httpapi.Planned[fastx.ScreenshotRequest, fastx.Screenshot](fastxPlanSessions)),
+			withCaller(s, s.sessionScreenshot)),
 		fastxRoute("/v3/api/session/shortcut", "session", user, "Connect to a session which has the shortcut parameter or start a new session if no session exists",
-			httpapi.Planned[fastx.ShortcutRequest, fastx.Connect](fastxPlanSessions)),
+			withCaller(s, s.sessionShortcut)),
 		fastxRoute("/v3/api/session/start", "session", user, "Start a new session",
-			httpapi.Planned[fastx.StartRequest, fastx.Connect](fastxPlanSessions)),
+			withCaller(s, s.sessionStart)),
 		fastxRoute("/v3/api/session/start/bookmark", "session", user, "Start a new session using a bookmark id",
-			httpapi.Planned[fastx.BookmarkRef, fastx.Connect](fastxPlanSessions)),
+			withCaller(s, s.sessionStartBookmark)),
 		fastxRoute("/v3/api/session/terminate", "session", user, "Terminate a session",
-			httpapi.Planned[fastx.SessionRef, null](fastxPlanSessions)),
+			withCaller(s, s.sessionTerminate)),
 
 		// Bookmark
 		fastxRoute("/v3/api/bookmark/list", "bookmark", user, "List the bookmarks, history, and suggestions",
-			httpapi.Planned[none, fastx.BookmarkList](fastxPlanSessions)),
+			withCaller(s, s.bookmarkList)),
 		fastxRoute("/v3/api/bookmark/edit", "bookmark", user, "Create or edit a user defined bookmark",
-			httpapi.Planned[fastx.Bookmark, fastx.BookmarkList](fastxPlanSessions)),
+			withCaller(s, s.bookmarkEdit)),
 		fastxRoute("/v3/api/bookmark/delete", "bookmark", user, "Delete a user defined bookmark or a history object",
-			httpapi.Planned[fastx.BookmarkRef, fastx.BookmarkList](fastxPlanSessions)),
+			withCaller(s, s.bookmarkDelete)),
 
 		// Share
 		fastxRoute("/v3/api/share/list", "share", user, "Get the sharing keys of the session",
-			httpapi.Planned[fastx.SessionRef, []fastx.ShareKey](fastxPlanSessions)),
+			withCaller(s, s.shareList)),
 		fastxRoute("/v3/api/share/connect", "share", public, "Connect to a shared session with its share key",
-			httpapi.Planned[fastx.ShareConnectRequest, fastx.Connect](fastxPlanSessions)),
+			httpapi.Op(s.shareConnect)),
 		fastxRoute("/v3/api/share/edit", "share", user, "Edit a share key",
-			httpapi.Planned[fastx.ShareEditRequest, []fastx.ShareKey](fastxPlanSessions)),
+			withCaller(s, s.shareEdit)),
 		fastxRoute("/v3/api/share/email", "share", user, "Create a share key and email its link",
-			httpapi.Planned[fastx.ShareEmailRequest, []fastx.ShareKey](fastxPlanSessions)),
+			withCaller(s, s.shareEmail)),
 		fastxRoute("/v3/api/share/delete", "share", user, "Delete a sharing key",
-			httpapi.Planned[fastx.ShareDeleteRequest, []fastx.ShareKey](fastxPlanSessions)),
+			withCaller(s, s.shareDelete)),
 		fastxRoute("/v3/api/share/reset", "share", user, "Delete the sharing keys of the session and disconnect all users",
-			httpapi.Planned[fastx.ShareResetRequest, []fastx.ShareKey](fastxPlanSessions)),
+			withCaller(s, s.shareReset)),
 
 		// System
 		fastxRoute("/v3/system/session/profile", "system", user, "Get the session profile (limits and defaults) of the caller's sessions",
-			httpapi.Planned[none, fastx.SessionProfile](fastxPlanSessions)),
+			withCaller(s, s.systemProfile)),
 		fastxRoute("/v3/system/session/count", "system", admin, "Return the number of sessions of all users",
-			httpapi.Planned[fastx.SystemCountRequest, int](fastxPlanSessions)),
+			withCaller(s, s.systemSessionCount)),
 		fastxRoute("/v3/system/session/list", "system", admin, "List the sessions of all users",
-			httpapi.Planned[fastx.ListRequest, []fastx.Session](fastxPlanSessions)),
+			withCaller(s, s.systemSessionList)),
 		fastxRoute("/v3/system/server/list", "system", admin, "List the servers with their load and sessions",
-			httpapi.Planned[none, []fastx.ServerInfo](fastxPlanSessions)),
+			httpapi.Op(s.systemServers)),
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,8 +24,12 @@ import (
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/buildinfo"
 	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/display"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/mail"
+	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/provider/local"
+	"github.com/deskhub/deskhub/internal/session"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -38,6 +44,8 @@ type Options struct {
 	Now func() time.Time
 	// Throttle overrides the login throttle's tuning (tests).
 	Throttle auth.ThrottleOptions
+	// Provider runs desktops (default: the local provider, Xvnc on this host).
+	Provider provider.Provider
 }
 
 // newMailer is SMTP when configured, else the outbox in the data dir.
@@ -63,6 +71,10 @@ type Server struct {
 	auth     *auth.Service
 	mailer   mail.Sender
 	logins   *loginAttempts
+	prov     provider.Provider
+	relay    *display.Relay
+	secrets  *display.Secrets
+	sessions *session.Service
 	webauthn *webAuthnRP
 }
 
@@ -106,6 +118,9 @@ func New(opts Options) (*Server, error) {
 		Throttle:         opts.Throttle,
 	})
 	s.logins = newLoginAttempts()
+	if err := s.setupSessions(opts); err != nil {
+		return nil, err
+	}
 	s.webauthn = newWebAuthnRP(opts.Config)
 	s.mux = httpapi.NewMux(httpapi.Options{
 		Log:        opts.Log.With("component", "http"),
@@ -117,6 +132,9 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: building the OpenAPI document: %w", err)
 	}
 	s.mux.Handle("GET /passkey", passkeyPage())
+	s.mux.Handle("GET /{$}", viewerPage())
+	s.mux.Handle("GET /static/", staticAssets())
+	s.mux.HandleFunc("GET /ws/display/{id}", s.displayWS)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -147,6 +165,10 @@ func (s *Server) ServerID() string { return s.serverID }
 // Serve answers on ln until ctx is cancelled, then lets in-flight requests finish within the grace
 // period.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.sessions.Resume(ctx); err != nil {
+		return fmt.Errorf("resuming sessions: %w", err)
+	}
+	defer s.closeSessions()
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -193,4 +215,58 @@ func loadServerID(dataDir string) (string, error) {
 		return "", fmt.Errorf("writing server id: %w", err)
 	}
 	return id, nil
+}
+
+// setupSessions builds the provider, the display relay and the session service.
+func (s *Server) setupSessions(opts Options) error {
+	cfg := opts.Config
+	s.prov = opts.Provider
+	if s.prov == nil {
+		p, err := local.New(local.Options{StateDir: filepath.Join(cfg.DataDir, "sessions"), Log: s.log})
+		if err != nil {
+			s.log.Error("desktops cannot run on this host; everything else is served", "error", err)
+			s.prov = provider.NewUnavailable(err)
+		} else {
+			s.prov = p
+		}
+	}
+	s.secrets = display.NewSecrets(30*time.Second, nil)
+	var svc *session.Service
+	s.relay = display.NewRelay(display.Options{
+		Log:  s.log,
+		Dial: func(ctx context.Context, id string) (net.Conn, error) { return s.prov.DialRFB(ctx, id) },
+		OnChange: func(id string, _ int, connected bool, at time.Time) {
+			svc.SetClients(id, connected, at)
+		},
+	})
+	homes := cfg.Sessions.HomeRoot
+	if homes == "" {
+		homes = filepath.Join(cfg.DataDir, "homes")
+	}
+	if err := os.MkdirAll(homes, 0o711); err != nil {
+		return fmt.Errorf("home root: %w", err)
+	}
+	if opts.Provider == nil && os.Geteuid() == 0 {
+		if err := local.EnsureServiceUser(cfg.Sessions.ServiceUser, homes); err != nil {
+			s.log.Warn("the desktops of deskhub accounts cannot start without their service user", "user", cfg.Sessions.ServiceUser, "error", err)
+		}
+	}
+	var suggestions []fastx.Bookmark
+	for i, sg := range cfg.Sessions.Suggestions {
+		name, cmd, _ := strings.Cut(sg, "=")
+		suggestions = append(suggestions, fastx.Bookmark{ID: fmt.Sprintf("s-%d", i+1), Name: name, Command: cmd, Tags: []string{}})
+	}
+	svc = session.New(session.Options{Store: s.store, Provider: s.prov, Relay: s.relay, Secrets: s.secrets, Log: s.log,
+		ServerID: s.serverID, Hostname: s.hostname, DefaultGeometry: cfg.Display.Geometry, Depth: cfg.Display.ColorDepth,
+		FrameRate: cfg.Display.FrameRate, MaxPerUser: cfg.Sessions.MaxPerUser, ServiceUser: cfg.Sessions.ServiceUser,
+		HomeRoot: homes, Suggestions: suggestions})
+	s.sessions = svc
+	return nil
+}
+
+// closeSessions stops watching desktops and drops display clients (desktops keep running).
+func (s *Server) closeSessions() {
+	s.relay.Close()
+	s.sessions.Close()
+	_ = s.prov.Close()
 }

@@ -1,0 +1,384 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"log"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+	"golang.org/x/image/draw"
+
+	"github.com/deskhub/deskhub/internal/provider"
+)
+
+const cookieName = "MIT-MAGIC-COOKIE-1"
+
+func init() {
+	// xgb looks for credentials in $XAUTHORITY / ~/.Xauthority and logs when it finds none; deskhub hands
+	// each connection its cookie itself (cookieConn), so that message is noise.
+	xgb.Logger = log.New(io.Discard, "", 0)
+}
+
+// xauthEntry encodes one Xauthority entry: FamilyWild, any display number, MIT-MAGIC-COOKIE-1.
+// The file is per session, so the wildcard matches only the session's display in practice.
+func xauthEntry(cookie []byte) []byte {
+	var b bytes.Buffer
+	put := func(s []byte) {
+		_ = binary.Write(&b, binary.BigEndian, uint16(len(s)))
+		b.Write(s)
+	}
+	_ = binary.Write(&b, binary.BigEndian, uint16(0xffff)) // FamilyWild
+	put(nil)                                               // address
+	put(nil)                                               // display number: any
+	put([]byte(cookieName))
+	put(cookie)
+	return b.Bytes()
+}
+
+// readCookie reads the MIT cookie from a session's Xauthority file.
+func readCookie(path string) ([]byte, error) {
+	f, err := openNoFollow(path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return nil, err
+	}
+	for len(b) >= 10 {
+		var fields [4][]byte
+		p := b[2:]
+		ok := true
+		for i := range fields {
+			if len(p) < 2 {
+				ok = false
+				break
+			}
+			n := int(binary.BigEndian.Uint16(p))
+			if len(p) < 2+n {
+				ok = false
+				break
+			}
+			fields[i] = p[2 : 2+n]
+			p = p[2+n:]
+		}
+		if !ok {
+			break
+		}
+		if string(fields[2]) == cookieName && len(fields[3]) == 16 {
+			return fields[3], nil
+		}
+		b = p
+	}
+	return nil, fmt.Errorf("no %s in %s", cookieName, path)
+}
+
+// openNoFollow opens a file inside a session directory (which the session user owns) without following
+// symlinks and refuses anything but a regular file, so the user cannot point deskhub (root) elsewhere.
+func openNoFollow(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		f.Close()
+		return nil, fmt.Errorf("%s has more than one link", path)
+	}
+	return f, nil
+}
+
+// cookieConn replaces the connection setup request xgb writes first (with whatever credentials xgb found in
+// the environment, or none) by one carrying the session's cookie. The rest passes through.
+type cookieConn struct {
+	net.Conn
+	cookie []byte
+	once   sync.Once
+}
+
+func (c *cookieConn) Write(b []byte) (int, error) {
+	first := false
+	c.once.Do(func() { first = true })
+	if !first {
+		return c.Conn.Write(b)
+	}
+	name := []byte(cookieName)
+	pad := func(n int) int { return (n + 3) &^ 3 }
+	buf := make([]byte, 12+pad(len(name))+pad(len(c.cookie)))
+	buf[0] = 0x6c // little endian, as xgb
+	binary.LittleEndian.PutUint16(buf[2:], 11)
+	binary.LittleEndian.PutUint16(buf[4:], 0)
+	binary.LittleEndian.PutUint16(buf[6:], uint16(len(name)))
+	binary.LittleEndian.PutUint16(buf[8:], uint16(len(c.cookie)))
+	copy(buf[12:], name)
+	copy(buf[12+pad(len(name)):], c.cookie)
+	if _, err := c.Conn.Write(buf); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// dialX opens an X connection to display :n with the cookie. The connection setup is bounded by ctx.
+func dialX(ctx context.Context, n int, cookie []byte) (*xgb.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", "/tmp/.X11-unix/X"+strconv.Itoa(n))
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = nc.SetDeadline(deadline)
+	x, err := xgb.NewConnNet(&cookieConn{Conn: nc, cookie: cookie})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return x, nil
+}
+
+// topLevelWindows counts the mapped, managed (not override-redirect) children of the root window.
+func topLevelWindows(x *xgb.Conn) (int, error) {
+	root := xproto.Setup(x).DefaultScreen(x).Root
+	tree, err := xproto.QueryTree(x, root).Reply()
+	if err != nil {
+		return 0, err
+	}
+	cookies := make([]xproto.GetWindowAttributesCookie, len(tree.Children))
+	for i, w := range tree.Children {
+		cookies[i] = xproto.GetWindowAttributes(x, w)
+	}
+	n := 0
+	for _, c := range cookies {
+		a, err := c.Reply()
+		if err != nil || a == nil { // the window went away meanwhile
+			continue
+		}
+		if a.MapState != xproto.MapStateUnmapped && !a.OverrideRedirect && a.Class == xproto.WindowClassInputOutput {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// wmRunning tells whether a window manager has taken the screen: it set the EWMH check window (openbox
+// does so after selecting SubstructureRedirect on the root), or, when ownerOK, owns the ICCCM WM_S0
+// selection (taken a little earlier, for window managers without EWMH).
+func wmRunning(x *xgb.Conn, ownerOK bool) bool {
+	root := xproto.Setup(x).DefaultScreen(x).Root
+	const check = "_NET_SUPPORTING_WM_CHECK"
+	if a, err := xproto.InternAtom(x, true, uint16(len(check)), check).Reply(); err == nil && a.Atom != xproto.AtomNone {
+		if r, err := xproto.GetProperty(x, false, root, a.Atom, xproto.AtomWindow, 0, 1).Reply(); err == nil && len(r.Value) >= 4 {
+			return true
+		}
+	}
+	if ownerOK {
+		if a, err := xproto.InternAtom(x, false, uint16(len("WM_S0")), "WM_S0").Reply(); err == nil {
+			if o, err := xproto.GetSelectionOwner(x, a.Atom).Reply(); err == nil && o.Owner != xproto.WindowNone {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// grabRoot reads the root window into an RGBA image.
+func grabRoot(x *xgb.Conn) (*image.RGBA, error) {
+	setup := xproto.Setup(x)
+	scr := setup.DefaultScreen(x)
+	w, h := int(scr.WidthInPixels), int(scr.HeightInPixels)
+	reply, err := xproto.GetImage(x, xproto.ImageFormatZPixmap, xproto.Drawable(scr.Root),
+		0, 0, uint16(w), uint16(h), 0xffffffff).Reply()
+	if err != nil {
+		return nil, fmt.Errorf("GetImage: %w", err)
+	}
+	var format *xproto.Format
+	for i := range setup.PixmapFormats {
+		if setup.PixmapFormats[i].Depth == reply.Depth {
+			format = &setup.PixmapFormats[i]
+		}
+	}
+	if format == nil {
+		return nil, fmt.Errorf("no pixmap format for depth %d", reply.Depth)
+	}
+	var vis *xproto.VisualInfo
+	for _, d := range scr.AllowedDepths {
+		for i := range d.Visuals {
+			if d.Visuals[i].VisualId == reply.Visual {
+				vis = &d.Visuals[i]
+			}
+		}
+	}
+	if vis == nil || (vis.Class != xproto.VisualClassTrueColor && vis.Class != xproto.VisualClassDirectColor) {
+		return nil, fmt.Errorf("unsupported visual %d (only TrueColor)", reply.Visual)
+	}
+	return convertZPixmap(reply.Data, w, h, int(format.BitsPerPixel), int(format.ScanlinePad),
+		setup.ImageByteOrder == xproto.ImageOrderMSBFirst, vis.RedMask, vis.GreenMask, vis.BlueMask)
+}
+
+// convertZPixmap turns a TrueColor ZPixmap into RGBA.
+func convertZPixmap(data []byte, w, h, bpp, pad int, msb bool, rm, gm, bm uint32) (*image.RGBA, error) {
+	if bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32 {
+		return nil, fmt.Errorf("unsupported %d bits per pixel", bpp)
+	}
+	if pad <= 0 {
+		pad = 32
+	}
+	stride := ((w*bpp + pad - 1) / pad) * pad / 8
+	if len(data) < stride*(h-1)+w*bpp/8 {
+		return nil, fmt.Errorf("short image: %d bytes for %dx%d", len(data), w, h)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	bytesPP := bpp / 8
+	// Fast path: 32 bpp BGRX in memory (LSB first, masks ff0000/ff00/ff), what Xvnc uses at depth 24/32.
+	if bpp == 32 && !msb && rm == 0xff0000 && gm == 0xff00 && bm == 0xff {
+		for y := 0; y < h; y++ {
+			src := data[y*stride : y*stride+w*4]
+			dst := img.Pix[y*img.Stride : y*img.Stride+w*4]
+			for i := 0; i < len(src); i += 4 {
+				dst[i+0] = src[i+2]
+				dst[i+1] = src[i+1]
+				dst[i+2] = src[i+0]
+				dst[i+3] = 0xff
+			}
+		}
+		return img, nil
+	}
+	type ch struct {
+		shift uint
+		max   uint32
+	}
+	mk := func(m uint32) ch {
+		if m == 0 {
+			return ch{}
+		}
+		s := uint(0)
+		for m&1 == 0 {
+			m >>= 1
+			s++
+		}
+		return ch{shift: s, max: m}
+	}
+	r, g, b := mk(rm), mk(gm), mk(bm)
+	scale := func(v uint32, c ch) uint8 {
+		if c.max == 0 {
+			return 0
+		}
+		return uint8(((v >> c.shift) & c.max) * 255 / c.max)
+	}
+	for y := 0; y < h; y++ {
+		row := data[y*stride:]
+		for xx := 0; xx < w; xx++ {
+			p := row[xx*bytesPP : xx*bytesPP+bytesPP]
+			var v uint32
+			if msb {
+				for _, c := range p {
+					v = v<<8 | uint32(c)
+				}
+			} else {
+				for i := len(p) - 1; i >= 0; i-- {
+					v = v<<8 | uint32(p[i])
+				}
+			}
+			o := y*img.Stride + xx*4
+			img.Pix[o+0] = scale(v&rm, r)
+			img.Pix[o+1] = scale(v&gm, g)
+			img.Pix[o+2] = scale(v&bm, b)
+			img.Pix[o+3] = 0xff
+		}
+	}
+	return img, nil
+}
+
+// maxShotSide bounds screenshot dimensions.
+const maxShotSide = 8192
+
+// encodeShot scales and encodes a screenshot.
+func encodeShot(src *image.RGBA, o provider.ScreenshotOptions) ([]byte, error) {
+	format := o.Format
+	if format == "" {
+		format = "png"
+	}
+	if format == "jpg" {
+		format = "jpeg"
+	}
+	if format != "png" && format != "jpeg" {
+		return nil, fmt.Errorf("local: screenshot format %q: want png or jpeg", o.Format)
+	}
+	if o.Width < 0 || o.Height < 0 || o.Width > maxShotSide || o.Height > maxShotSide {
+		return nil, fmt.Errorf("local: screenshot size %dx%d out of range (0..%d)", o.Width, o.Height, maxShotSide)
+	}
+	sw, sh := src.Bounds().Dx(), src.Bounds().Dy()
+	w, h := targetSize(sw, sh, o.Width, o.Height, o.KeepAspect)
+	var img image.Image = src
+	if w != sw || h != sh {
+		dst := image.NewRGBA(image.Rect(0, 0, w, h))
+		var kernel draw.Interpolator = draw.CatmullRom
+		if w > sw || h > sh || sw*sh > 4096*2160 {
+			kernel = draw.ApproxBiLinear
+		}
+		kernel.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
+		img = dst
+	}
+	var buf bytes.Buffer
+	var err error
+	if format == "png" {
+		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img)
+	} else {
+		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// targetSize computes the output size: 0 means "the desktop's" (or, with the other side given and
+// keepAspect or not, the proportional value); keepAspect fits inside w×h.
+func targetSize(sw, sh, w, h int, keepAspect bool) (int, int) {
+	switch {
+	case w == 0 && h == 0:
+		return sw, sh
+	case w == 0:
+		w = max(1, (sw*h+sh/2)/sh)
+		return w, h
+	case h == 0:
+		h = max(1, (sh*w+sw/2)/sw)
+		return w, h
+	}
+	if !keepAspect {
+		return w, h
+	}
+	// Fit inside w×h.
+	if sw*h > sh*w { // source wider than the box
+		return w, max(1, (sh*w+sw/2)/sw)
+	}
+	return max(1, (sw*h+sh/2)/sh), h
+}
+
+var errNoDisplay = errors.New("display does not answer")

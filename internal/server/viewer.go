@@ -1,0 +1,99 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/deskhub/deskhub/web"
+)
+
+// viewerCSP lets the viewer load its own scripts and styles, open the display websocket on this origin
+// ('self' covers ws: and wss: to the same host) and show screenshots (data: URLs) and noVNC's cursor.
+const viewerCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
+	"form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+func pageHeaders(h http.Header, csp string) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", csp)
+}
+
+// viewerPage serves / : log in, list, start, show and end desktops (web/viewer.html).
+func viewerPage() http.Handler {
+	page, err := fs.ReadFile(web.FS, "viewer.html")
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if err != nil {
+			http.Error(w, "the viewer page is missing from this build", http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		pageHeaders(h, viewerCSP)
+		_, _ = w.Write(page)
+	})
+}
+
+type staticFile struct {
+	data  []byte
+	ctype string
+	etag  string
+}
+
+// staticTypes are the content types of the assets by extension (explicit: the system's MIME table may
+// say application/javascript, or nothing, for .js).
+var staticTypes = map[string]string{
+	".js":   "text/javascript; charset=utf-8",
+	".mjs":  "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".html": "text/html; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".ico":  "image/x-icon",
+	".json": "application/json",
+	".txt":  "text/plain; charset=utf-8",
+	"":      "text/plain; charset=utf-8", // LICENSE, AUTHORS, VERSION
+}
+
+// staticAssets serves /static/...: the viewer's script and style and the vendored noVNC modules, from
+// the binary. They are revalidated on each use (Cache-Control: no-cache) against a content ETag, so an
+// upgraded deskhub never mixes old and new modules.
+func staticAssets() http.Handler {
+	files := map[string]staticFile{}
+	_ = fs.WalkDir(web.FS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		ctype, ok := staticTypes[path.Ext(p)]
+		if !ok {
+			ctype = "application/octet-stream"
+		}
+		b, err := fs.ReadFile(web.FS, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		files["/"+p] = staticFile{data: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		return nil
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := files[r.URL.Path]
+		if !ok || strings.Contains(r.URL.Path, "..") {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", f.ctype)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", f.etag)
+		pageHeaders(h, "default-src 'none'; frame-ancestors 'none'")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))
+	})
+}

@@ -1,0 +1,651 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/internal/display"
+	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/store"
+)
+
+// Session states as stored.
+const (
+	StateScheduled = "scheduled"
+	StateStarting  = fastx.StateStarting
+	StateRunning   = fastx.StateRunning
+	StateEnded     = fastx.StateStopped
+)
+
+// Options configure the Service.
+type Options struct {
+	Store    store.Store
+	Provider provider.Provider
+	Relay    *display.Relay
+	Secrets  *display.Secrets
+	Log      *slog.Logger
+	// ServerID and Hostname describe this host.
+	ServerID, Hostname string
+	// DefaultGeometry, Depth and FrameRate apply to new sessions.
+	DefaultGeometry string
+	Depth           int
+	FrameRate       int
+	// MaxPerUser bounds running sessions per user (0: no limit).
+	MaxPerUser int
+	// ServiceUser runs the desktops of deskhub accounts; HomeRoot holds their homes (<HomeRoot>/<login>).
+	ServiceUser string
+	HomeRoot    string
+	// Suggestions are the global bookmarks.
+	Suggestions []fastx.Bookmark
+	// ShareTimeout is the default seconds a guest has to use a share connect password.
+	ShareTimeout int
+}
+
+// Service is the session broker.
+type Service struct {
+	o      Options
+	st     store.Store
+	prov   provider.Provider
+	log    *slog.Logger
+	mu     sync.Mutex
+	timers map[string]*time.Timer
+	done   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+}
+
+// New returns a Service; Resume adopts surviving desktops and watches for ended ones.
+func New(o Options) *Service {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Depth == 0 {
+		o.Depth = 24
+	}
+	if o.FrameRate == 0 {
+		o.FrameRate = 30
+	}
+	if o.ShareTimeout == 0 {
+		o.ShareTimeout = 60
+	}
+	return &Service{o: o, st: o.Store, prov: o.Provider, log: o.Log.With("component", "session"),
+		timers: map[string]*time.Timer{}, done: make(chan struct{})}
+}
+
+// Resume adopts the desktops of an earlier deskhub process, re-arms scheduled starts and watches for
+// desktops that end by themselves, until Close.
+func (s *Service) Resume(ctx context.Context) error {
+	rows, err := s.st.ListSessions(ctx, store.SessionFilter{States: []string{StateStarting, StateRunning, StateScheduled}})
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		switch row.State {
+		case StateScheduled:
+			s.arm(row)
+		default:
+			d := provider.Desktop{ID: row.ID, Display: row.Display, ServerPID: row.ServerPID, AppPID: row.AppPID,
+				Hostname: row.Hostname, StartedAt: row.StartedAt, Runtime: json.RawMessage(row.Runtime)}
+			if _, err := s.prov.Adopt(ctx, d); err != nil {
+				s.log.Info("desktop did not survive the restart; marking it ended", "session", row.ID, "reason", err)
+				s.markEnded(ctx, row.ID, "gone after restart")
+				continue
+			}
+			s.log.Info("adopted running desktop", "session", row.ID, "display", row.Display)
+		}
+	}
+	s.wg.Add(1)
+	go s.watch()
+	return nil
+}
+
+// Close stops watching and cancels scheduled timers (desktops keep running).
+func (s *Service) Close() {
+	s.once.Do(func() { close(s.done) })
+	s.mu.Lock()
+	for _, t := range s.timers {
+		t.Stop()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Service) watch() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.done:
+			return
+		case e, ok := <-s.prov.Ended():
+			if !ok {
+				return
+			}
+			s.log.Info("desktop ended", "session", e.ID, "reason", e.Reason)
+			s.o.Relay.Disconnect(e.ID)
+			s.markEnded(context.Background(), e.ID, e.Reason)
+		}
+	}
+}
+
+func (s *Service) markEnded(ctx context.Context, id, reason string) {
+	err := s.st.InTx(ctx, func(tx store.Store) error {
+		row, err := tx.GetSession(ctx, id)
+		if err != nil {
+			return err
+		}
+		if row.State == StateEnded {
+			return nil
+		}
+		row.State = StateEnded
+		row.EndedAt = time.Now().UTC()
+		if err := tx.UpdateSession(ctx, &row); err != nil {
+			return err
+		}
+		_, err = tx.DeleteShares(ctx, id)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("marking session ended", "session", id, "error", err)
+	}
+}
+
+// Caller is who asks.
+type Caller struct {
+	UserID   int64
+	Login    string
+	Admin    bool
+	Provider string // "local" | "ssh"
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// errNoSession is what an unknown session and another user's session both answer.
+func errNoSession(id string) error { return httpapi.NotFound("no session %q", id) }
+
+// own loads a session the caller owns (admins may reach every session), running or not.
+func (s *Service) own(ctx context.Context, c Caller, id string) (store.Session, error) {
+	row, err := s.st.GetSession(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && row.UserID != c.UserID && !c.Admin {
+		return store.Session{}, errNoSession(id)
+	}
+	return row, err
+}
+
+// live is own for sessions that still run.
+func (s *Service) live(ctx context.Context, c Caller, id string) (store.Session, error) {
+	row, err := s.own(ctx, c, id)
+	if err != nil {
+		return row, err
+	}
+	if row.State != StateRunning {
+		return row, httpapi.Errorf(http.StatusConflict, "session %q is %s", id, describeState(row.State))
+	}
+	return row, nil
+}
+
+func describeState(state string) string {
+	switch state {
+	case StateEnded:
+		return "ended"
+	case StateScheduled:
+		return "scheduled, not started yet"
+	}
+	return state
+}
+
+// StartSpec is a session to start.
+type StartSpec struct {
+	ID, Command, Geometry, Name string
+	Params                      fastx.Params
+}
+
+// geometry turns a request geometry into size and mode.
+func (s *Service) geometry(g string) (w, h int, rootless bool, err error) {
+	if g == "" {
+		g = s.o.DefaultGeometry
+	}
+	w, h, rootless, err = fastx.ParseGeometry(g)
+	if err != nil {
+		return 0, 0, false, httpapi.BadRequest("geometry", "member \"geometry\" %v", err)
+	}
+	if rootless {
+		w, h, _, _ = fastx.ParseGeometry(s.o.DefaultGeometry)
+	}
+	return w, h, rootless, nil
+}
+
+func (s *Service) runAs(c Caller) (provider.RunAs, error) {
+	if c.Provider == "ssh" {
+		u, err := user.Lookup(c.Login)
+		if err != nil {
+			return provider.RunAs{}, httpapi.Errorf(http.StatusConflict, "the host account %q no longer exists", c.Login)
+		}
+		return provider.RunAs{User: u.Username, Home: u.HomeDir}, nil
+	}
+	return provider.RunAs{User: s.o.ServiceUser, Home: filepath.Join(s.o.HomeRoot, c.Login)}, nil
+}
+
+// Start starts a session and answers its connect object.
+func (s *Service) Start(ctx context.Context, c Caller, sp StartSpec) (fastx.Connect, error) {
+	row, err := s.prepare(ctx, c, sp)
+	if err != nil {
+		return fastx.Connect{}, err
+	}
+	if err := s.launch(ctx, c, &row); err != nil {
+		return fastx.Connect{}, err
+	}
+	return s.connect(row, display.Grant{SessionID: row.ID, UserID: c.UserID, Label: c.Login}), nil
+}
+
+// prepare checks a start and builds its row (not stored yet).
+func (s *Service) prepare(ctx context.Context, c Caller, sp StartSpec) (store.Session, error) {
+	argv, err := SplitCommand(sp.Command)
+	if err != nil {
+		return store.Session{}, httpapi.BadRequest("command", "member \"command\" %v", err)
+	}
+	w, h, rootless, err := s.geometry(sp.Geometry)
+	if err != nil {
+		return store.Session{}, err
+	}
+	if len(argv[0]) > 1024 {
+		return store.Session{}, httpapi.BadRequest("command", "member \"command\" names an overlong program")
+	}
+	id := sp.ID
+	if id == "" {
+		id = uuid.NewString()
+	} else if !idRE.MatchString(id) {
+		return store.Session{}, httpapi.BadRequest("id", "member \"id\" must be 1 to 64 letters, digits, '_', '.' or '-'")
+	}
+	if s.o.MaxPerUser > 0 {
+		running, err := s.st.ListSessions(ctx, store.SessionFilter{UserID: c.UserID, States: []string{StateStarting, StateRunning}})
+		if err != nil {
+			return store.Session{}, err
+		}
+		if len(running) >= s.o.MaxPerUser {
+			return store.Session{}, httpapi.Errorf(http.StatusTooManyRequests,
+				"you run %d sessions already, the most allowed; terminate one first", len(running))
+		}
+	}
+	params := fastx.Params{}
+	for k, v := range sp.Params {
+		if v != "" {
+			params[k] = v
+		}
+	}
+	if sp.Name != "" {
+		params["name"] = sp.Name
+	}
+	mode := fastx.WindowModeDesktop
+	if rootless {
+		mode = fastx.WindowModeRootless
+	}
+	return store.Session{ID: id, UserID: c.UserID, Login: c.Login, Name: sp.Name, Command: sp.Command,
+		Geometry: fmt.Sprintf("%dx%d", w, h), WindowMode: mode, Params: params, Hostname: s.o.Hostname}, nil
+}
+
+// launch stores the row as starting, starts the desktop and records it as running; on failure nothing
+// is left running and no row remains.
+func (s *Service) launch(ctx context.Context, c Caller, row *store.Session) error {
+	argv, _ := SplitCommand(row.Command)
+	w, h, _, _ := fastx.ParseGeometry(row.Geometry)
+	runAs, err := s.runAs(c)
+	if err != nil {
+		return err
+	}
+	scheduled := row.State == StateScheduled
+	row.State = StateStarting
+	if scheduled {
+		err = s.st.UpdateSession(ctx, row)
+	} else {
+		err = s.st.CreateSession(ctx, row)
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return httpapi.Errorf(http.StatusConflict, "a session with id %q exists already", row.ID)
+	} else if err != nil {
+		return err
+	}
+	d, err := s.prov.Start(ctx, provider.Spec{ID: row.ID, Login: c.Login, RunAs: runAs, Command: argv, Width: w, Height: h,
+		Depth: s.o.Depth, FrameRate: s.o.FrameRate, Rootless: row.WindowMode == fastx.WindowModeRootless})
+	if err != nil {
+		_ = s.st.DeleteSession(context.WithoutCancel(ctx), row.ID)
+		if errors.Is(err, provider.ErrBadCommand) {
+			return httpapi.BadRequest("command", "member \"command\": %v", err)
+		}
+		if _, un := s.prov.(*provider.Unavailable); un {
+			return &httpapi.Error{Status: http.StatusServiceUnavailable, Msg: err.Error(), Err: err}
+		}
+		return &httpapi.Error{Status: http.StatusBadGateway, Msg: "the desktop could not be started; see the server log", Err: err}
+	}
+	row.State = StateRunning
+	row.Display, row.ServerPID, row.AppPID, row.Hostname = d.Display, d.ServerPID, d.AppPID, d.Hostname
+	row.StartedAt = d.StartedAt.UTC()
+	row.Runtime = string(d.Runtime)
+	if err := s.st.UpdateSession(context.WithoutCancel(ctx), row); err != nil {
+		_ = s.prov.Stop(context.WithoutCancel(ctx), row.ID)
+		_ = s.st.DeleteSession(context.WithoutCancel(ctx), row.ID)
+		return err
+	}
+	s.remember(ctx, c.UserID, row)
+	return nil
+}
+
+// remember puts a started command into the user's history.
+func (s *Service) remember(ctx context.Context, userID int64, row *store.Session) {
+	sum := sha256.Sum256([]byte(row.Command + "\x00" + row.Geometry + "\x00" + row.WindowMode))
+	geom := row.Geometry
+	if row.WindowMode == fastx.WindowModeRootless {
+		geom = fastx.Rootless
+	}
+	b := store.Bookmark{ID: "h-" + hex.EncodeToString(sum[:6]), UserID: userID, Kind: "history",
+		Name: row.Name, Command: row.Command, Geometry: geom}
+	if err := s.st.PutBookmark(ctx, &b); err != nil {
+		s.log.Warn("history", "error", err)
+	}
+}
+
+// connect issues a one-time secret for the display relay.
+func (s *Service) connect(row store.Session, g display.Grant) fastx.Connect {
+	secret := s.o.Secrets.Issue(g)
+	mode := row.WindowMode
+	return fastx.Connect{Geometry: row.Geometry, ID: row.ID, Login: row.Login, Params: nonNil(row.Params),
+		Password: secret, WindowMode: mode, URL: "/ws/display/" + row.ID + "?secret=" + secret}
+}
+
+func nonNil(p map[string]string) fastx.Params {
+	if p == nil {
+		return fastx.Params{}
+	}
+	return p
+}
+
+// Connect answers a fresh connect object for one of the caller's running sessions, setting params.
+func (s *Service) Connect(ctx context.Context, c Caller, id string, params fastx.Params) (fastx.Connect, error) {
+	row, err := s.live(ctx, c, id)
+	if err != nil {
+		return fastx.Connect{}, err
+	}
+	if len(params) > 0 {
+		if row, err = s.setParams(ctx, row, params); err != nil {
+			return fastx.Connect{}, err
+		}
+	}
+	return s.connect(row, display.Grant{SessionID: id, UserID: c.UserID, Label: c.Login}), nil
+}
+
+// Object converts a row to the session object.
+func (s *Service) Object(row store.Session) fastx.Session {
+	o := fastx.Session{AppPid: row.AppPID, Clients: s.o.Relay.Clients(row.ID), Command: row.Command, Display: row.Display,
+		Geometry: row.Geometry, Hostname: row.Hostname, ID: row.ID, Login: row.Login, Params: nonNil(row.Params),
+		ServerID: s.o.ServerID, ServerPid: row.ServerPID, Sharing: true, Started: row.StartedAt,
+		WindowMode: row.WindowMode, Name: row.Name, State: row.State}
+	if o.Started.IsZero() {
+		o.Started = row.ScheduledAt
+	}
+	if !row.LastConnect.IsZero() {
+		t := row.LastConnect
+		o.LastConnect = &t
+	}
+	if !row.LastDisconnect.IsZero() {
+		t := row.LastDisconnect
+		o.LastDisconnect = &t
+	}
+	return o
+}
+
+// ListOptions are session/list's parameters.
+type ListOptions struct {
+	Start       int
+	Limit       *int
+	SortBy      string
+	SortReverse bool
+	Filter      []string
+	AllUsers    bool
+}
+
+// List answers the caller's running sessions (all users' with AllUsers), filtered, sorted and paged.
+func (s *Service) List(ctx context.Context, c Caller, o ListOptions) ([]fastx.Session, error) {
+	f := store.SessionFilter{States: []string{StateStarting, StateRunning}}
+	if !o.AllUsers {
+		f.UserID = c.UserID
+	}
+	rows, err := s.st.ListSessions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]fastx.Session, 0, len(rows))
+	for _, r := range rows {
+		objs = append(objs, s.Object(r))
+	}
+	return Page(objs, o)
+}
+
+// Page filters, sorts and pages session objects as session/list does.
+func Page(objs []fastx.Session, o ListOptions) ([]fastx.Session, error) {
+	type filter struct {
+		name   string
+		values []string
+	}
+	var filters []filter
+	for i, f := range o.Filter {
+		name, values, err := fastx.ParseFilter(f)
+		if err != nil {
+			return nil, httpapi.BadRequest(fmt.Sprintf("filter[%d]", i), "member \"filter[%d]\": %v", i, err)
+		}
+		filters = append(filters, filter{name, values})
+	}
+	out := objs[:0:0]
+	for _, obj := range objs {
+		m := flatten(obj)
+		ok := true
+		for _, f := range filters {
+			v, present := m[f.name]
+			if !present || !slices.Contains(f.values, v) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, obj)
+		}
+	}
+	if o.SortBy != "" {
+		sort.SliceStable(out, func(i, j int) bool {
+			a, b := flatten(out[i])[o.SortBy], flatten(out[j])[o.SortBy]
+			if an, aerr := strconv.ParseFloat(a, 64); aerr == nil {
+				if bn, berr := strconv.ParseFloat(b, 64); berr == nil {
+					return an < bn
+				}
+			}
+			return a < b
+		})
+	}
+	if o.SortReverse {
+		slices.Reverse(out)
+	}
+	if o.Start > len(out) {
+		return []fastx.Session{}, nil
+	}
+	out = out[o.Start:]
+	if o.Limit != nil && *o.Limit < len(out) {
+		out = out[:*o.Limit]
+	}
+	return out, nil
+}
+
+// flatten gives a session object's members as strings (params too; a session member wins over a param
+// of the same name), for filtering and sorting.
+func flatten(o fastx.Session) map[string]string {
+	m := map[string]string{}
+	for k, v := range o.Params {
+		m[k] = v
+	}
+	b, _ := json.Marshal(o)
+	var raw map[string]any
+	_ = json.Unmarshal(b, &raw)
+	for k, v := range raw {
+		switch x := v.(type) {
+		case string:
+			m[k] = x
+		case float64:
+			m[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		case bool:
+			m[k] = strconv.FormatBool(x)
+		}
+	}
+	return m
+}
+
+// Count is the number of the caller's running sessions.
+func (s *Service) Count(ctx context.Context, c Caller) (int, error) {
+	rows, err := s.st.ListSessions(ctx, store.SessionFilter{UserID: c.UserID, States: []string{StateStarting, StateRunning}})
+	return len(rows), err
+}
+
+// Disconnect drops every client of the session.
+func (s *Service) Disconnect(ctx context.Context, c Caller, id string) error {
+	if _, err := s.own(ctx, c, id); err != nil {
+		return err
+	}
+	s.o.Relay.Disconnect(id)
+	return nil
+}
+
+// Terminate stops the session.
+func (s *Service) Terminate(ctx context.Context, c Caller, id string) error {
+	row, err := s.own(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if row.State == StateEnded {
+		return httpapi.Errorf(http.StatusConflict, "session %q has ended already", id)
+	}
+	s.mu.Lock()
+	if t := s.timers[id]; t != nil {
+		t.Stop()
+		delete(s.timers, id)
+	}
+	s.mu.Unlock()
+	if row.State != StateScheduled {
+		if err := s.prov.Stop(ctx, id); err != nil {
+			return err
+		}
+	}
+	s.o.Relay.Disconnect(id)
+	s.markEnded(ctx, id, "terminated")
+	return nil
+}
+
+func (s *Service) setParams(ctx context.Context, row store.Session, params fastx.Params) (store.Session, error) {
+	if row.Params == nil {
+		row.Params = map[string]string{}
+	}
+	for k, v := range params {
+		if v == "" {
+			delete(row.Params, k)
+		} else {
+			row.Params[k] = v
+		}
+	}
+	if name, ok := params["name"]; ok {
+		row.Name = name
+	}
+	return row, s.st.UpdateSession(ctx, &row)
+}
+
+// Params updates the session's parameters (an empty value deletes the key).
+func (s *Service) Params(ctx context.Context, c Caller, id string, params fastx.Params) (fastx.Params, error) {
+	row, err := s.own(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if row, err = s.setParams(ctx, row, params); err != nil {
+		return nil, err
+	}
+	return nonNil(row.Params), nil
+}
+
+// Log answers the end of the session's log.
+func (s *Service) Log(ctx context.Context, c Caller, id string) (fastx.SessionLog, error) {
+	if _, err := s.own(ctx, c, id); err != nil {
+		return fastx.SessionLog{}, err
+	}
+	b, err := s.prov.Log(ctx, id, fastx.LogTailBytes+1)
+	if errors.Is(err, provider.ErrNotFound) {
+		return fastx.SessionLog{ID: id}, nil
+	} else if err != nil {
+		return fastx.SessionLog{}, err
+	}
+	out := fastx.SessionLog{ID: id, Size: int64(len(b))}
+	if len(b) > fastx.LogTailBytes {
+		b, out.Truncated = b[len(b)-fastx.LogTailBytes:], true
+	}
+	out.Log = strings.ToValidUTF8(string(b), "\uFFFD")
+	return out, nil
+}
+
+// Screenshot answers a data URL of the session's screen.
+func (s *Service) Screenshot(ctx context.Context, c Caller, id string, o provider.ScreenshotOptions) (string, error) {
+	if _, err := s.live(ctx, c, id); err != nil {
+		return "", err
+	}
+	if o.Format == "" {
+		o.Format = "png"
+	}
+	img, err := s.prov.Screenshot(ctx, id, o)
+	if err != nil {
+		return "", &httpapi.Error{Status: http.StatusBadGateway, Msg: "the screenshot could not be taken", Err: err}
+	}
+	return "data:image/" + o.Format + ";base64," + base64.StdEncoding.EncodeToString(img), nil
+}
+
+// Exec runs a program in the session's display.
+func (s *Service) Exec(ctx context.Context, c Caller, id string, argv []string) (int, error) {
+	if _, err := s.live(ctx, c, id); err != nil {
+		return 0, err
+	}
+	pid, err := s.prov.Exec(ctx, id, argv)
+	if errors.Is(err, provider.ErrBadCommand) {
+		return 0, httpapi.BadRequest("command", "member \"command\": %v", err)
+	}
+	return pid, err
+}
+
+// SetClients records a client connecting or leaving (from the relay).
+func (s *Service) SetClients(id string, connected bool, at time.Time) {
+	ctx := context.Background()
+	err := s.st.InTx(ctx, func(tx store.Store) error {
+		row, err := tx.GetSession(ctx, id)
+		if err != nil {
+			return err
+		}
+		if connected {
+			row.LastConnect = at.UTC()
+		} else {
+			row.LastDisconnect = at.UTC()
+		}
+		return tx.UpdateSession(ctx, &row)
+	})
+	if err != nil {
+		s.log.Warn("recording a client", "session", id, "error", err)
+	}
+}

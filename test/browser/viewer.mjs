@@ -1,0 +1,268 @@
+// viewer.mjs drives deskhub's home page (the noVNC viewer) in headless Chromium against a deskhub with
+// real desktops: log in, start an xterm at 800x600, wait for the desktop on the noVNC canvas and check
+// its pixels, type a command into the xterm, send text through the clipboard panel and paste it with a
+// middle click, resize the window in both view modes, and terminate the desktop from the page. It prints
+// one JSON object with what happened on stdout; diagnostics go to stderr.
+//
+//   node test/browser/viewer.mjs <base url> <login> <password> <nonce> [<artifact dir>]
+//
+// Typed: "echo deskhub-typed-<nonce> | tee ~/deskhub-typed.txt"; pasted through the clipboard:
+// "deskhub-clip-<nonce>", echoed into ~/deskhub-clip.txt. The Go test reads both files.
+//
+// Needs /usr/bin/chromium and playwright-core in test/browser/node_modules (scripts/browser-deps.sh).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [base, login, password, nonce, artifacts] = process.argv.slice(2);
+if (!base || !login || !password || !nonce) {
+  console.error("usage: node viewer.mjs <base url> <login> <password> <nonce> [<artifact dir>]");
+  process.exit(2);
+}
+
+const result = { ok: false, steps: [] };
+const started = Date.now();
+const step = (name, extra = {}) => {
+  result.steps.push(Object.assign({ step: name, ms: Date.now() - started }, extra));
+  console.error(`viewer.mjs: ${Date.now() - started} ms: ${name}`);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const dataDir = mkdtempSync(join(tmpdir(), "deskhub-chromium-"));
+let context;
+try {
+  context = await chromium.launchPersistentContext(dataDir, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    timeout: 30_000,
+  });
+  step("browser started");
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  page.on("console", (m) => console.error(`page console: ${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  // Everything the page loads must come from deskhub.
+  const foreign = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(base) && !r.url().startsWith("data:") && !r.url().startsWith("ws://" + new URL(base).host)) foreign.push(r.url());
+  });
+  const failed = [];
+  page.on("requestfailed", (r) => failed.push(`${r.url()}: ${r.failure() && r.failure().errorText}`));
+
+  const statusError = () => page.$eval("#status", (e) => (e.className === "error" ? e.textContent : ""));
+  // settle waits for a page state, failing early with the page's own message on an error.
+  const settle = async (state, what, timeout) => {
+    await page.waitForFunction(
+      (s) => document.body.dataset.state === s || document.getElementById("status").className === "error", state, { timeout });
+    const err = await statusError();
+    if (err) throw new Error(`${what}: ${err}`);
+  };
+
+  await page.goto(new URL("/", base).href);
+  await settle("signed-out", "loading the page");
+  step("page loaded");
+
+  // A wrong password shows the API's message.
+  await page.fill("#login-user", login);
+  await page.fill("#login-password", password + "-wrong");
+  await page.click("#login-btn");
+  await page.waitForFunction(() => document.getElementById("status").className === "error");
+  result.badLoginMessage = await statusError();
+  step("wrong password refused", { message: result.badLoginMessage });
+
+  await page.fill("#login-password", password);
+  await page.click("#login-btn");
+  await settle("signed-in", "password login");
+  result.tokenStored = !!(await page.evaluate(() => sessionStorage.getItem("deskhub.sessionToken")));
+  step("logged in");
+
+  await page.fill("#start-command", "xterm");
+  await page.selectOption("#start-geometry", "800x600");
+  await page.click("#start-btn");
+  await settle("connected", "starting and connecting an xterm desktop", 30_000);
+  step("connected");
+
+  // frame summarises the framebuffer (noVNC's own copy, at the desktop's resolution): its size, the
+  // bounding box of near-white pixels (the xterm's background), and a few samples.
+  const frame = () => page.evaluate(() => {
+    const rfb = window.deskhubRFB;
+    if (!rfb) return null;
+    const img = rfb.getImageData();
+    const { width: w, height: h, data: d } = img;
+    let n = 0, x0 = w, y0 = h, x1 = -1, y1 = -1;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = (y * w + x) * 4;
+        if (d[i] >= 240 && d[i + 1] >= 240 && d[i + 2] >= 240) {
+          n++;
+          if (x < x0) x0 = x;
+          if (x > x1) x1 = x;
+          if (y < y0) y0 = y;
+          if (y > y1) y1 = y;
+        }
+      }
+    }
+    const px = (x, y) => { const i = (y * w + x) * 4; return [d[i], d[i + 1], d[i + 2]]; };
+    return { width: w, height: h, white: n, box: n ? { x0, y0, x1, y1 } : null, corner: px(w - 3, h - 3) };
+  });
+
+  // Wait for the xterm to be drawn: a large white rectangle.
+  let f = null;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    f = await frame();
+    if (f && f.box && f.box.x1 - f.box.x0 > 200 && f.box.y1 - f.box.y0 > 150) break;
+    if (Date.now() > deadline) throw new Error(`the xterm never showed on the canvas: ${JSON.stringify(f)}`);
+    await sleep(200);
+  }
+  await sleep(500); // let the first prompt land
+  f = await frame();
+  result.frame = f;
+  step("desktop drawn", { frame: f });
+
+  // The canvas as Chromium shows it, and pixels read back from that screenshot.
+  const canvas = page.locator("#screen canvas");
+  const png = await canvas.screenshot(artifacts ? { path: join(artifacts, "viewer-desktop.png") } : {});
+  result.canvasScreenshotBytes = png.length;
+  const rect = await canvas.boundingBox();
+  result.canvasRect = rect;
+  // Pixels of the screenshot at framebuffer points (scaled to the canvas' on-screen size).
+  const samplePNG = async (buf, points) => page.evaluate(async ({ b64, points, fw, fh }) => {
+    const bin = atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const bmp = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const ctx = c.getContext("2d");
+    ctx.drawImage(bmp, 0, 0);
+    return points.map(([x, y]) => {
+      const sx = Math.min(bmp.width - 1, Math.round((x + 0.5) * bmp.width / fw));
+      const sy = Math.min(bmp.height - 1, Math.round((y + 0.5) * bmp.height / fh));
+      return Array.from(ctx.getImageData(sx, sy, 1, 1).data.slice(0, 3));
+    });
+  }, { b64: buf.toString("base64"), points, fw: f.width, fh: f.height });
+  const b = f.box;
+  const inside = [Math.round((b.x0 + b.x1) / 2), Math.round(b.y0 + (b.y1 - b.y0) * 0.75)]; // xterm background, below the prompt
+  const outside = [f.width - 3, f.height - 3]; // desktop background, unless the xterm covers the corner
+  result.screenshotSamples = { inside: { at: inside, rgb: null }, outside: { at: outside, rgb: null } };
+  [result.screenshotSamples.inside.rgb, result.screenshotSamples.outside.rgb] = await samplePNG(png, [inside, outside]);
+  step("canvas screenshot sampled", { samples: result.screenshotSamples });
+
+  // Framebuffer point -> page point.
+  const toPage = (x, y) => ({ x: rect.x + (x + 0.5) * rect.width / f.width, y: rect.y + (y + 0.5) * rect.height / f.height });
+
+  // Snapshot the xterm area, type, and count the changed pixels.
+  await page.evaluate((box) => {
+    const img = window.deskhubRFB.getImageData();
+    window.__before = { box, w: img.width, data: img.data.slice() };
+  }, b);
+  const diff = () => page.evaluate(() => {
+    const { box, w, data: a } = window.__before;
+    const img = window.deskhubRFB.getImageData();
+    if (img.width !== w) return -1;
+    const d = img.data;
+    let n = 0;
+    for (let y = box.y0; y <= box.y1; y++) {
+      for (let x = box.x0; x <= box.x1; x++) {
+        const i = (y * w + x) * 4;
+        if (Math.abs(a[i] - d[i]) + Math.abs(a[i + 1] - d[i + 1]) + Math.abs(a[i + 2] - d[i + 2]) > 96) n++;
+      }
+    }
+    return n;
+  });
+  const clickAt = toPage(inside[0], inside[1]);
+  await page.mouse.click(clickAt.x, clickAt.y);
+  await sleep(300);
+  result.typed = `echo deskhub-typed-${nonce} | tee ~/deskhub-typed.txt`;
+  await page.keyboard.type(result.typed, { delay: 15 });
+  await page.keyboard.press("Enter");
+  let changed = 0;
+  for (const until = Date.now() + 10_000; Date.now() < until; await sleep(200)) {
+    changed = await diff();
+    if (changed > 400) break;
+  }
+  await sleep(300);
+  result.typedChangedPixels = await diff();
+  await canvas.screenshot(artifacts ? { path: join(artifacts, "viewer-typed.png") } : {});
+  step("typed into the xterm", { changedPixels: result.typedChangedPixels });
+
+  // Clipboard: the panel's textarea goes to the desktop with rfb.clipboardPasteFrom (on input and on
+  // the Send button); a middle click pastes it (Xvnc sets PRIMARY too) into the shell.
+  await page.click("#clip-toggle");
+  const clipText = `deskhub-clip-${nonce}`;
+  await page.fill("#clipboard", clipText);
+  await page.click("#clip-send");
+  await page.waitForFunction(() => document.getElementById("status").textContent.includes("Clipboard sent") ||
+    document.getElementById("status").className === "error");
+  const clipErr = await statusError();
+  if (clipErr) throw new Error(`sending the clipboard: ${clipErr}`);
+  result.clipboardSent = Number(await page.$eval("#clipboard", (e) => e.dataset.sent));
+  await sleep(300);
+  // The clipboard panel moved the canvas: measure again.
+  Object.assign(rect, await canvas.boundingBox());
+  const at = toPage(inside[0], inside[1]);
+  await page.mouse.click(at.x, at.y); // focus the canvas again
+  await page.keyboard.type("echo ", { delay: 15 });
+  await page.mouse.click(at.x, at.y, { button: "middle" });
+  await sleep(300);
+  await page.keyboard.type(" > ~/deskhub-clip.txt", { delay: 15 });
+  await page.keyboard.press("Enter");
+  result.stateAfterClipboard = await page.evaluate(() => document.body.dataset.state);
+  step("clipboard sent and pasted", { sent: result.clipboardSent });
+  await page.click("#clip-toggle");
+
+  // Resize, scaling mode: a smaller window scales the canvas down; the desktop stays connected.
+  const cssWidth = () => page.$eval("#screen canvas", (c) => c.getBoundingClientRect().width);
+  result.resize = { before: await cssWidth() };
+  await page.setViewportSize({ width: 700, height: 560 });
+  await page.waitForFunction((w) => document.querySelector("#screen canvas").getBoundingClientRect().width < w - 50, result.resize.before);
+  await sleep(500);
+  result.resize.scaled = await cssWidth();
+  result.resize.scaledState = await page.evaluate(() => document.body.dataset.state);
+  // Resize mode: the desktop itself takes the window's size.
+  await page.setViewportSize({ width: 1000, height: 720 });
+  await page.selectOption("#view-mode", "remote");
+  const screenSize = await page.$eval("#screen", (e) => [Math.floor(e.clientWidth), Math.floor(e.clientHeight)]);
+  result.resize.screen = screenSize;
+  let fb = null;
+  for (const until = Date.now() + 10_000; Date.now() < until; await sleep(200)) {
+    fb = await page.evaluate(() => window.deskhubRFB && [window.deskhubRFB.getImageData().width, window.deskhubRFB.getImageData().height]);
+    if (fb && Math.abs(fb[0] - screenSize[0]) <= 2 && Math.abs(fb[1] - screenSize[1]) <= 2) break;
+  }
+  result.resize.remote = fb;
+  result.resize.remoteState = await page.evaluate(() => document.body.dataset.state);
+  step("resized", { resize: result.resize });
+
+  // Terminate from the viewer: back to the (empty) list.
+  result.sessionId = await page.evaluate(() => document.body.dataset.session);
+  const gen = await page.$eval("#sessions", (e) => Number(e.dataset.gen || 0));
+  await page.click("#terminate");
+  await settle("signed-in", "terminating");
+  await page.waitForFunction(({ id, gen }) => {
+    const ul = document.getElementById("sessions");
+    return Number(ul.dataset.gen) > gen && !ul.querySelector(`li[data-id="${id}"]`);
+  }, { id: result.sessionId, gen });
+  result.listedAfterTerminate = Number(await page.$eval("#sessions", (e) => e.dataset.count));
+  result.statusAfterTerminate = await page.$eval("#status", (e) => e.textContent);
+  step("terminated");
+
+  result.foreignRequests = foreign;
+  result.failedRequests = failed;
+  result.ok = true;
+} catch (e) {
+  result.error = String(e && e.stack ? e.stack : e);
+  console.error(`viewer.mjs: ${result.error}`);
+  if (context && artifacts) {
+    const p = context.pages()[0];
+    if (p) await p.screenshot({ path: join(artifacts, "viewer-failure.png") }).catch(() => {});
+  }
+} finally {
+  if (context) await context.close().catch(() => {});
+  rmSync(dataDir, { recursive: true, force: true });
+}
+result.ms = Date.now() - started;
+process.stdout.write(JSON.stringify(result) + "\n");
+process.exit(result.ok ? 0 : 1);
