@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // MaxCommandLen bounds a session command.
@@ -19,6 +20,9 @@ const MaxCommandLen = 4096
 func SplitCommand(s string) ([]string, error) {
 	if len(s) > MaxCommandLen {
 		return nil, fmt.Errorf("is longer than %d bytes", MaxCommandLen)
+	}
+	if !utf8.ValidString(s) {
+		return nil, errors.New("is not valid UTF-8")
 	}
 	var (
 		args    []string

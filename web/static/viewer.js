@@ -321,6 +321,13 @@ function init() {
     say("Clipboard sent to the desktop.");
   }));
   window.addEventListener("beforeunload", disconnect);
+  // Keep the login alive while the page is open (the token otherwise expires after the login TTL).
+  setInterval(() => {
+    if (!store.getItem(TOKEN)) return;
+    api("user/keepalive", {}).catch((e) => {
+      if (e.status === 401) signedOut("Your login has expired; log in again.");
+    });
+  }, 4 * 60 * 1000);
 
   if (store.getItem(TOKEN)) {
     act(signedIn)();

@@ -21,12 +21,20 @@ func TestZZDebugShot(t *testing.T) {
 		for i := 0; i < 60; i++ {
 			b, _ := p.Screenshot(context.Background(), id, provider.ScreenshotOptions{Format: "png"})
 			img, _ := png.Decode(bytes.NewReader(b))
-			r, g, bb, _ := img.At(100, 100).RGBA()
-			if r+g+bb > 0 {
+			nz := false
+			for y := 0; y < 768 && !nz; y += 5 {
+				for x := 0; x < 1024; x += 5 {
+					if r, g, bb, _ := img.At(x, y).RGBA(); r+g+bb > 0 {
+						nz = true
+						break
+					}
+				}
+			}
+			if nz {
 				t.Logf("%s drawn after %v", id, time.Since(t0))
 				break
 			}
-			if i == 5 {
+			if i == 20 {
 				out, _ := exec.Command("sh", "-c", "DISPLAY="+d.Display+" XAUTHORITY="+dt.xauthPath()+" xwininfo -root -children | head; DISPLAY="+d.Display+" XAUTHORITY="+dt.xauthPath()+" xwininfo -root -tree | grep -i xterm").CombinedOutput()
 				t.Logf("%s", out)
 			}
