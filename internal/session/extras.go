@@ -335,7 +335,7 @@ func (s *Service) EmailShare(ctx context.Context, c Caller, m mail.Sender, baseU
 	}
 	msg := mail.Message{To: to, Subject: c.Login + " shares a deskhub desktop with you",
 		Body: c.Login + " invites you to " + strings.Join(perms, " and ") + " their desktop:\n\n" +
-			baseURL + "/viewer#session=" + id + "&key=" + key + "\n"}
+			baseURL + "/#session=" + id + "&key=" + key + "\n"}
 	if err := m.Send(ctx, msg); err != nil {
 		_ = s.st.DeleteShare(ctx, id, key)
 		return nil, &httpapi.Error{Status: http.StatusBadGateway, Msg: "the invitation could not be mailed", Err: err}

@@ -329,6 +329,16 @@ function init() {
     });
   }, 4 * 60 * 1000);
 
+  // A share link (#session=…&key=…, as share/email mails it) opens the shared desktop without a login.
+  const share = new URLSearchParams(window.location.hash.slice(1));
+  if (share.get("session") && share.get("key")) {
+    act(async () => {
+      say("Connecting to the shared desktop…");
+      const c = await api("share/connect", { id: share.get("session"), key: share.get("key") });
+      show(c, "shared desktop");
+    })();
+    return;
+  }
   if (store.getItem(TOKEN)) {
     act(signedIn)();
   } else {
