@@ -453,7 +453,15 @@ func Page(objs []fastx.Session, o ListOptions) ([]fastx.Session, error) {
 		}
 		filters = append(filters, filter{name, values})
 	}
-	out := objs[:0:0]
+	if len(filters) == 0 && o.SortBy == "" {
+		return pageSlice(append([]fastx.Session{}, objs...), o), nil
+	}
+	// Flatten each object once: filters and sorting both read the flat form.
+	type item struct {
+		obj  fastx.Session
+		flat map[string]string
+	}
+	items := make([]item, 0, len(objs))
 	for _, obj := range objs {
 		m := flatten(obj)
 		ok := true
@@ -465,12 +473,12 @@ func Page(objs []fastx.Session, o ListOptions) ([]fastx.Session, error) {
 			}
 		}
 		if ok {
-			out = append(out, obj)
+			items = append(items, item{obj, m})
 		}
 	}
 	if o.SortBy != "" {
-		sort.SliceStable(out, func(i, j int) bool {
-			a, b := flatten(out[i])[o.SortBy], flatten(out[j])[o.SortBy]
+		sort.SliceStable(items, func(i, j int) bool {
+			a, b := items[i].flat[o.SortBy], items[j].flat[o.SortBy]
 			if an, aerr := strconv.ParseFloat(a, 64); aerr == nil {
 				if bn, berr := strconv.ParseFloat(b, 64); berr == nil {
 					return an < bn
@@ -479,17 +487,26 @@ func Page(objs []fastx.Session, o ListOptions) ([]fastx.Session, error) {
 			return a < b
 		})
 	}
+	out := make([]fastx.Session, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.obj)
+	}
+	return pageSlice(out, o), nil
+}
+
+// pageSlice applies sortReverse, start and limit.
+func pageSlice(out []fastx.Session, o ListOptions) []fastx.Session {
 	if o.SortReverse {
 		slices.Reverse(out)
 	}
 	if o.Start > len(out) {
-		return []fastx.Session{}, nil
+		return []fastx.Session{}
 	}
 	out = out[o.Start:]
 	if o.Limit != nil && *o.Limit < len(out) {
 		out = out[:*o.Limit]
 	}
-	return out, nil
+	return out
 }
 
 // flatten gives a session object's members as strings (params too; a session member wins over a param

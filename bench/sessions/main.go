@@ -1,0 +1,904 @@
+// Command sessions benchmarks real desktop sessions through a running `deskhub serve` (loopback only):
+//
+//  1. time to first frame: session/start → relay websocket → RFB 3.8 handshake (security None) → a
+//     non-incremental full-screen FramebufferUpdateRequest → the first FramebufferUpdate header (and,
+//     since no SetEncodings is sent, the end of that update in Raw encoding); each session is
+//     terminated right after;
+//  2. memory per idle desktop: -idle sessions, -settle later, PSS and RSS of each session's processes
+//     (Xvnc, openbox, the app: every process carrying DESKHUB_SESSION=<id>) and deskhub's RSS growth;
+//  3. session/screenshot latency at 1280x800 and 1920x1080, png and jpeg;
+//  4. session/list throughput with -rows fake session rows inserted into the SQLite store (rows only,
+//     no desktops), unfiltered and with filter + sortBy + limit 50; the rows are deleted afterwards.
+//
+// Everything is bounded (counts and -budget / -d); everything started is stopped on the way out, on
+// failure and on SIGINT/SIGTERM too. Prints Markdown tables and the machine it ran on.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/deskhub/deskhub/internal/store"
+	"github.com/deskhub/deskhub/internal/store/sqlite"
+)
+
+const (
+	login    = "bench"
+	password = "bench-Passw0rd-for-loopback-only"
+)
+
+type options struct {
+	deskhub  string
+	build    bool
+	n        int
+	budget   time.Duration
+	idle     int
+	settle   time.Duration
+	shots    int
+	rows     int
+	conns    int
+	dur      time.Duration
+	geometry string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.deskhub, "deskhub", "bin/deskhub", "deskhub binary (copied into the work dir before it runs)")
+	flag.BoolVar(&o.build, "build", true, "build -deskhub first (make -s build) from the current directory")
+	flag.IntVar(&o.n, "n", 20, "time-to-first-frame samples")
+	flag.DurationVar(&o.budget, "budget", 120*time.Second, "bound of the time-to-first-frame phase")
+	flag.IntVar(&o.idle, "idle", 5, "idle desktops for the memory measurement")
+	flag.DurationVar(&o.settle, "settle", 3*time.Second, "wait before measuring idle desktops")
+	flag.IntVar(&o.shots, "shots", 20, "screenshots per geometry and format")
+	flag.IntVar(&o.rows, "rows", 1000, "fake session rows for the session/list load")
+	flag.IntVar(&o.conns, "c", 16, "connections of the session/list load")
+	flag.DurationVar(&o.dur, "d", 10*time.Second, "duration of each session/list load (at most 60s)")
+	flag.StringVar(&o.geometry, "geometry", "1280x800", "geometry of the time-to-first-frame and idle sessions")
+	flag.Parse()
+	if o.dur > time.Minute {
+		o.dur = time.Minute
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/sessions:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is a running deskhub and what the benchmark started in it.
+type bench struct {
+	o       options
+	work    string
+	data    string
+	base    string
+	cmd     *exec.Cmd
+	rssBoot int64 // deskhub's VmRSS right after login, kB
+	exited  chan struct{}
+	token   string
+	client  *http.Client
+	mu      sync.Mutex
+	started map[string]bool // session ids not terminated yet
+	all     []string        // every session id started, for the final sweep
+}
+
+func run(ctx context.Context, o options) (err error) {
+	if o.build {
+		b := exec.CommandContext(ctx, "make", "-s", "build")
+		b.Stdout, b.Stderr = os.Stderr, os.Stderr
+		if err := b.Run(); err != nil {
+			return fmt.Errorf("make build: %w", err)
+		}
+	}
+	work, err := os.MkdirTemp("/tmp", "deskhub-bench-sessions-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	// The data dir must be traversable by the desktops' Unix user (it reaches its session directory).
+	for _, d := range []string{work, filepath.Join(work, "data")} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return err
+		}
+		if err := os.Chmod(d, 0o711); err != nil {
+			return err
+		}
+	}
+	bin := filepath.Join(work, "deskhub")
+	if err := copyFile(o.deskhub, bin); err != nil {
+		return err
+	}
+	b := &bench{o: o, work: work, data: filepath.Join(work, "data"), started: map[string]bool{},
+		client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	if err := b.start(ctx, bin); err != nil {
+		return err
+	}
+	defer b.shutdown()
+
+	fmt.Printf("deskhub %s, %s\n\n", version(bin), machine())
+	if err := b.firstFrame(ctx); err != nil {
+		return fmt.Errorf("time to first frame: %w", err)
+	}
+	if err := b.memory(ctx); err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	if err := b.screenshots(ctx); err != nil {
+		return fmt.Errorf("screenshots: %w", err)
+	}
+	if err := b.list(ctx); err != nil {
+		return fmt.Errorf("session/list: %w", err)
+	}
+	b.logSummary()
+	return nil
+}
+
+// logSummary counts deskhub's warnings and errors of the run by message.
+func (b *bench) logSummary() {
+	raw, _ := os.ReadFile(filepath.Join(b.work, "serve.log"))
+	counts := map[string]int{}
+	var msgs []string
+	for _, l := range bytes.Split(raw, []byte("\n")) {
+		var e struct {
+			Level, Msg, Route, Error string
+			Status                   int
+		}
+		if json.Unmarshal(l, &e) != nil || e.Msg == "" {
+			continue
+		}
+		k := e.Level + " " + e.Msg
+		if e.Route != "" {
+			k += fmt.Sprintf(" %s %d %.120s", e.Route, e.Status, e.Error)
+		}
+		if counts[k] == 0 {
+			msgs = append(msgs, k)
+		}
+		counts[k]++
+	}
+	fmt.Println("deskhub log during the run (warnings and errors by message):")
+	if len(msgs) == 0 {
+		fmt.Println("- none")
+	}
+	for _, m := range msgs {
+		fmt.Printf("- %d × %s\n", counts[m], m)
+	}
+}
+
+func copyFile(from, to string) error {
+	raw, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, raw, 0o755)
+}
+
+func version(bin string) string {
+	out, _ := exec.Command(bin, "version").Output()
+	f := strings.Fields(strings.SplitN(string(out), "\n", 2)[0])
+	if len(f) >= 2 {
+		return f[1]
+	}
+	return "?"
+}
+
+func machine() string {
+	model := "?"
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := "?"
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb float64
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(raw), "\n", 2)[0], "MemTotal:"), "%f", &kb)
+		mem = fmt.Sprintf("%.0f GiB", kb/1048576)
+	}
+	xvnc := "?"
+	if out, err := exec.Command("Xvnc", "-version").CombinedOutput(); err == nil {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, "TigerVNC") {
+				xvnc = strings.TrimSpace(l)
+				break
+			}
+		}
+	}
+	load := "?"
+	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(raw))[:3], " ")
+	}
+	return fmt.Sprintf("machine: %d cores %s, %s, %s, %s; load average at start %s", runtime.NumCPU(), model, mem,
+		runtime.Version(), xvnc, load)
+}
+
+// start creates the user, starts deskhub serve on a free loopback port and logs in.
+func (b *bench) start(ctx context.Context, bin string) error {
+	add := exec.CommandContext(ctx, bin, "user", "add", "--login", login, "--email", login+"@example.org", "--password-stdin", "--data", b.data)
+	add.Stdin = strings.NewReader(password + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		return fmt.Errorf("user add: %v: %s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	b.base = "http://" + addr
+	logf, err := os.Create(filepath.Join(b.work, "serve.log"))
+	if err != nil {
+		return err
+	}
+	b.cmd = exec.Command(bin, "serve", "--listen", addr, "--data", b.data, "--log-level", "warn")
+	b.cmd.Stdout, b.cmd.Stderr = logf, logf
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := b.cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	b.exited = make(chan struct{})
+	go func() { _ = b.cmd.Wait(); logf.Close(); close(b.exited) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var r struct {
+			Result struct{ Token string }
+		}
+		err := b.post(ctx, "/v3/api/user/login", map[string]string{"username": login, "password": password}, &r)
+		if err == nil && r.Result.Token != "" {
+			b.token = r.Result.Token
+			b.rssBoot = procKB(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid), "VmRSS")
+			return nil
+		}
+		select {
+		case <-b.exited:
+			return fmt.Errorf("deskhub serve exited: %s", b.serveLog())
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no login within 20 s (%v): %s", err, b.serveLog())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (b *bench) serveLog() string {
+	raw, _ := os.ReadFile(filepath.Join(b.work, "serve.log"))
+	if len(raw) > 3000 {
+		raw = raw[len(raw)-3000:]
+	}
+	return string(raw)
+}
+
+// shutdown terminates what is left of the benchmark's sessions, stops deskhub and kills any process
+// still carrying one of the sessions' markers.
+func (b *bench) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b.mu.Lock()
+	var ids []string
+	for id := range b.started {
+		ids = append(ids, id)
+	}
+	b.mu.Unlock()
+	for _, id := range ids {
+		b.terminate(ctx, id)
+	}
+	if b.cmd != nil && b.cmd.Process != nil {
+		_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-b.exited:
+		case <-time.After(20 * time.Second):
+			_ = b.cmd.Process.Kill()
+			<-b.exited
+		}
+	}
+	b.mu.Lock()
+	all := slices.Clone(b.all)
+	b.mu.Unlock()
+	for _, id := range all {
+		for _, pid := range sessionPIDs(id) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (b *bench) post(ctx context.Context, path string, body, out any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", b.base+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if b.token != "" {
+		req.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: %d %.300s", path, resp.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+type connect struct {
+	Result struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	} `json:"result"`
+}
+
+func (b *bench) startSession(ctx context.Context, geometry string) (connect, error) {
+	var c connect
+	err := b.post(ctx, "/v3/api/session/start", map[string]string{"command": "xterm", "geometry": geometry}, &c)
+	if err == nil && c.Result.ID != "" {
+		b.mu.Lock()
+		b.started[c.Result.ID] = true
+		b.all = append(b.all, c.Result.ID)
+		b.mu.Unlock()
+	}
+	return c, err
+}
+
+func (b *bench) terminate(ctx context.Context, id string) {
+	if err := b.post(ctx, "/v3/api/session/terminate", map[string]string{"id": id}, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "bench/sessions: terminate %s: %v\n", id, err)
+	}
+	b.mu.Lock()
+	delete(b.started, id)
+	b.mu.Unlock()
+}
+
+// ---- 1. time to first frame ----
+
+type frameTimes struct {
+	start, header, full time.Duration // from the start call: its answer, the update's header, its end
+	bytes               int64
+}
+
+func (b *bench) firstFrame(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, b.o.budget)
+	defer cancel()
+	var samples []frameTimes
+	for i := 0; i < b.o.n && ctx.Err() == nil; i++ {
+		t0 := time.Now()
+		c, err := b.startSession(ctx, b.o.geometry)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		ft, err := b.frame(ctx, c.Result.URL, t0, time.Since(t0))
+		b.terminate(context.WithoutCancel(ctx), c.Result.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		samples = append(samples, ft)
+	}
+	if len(samples) == 0 {
+		return errors.New("no sample within the budget")
+	}
+	col := func(f func(frameTimes) time.Duration) []time.Duration {
+		var d []time.Duration
+		for _, s := range samples {
+			d = append(d, f(s))
+		}
+		return d
+	}
+	fmt.Printf("### Time to first frame (%s, xterm, %d samples, budget %s)\n\n", b.o.geometry, len(samples), b.o.budget)
+	fmt.Println("| interval | p50 | p95 | max |")
+	fmt.Println("|---|---|---|---|")
+	row := func(name string, d []time.Duration) {
+		p := pcts(d, 50, 95, 100)
+		fmt.Printf("| %s | %s | %s | %s |\n", name, ms(p[0]), ms(p[1]), ms(p[2]))
+	}
+	row("session/start call", col(func(s frameTimes) time.Duration { return s.start }))
+	row("connect + handshake + first update header", col(func(s frameTimes) time.Duration { return s.header - s.start }))
+	row("**start → first update header**", col(func(s frameTimes) time.Duration { return s.header }))
+	row("start → first full frame received (Raw)", col(func(s frameTimes) time.Duration { return s.full }))
+	slow := 0
+	for _, s := range samples {
+		if s.start > time.Second {
+			slow++
+		}
+	}
+	fmt.Printf("\nfirst full frame: %.1f MiB of Raw pixels; start calls over 1 s: %d of %d\n\n", float64(samples[0].bytes)/(1<<20), slow, len(samples))
+	return nil
+}
+
+// frame opens the relay websocket, does the RFB 3.8 handshake (security None), asks for the full
+// screen and times the first FramebufferUpdate (its header and, in Raw encoding, its end).
+func (b *bench) frame(ctx context.Context, url string, t0 time.Time, startDur time.Duration) (frameTimes, error) {
+	ft := frameTimes{start: startDur}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.base, "http")+url,
+		&websocket.DialOptions{Subprotocols: []string{"binary"}})
+	if err != nil {
+		return ft, fmt.Errorf("websocket: %w", err)
+	}
+	ws.SetReadLimit(64 << 20)
+	defer ws.CloseNow()
+	conn := websocket.NetConn(ctx, ws, websocket.MessageBinary)
+	r := bufio.NewReaderSize(conn, 1<<20)
+	buf := make([]byte, 64)
+	read := func(n int) ([]byte, error) {
+		if n > len(buf) {
+			buf = make([]byte, n)
+		}
+		_, err := io.ReadFull(r, buf[:n])
+		return buf[:n], err
+	}
+	v, err := read(12)
+	if err != nil {
+		return ft, fmt.Errorf("RFB version: %w", err)
+	}
+	if string(v) != "RFB 003.008\n" {
+		return ft, fmt.Errorf("RFB version %q, want 003.008", v)
+	}
+	if _, err := conn.Write([]byte("RFB 003.008\n")); err != nil {
+		return ft, err
+	}
+	n, err := read(1)
+	if err != nil {
+		return ft, err
+	}
+	if n[0] == 0 {
+		return ft, errors.New("server refused the connection (0 security types)")
+	}
+	types, err := read(int(n[0]))
+	if err != nil {
+		return ft, err
+	}
+	if !slices.Contains(types, 1) {
+		return ft, fmt.Errorf("security None not offered (types %v)", types)
+	}
+	if _, err := conn.Write([]byte{1}); err != nil {
+		return ft, err
+	}
+	res, err := read(4)
+	if err != nil {
+		return ft, err
+	}
+	if binary.BigEndian.Uint32(res) != 0 {
+		return ft, fmt.Errorf("SecurityResult %d", binary.BigEndian.Uint32(res))
+	}
+	if _, err := conn.Write([]byte{1}); err != nil { // ClientInit, shared
+		return ft, err
+	}
+	si, err := read(24)
+	if err != nil {
+		return ft, fmt.Errorf("ServerInit: %w", err)
+	}
+	w, h, bpp := binary.BigEndian.Uint16(si[0:]), binary.BigEndian.Uint16(si[2:]), int(si[4])
+	nameLen := binary.BigEndian.Uint32(si[20:])
+	if _, err := read(int(nameLen)); err != nil {
+		return ft, err
+	}
+	req := []byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint16(req[6:], w)
+	binary.BigEndian.PutUint16(req[8:], h)
+	if _, err := conn.Write(req); err != nil {
+		return ft, err
+	}
+	for {
+		t, err := read(1)
+		if err != nil {
+			return ft, fmt.Errorf("waiting for the first update: %w", err)
+		}
+		switch t[0] {
+		case 0: // FramebufferUpdate
+		case 2: // Bell
+			continue
+		case 3: // ServerCutText
+			hd, err := read(7)
+			if err != nil {
+				return ft, err
+			}
+			if _, err := read(int(binary.BigEndian.Uint32(hd[3:]))); err != nil {
+				return ft, err
+			}
+			continue
+		default:
+			return ft, fmt.Errorf("unexpected server message %d before the first update", t[0])
+		}
+		break
+	}
+	hd, err := read(3)
+	if err != nil {
+		return ft, err
+	}
+	ft.header = time.Since(t0)
+	for range binary.BigEndian.Uint16(hd[1:]) {
+		rh, err := read(12)
+		if err != nil {
+			return ft, err
+		}
+		rw, rhh, enc := int(binary.BigEndian.Uint16(rh[4:])), int(binary.BigEndian.Uint16(rh[6:])), int32(binary.BigEndian.Uint32(rh[8:]))
+		if enc != 0 {
+			return ft, fmt.Errorf("rectangle in encoding %d, want Raw", enc)
+		}
+		size := rw * rhh * bpp / 8
+		if _, err := io.CopyN(io.Discard, r, int64(size)); err != nil {
+			return ft, err
+		}
+		ft.bytes += int64(size)
+	}
+	ft.full = time.Since(t0)
+	return ft, nil
+}
+
+// ---- 2. memory per idle desktop ----
+
+// sessionPIDs lists the processes carrying the session's marker (every process deskhub starts for a
+// desktop has DESKHUB_SESSION=<id> in its environment).
+func sessionPIDs(id string) []int {
+	marker := []byte("DESKHUB_SESSION=" + id)
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		if slices.ContainsFunc(bytes.Split(env, []byte{0}), func(kv []byte) bool { return bytes.Equal(kv, marker) }) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// procKB reads a "Name:   N kB" line of a /proc file.
+func procKB(path, name string) int64 {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, name+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+func comm(pid int) string {
+	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(raw))
+}
+
+type listObj struct {
+	ID        string `json:"id"`
+	ServerPid int    `json:"serverPid"`
+	AppPid    int    `json:"appPid"`
+}
+
+func (b *bench) memory(ctx context.Context) error {
+	deskhubPID := b.cmd.Process.Pid
+	rss0 := procKB(fmt.Sprintf("/proc/%d/status", deskhubPID), "VmRSS")
+	var ids []string
+	defer func() {
+		for _, id := range ids {
+			b.terminate(context.WithoutCancel(ctx), id)
+		}
+	}()
+	for range b.o.idle {
+		c, err := b.startSession(ctx, b.o.geometry)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, c.Result.ID)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(b.o.settle):
+	}
+	var list struct{ Result []listObj }
+	if err := b.post(ctx, "/v3/api/session/list", map[string]any{}, &list); err != nil {
+		return err
+	}
+	type acc struct{ pss, rss, n int64 }
+	byName := map[string]*acc{}
+	var names []string
+	var total acc
+	for _, s := range list.Result {
+		if !slices.Contains(ids, s.ID) {
+			continue
+		}
+		pids := sessionPIDs(s.ID)
+		for _, p := range []int{s.ServerPid, s.AppPid} {
+			if p > 0 && !slices.Contains(pids, p) {
+				pids = append(pids, p)
+			}
+		}
+		for _, p := range pids {
+			pss := procKB(fmt.Sprintf("/proc/%d/smaps_rollup", p), "Pss")
+			rss := procKB(fmt.Sprintf("/proc/%d/status", p), "VmRSS")
+			if rss < 0 {
+				continue
+			}
+			name := comm(p)
+			a := byName[name]
+			if a == nil {
+				a = &acc{}
+				byName[name] = a
+				names = append(names, name)
+			}
+			a.pss += pss
+			a.rss += rss
+			a.n++
+			total.pss += pss
+			total.rss += rss
+		}
+		total.n++
+	}
+	rss1 := procKB(fmt.Sprintf("/proc/%d/status", deskhubPID), "VmRSS")
+	if total.n == 0 {
+		return errors.New("none of the idle sessions is listed")
+	}
+	mib := func(kb, n int64) string { return fmt.Sprintf("%.1f", float64(kb)/1024/float64(n)) }
+	fmt.Printf("### Memory per idle desktop (%d × %s xterm desktops, no client, %s after the last start)\n\n", total.n, b.o.geometry, b.o.settle)
+	fmt.Println("| process | processes | PSS MiB per desktop | RSS MiB per desktop |")
+	fmt.Println("|---|---|---|---|")
+	slices.Sort(names)
+	for _, name := range names {
+		a := byName[name]
+		fmt.Printf("| %s | %d | %s | %s |\n", name, a.n, mib(a.pss, total.n), mib(a.rss, total.n))
+	}
+	fmt.Printf("| **desktop total** | | **%s** | **%s** |\n", mib(total.pss, total.n), mib(total.rss, total.n))
+	fmt.Printf("\ndeskhub RSS: %.1f MiB after login, %.1f MiB after the first-frame phase, %.1f MiB with %d idle desktops (+%.1f MiB, %.2f MiB per desktop)\n\n",
+		float64(b.rssBoot)/1024, float64(rss0)/1024, float64(rss1)/1024, total.n, float64(rss1-rss0)/1024, float64(rss1-rss0)/1024/float64(total.n))
+	return nil
+}
+
+// ---- 3. screenshots ----
+
+func (b *bench) screenshots(ctx context.Context) error {
+	fmt.Printf("### session/screenshot (xterm desktop, %d calls per row, sequential)\n\n", b.o.shots)
+	fmt.Println("| geometry | format | p50 | p95 | max | answer size |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, g := range []string{"1280x800", "1920x1080"} {
+		c, err := b.startSession(ctx, g)
+		if err != nil {
+			return err
+		}
+		id := c.Result.ID
+		err = func() error {
+			defer b.terminate(context.WithoutCancel(ctx), id)
+			time.Sleep(time.Second) // let xterm draw
+			for _, f := range []string{"png", "jpeg"} {
+				var d []time.Duration
+				var size int
+				for range b.o.shots {
+					var r struct{ Result struct{ Src string } }
+					t := time.Now()
+					if err := b.post(ctx, "/v3/api/session/screenshot", map[string]string{"id": id, "format": f}, &r); err != nil {
+						return err
+					}
+					d = append(d, time.Since(t))
+					size = len(r.Result.Src)
+				}
+				p := pcts(d, 50, 95, 100)
+				fmt.Printf("| %s | %s | %s | %s | %s | %.0f KiB |\n", g, f, ms(p[0]), ms(p[1]), ms(p[2]), float64(size)/1024)
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Println()
+	return nil
+}
+
+// ---- 4. session/list with many rows ----
+
+func (b *bench) list(ctx context.Context) error {
+	st, err := sqlite.Open(ctx, filepath.Join(b.data, "deskhub.db"), nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.GetUserByLogin(ctx, login)
+	if err != nil {
+		return err
+	}
+	geoms := []string{"1280x800", "1920x1080", "1024x768"}
+	var ids []string
+	defer func() {
+		for _, id := range ids {
+			_ = st.DeleteSession(context.WithoutCancel(ctx), id)
+		}
+	}()
+	t0 := time.Now().UTC().Add(-time.Hour)
+	insert := time.Now()
+	matching := 0 // rows the filter below keeps
+	for i := range b.o.rows {
+		if p := i % 10; p >= 1 && p <= 3 {
+			matching++
+		}
+		s := store.Session{ID: fmt.Sprintf("bench-%05d", i), UserID: u.ID, Login: login, Name: fmt.Sprintf("desk %d", i),
+			Command: "xterm", Display: fmt.Sprintf(":%d", 1000+i), Geometry: geoms[i%len(geoms)], WindowMode: "desktop",
+			Params: map[string]string{"project": fmt.Sprintf("p%d", i%10), "team": fmt.Sprintf("t%d", i%4)},
+			State:  store.SessionRunning, AppPID: 3_000_000 + i, ServerPID: 2_000_000 + i, Hostname: "bench",
+			Runtime: "{}", StartedAt: t0.Add(time.Duration(i*7919%b.o.rows) * time.Second)}
+		if err := st.CreateSession(ctx, &s); err != nil {
+			return err
+		}
+		ids = append(ids, s.ID)
+	}
+	insertDur := time.Since(insert)
+	limit := 50
+	bodies := []struct {
+		name string
+		body any
+		want int
+	}{
+		{"`{}` (all rows)", map[string]any{}, b.o.rows},
+		{"`filter project==p1,p2,p3` + `sortBy started` + `limit 50`", map[string]any{"filter": []string{"project==p1,p2,p3"}, "sortBy": "started", "limit": limit},
+			min(limit, matching)},
+	}
+	fmt.Printf("### session/list with %d session rows in the store (%d connections, %s each; rows inserted in %s)\n\n",
+		b.o.rows, b.o.conns, b.o.dur, insertDur.Round(time.Millisecond))
+	fmt.Println("| request | requests/s | p50 | p99 | answer size | errors |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, q := range bodies {
+		raw, _ := json.Marshal(q.body)
+		var check struct{ Result []json.RawMessage }
+		if err := b.post(ctx, "/v3/api/session/list", q.body, &check); err != nil {
+			return err
+		}
+		if len(check.Result) != q.want {
+			return fmt.Errorf("%s answered %d sessions, want %d", raw, len(check.Result), q.want)
+		}
+		res, err := b.load(ctx, "/v3/api/session/list", raw)
+		if err != nil {
+			return err
+		}
+		p := pcts(res.lat, 50, 99)
+		fmt.Printf("| %s | %.0f | %s | %s | %.0f KiB | %d |\n", q.name, float64(len(res.lat))/res.elapsed.Seconds(), ms(p[0]), ms(p[1]),
+			float64(res.size)/1024, res.errs)
+	}
+	fmt.Println()
+	return nil
+}
+
+type loadResult struct {
+	lat     []time.Duration
+	errs    int
+	size    int
+	elapsed time.Duration
+}
+
+// load posts body to path from -c connections for -d (at most 1e6 requests in all).
+func (b *bench) load(ctx context.Context, path string, body []byte) (loadResult, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: b.o.conns, MaxConnsPerHost: b.o.conns, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	ctx, cancel := context.WithTimeout(ctx, b.o.dur)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		res  loadResult
+		wg   sync.WaitGroup
+		sent int
+	)
+	start := time.Now()
+	for range b.o.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			errs, size := 0, 0
+			for ctx.Err() == nil {
+				mu.Lock()
+				if sent >= 1_000_000 {
+					mu.Unlock()
+					break
+				}
+				sent++
+				mu.Unlock()
+				req, _ := http.NewRequestWithContext(ctx, "POST", b.base+path, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+b.token)
+				t := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						errs++
+					}
+					continue
+				}
+				n, err := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					if ctx.Err() == nil {
+						errs++
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t))
+				size = int(n)
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			res.errs += errs
+			if size > 0 {
+				res.size = size
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	if len(res.lat) == 0 {
+		return res, errors.New("no successful request")
+	}
+	return res, nil
+}
+
+// ---- helpers ----
+
+func pcts(d []time.Duration, ps ...float64) []time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	out := make([]time.Duration, len(ps))
+	for i, p := range ps {
+		k := int(p/100*float64(len(s))+0.5) - 1
+		out[i] = s[max(0, min(k, len(s)-1))]
+	}
+	return out
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
