@@ -70,6 +70,7 @@ type Provider struct {
 	mu       sync.Mutex
 	desktops map[string]*desktop
 	displays map[int]string // display number → session id (reserved or in use)
+	starting map[string]bool
 
 	ended     chan provider.Ended
 	closing   chan struct{}
@@ -191,6 +192,7 @@ func New(o Options) (*Provider, error) {
 		hostname: host,
 		desktops: map[string]*desktop{},
 		displays: map[int]string{},
+		starting: map[string]bool{},
 		ended:    make(chan provider.Ended, 64),
 		closing:  make(chan struct{}),
 	}, nil
@@ -255,11 +257,17 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		p.mu.Unlock()
 		return nil, errors.New("local: provider closed")
 	}
-	if d, ok := p.desktops[s.ID]; ok && d.state() == stateRunning {
+	if d, ok := p.desktops[s.ID]; (ok && d.state() == stateRunning) || p.starting[s.ID] {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("local: desktop %s already runs", s.ID)
 	}
+	p.starting[s.ID] = true
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.starting, s.ID)
+		p.mu.Unlock()
+	}()
 
 	acc, err := lookupAccount(s.RunAs)
 	if err != nil {
@@ -466,8 +474,11 @@ func (p *Provider) waitX(ctx context.Context, dt *desktop) error {
 	}
 }
 
-// waitWM waits (at most 5 s) until a window manager runs on the display (see wmRunning). A window manager
-// that announces itself neither way is given the 5 s.
+// waitWM waits (at most 5 s) until a window manager runs on the display and handles requests: it has
+// announced itself (see wmRunning), and a ConfigureWindow of an unmapped probe window, which the window
+// manager receives as a ConfigureRequest, comes back as a ConfigureNotify. Without the second step, a
+// program started right away (xterm) can wait 5 s for a window manager still busy starting (Xt wmTimeout).
+// A window manager that never announces itself is given the 5 s.
 func (p *Provider) waitWM(ctx context.Context, dt *desktop, done <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -476,23 +487,31 @@ func (p *Provider) waitWM(ctx context.Context, dt *desktop, done <-chan struct{}
 		return err
 	}
 	defer x.Close()
-	t0 := time.Now()
-	for {
-		if wmRunning(x, time.Since(t0) > 2*time.Second) {
+	timedOut := func() error {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			p.log.Warn("window manager did not answer in time; going on", "session", dt.id)
 			return nil
 		}
+		return ctx.Err()
+	}
+	t0 := time.Now()
+	for !wmRunning(x, time.Since(t0) > 2*time.Second) {
 		select {
 		case <-done:
 			return errors.New("exited at start")
 		case <-ctx.Done():
-			if ctxErr := context.Cause(ctx); errors.Is(ctxErr, context.DeadlineExceeded) {
-				p.log.Warn("window manager did not announce itself; going on", "session", dt.id)
-				return nil
-			}
-			return ctx.Err()
+			return timedOut()
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
+	ok, err := probeWM(ctx, x)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return timedOut()
+	}
+	return nil
 }
 
 // spawn starts a process of the session: its own Unix session (survives deskhub, killable as a group),

@@ -721,3 +721,22 @@ func TestServiceUserDesktop(t *testing.T) {
 		t.Errorf("Running unknown: %v", err)
 	}
 }
+
+func TestRootlessWithoutWindowEnds(t *testing.T) {
+	t.Parallel()
+	xtest.Ensure(t)
+	as := xtest.User(t)
+	p, err := New(Options{StateDir: xtest.StateDir(t), RootlessGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	startDesktop(t, p, provider.Spec{ID: "nowin", RunAs: as, Command: []string{"sleep", "30"}, Rootless: true})
+	e := waitEnded(t, p, "nowin", 5*time.Second)
+	if !strings.HasPrefix(e.Reason, "no window appeared") {
+		t.Errorf("reason %q", e.Reason)
+	}
+	if left := procsWithMarker("nowin"); len(left) > 0 {
+		t.Errorf("processes left: %v", left)
+	}
+}

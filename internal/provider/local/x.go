@@ -207,6 +207,60 @@ func wmRunning(x *xgb.Conn, ownerOK bool) bool {
 	return false
 }
 
+// probeWM creates an unmapped InputOnly window, asks to resize it and waits for the ConfigureNotify: with a
+// window manager holding SubstructureRedirect, the request goes to the window manager, which applies it
+// once it handles events. It reports false when ctx ends first.
+func probeWM(ctx context.Context, x *xgb.Conn) (bool, error) {
+	scr := xproto.Setup(x).DefaultScreen(x)
+	wid, err := xproto.NewWindowId(x)
+	if err != nil {
+		return false, err
+	}
+	if err := xproto.CreateWindowChecked(x, 0, wid, scr.Root, -10, -10, 1, 1, 0,
+		xproto.WindowClassInputOnly, 0, xproto.CwEventMask,
+		[]uint32{xproto.EventMaskStructureNotify}).Check(); err != nil {
+		return false, fmt.Errorf("probe window: %w", err)
+	}
+	defer xproto.DestroyWindow(x, wid)
+	events := make(chan xgb.Event, 16)
+	go func() {
+		defer close(events)
+		for {
+			ev, xerr := x.WaitForEvent()
+			if ev == nil && xerr == nil {
+				return // connection closed
+			}
+			if ev != nil {
+				select {
+				case events <- ev:
+				default:
+				}
+			}
+		}
+	}()
+	// A window manager still starting drops ConfigureRequests (openbox does): ask again until one is served.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for i := uint32(0); ; i++ {
+		if err := xproto.ConfigureWindowChecked(x, wid, xproto.ConfigWindowWidth, []uint32{2 + i%2}).Check(); err != nil {
+			return false, fmt.Errorf("probe window: %w", err)
+		}
+		select {
+		case <-tick.C:
+			continue
+		case ev, ok := <-events:
+			if !ok {
+				return false, errors.New("X connection closed")
+			}
+			if cn, ok := ev.(xproto.ConfigureNotifyEvent); ok && cn.Window == wid {
+				return true, nil
+			}
+		case <-ctx.Done():
+			return false, nil
+		}
+	}
+}
+
 // grabRoot reads the root window into an RGBA image.
 func grabRoot(x *xgb.Conn) (*image.RGBA, error) {
 	setup := xproto.Setup(x)
