@@ -37,6 +37,7 @@ func init() {
 	commands = []command{
 		{"serve", "run the broker: infrastructure, session and agent APIs, and the web UI", runServe},
 		{"user", "manage accounts in the store: add, list, lock, unlock, passwd, delete", runUser},
+		{"agent", "serve the desktop agent (Spawner API) inside one desktop", runAgent},
 		{"version", "print version, commit and build date", runVersion},
 	}
 }

@@ -85,6 +85,10 @@ func NewMux(opts Options, tables ...[]Route) *Mux {
 	return m
 }
 
+// HandleUnknown answers unknown paths under prefix with a 404 in the surface's envelope (the three
+// surfaces' own prefixes are set up by NewMux; the agent serves its surface at "/").
+func (m *Mux) HandleUnknown(prefix string, s Surface) { m.Handle(prefix, m.notFound(s)) }
+
 // Routes lists every route the mux serves.
 func (m *Mux) Routes() []Route { return slices.Clone(m.routes) }
 

@@ -1,91 +1,13 @@
 package server
 
 import (
-	"encoding/json"
-	"net/http"
-	"strings"
-
-	"github.com/deskhub/deskhub/api/spawner"
+	"github.com/deskhub/deskhub/internal/agent"
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
 
 // agentPrefix is where the broker serves each session's agent.
 const agentPrefix = "/spawner/{session_id}"
 
-const agentPlan = "issue 5: desktop agent"
-
-// agentRoutes is the agent surface (Spawner seed) as the broker serves it, proxied to the session's agent.
-func (s *Server) agentRoutes() []httpapi.Route { return agentTable(agentPrefix) }
-
-// AgentTable is the agent surface's route table under prefix: "" for the agent itself, agentPrefix
-// for the broker. Exported so that `deskhub agent` serves the same table.
-func AgentTable(prefix string) []httpapi.Route { return agentTable(prefix) }
-
-// agentTable builds the Spawner seed's 22 endpoints, in the seed's order, under prefix.
-func agentTable(prefix string) []httpapi.Route {
-	prefix = strings.TrimSuffix(prefix, "/")
-	type (
-		none = httpapi.Empty
-		msg  = string
-	)
-	r := func(method, seedPath, tag, summary string, op httpapi.Operation) httpapi.Route {
-		return httpapi.Route{
-			Surface: httpapi.Agent,
-			Methods: []string{method},
-			Path:    prefix + seedPath,
-			Summary: summary,
-			// The broker checks that the caller owns the session (or holds a share) before proxying.
-			Access: httpapi.User,
-			Op:     op,
-			Tag:    tag,
-			Seed:   method + " " + seedPath,
-		}
-	}
-	get, post, put := http.MethodGet, http.MethodPost, http.MethodPut
-	return []httpapi.Route{
-		r(get, "/version", "system", "Get User container version",
-			httpapi.Planned[none, spawner.Version](agentPlan)),
-		r(post, "/launch", "apps", "Used to run builtin application process",
-			httpapi.Planned[spawner.Launch, spawner.LaunchResult](agentPlan)),
-		r(post, "/setAudioQuality", "audio", "Set the audio quality",
-			httpapi.Planned[spawner.SetAudioQuality, spawner.ProcessResult](agentPlan)),
-		r(post, "/playAudioSample", "audio", "Play a sample audio",
-			httpapi.Planned[none, spawner.ProcessResult](agentPlan)),
-		r(put, "/configurePulse", "audio", "Configure pulse audio for Janus",
-			httpapi.Planned[spawner.ConfigurePulse, msg](agentPlan)),
-		r(post, "/broadcastwindowslist", "windows", "Emit a broadcast with window list as data",
-			httpapi.Planned[none, msg](agentPlan)),
-		r(post, "/clipboardsync", "clipboard", "Synchronize X11 and gtk clipboard",
-			httpapi.Planned[none, msg](agentPlan)),
-		r(post, "/setDesktop", "store", "Store a data as json file in desktop",
-			httpapi.Planned[spawner.SetDesktop, msg](agentPlan)),
-		r(get, "/getDesktop", "store", "Get a data stored as json file",
-			httpapi.Planned[spawner.GetDesktop, json.RawMessage](agentPlan)),
-		r(get, "/getmimeforfile", "files", "Get a mime for a given filename",
-			httpapi.Planned[spawner.GetMimeForFile, spawner.FileMatch](agentPlan)),
-		r(get, "/filesearch", "files", "Used for list files by dock",
-			httpapi.Planned[spawner.FileSearch, []spawner.FileMatch](agentPlan)),
-		r(post, "/generateDesktopFiles", "apps", "Build desktop files to run containerized applications",
-			httpapi.Planned[spawner.GenerateDesktopFiles, msg](agentPlan)),
-		r(get, "/getappforfile", "apps", "Allow to get the app necessary",
-			httpapi.Planned[spawner.GetAppForFile, []spawner.AppForFile](agentPlan)),
-		r(get, "/about", "system", "Get system informations",
-			httpapi.Planned[none, spawner.About](agentPlan)),
-		r(get, "/getSettings", "system", "Get configuration for settings window",
-			httpapi.Planned[none, []spawner.SettingTab](agentPlan)),
-		r(post, "/setBackgroundColor", "background", "Change the background color",
-			httpapi.Planned[spawner.SetBackgroundColor, msg](agentPlan)),
-		r(post, "/setBackgroundImage", "background", "Set the background image",
-			httpapi.Planned[spawner.SetBackgroundImage, spawner.BackgroundImage](agentPlan)),
-		r(post, "/setDefaultImage", "background", "Set the default image as background",
-			httpapi.Planned[none, msg](agentPlan)),
-		r(get, "/getwindowslist", "windows", "Get window list",
-			httpapi.Planned[none, []spawner.Window](agentPlan)),
-		r(post, "/activatewindows", "windows", "Activate windows",
-			httpapi.Planned[spawner.WindowIDs, msg](agentPlan)),
-		r(post, "/closewindows", "windows", "Close windows",
-			httpapi.Planned[spawner.WindowIDs, msg](agentPlan)),
-		r(post, "/placeAllWindows", "windows", "Place and resize all windows",
-			httpapi.Planned[none, msg](agentPlan)),
-	}
-}
+// agentRoutes is the agent surface (Spawner seed) as the broker serves it; the broker checks that the
+// caller owns the session before proxying (proxying is not built yet: the routes answer 501).
+func (s *Server) agentRoutes() []httpapi.Route { return agent.Routes(agentPrefix, httpapi.User, nil) }

@@ -1,0 +1,212 @@
+// Package agent is the desktop agent (`deskhub agent`): it runs inside each desktop and serves the
+// Spawner API (windows, clipboard, audio, files, wallpaper, settings) on a unix socket that only the
+// broker reaches. Its route table (routes.go) is shared with the broker, which proxies it at
+// /spawner/{session_id}/….
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/text/language"
+
+	"github.com/deskhub/deskhub/api/spawner"
+	"github.com/deskhub/deskhub/internal/buildinfo"
+	"github.com/deskhub/deskhub/internal/httpapi"
+)
+
+// Options configure an Agent.
+type Options struct {
+	// Display is the X display of the desktop (":100").
+	Display string
+	// Home is the desktop user's home; file access is confined to it.
+	Home string
+	Log  *slog.Logger
+	// ProbeTimeout bounds the checks of PulseAudio and CUPS (default 2 s).
+	ProbeTimeout time.Duration
+}
+
+// Agent serves the Spawner API for one desktop.
+type Agent struct {
+	o     Options
+	build buildinfo.Info
+	mux   *httpapi.Mux
+}
+
+// New returns an Agent.
+func New(o Options) (*Agent, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ProbeTimeout == 0 {
+		o.ProbeTimeout = 2 * time.Second
+	}
+	if o.Home == "" {
+		return nil, errors.New("agent: no home directory")
+	}
+	a := &Agent{o: o, build: buildinfo.Get()}
+	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, Routes("", httpapi.Public, a.ops()))
+	a.mux.HandleUnknown("/", httpapi.Agent)
+	return a, nil
+}
+
+// ops are the endpoints this agent implements.
+func (a *Agent) ops() map[string]httpapi.Operation {
+	return map[string]httpapi.Operation{
+		"GET /version":     httpapi.Op(a.version),
+		"GET /about":       httpapi.Op(a.about),
+		"GET /getSettings": httpapi.Op(a.settings),
+	}
+}
+
+// Handler serves the API.
+func (a *Agent) Handler() http.Handler { return a.mux }
+
+// Serve answers on ln until ctx ends.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (a *Agent) version(*httpapi.Call, *httpapi.Empty) (spawner.Version, error) {
+	v := spawner.Version{Commit: a.build.Commit, Version: a.build.Version}
+	if t, err := time.Parse(time.RFC3339, a.build.Date); err == nil && !t.IsZero() && t.Year() > 1 {
+		v.Date = &t
+	}
+	return v, nil
+}
+
+// about describes the desktop. The orchestrator members stay empty (deskhub has none), and nothing
+// secret (tokens, keys, the environment) is ever included.
+func (a *Agent) about(c *httpapi.Call, _ *httpapi.Empty) (spawner.About, error) {
+	host, _ := os.Hostname()
+	out := spawner.About{Hostname: host, IPAddr: primaryAddr(), Plateform: runtime.GOOS, Arch: runtime.GOARCH,
+		Release: kernelRelease(), CPU: cpuModel(), ClientIPAddr: clientAddr(c.R),
+		Build: a.build.Version + " (" + a.build.Commit + ")"}
+	if tags, _, err := language.ParseAcceptLanguage(c.R.Header.Get("Accept-Language")); err == nil && len(tags) > 0 {
+		base, _ := tags[0].Base()
+		region, _ := tags[0].Region()
+		out.Language = base.String()
+		if region.String() != "ZZ" {
+			out.Country = region.String()
+		}
+	}
+	return out, nil
+}
+
+// clientAddr is the browser's address as the broker forwards it (X-Forwarded-For, first entry), else
+// the peer's.
+func clientAddr(r *http.Request) string {
+	if f := r.Header.Get("X-Forwarded-For"); f != "" {
+		first, _, _ := strings.Cut(f, ",")
+		if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+			return ip.String()
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
+func primaryAddr() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	fallback := ""
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		if !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+		if fallback == "" {
+			fallback = ipn.IP.String()
+		}
+	}
+	return fallback
+}
+
+func kernelRelease() string {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b.WriteByte(byte(c))
+	}
+	return b.String()
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// settings lists the settings tabs that work here: audio when the session's PulseAudio answers,
+// printers when CUPS answers.
+func (a *Agent) settings(c *httpapi.Call, _ *httpapi.Empty) ([]spawner.SettingTab, error) {
+	tabs := []spawner.SettingTab{}
+	if a.probe(c.Ctx, "pactl", "info") == nil {
+		tabs = append(tabs, spawner.SettingTab{Tab: "audio", Enabled: true})
+	}
+	if a.probe(c.Ctx, "lpstat", "-r") == nil {
+		tabs = append(tabs, spawner.SettingTab{Tab: "printers", Enabled: true})
+	}
+	return tabs, nil
+}
+
+// probe runs a status command (no shell) with the desktop's environment and a timeout.
+func (a *Agent) probe(ctx context.Context, name string, args ...string) error {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.o.ProbeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = append(os.Environ(), "DISPLAY="+a.o.Display, "HOME="+a.o.Home)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	if name == "lpstat" && !strings.Contains(string(out), "is running") {
+		return errors.New("cups is not running")
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/deskhub/deskhub/internal/agent"
+)
+
+// runAgent serves the desktop agent (Spawner API) for one desktop.
+func runAgent(ctx context.Context, e *Env, args []string) error {
+	fs := newFlagSet(e, "agent", "agent --display :N [--listen unix:PATH|127.0.0.1:PORT] [--home DIR]")
+	b := &envFlags{e: e, fs: fs}
+	var display, listen, home, logLevel string
+	b.string(&display, "display", "DISPLAY", "", "X display of the desktop, e.g. :100")
+	b.string(&listen, "listen", "DESKHUB_AGENT_LISTEN", "", "unix:PATH (default <home>/.deskhub-agent.sock, mode 0600) or a loopback host:port")
+	b.string(&home, "home", "HOME", "", "home of the desktop's user (files are confined to it)")
+	b.string(&logLevel, "log-level", "DESKHUB_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	if display == "" || home == "" {
+		return errors.New("--display and --home are required (or DISPLAY and HOME)")
+	}
+	log, err := newLogger(e, logLevel, "json")
+	if err != nil {
+		return err
+	}
+	if listen == "" {
+		listen = "unix:" + home + "/.deskhub-agent.sock"
+	}
+	var ln net.Listener
+	if path, ok := strings.CutPrefix(listen, "unix:"); ok {
+		_ = os.Remove(path)
+		if ln, err = net.Listen("unix", path); err != nil {
+			return fmt.Errorf("cannot listen on %s: %w", path, err)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			return err
+		}
+	} else {
+		host, _, serr := net.SplitHostPort(listen)
+		if ip := net.ParseIP(host); serr != nil || ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("--listen %q: only unix:PATH or a loopback address (127.0.0.1:PORT, [::1]:PORT)", listen)
+		}
+		if ln, err = net.Listen("tcp", listen); err != nil {
+			return fmt.Errorf("cannot listen on %s: %w", listen, err)
+		}
+	}
+	a, err := agent.New(agent.Options{Display: display, Home: home, Log: log})
+	if err != nil {
+		return err
+	}
+	log.Info("deskhub agent serving", "listen", listen, "display", display)
+	return a.Serve(ctx, ln)
+}
