@@ -16,7 +16,9 @@ func TestAgentServesOnUnixSocket(t *testing.T) {
 	sock := filepath.Join(home, "agent.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
-	go func() { done <- runCtx(ctx, t, nil, "", "agent", "--display", ":99", "--home", home, "--listen", "unix:"+sock) }()
+	go func() {
+		done <- runCtx(ctx, t, nil, "", "agent", "--display", ":99", "--home", home, "--listen", "unix:"+sock)
+	}()
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
