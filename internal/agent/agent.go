@@ -55,18 +55,22 @@ func New(o Options) (*Agent, error) {
 		return nil, errors.New("agent: no home directory")
 	}
 	a := &Agent{o: o, build: buildinfo.Get()}
-	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, Routes("", httpapi.Public, a.ops()))
+	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, Routes("", httpapi.Public, a.choose))
 	a.mux.HandleUnknown("/", httpapi.Agent)
 	return a, nil
 }
 
-// ops are the endpoints this agent implements.
-func (a *Agent) ops() map[string]httpapi.Operation {
-	return map[string]httpapi.Operation{
-		"GET /version":     httpapi.Op(a.version),
-		"GET /about":       httpapi.Op(a.about),
-		"GET /getSettings": httpapi.Op(a.settings),
+// choose gives the endpoints this agent implements; the others stay planned.
+func (a *Agent) choose(seed string, planned httpapi.Operation) httpapi.Operation {
+	switch seed {
+	case "GET /version":
+		return httpapi.Op(a.version)
+	case "GET /about":
+		return httpapi.Op(a.about)
+	case "GET /getSettings":
+		return httpapi.Op(a.settings)
 	}
+	return planned
 }
 
 // Handler serves the API.

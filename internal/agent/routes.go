@@ -12,18 +12,19 @@ import (
 const agentPlan = "issue 5: desktop agent"
 
 // Routes builds the Spawner seed's 22 endpoints, in the seed's order, under prefix ("" for the agent
-// itself, "/spawner/{session_id}" for the broker). ops gives the operation of each endpoint by its seed
-// name ("GET /version"); endpoints without one are planned (501). access is who may call them: the
-// broker checks tokens, the agent trusts its socket (only the broker reaches it).
-func Routes(prefix string, access httpapi.Access, ops map[string]httpapi.Operation) []httpapi.Route {
+// itself, "/spawner/{session_id}" for the broker). op chooses the operation of each endpoint from its
+// seed name ("GET /version") and the planned default (which carries the request and result types); nil
+// keeps every endpoint planned (501). access is who may call them: the broker checks tokens, the agent
+// trusts its socket (only the broker reaches it).
+func Routes(prefix string, access httpapi.Access, choose func(seed string, planned httpapi.Operation) httpapi.Operation) []httpapi.Route {
 	prefix = strings.TrimSuffix(prefix, "/")
 	type (
 		none = httpapi.Empty
 		msg  = string
 	)
 	r := func(method, seedPath, tag, summary string, op httpapi.Operation) httpapi.Route {
-		if real, ok := ops[method+" "+seedPath]; ok {
-			op = real
+		if choose != nil {
+			op = choose(method+" "+seedPath, op)
 		}
 		return httpapi.Route{
 			Surface: httpapi.Agent,

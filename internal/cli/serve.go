@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -78,6 +79,10 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		}
 	}
 	m.Password = e.Getenv("DESKHUB_SMTP_PASSWORD")
+	// Desktops run this very binary as their agent (not a test binary running serve in-process).
+	if exe, err := os.Executable(); err == nil && !strings.HasSuffix(exe, ".test") {
+		ss.AgentCommand = []string{exe, "agent"}
+	}
 	cfg.DataDir, cfg.DB, cfg.MaxBody = sf.data, sf.db, int64(maxBody)
 	var err error
 	for _, d := range []struct {

@@ -51,6 +51,9 @@ type Sessions struct {
 	HomeRoot string
 	// Suggestions are the global bookmarks (bookmark/list), as "name=command" entries.
 	Suggestions []string
+	// AgentCommand runs the desktop agent in each desktop (set by `deskhub serve` to its own binary
+	// with "agent"); empty: desktops run without an agent.
+	AgentCommand []string
 }
 
 // Auth configures logins and tokens.

@@ -139,6 +139,12 @@ func RawOp[Req, Resp any](fn func(c *Call) error) Operation {
 	}
 }
 
+// RawAs is RawOp with the documented request and result types given at run time (for proxies that
+// serve another table's endpoints).
+func RawAs(req, resp reflect.Type, fn func(c *Call) error) Operation {
+	return Operation{Req: req, Resp: resp, Raw: true, serve: func(c *Call) (any, error) { return nil, fn(c) }}
+}
+
 // Planned documents an endpoint that a later issue implements; until then it answers 501 in its
 // surface's envelope. issue says which work brings it.
 func Planned[Req, Resp any](issue string) Operation {

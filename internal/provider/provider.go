@@ -103,3 +103,8 @@ type Provider interface {
 	// Close stops watching (desktops keep running: a restarted deskhub adopts them).
 	Close() error
 }
+
+// AgentDialer is the optional capability of providers that run a desktop agent in their desktops.
+type AgentDialer interface {
+	DialAgent(ctx context.Context, id string) (net.Conn, error)
+}

@@ -1,13 +1,74 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+
 	"github.com/deskhub/deskhub/internal/agent"
 	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/provider"
 )
 
 // agentPrefix is where the broker serves each session's agent.
 const agentPrefix = "/spawner/{session_id}"
 
-// agentRoutes is the agent surface (Spawner seed) as the broker serves it; the broker checks that the
-// caller owns the session before proxying (proxying is not built yet: the routes answer 501).
-func (s *Server) agentRoutes() []httpapi.Route { return agent.Routes(agentPrefix, httpapi.User, nil) }
+// agentRoutes is the agent surface (Spawner seed) as the broker serves it: every endpoint is proxied to
+// the desktop agent of the session, for the session's owner (and administrators).
+func (s *Server) agentRoutes() []httpapi.Route {
+	return agent.Routes(agentPrefix, httpapi.User, func(_ string, planned httpapi.Operation) httpapi.Operation {
+		return httpapi.RawAs(planned.Req, planned.Resp, s.agentProxy)
+	})
+}
+
+// agentProxy forwards one agent call to the session's agent over its unix socket, after checking that
+// the caller may use the session. The agent answers in its own envelope; deskhub adds X-Forwarded-For
+// and drops the caller's token.
+func (s *Server) agentProxy(c *httpapi.Call) error {
+	id := c.R.PathValue("session_id")
+	who, err := s.caller(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.sessions.Live(c.Ctx, who, id); err != nil {
+		return err
+	}
+	dialer, ok := s.prov.(provider.AgentDialer)
+	if !ok {
+		return httpapi.Errorf(http.StatusNotImplemented, "desktops of this host run no agent")
+	}
+	prefix := "/spawner/" + id
+	var upstreamErr error
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = "agent"
+			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, prefix)
+			pr.Out.URL.RawPath = ""
+			pr.Out.Host = "agent"
+			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("X-FASTX-TOKEN")
+			pr.Out.Header.Del("Cookie")
+			pr.SetXForwarded()
+		},
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return dialer.DialAgent(ctx, id)
+			},
+			DisableKeepAlives: true,
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			upstreamErr = err
+			httpapi.WriteError(w, httpapi.Agent, &httpapi.Error{Status: http.StatusBadGateway,
+				Msg: "the desktop agent does not answer (it may be starting); try again", Err: err})
+		},
+	}
+	rp.ServeHTTP(c.W, c.R)
+	if upstreamErr != nil && !errors.Is(upstreamErr, context.Canceled) {
+		s.log.Warn("agent proxy", "session", id, "error", upstreamErr)
+	}
+	return nil
+}

@@ -222,7 +222,8 @@ func (s *Server) setupSessions(opts Options) error {
 	cfg := opts.Config
 	s.prov = opts.Provider
 	if s.prov == nil {
-		p, err := local.New(local.Options{StateDir: filepath.Join(cfg.DataDir, "sessions"), Log: s.log})
+		p, err := local.New(local.Options{StateDir: filepath.Join(cfg.DataDir, "sessions"), Log: s.log,
+			AgentCommand: cfg.Sessions.AgentCommand})
 		if err != nil {
 			s.log.Error("desktops cannot run on this host; everything else is served", "error", err)
 			s.prov = provider.NewUnavailable(err)

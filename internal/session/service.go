@@ -191,6 +191,11 @@ func (s *Service) own(ctx context.Context, c Caller, id string) (store.Session, 
 	return row, err
 }
 
+// Live loads one of the caller's running sessions (administrators: any), or the 404/409 to answer.
+func (s *Service) Live(ctx context.Context, c Caller, id string) (store.Session, error) {
+	return s.live(ctx, c, id)
+}
+
 // live is own for sessions that still run.
 func (s *Service) live(ctx context.Context, c Caller, id string) (store.Session, error) {
 	row, err := s.own(ctx, c, id)

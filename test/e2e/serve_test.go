@@ -169,8 +169,8 @@ func TestServeSQLiteAndSIGTERM(t *testing.T) {
 	var agent map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&agent)
 	resp.Body.Close()
-	if resp.StatusCode != 501 || agent["code"] != 501.0 {
-		t.Fatalf("agent (planned): %d %v", resp.StatusCode, agent)
+	if resp.StatusCode != 401 || agent["code"] != 401.0 {
+		t.Fatalf("agent surface without a token: %d %v", resp.StatusCode, agent)
 	}
 	if _, err := os.Stat(filepath.Join(data, "deskhub.db-wal")); err != nil {
 		t.Fatalf("expected a WAL file while serving (WAL mode): %v", err)

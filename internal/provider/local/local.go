@@ -39,6 +39,10 @@ var _ provider.Provider = (*Provider)(nil)
 
 // Options configure the local provider; zero values take the defaults.
 type Options struct {
+	// AgentCommand runs the desktop agent in every desktop (e.g. [/usr/local/bin/deskhub agent]); the
+	// provider adds --display, --home and --listen. Empty: no agent. The binary must be executable by
+	// the desktops' users.
+	AgentCommand []string
 	// StateDir holds one directory per session (e.g. <data>/sessions). It and its parents must be
 	// searchable (o+x) by the session users; it is created 0711 when missing.
 	StateDir string
@@ -431,6 +435,10 @@ func (p *Provider) register(dt *desktop) error {
 	p.displays[dt.rt.Display] = dt.id
 	p.wg.Add(1)
 	go p.watch(dt)
+	if len(p.o.AgentCommand) > 0 {
+		p.wg.Add(1)
+		go p.superviseAgent(dt)
+	}
 	return nil
 }
 
