@@ -34,13 +34,22 @@ type Options struct {
 	Log  *slog.Logger
 	// ProbeTimeout bounds the checks of PulseAudio and CUPS (default 2 s).
 	ProbeTimeout time.Duration
+	// XAuthority is the X cookie file of the display (default $XAUTHORITY).
+	XAuthority string
+	// Wallpapers holds the images setBackgroundImage may use (default /usr/share/deskhub/wallpapers).
+	Wallpapers string
 }
 
 // Agent serves the Spawner API for one desktop.
 type Agent struct {
-	o     Options
-	build buildinfo.Info
-	mux   *httpapi.Mux
+	o      Options
+	build  buildinfo.Info
+	mux    *httpapi.Mux
+	x      *xconn
+	events *hub
+	// ctx lives as long as the agent serves (clipboard ownership outlives the request).
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // New returns an Agent.
@@ -54,8 +63,16 @@ func New(o Options) (*Agent, error) {
 	if o.Home == "" {
 		return nil, errors.New("agent: no home directory")
 	}
-	a := &Agent{o: o, build: buildinfo.Get()}
+	if o.XAuthority == "" {
+		o.XAuthority = os.Getenv("XAUTHORITY")
+	}
+	if o.Wallpapers == "" {
+		o.Wallpapers = "/usr/share/deskhub/wallpapers"
+	}
+	a := &Agent{o: o, build: buildinfo.Get(), x: &xconn{display: o.Display, xauth: o.XAuthority}, events: newHub()}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, Routes("", httpapi.Public, a.choose))
+	a.mux.HandleFunc("GET /events", a.serveEvents)
 	a.mux.HandleUnknown("/", httpapi.Agent)
 	return a, nil
 }
@@ -69,8 +86,32 @@ func (a *Agent) choose(seed string, planned httpapi.Operation) httpapi.Operation
 		return httpapi.Op(a.about)
 	case "GET /getSettings":
 		return httpapi.Op(a.settings)
+	case "GET /getwindowslist":
+		return httpapi.Op(a.windows)
+	case "POST /activatewindows":
+		return httpapi.Op(a.activate)
+	case "POST /closewindows":
+		return httpapi.Op(a.closeWindows)
+	case "POST /placeAllWindows":
+		return httpapi.Op(a.tile)
+	case "POST /broadcastwindowslist":
+		return httpapi.Op(a.broadcast)
+	case "POST /clipboardsync":
+		return httpapi.Op(a.clipboardSync)
+	case "POST /setBackgroundColor":
+		return httpapi.Op(a.setBackgroundColor)
+	case "POST /setBackgroundImage":
+		return httpapi.Op(a.setBackgroundImage)
+	case "POST /setDefaultImage":
+		return httpapi.Op(a.setDefaultImage)
 	}
 	return planned
+}
+
+// Close drops the X connection and ends clipboard ownership.
+func (a *Agent) Close() {
+	a.cancel()
+	a.x.close()
 }
 
 // Handler serves the API.
@@ -79,8 +120,10 @@ func (a *Agent) Handler() http.Handler { return a.mux }
 // Serve answers on ln until ctx ends.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	go a.watchWindows(ctx)
 	go func() {
 		<-ctx.Done()
+		a.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(sctx)

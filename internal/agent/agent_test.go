@@ -52,8 +52,11 @@ func TestAgentBasics(t *testing.T) {
 	if code, s := get(t, h, "/getSettings"); code != 200 || s["data"] == nil {
 		t.Fatalf("settings: %d %v", code, s)
 	}
-	// Not built yet: planned endpoints answer 501 in the envelope; unknown ones 404.
-	if code, m := get(t, h, "/getwindowslist"); code != 501 || m["code"] != 501.0 {
+	// Without a display the X endpoints say so; planned endpoints answer 501; unknown ones 404.
+	if code, m := get(t, h, "/getwindowslist"); code != 503 || !strings.Contains(m["data"].(string), "display does not answer") {
+		t.Fatalf("no display: %d %v", code, m)
+	}
+	if code, m := get(t, h, "/getappforfile?filename=x"); code != 501 || m["code"] != 501.0 {
 		t.Fatalf("planned: %d %v", code, m)
 	}
 	if code, _ := get(t, h, "/nope"); code != 404 {

@@ -2,15 +2,21 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/deskhub/deskhub/internal/config"
 )
@@ -71,8 +77,63 @@ func TestAgentProxy(t *testing.T) {
 	}
 	h.call("GET", "/spawner/"+id+"/getSettings", owner, nil).want(t, 200)
 	// Not built in the agent yet: its 501 comes through in the agent envelope.
-	if pl := h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil); pl.Status != 501 || pl.get("code") != 501.0 {
+	if pl := h.call("GET", "/spawner/"+id+"/getappforfile?filename=x", owner, nil); pl.Status != 501 || pl.get("code") != 501.0 {
 		t.Fatalf("planned endpoint through the proxy: %d %s", pl.Status, pl.Raw)
+	}
+
+	// Live events through the broker: a new window shows up as a window.list message.
+	ts := httptest.NewServer(h.s.Handler())
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/spawner/"+id+"/events",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + owner}}})
+	if err != nil {
+		t.Fatalf("events websocket: %v", err)
+	}
+	defer ws.CloseNow()
+	_, first, err := ws.Read(ctx)
+	if err != nil || !strings.Contains(string(first), `"window.list"`) || !strings.Contains(string(first), "XTerm") {
+		t.Fatalf("first event: %s %v", first, err)
+	}
+
+	// Windows: the xterm is listed with its pid; xclock appears (event and list); activate, tile, close.
+	wl := h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil).want(t, 200)
+	if wl.str("data", 0, "wm_class") != "XTerm" || wl.get("data", 0, "pid").(float64) <= 0 {
+		t.Fatalf("window list: %s", wl.Raw)
+	}
+	h.call("POST", "/v3/api/session/exec", owner, map[string]any{"id": id, "command": "xclock"}).want(t, 200)
+	for {
+		_, msg, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("no window.list event with XClock: %v", err)
+		}
+		if strings.Contains(string(msg), "XClock") {
+			break
+		}
+	}
+	var clock float64
+	for _, w := range h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil).want(t, 200).get("data").([]any) {
+		if w.(map[string]any)["wm_class"] == "XClock" {
+			clock = w.(map[string]any)["id"].(float64)
+		}
+	}
+	xterm := wl.get("data", 0, "id")
+	h.call("POST", "/spawner/"+id+"/activatewindows", owner, map[string]any{"windowsid": []any{xterm}}).want(t, 200)
+	h.call("POST", "/spawner/"+id+"/activatewindows", owner, map[string]any{"windowsid": []any{12345}}).wantErr(t, 404, "12345")
+	h.call("POST", "/spawner/"+id+"/activatewindows", owner, map[string]any{"windowsid": "x"}).wantErr(t, 400, "windowsid")
+	h.call("POST", "/spawner/"+id+"/placeAllWindows", owner, nil).want(t, 200)
+	h.call("POST", "/spawner/"+id+"/closewindows", owner, map[string]any{"windowsid": []any{clock}}).want(t, 200)
+	waitFor(t, "xclock closed", func() bool {
+		return !strings.Contains(h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil).Raw, "XClock")
+	})
+	// Background colour: the root window's pixels change (read back through a screenshot's corner).
+	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "#00ff00"}).want(t, 200)
+	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "green"}).wantErr(t, 400, "color")
+	shot := decodeDataURL(t, h.call("POST", "/v3/api/session/screenshot", owner, map[string]any{"id": id, "format": "png"}).want(t, 200).str("result", "src"))
+	b := shot.Bounds()
+	if r, g, bl, _ := shot.At(b.Max.X-2, b.Max.Y-2).RGBA(); r>>8 > 30 || g>>8 < 220 || bl>>8 > 30 {
+		t.Fatalf("corner pixel after setBackgroundColor #00ff00: %d,%d,%d", r>>8, g>>8, bl>>8)
 	}
 	// Another user's session answers like a missing one; no token is refused.
 	h.call("GET", "/spawner/"+id+"/version", other, nil).want(t, 404)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"reflect"
 	"strings"
 
 	"github.com/deskhub/deskhub/internal/agent"
@@ -19,9 +20,14 @@ const agentPrefix = "/spawner/{session_id}"
 // agentRoutes is the agent surface (Spawner seed) as the broker serves it: every endpoint is proxied to
 // the desktop agent of the session, for the session's owner (and administrators).
 func (s *Server) agentRoutes() []httpapi.Route {
-	return agent.Routes(agentPrefix, httpapi.User, func(_ string, planned httpapi.Operation) httpapi.Operation {
+	routes := agent.Routes(agentPrefix, httpapi.User, func(_ string, planned httpapi.Operation) httpapi.Operation {
 		return httpapi.RawAs(planned.Req, planned.Resp, s.agentProxy)
 	})
+	// deskhub's addition: the agent's live events (window.list, …) as a websocket of JSON messages.
+	return append(routes, httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet},
+		Path: agentPrefix + "/events", Access: httpapi.User, Tag: "windows",
+		Summary: "Live events of the desktop (websocket): window.list, display.setBackgroundBorderColor, …",
+		Op:      httpapi.RawAs(nil, reflect.TypeFor[agent.Event](), s.agentProxy)})
 }
 
 // agentProxy forwards one agent call to the session's agent over its unix socket, after checking that
