@@ -15,12 +15,14 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/text/language"
 
 	"github.com/deskhub/deskhub/api/spawner"
+	"github.com/deskhub/deskhub/internal/agent/files"
 	"github.com/deskhub/deskhub/internal/buildinfo"
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
@@ -38,6 +40,8 @@ type Options struct {
 	XAuthority string
 	// Wallpapers holds the images setBackgroundImage may use (default /usr/share/deskhub/wallpapers).
 	Wallpapers string
+	// Apps are programs launch may start besides the desktop's application entries.
+	Apps []string
 }
 
 // Agent serves the Spawner API for one desktop.
@@ -50,6 +54,12 @@ type Agent struct {
 	// ctx lives as long as the agent serves (clipboard ownership outlives the request).
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	audio pulse
+
+	mimeOnce sync.Once
+	mimeDB   *files.MIME
+	mimeErr  error
 }
 
 // New returns an Agent.
@@ -104,6 +114,26 @@ func (a *Agent) choose(seed string, planned httpapi.Operation) httpapi.Operation
 		return httpapi.Op(a.setBackgroundImage)
 	case "POST /setDefaultImage":
 		return httpapi.Op(a.setDefaultImage)
+	case "POST /setDesktop":
+		return httpapi.Op(a.setDesktop)
+	case "GET /getDesktop":
+		return httpapi.Op(a.getDesktop)
+	case "GET /getmimeforfile":
+		return httpapi.Op(a.mimeForFile)
+	case "GET /getappforfile":
+		return httpapi.Op(a.appsForFile)
+	case "GET /filesearch":
+		return httpapi.Op(a.fileSearch)
+	case "POST /generateDesktopFiles":
+		return httpapi.Op(a.generateDesktopFiles)
+	case "POST /launch":
+		return httpapi.Op(a.launch)
+	case "POST /setAudioQuality":
+		return httpapi.Op(a.setAudioQuality)
+	case "POST /playAudioSample":
+		return httpapi.Op(a.playAudioSample)
+	case "PUT /configurePulse":
+		return httpapi.Op(a.configurePulse)
 	}
 	return planned
 }
@@ -112,6 +142,9 @@ func (a *Agent) choose(seed string, planned httpapi.Operation) httpapi.Operation
 func (a *Agent) Close() {
 	a.cancel()
 	a.x.close()
+	if a.audio.p != nil {
+		_ = a.audio.p.Close()
+	}
 }
 
 // Handler serves the API.
@@ -229,7 +262,7 @@ func cpuModel() string {
 // printers when CUPS answers.
 func (a *Agent) settings(c *httpapi.Call, _ *httpapi.Empty) ([]spawner.SettingTab, error) {
 	tabs := []spawner.SettingTab{}
-	if a.probe(c.Ctx, "pactl", "info") == nil {
+	if p, err := a.pulse(c.Ctx); err == nil && p.Available(c.Ctx) {
 		tabs = append(tabs, spawner.SettingTab{Tab: "audio", Enabled: true})
 	}
 	if a.probe(c.Ctx, "lpstat", "-r") == nil {

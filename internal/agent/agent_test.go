@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -56,13 +58,87 @@ func TestAgentBasics(t *testing.T) {
 	if code, m := get(t, h, "/getwindowslist"); code != 503 || !strings.Contains(m["data"].(string), "display does not answer") {
 		t.Fatalf("no display: %d %v", code, m)
 	}
-	if code, m := get(t, h, "/getappforfile?filename=x"); code != 501 || m["code"] != 501.0 {
-		t.Fatalf("planned: %d %v", code, m)
+	for _, bad := range []string{`{"destinationIp":"example.com","port":"5004"}`, `{"destinationIp":"127.0.0.1","port":"70000"}`, `{"destinationIp":"127.0.0.1","port":"x"}`} {
+		if code, m := do(t, h, "PUT", "/configurePulse", bad); code != 400 {
+			t.Fatalf("configurePulse %s: %d %v", bad, code, m)
+		}
 	}
 	if code, _ := get(t, h, "/nope"); code != 404 {
 		t.Fatalf("unknown: %d", code)
 	}
 	if len(Routes("", httpapi.Public, nil)) != 22 {
 		t.Fatal("the agent table must have the seed's 22 endpoints")
+	}
+}
+
+func do(t *testing.T, h http.Handler, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.RemoteAddr = "127.0.0.1:5000"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var m map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+		t.Fatalf("%s: %q", path, rec.Body)
+	}
+	return rec.Code, m
+}
+
+// TestFileEndpoints: store, MIME, search, desktop files and launch, confined to the home.
+func TestFileEndpoints(t *testing.T) {
+	home := t.TempDir()
+	a, err := New(Options{Display: ":99", Home: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Handler()
+	if code, m := do(t, h, "POST", "/setDesktop", `{"key":"dock","value":{"apps":["xterm"]}}`); code != 200 {
+		t.Fatalf("setDesktop: %d %v", code, m)
+	}
+	code, m := get(t, h, "/getDesktop?key=dock")
+	if code != 200 || m["data"].(map[string]any)["apps"].([]any)[0] != "xterm" {
+		t.Fatalf("getDesktop: %d %v", code, m)
+	}
+	for _, bad := range []string{"../x", "a/b", "/etc/passwd", "..", strings.Repeat("k", 300)} {
+		body, _ := json.Marshal(map[string]any{"key": bad, "value": 1})
+		if code, _ := do(t, h, "POST", "/setDesktop", string(body)); code != 400 {
+			t.Errorf("setDesktop key %q: %d, want 400", bad, code)
+		}
+	}
+	if code, _ := get(t, h, "/getDesktop?key=missing"); code != 404 {
+		t.Fatalf("missing key: %d", code)
+	}
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(home, "docs", ".hidden"), 0o755))
+	must(os.WriteFile(filepath.Join(home, "docs", "Résumé.txt"), []byte("hello"), 0o644))
+	must(os.WriteFile(filepath.Join(home, "docs", ".hidden", "resume-secret.txt"), []byte("x"), 0o644))
+	must(os.WriteFile(filepath.Join(home, "pic.txt"), []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 0o644))
+	code, m = get(t, h, "/filesearch?keywords=RESUME")
+	if list, _ := m["data"].([]any); code != 200 || len(list) != 1 || list[0].(map[string]any)["file"] != "docs/Résumé.txt" {
+		t.Fatalf("filesearch: %d %v", code, m)
+	}
+	if code, m := get(t, h, "/getmimeforfile?filename=pic.txt"); code != 200 || m["data"].(map[string]any)["mime"] != "image/png" {
+		t.Fatalf("getmimeforfile: %d %v", code, m)
+	}
+	if code, _ := get(t, h, "/getmimeforfile?filename=../../etc/passwd"); code != 400 {
+		t.Fatalf("traversal in getmimeforfile: %d", code)
+	}
+	code, m = do(t, h, "POST", "/generateDesktopFiles", `{"list":[{"name":"Viewer","executablefilename":"../../evil","launch":"xterm -e less","mimetype":"text/plain"}]}`)
+	if code != 200 || !strings.Contains(m["data"].(string), filepath.Join(home, ".local/share/applications")) {
+		t.Fatalf("generateDesktopFiles: %d %v", code, m)
+	}
+	if code, m := get(t, h, "/getappforfile?filename=docs/Résumé.txt"); code != 200 || len(m["data"].([]any)) == 0 {
+		t.Fatalf("getappforfile: %d %v", code, m)
+	}
+	// launch: only applications of the desktop; a shell line is not a program.
+	if code, _ := do(t, h, "POST", "/launch", `{"command":"rm -rf /"}`); code != 400 {
+		t.Fatalf("launch of a non-application: %d", code)
+	}
+	if code, _ := do(t, h, "POST", "/launch", `{"command":"xterm","args":"-e"}`); code != 400 {
+		t.Fatalf("launch with args not an array: %d", code)
 	}
 }

@@ -76,9 +76,9 @@ func TestAgentProxy(t *testing.T) {
 		t.Fatalf("about: %s", about.Raw)
 	}
 	h.call("GET", "/spawner/"+id+"/getSettings", owner, nil).want(t, 200)
-	// Not built in the agent yet: its 501 comes through in the agent envelope.
-	if pl := h.call("GET", "/spawner/"+id+"/getappforfile?filename=x", owner, nil); pl.Status != 501 || pl.get("code") != 501.0 {
-		t.Fatalf("planned endpoint through the proxy: %d %s", pl.Status, pl.Raw)
+	// The agent's own errors come through in its envelope.
+	if nf := h.call("GET", "/spawner/"+id+"/getDesktop?key=nothing", owner, nil); nf.Status != 404 || nf.get("code") != 404.0 {
+		t.Fatalf("agent error through the proxy: %d %s", nf.Status, nf.Raw)
 	}
 
 	// Live events through the broker: a new window shows up as a window.list message.
@@ -127,6 +127,27 @@ func TestAgentProxy(t *testing.T) {
 	waitFor(t, "xclock closed", func() bool {
 		return !strings.Contains(h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil).Raw, "XClock")
 	})
+	// Launch: an application of the desktop, with real arguments, no shell.
+	l := h.call("POST", "/spawner/"+id+"/launch", owner, map[string]any{"command": "xterm", "args": []string{"-title", "launched by deskhub"}}).want(t, 200)
+	if l.get("data", "pid").(float64) <= 0 {
+		t.Fatalf("launch: %s", l.Raw)
+	}
+	waitFor(t, "the launched window", func() bool {
+		return strings.Contains(h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil).Raw, "launched by deskhub")
+	})
+	h.call("POST", "/spawner/"+id+"/launch", owner, map[string]any{"command": "/bin/sh"}).wantErr(t, 400, "not an application")
+	// Sound: the agent starts the desktop's PulseAudio (null sink "deskhub") and plays a real tone.
+	h.call("POST", "/spawner/"+id+"/setAudioQuality", owner, map[string]any{"sink": "deskhub"}).want(t, 200)
+	h.call("POST", "/spawner/"+id+"/setAudioQuality", owner, map[string]any{"sink": "nope"}).wantErr(t, 400, "no sink")
+	h.call("POST", "/spawner/"+id+"/playAudioSample", owner, nil).want(t, 200)
+	if st := h.call("GET", "/spawner/"+id+"/getSettings", owner, nil).want(t, 200); !strings.Contains(st.Raw, `"audio"`) {
+		t.Fatalf("getSettings without audio while PulseAudio runs: %s", st.Raw)
+	}
+	// Desktop store through the broker.
+	h.call("POST", "/spawner/"+id+"/setDesktop", owner, map[string]any{"key": "k", "value": map[string]any{"a": 1}}).want(t, 200)
+	if v := h.call("GET", "/spawner/"+id+"/getDesktop?key=k", owner, nil).want(t, 200); v.get("data", "a") != 1.0 {
+		t.Fatalf("getDesktop: %s", v.Raw)
+	}
 	// Background colour: the root window's pixels change (read back through a screenshot's corner).
 	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "#00ff00"}).want(t, 200)
 	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "green"}).wantErr(t, 400, "color")

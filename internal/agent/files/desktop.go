@@ -395,3 +395,25 @@ func ExecArgs(e Entry, files []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// AppsForMIME is AppsFor that also considers the type's aliases and parent
+// types (nearest first, e.g. text/x-readme → text/plain); each entry
+// appears once, at its best match. application/octet-stream handlers are
+// only used when asked for that type directly.
+func AppsForMIME(entries []Entry, m *MIME, mime string) []Entry {
+	var out []Entry
+	seen := map[string]bool{}
+	for i, t := range m.Ancestors(mime) {
+		if i > 0 && t == "application/octet-stream" {
+			continue
+		}
+		for _, e := range AppsFor(entries, t) {
+			key := e.ID + "\x00" + e.File
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}

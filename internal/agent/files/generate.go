@@ -22,13 +22,13 @@ type NewApp struct {
 
 var mimeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
 
-// SanitizeName maps s to a desktop file base name made of [a-z0-9-] (runs of
-// other characters become one '-', trimmed), at most 64 bytes; "" if nothing
-// is left.
+// SanitizeName maps s to a desktop file base name made of [a-z0-9-]
+// (accents folded, runs of other characters become one '-', trimmed), at
+// most 64 bytes; "" if nothing is left.
 func SanitizeName(s string) string {
 	var b strings.Builder
 	dash := false
-	for _, r := range strings.ToLower(s) {
+	for _, r := range Fold(s) {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
 			b.WriteRune(r)
 			dash = false

@@ -214,6 +214,7 @@ func (m *MIME) addGlob(g glob) {
 			m.maxSuffix = len(p) - 1
 		}
 	default:
+		g.pattern = p
 		m.other = append(m.other, g)
 	}
 }
@@ -238,13 +239,12 @@ func (m *MIME) Globs(name string) []string {
 		}
 		hits = append(hits, m.suffix[lower[i:]]...)
 	}
-	for _, g := range m.other {
+	for _, g := range m.other { // pattern already lower-cased unless cs
 		n := lower
-		p := strings.ToLower(g.pattern)
 		if g.cs {
-			n, p = base, g.pattern
+			n = base
 		}
-		if ok, _ := filepath.Match(p, n); ok {
+		if ok, _ := filepath.Match(g.pattern, n); ok {
 			hits = append(hits, g)
 		}
 	}
@@ -324,8 +324,9 @@ func (m *MIME) Magic(data []byte) (string, int) {
 // opened. For regular files: magic sniffing of the first SniffSize bytes; if
 // a glob match for the name is the magic type or a subclass of it, the glob
 // type wins (foo.tar.gz → application/x-compressed-tar, not
-// application/gzip); otherwise a magic match wins over the name (a PNG called
-// x.txt is image/png). Without magic: the best glob, then text/plain for
+// application/gzip); if both the magic type and the best glob are text
+// types, the glob wins; otherwise a magic match wins over the name (a PNG
+// called x.txt is image/png). Without magic: the best glob, then text/plain for
 // valid UTF-8 text, else application/octet-stream.
 func (m *MIME) TypeOf(path string) (string, error) {
 	fi, err := os.Stat(path)
@@ -368,6 +369,12 @@ func (m *MIME) TypeOfData(name string, data []byte) string {
 			if m.IsSubclass(g, magic) {
 				return m.Unalias(g)
 			}
+		}
+		// Text-ish magic (e.g. "%" → text/x-matlab) is weak evidence: a
+		// textual name keeps its textual glob type. Otherwise the content
+		// wins over the name (a PNG called x.txt is image/png).
+		if len(globs) > 0 && m.IsSubclass(magic, "text/plain") && m.IsSubclass(globs[0], "text/plain") {
+			return m.Unalias(globs[0])
 		}
 		return magic
 	}
@@ -626,4 +633,29 @@ func readNum(r *bufio.Reader, term byte) (int, error) {
 		}
 		return n, nil
 	}
+}
+
+// Ancestors returns t (unaliased) followed by its parent types, nearest
+// first (breadth-first over subclasses, then text/plain for text/* and
+// application/octet-stream for non-inode types).
+func (m *MIME) Ancestors(t string) []string {
+	t = m.Unalias(t)
+	out := []string{t}
+	seen := map[string]bool{t: true}
+	for i := 0; i < len(out); i++ {
+		for _, p := range m.parents[out[i]] {
+			if p = m.Unalias(p); !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	if strings.HasPrefix(t, "text/") && !seen["text/plain"] {
+		out = append(out, "text/plain")
+		seen["text/plain"] = true
+	}
+	if !strings.HasPrefix(t, "inode/") && !seen["application/octet-stream"] {
+		out = append(out, "application/octet-stream")
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package files
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -112,8 +113,14 @@ func Search(ctx context.Context, home, keywords string, max int, mime *MIME) ([]
 		m := Match{File: filepath.ToSlash(rel)}
 		if mime != nil {
 			t, err := mime.TypeOf(full)
-			if err != nil {
-				return nil // vanished or unreadable
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // vanished
+			}
+			if err != nil { // unreadable: go by the name
+				t = "application/octet-stream"
+				if g := mime.Globs(name); len(g) > 0 {
+					t = mime.Unalias(g[0])
+				}
 			}
 			if t == "inode/directory" {
 				return nil // symlink to a directory

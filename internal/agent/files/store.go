@@ -18,6 +18,16 @@ const MaxValueSize = 1 << 20
 // <Dir>/<key>.json. Dir is normally <home>/.store.
 type Store struct{ Dir string }
 
+// HomeStore returns the Store of a desktop user's home: <home>/.store,
+// resolved with Confine so that a .store symlink cannot point outside home.
+func HomeStore(home string) (Store, error) {
+	dir, err := Confine(home, ".store")
+	if err != nil {
+		return Store{}, err
+	}
+	return Store{Dir: dir}, nil
+}
+
 // ValidKey reports why key is not acceptable, or nil.
 func ValidKey(key string) error {
 	if key == "" {

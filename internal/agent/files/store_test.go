@@ -114,3 +114,21 @@ func FuzzStoreKey(f *testing.F) {
 		}
 	})
 }
+
+func TestHomeStore(t *testing.T) {
+	base := t.TempDir()
+	home := filepath.Join(base, "home")
+	must(t, os.MkdirAll(home, 0o755))
+	s, err := HomeStore(home)
+	must(t, err)
+	must(t, s.Set("k", json.RawMessage(`1`)))
+	if _, err := os.Stat(filepath.Join(home, ".store", "k.json")); err != nil {
+		t.Fatal(err)
+	}
+	home2 := filepath.Join(base, "home2")
+	must(t, os.MkdirAll(home2, 0o755))
+	must(t, os.Symlink(filepath.Join(base, "elsewhere"), filepath.Join(home2, ".store")))
+	if s, err := HomeStore(home2); err == nil {
+		t.Errorf("escaping .store symlink accepted: %+v", s)
+	}
+}

@@ -19,7 +19,7 @@ import (
 )
 
 // Packages are the Debian packages the X tests need.
-var Packages = []string{"tigervnc-standalone-server", "openbox", "xterm", "x11-apps", "x11-utils", "xdotool"}
+var Packages = []string{"tigervnc-standalone-server", "openbox", "xterm", "x11-apps", "x11-utils", "xdotool", "shared-mime-info", "pulseaudio", "pulseaudio-utils"}
 
 // binaries proves each package is installed.
 var binaries = map[string]string{
@@ -29,6 +29,9 @@ var binaries = map[string]string{
 	"x11-apps":                   "xclock",
 	"x11-utils":                  "xwininfo",
 	"xdotool":                    "xdotool",
+	"shared-mime-info":           "update-mime-database",
+	"pulseaudio":                 "pulseaudio",
+	"pulseaudio-utils":           "pactl",
 }
 
 // TestUser is the throwaway account desktops run as in tests.

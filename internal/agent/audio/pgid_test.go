@@ -1,0 +1,5 @@
+package audio
+
+import "syscall"
+
+func syscallGetpgid(pid int) (int, error) { return syscall.Getpgid(pid) }
