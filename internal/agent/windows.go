@@ -203,9 +203,41 @@ func (a *Agent) setBackgroundImage(_ *httpapi.Call, r *spawner.SetBackgroundImag
 // DefaultWallpaper is the image setDefaultImage uses, in the wallpapers folder.
 const DefaultWallpaper = "default.png"
 
+// setDefaultImage puts the default wallpaper (default.png in the wallpapers folder, else deskhub's own
+// gradient) on the desktop and answers its dominant colour.
 func (a *Agent) setDefaultImage(c *httpapi.Call, _ *httpapi.Empty) (string, error) {
-	out, err := a.setBackgroundImage(c, &spawner.SetBackgroundImage{ImgName: DefaultWallpaper})
-	return out.Color, err
+	img, err := a.wallpaper(DefaultWallpaper)
+	var he *httpapi.Error
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		img, err = builtinWallpaper(), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var color string
+	err = a.x.do(func(c *x11.Conn) error {
+		var err error
+		color, err = c.SetBackgroundImage(img)
+		return err
+	})
+	if err == nil {
+		a.events.publish(Event{Type: "display.setBackgroundBorderColor", Data: color})
+	}
+	return color, err
+}
+
+// builtinWallpaper is deskhub's default background: a dark blue vertical gradient.
+func builtinWallpaper() image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 256))
+	for y := range 256 {
+		for x := range 64 {
+			img.Pix[(y*64+x)*4+0] = uint8(20 + y/16)
+			img.Pix[(y*64+x)*4+1] = uint8(40 + y/8)
+			img.Pix[(y*64+x)*4+2] = uint8(90 + y/4)
+			img.Pix[(y*64+x)*4+3] = 255
+		}
+	}
+	return img
 }
 
 // broadcast pushes the window list to the event subscribers.

@@ -151,11 +151,29 @@ func TestAgentProxy(t *testing.T) {
 	// Background colour: the root window's pixels change (read back through a screenshot's corner).
 	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "#00ff00"}).want(t, 200)
 	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "green"}).wantErr(t, 400, "color")
+	// The default wallpaper replaces the colour (dominant colour answered).
+	if dw := h.call("POST", "/spawner/"+id+"/setDefaultImage", owner, nil).want(t, 200); !strings.HasPrefix(dw.str("data"), "#") {
+		t.Fatalf("setDefaultImage: %s", dw.Raw)
+	}
+	h.call("POST", "/spawner/"+id+"/setBackgroundImage", owner, map[string]any{"imgName": "../../etc/passwd"}).want(t, 400)
+	h.call("POST", "/spawner/"+id+"/setBackgroundImage", owner, map[string]any{"imgName": "nope.png"}).want(t, 404)
+	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "#00ff00"}).want(t, 200)
 	shot := decodeDataURL(t, h.call("POST", "/v3/api/session/screenshot", owner, map[string]any{"id": id, "format": "png"}).want(t, 200).str("result", "src"))
 	b := shot.Bounds()
 	if r, g, bl, _ := shot.At(b.Max.X-2, b.Max.Y-2).RGBA(); r>>8 > 30 || g>>8 < 220 || bl>>8 > 30 {
 		t.Fatalf("corner pixel after setBackgroundColor #00ff00: %d,%d,%d", r>>8, g>>8, bl>>8)
 	}
+	// Share keys: a viewer reads (window list) but cannot act; a granter can.
+	vk := h.call("POST", "/v3/api/share/edit", owner, map[string]any{"id": id, "key": "", "perms": []string{"viewer"}}).want(t, 200).str("result", 0, "key")
+	h.call("GET", "/spawner/"+id+"/getwindowslist", other, nil, "X-Share-Key", vk).want(t, 200)
+	h.call("POST", "/spawner/"+id+"/placeAllWindows", other, nil, "X-Share-Key", vk).wantErr(t, 403, "viewer")
+	h.call("POST", "/spawner/"+id+"/setDesktop", other, map[string]any{"key": "x", "value": 1}, "X-Share-Key", vk).want(t, 403)
+	h.call("POST", "/v3/api/share/reset", owner, map[string]any{"id": id}).want(t, 200)
+	gk := h.call("POST", "/v3/api/share/edit", owner, map[string]any{"id": id, "key": "", "perms": []string{"granter"}}).want(t, 200).str("result", 0, "key")
+	h.call("POST", "/spawner/"+id+"/placeAllWindows", other, nil, "X-Share-Key", gk).want(t, 200)
+	h.call("GET", "/spawner/"+id+"/getwindowslist", other, nil, "X-Share-Key", "wrong").want(t, 404)
+	h.call("POST", "/v3/api/share/reset", owner, map[string]any{"id": id}).want(t, 200)
+	h.call("GET", "/spawner/"+id+"/getwindowslist", other, nil, "X-Share-Key", gk).want(t, 404)
 	// Another user's session answers like a missing one; no token is refused.
 	h.call("GET", "/spawner/"+id+"/version", other, nil).want(t, 404)
 	h.call("GET", "/spawner/nope/version", other, nil).want(t, 404)

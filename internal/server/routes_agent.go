@@ -7,18 +7,21 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/deskhub/deskhub/internal/agent"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/session"
 )
 
 // agentPrefix is where the broker serves each session's agent.
 const agentPrefix = "/spawner/{session_id}"
 
 // agentRoutes is the agent surface (Spawner seed) as the broker serves it: every endpoint is proxied to
-// the desktop agent of the session, for the session's owner (and administrators).
+// the desktop agent of the session, for the session's owner (and administrators), and for holders of a
+// share key of the session (X-Share-Key): granters fully, viewers read-only.
 func (s *Server) agentRoutes() []httpapi.Route {
 	routes := agent.Routes(agentPrefix, httpapi.User, func(_ string, planned httpapi.Operation) httpapi.Operation {
 		return httpapi.RawAs(planned.Req, planned.Resp, s.agentProxy)
@@ -40,7 +43,15 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 		return err
 	}
 	if _, err := s.sessions.Live(c.Ctx, who, id); err != nil {
-		return err
+		// Not the owner: a share key of the session (X-Share-Key) lets its holder in — a granter fully,
+		// a viewer only to the read-only endpoints.
+		perms, serr := s.sessions.SharePerms(c.Ctx, id, c.R.Header.Get("X-Share-Key"))
+		if serr != nil {
+			return err
+		}
+		if !slices.Contains(perms, session.PermGranter) && !agentReadOnly(c.R) {
+			return httpapi.Errorf(http.StatusForbidden, "a viewer share key only reads this desktop (window list, settings, version, events)")
+		}
 	}
 	dialer, ok := s.prov.(provider.AgentDialer)
 	if !ok {
@@ -77,4 +88,16 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 		s.log.Warn("agent proxy", "session", id, "error", upstreamErr)
 	}
 	return nil
+}
+
+// agentReadOnly tells the endpoints a viewer may call.
+func agentReadOnly(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	switch r.URL.Path[strings.LastIndex(r.URL.Path, "/"):] {
+	case "/getwindowslist", "/getSettings", "/version", "/events":
+		return true
+	}
+	return false
 }

@@ -300,6 +300,22 @@ func (s *Service) ResetShares(ctx context.Context, c Caller, id string, perms []
 	return s.shareList(ctx, id)
 }
 
+// SharePerms answers the permissions of a share key of a running session (404 otherwise).
+func (s *Service) SharePerms(ctx context.Context, id, key string) ([]string, error) {
+	if key == "" {
+		return nil, errNoSession(id)
+	}
+	sh, err := s.st.GetShare(ctx, id, key)
+	if err != nil {
+		return nil, errNoSession(id)
+	}
+	row, err := s.st.GetSession(ctx, id)
+	if err != nil || row.State != StateRunning {
+		return nil, errNoSession(id)
+	}
+	return sh.Perms, nil
+}
+
 // ShareConnect answers a connect object to a guest holding a share key; a key with "viewer" gives a
 // view-only connection.
 func (s *Service) ShareConnect(ctx context.Context, id, key string) (fastx.Connect, error) {
