@@ -23,6 +23,7 @@ import (
 
 	"github.com/deskhub/deskhub/api/spawner"
 	"github.com/deskhub/deskhub/internal/agent/files"
+	"github.com/deskhub/deskhub/internal/apidoc"
 	"github.com/deskhub/deskhub/internal/buildinfo"
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
@@ -83,6 +84,19 @@ func New(o Options) (*Agent, error) {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, Routes("", httpapi.Public, a.choose))
 	a.mux.HandleFunc("GET /events", a.serveEvents)
+	doc, err := apidoc.Build(apidoc.Info{Title: "deskhub agent", Version: a.build.Version,
+		Description: "The desktop agent (Spawner v1) as it serves itself inside a desktop; the broker proxies the same endpoints at /spawner/{session_id}/…"}, a.mux.Routes())
+	if err != nil {
+		return nil, err
+	}
+	openapi, err := apidoc.JSON(doc)
+	if err != nil {
+		return nil, err
+	}
+	a.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi)
+	})
 	a.mux.HandleUnknown("/", httpapi.Agent)
 	return a, nil
 }

@@ -66,6 +66,16 @@ func TestAgentBasics(t *testing.T) {
 	if code, _ := get(t, h, "/nope"); code != 404 {
 		t.Fatalf("unknown: %d", code)
 	}
+	req := httptest.NewRequest("GET", "/openapi.json", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var doc struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || doc.OpenAPI != "3.1.0" || len(doc.Paths) != 22 || doc.Paths["/getwindowslist"] == nil {
+		t.Fatalf("agent openapi: %v %s %d", err, doc.OpenAPI, len(doc.Paths))
+	}
 	if len(Routes("", httpapi.Public, nil)) != 22 {
 		t.Fatal("the agent table must have the seed's 22 endpoints")
 	}
