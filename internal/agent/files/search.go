@@ -30,6 +30,16 @@ type Match struct {
 // Fold returns s case-folded with accents removed (NFKD, drop Mn), the form
 // in which Search compares names and keywords.
 func Fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii { // the common case: no accents to fold, and ASCII case folding is lower-casing
+		return strings.ToLower(s)
+	}
 	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 	out, _, err := transform.String(t, s)
 	if err != nil {
