@@ -18,6 +18,10 @@ step "go vet"
 go vet ./...
 echo "ok"
 
+step "system dependencies (Debian packages, Chromium, playwright-core)"
+scripts/deps.sh
+echo "ok"
+
 step "PostgreSQL (throwaway cluster)"
 eval "$(scripts/pgtest.sh)"
 trap 'scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
