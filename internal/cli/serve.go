@@ -83,6 +83,9 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	if exe, err := os.Executable(); err == nil && !strings.HasSuffix(exe, ".test") {
 		ss.AgentCommand = []string{exe, "agent"}
 	}
+	if err := sf.absData(); err != nil {
+		return err
+	}
 	cfg.DataDir, cfg.DB, cfg.MaxBody = sf.data, sf.db, int64(maxBody)
 	var err error
 	for _, d := range []struct {

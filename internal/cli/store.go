@@ -20,6 +20,16 @@ type storeFlags struct {
 	db   string
 }
 
+// absData makes the data directory absolute: desktops run elsewhere and get paths inside it.
+func (sf *storeFlags) absData() error {
+	abs, err := filepath.Abs(sf.data)
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", sf.data, err)
+	}
+	sf.data = abs
+	return nil
+}
+
 func (sf *storeFlags) bind(b *envFlags) {
 	b.string(&sf.data, "data", "DESKHUB_DATA", "./var", "data directory (SQLite database, outbox, keys)")
 	b.string(&sf.db, "db", "DESKHUB_DB", "", "database: empty for SQLite in the data directory, or a postgres:// URL")
@@ -50,6 +60,9 @@ func unwrapPathErr(err error) error {
 
 // openStore opens the configured store: SQLite in the data dir, or PostgreSQL.
 func openStore(ctx context.Context, sf storeFlags, log *slog.Logger) (store.Store, error) {
+	if err := sf.absData(); err != nil {
+		return nil, err
+	}
 	if err := prepareDataDir(sf.data); err != nil {
 		return nil, err
 	}

@@ -101,6 +101,8 @@ func errorName(status int) string {
 		return "TooManyRequests"
 	case http.StatusNotImplemented:
 		return "NotImplemented"
+	case http.StatusBadGateway:
+		return "BadGateway"
 	case http.StatusServiceUnavailable:
 		return "Unavailable"
 	case http.StatusGatewayTimeout:

@@ -258,7 +258,7 @@ func (s *Server) setupSessions(opts Options) error {
 		suggestions = append(suggestions, fastx.Bookmark{ID: fmt.Sprintf("s-%d", i+1), Name: name, Command: cmd, Tags: []string{}})
 	}
 	svc = session.New(session.Options{Store: s.store, Provider: s.prov, Relay: s.relay, Secrets: s.secrets, Log: s.log,
-		ServerID: s.serverID, Hostname: s.hostname, DefaultGeometry: cfg.Display.Geometry, Depth: cfg.Display.ColorDepth,
+		ServerID: s.serverID, Hostname: s.hostname, Port: cfg.Port(), DefaultGeometry: cfg.Display.Geometry, Depth: cfg.Display.ColorDepth,
 		FrameRate: cfg.Display.FrameRate, MaxPerUser: cfg.Sessions.MaxPerUser, ServiceUser: cfg.Sessions.ServiceUser,
 		HomeRoot: homes, Suggestions: suggestions})
 	s.sessions = svc

@@ -86,7 +86,7 @@ func TestSessionLifecycle(t *testing.T) {
 		"name": "work", "params": map[string]string{"project": "x"}}).want(t, 200)
 	id := start.str("result", "id")
 	if id == "" || start.str("result", "password") == "" || start.str("result", "windowMode") != "desktop" ||
-		start.str("result", "geometry") != "1024x768" || !strings.HasPrefix(start.str("result", "url"), "/ws/display/"+id+"?secret=") {
+		start.str("result", "geometry") != "1024x768" || start.get("result", "port") != 18080.0 || !strings.HasPrefix(start.str("result", "url"), "/ws/display/"+id+"?secret=") {
 		t.Fatalf("start: %s", start.Raw)
 	}
 

@@ -44,8 +44,9 @@ type Options struct {
 	Relay    *display.Relay
 	Secrets  *display.Secrets
 	Log      *slog.Logger
-	// ServerID and Hostname describe this host.
+	// ServerID and Hostname describe this host; Port is the broker's (clients connect there).
 	ServerID, Hostname string
+	Port               int
 	// DefaultGeometry, Depth and FrameRate apply to new sessions.
 	DefaultGeometry string
 	Depth           int
@@ -373,7 +374,7 @@ func (s *Service) connect(row store.Session, g display.Grant) fastx.Connect {
 	secret := s.o.Secrets.Issue(g)
 	mode := row.WindowMode
 	return fastx.Connect{Geometry: row.Geometry, ID: row.ID, Login: row.Login, Params: nonNil(row.Params),
-		Password: secret, WindowMode: mode, URL: "/ws/display/" + row.ID + "?secret=" + secret}
+		Password: secret, Port: s.o.Port, WindowMode: mode, URL: "/ws/display/" + row.ID + "?secret=" + secret}
 }
 
 func nonNil(p map[string]string) fastx.Params {
