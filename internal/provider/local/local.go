@@ -12,6 +12,8 @@
 package local
 
 import (
+	"github.com/deskhub/deskhub/internal/xauth"
+
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -320,7 +322,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		rt: runtimeInfo{V: 1, Dir: dir, User: *acc, Rootless: s.Rootless,
 			Width: s.Width, Height: s.Height, Depth: s.Depth},
 	}
-	if err := writeUserFile(dt.xauthPath(), xauthEntry(cookie), acc); err != nil {
+	if err := writeUserFile(dt.xauthPath(), xauth.Entry(cookie), acc); err != nil {
 		return nil, fmt.Errorf("local: xauthority: %w", err)
 	}
 	logf, err := openNoFollow(dt.logPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND)
@@ -984,7 +986,7 @@ func (p *Provider) Adopt(ctx context.Context, in provider.Desktop) (*provider.De
 	if !rt.Rootless && !owned(rt.App) {
 		return gone("command not running")
 	}
-	cookie, err := readCookie(dt.xauthPath())
+	cookie, err := xauth.ReadCookie(dt.xauthPath())
 	if err != nil {
 		return gone("xauthority unreadable")
 	}

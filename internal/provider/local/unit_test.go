@@ -1,6 +1,8 @@
 package local
 
 import (
+	"github.com/deskhub/deskhub/internal/xauth"
+
 	"os"
 	"path/filepath"
 	"testing"
@@ -61,17 +63,17 @@ func TestConvertZPixmap(t *testing.T) {
 func TestXauthRoundTrip(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "xa")
 	cookie := []byte("0123456789abcdef")
-	if err := os.WriteFile(p, xauthEntry(cookie), 0o600); err != nil {
+	if err := os.WriteFile(p, xauth.Entry(cookie), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readCookie(p)
+	got, err := xauth.ReadCookie(p)
 	if err != nil || string(got) != string(cookie) {
 		t.Fatalf("%q %v", got, err)
 	}
 	// A symlink is refused.
 	l := filepath.Join(t.TempDir(), "link")
 	os.Symlink(p, l)
-	if _, err := readCookie(l); err == nil {
+	if _, err := xauth.ReadCookie(l); err == nil {
 		t.Error("symlink followed")
 	}
 }

@@ -1,20 +1,18 @@
 package local
 
 import (
+	"github.com/deskhub/deskhub/internal/xauth"
+
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
-	"io"
-	"log"
 	"net"
 	"os"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -24,69 +22,6 @@ import (
 
 	"github.com/deskhub/deskhub/internal/provider"
 )
-
-const cookieName = "MIT-MAGIC-COOKIE-1"
-
-func init() {
-	// xgb looks for credentials in $XAUTHORITY / ~/.Xauthority and logs when it finds none; deskhub hands
-	// each connection its cookie itself (cookieConn), so that message is noise.
-	xgb.Logger = log.New(io.Discard, "", 0)
-}
-
-// xauthEntry encodes one Xauthority entry: FamilyWild, any display number, MIT-MAGIC-COOKIE-1.
-// The file is per session, so the wildcard matches only the session's display in practice.
-func xauthEntry(cookie []byte) []byte {
-	var b bytes.Buffer
-	put := func(s []byte) {
-		_ = binary.Write(&b, binary.BigEndian, uint16(len(s)))
-		b.Write(s)
-	}
-	_ = binary.Write(&b, binary.BigEndian, uint16(0xffff)) // FamilyWild
-	put(nil)                                               // address
-	put(nil)                                               // display number: any
-	put([]byte(cookieName))
-	put(cookie)
-	return b.Bytes()
-}
-
-// readCookie reads the MIT cookie from a session's Xauthority file.
-func readCookie(path string) ([]byte, error) {
-	f, err := openNoFollow(path, os.O_RDONLY)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
-		return nil, err
-	}
-	for len(b) >= 10 {
-		var fields [4][]byte
-		p := b[2:]
-		ok := true
-		for i := range fields {
-			if len(p) < 2 {
-				ok = false
-				break
-			}
-			n := int(binary.BigEndian.Uint16(p))
-			if len(p) < 2+n {
-				ok = false
-				break
-			}
-			fields[i] = p[2 : 2+n]
-			p = p[2+n:]
-		}
-		if !ok {
-			break
-		}
-		if string(fields[2]) == cookieName && len(fields[3]) == 16 {
-			return fields[3], nil
-		}
-		b = p
-	}
-	return nil, fmt.Errorf("no %s in %s", cookieName, path)
-}
 
 // openNoFollow opens a file inside a session directory (which the session user owns) without following
 // symlinks and refuses anything but a regular file, so the user cannot point deskhub (root) elsewhere.
@@ -111,36 +46,6 @@ func openNoFollow(path string, flag int) (*os.File, error) {
 	return f, nil
 }
 
-// cookieConn replaces the connection setup request xgb writes first (with whatever credentials xgb found in
-// the environment, or none) by one carrying the session's cookie. The rest passes through.
-type cookieConn struct {
-	net.Conn
-	cookie []byte
-	once   sync.Once
-}
-
-func (c *cookieConn) Write(b []byte) (int, error) {
-	first := false
-	c.once.Do(func() { first = true })
-	if !first {
-		return c.Conn.Write(b)
-	}
-	name := []byte(cookieName)
-	pad := func(n int) int { return (n + 3) &^ 3 }
-	buf := make([]byte, 12+pad(len(name))+pad(len(c.cookie)))
-	buf[0] = 0x6c // little endian, as xgb
-	binary.LittleEndian.PutUint16(buf[2:], 11)
-	binary.LittleEndian.PutUint16(buf[4:], 0)
-	binary.LittleEndian.PutUint16(buf[6:], uint16(len(name)))
-	binary.LittleEndian.PutUint16(buf[8:], uint16(len(c.cookie)))
-	copy(buf[12:], name)
-	copy(buf[12+pad(len(name)):], c.cookie)
-	if _, err := c.Conn.Write(buf); err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
 // dialX opens an X connection to display :n with the cookie. The connection setup is bounded by ctx.
 func dialX(ctx context.Context, n int, cookie []byte) (*xgb.Conn, error) {
 	var d net.Dialer
@@ -152,14 +57,7 @@ func dialX(ctx context.Context, n int, cookie []byte) (*xgb.Conn, error) {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	_ = nc.SetDeadline(deadline)
-	x, err := xgb.NewConnNet(&cookieConn{Conn: nc, cookie: cookie})
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	_ = nc.SetDeadline(time.Time{})
-	return x, nil
+	return xauth.Connect(nc, cookie, deadline)
 }
 
 // topLevelWindows counts the mapped, managed (not override-redirect) children of the root window.
