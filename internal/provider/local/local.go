@@ -696,6 +696,7 @@ func lockPID(n int) (int, bool) {
 func (p *Provider) watch(dt *desktop) {
 	defer p.wg.Done()
 	tick := time.NewTicker(p.o.PollInterval)
+	ticks := 0
 	defer tick.Stop()
 
 	var xc *xgb.Conn
@@ -723,6 +724,9 @@ func (p *Provider) watch(dt *desktop) {
 			}
 			dt.appDone = nil // rootless: windows decide
 		case <-tick.C:
+			if ticks++; ticks%40 == 0 { // every ~10 s at the default poll interval
+				capLog(dt.logPath(), maxLog, keepLog)
+			}
 		}
 		if dt.serverDone == nil && !dt.rt.Server.alive() {
 			p.end(dt, "display server exited")

@@ -3,6 +3,8 @@ package local
 import (
 	"github.com/deskhub/deskhub/internal/xauth"
 
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -88,5 +90,26 @@ func TestCheckID(t *testing.T) {
 		if checkID(id) == nil {
 			t.Errorf("%q accepted", id)
 		}
+	}
+}
+
+func TestCapLog(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "session.log")
+	var b []byte
+	for i := 0; len(b) < 3000; i++ {
+		b = append(b, fmt.Sprintf("line %d\n", i)...)
+	}
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if capLog(p, 5000, 100) {
+		t.Fatal("cut a log under its limit")
+	}
+	if !capLog(p, 1000, 100) {
+		t.Fatal("did not cut a log over its limit")
+	}
+	got, _ := os.ReadFile(p)
+	if !bytes.HasPrefix(got, []byte("deskhub: session log cut")) || !bytes.HasSuffix(got, b[len(b)-100:]) || len(got) > 200 {
+		t.Fatalf("after the cut: %q", got)
 	}
 }
