@@ -221,9 +221,15 @@ function show(c, title) {
     const clean = e.detail && e.detail.clean;
     current = null;
     delete document.body.dataset.session;
+    const msg = clean ? "Disconnected." : "The connection to the desktop was lost (it may have ended, or the connect password expired).";
+    if (!store.getItem(TOKEN)) {
+      // A guest (share link) has no desktop list to go back to: show the login form with the message.
+      setState("signed-out");
+      say(msg, !clean);
+      return;
+    }
     setState("signed-in");
-    if (clean) say("Disconnected.");
-    else say("The connection to the desktop was lost (it may have ended, or the connect password expired).", true);
+    say(msg, !clean);
     refresh().catch((err) => say(err.message, true));
   });
   r.addEventListener("credentialsrequired", () => r.sendCredentials({ password: c.password || "" }));
