@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/deskhub/deskhub/api/fastx"
-	"github.com/deskhub/deskhub/internal/display"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/session"
@@ -164,4 +163,3 @@ func (s *Server) displayWS(w http.ResponseWriter, r *http.Request) {
 	s.relay.ServeWS(w, r, g)
 }
 
-var _ = display.Grant{}

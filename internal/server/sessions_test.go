@@ -7,9 +7,7 @@ import (
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
-	"io"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +182,3 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-var _ = io.EOF
-var _ = os.Getpid
