@@ -162,4 +162,3 @@ func (s *Server) displayWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.relay.ServeWS(w, r, g)
 }
-
