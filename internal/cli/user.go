@@ -103,7 +103,7 @@ func runUserAdd(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, sf, slog.New(slog.DiscardHandler))
+	st, err := openQuiet(ctx, sf)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func runUserList(ctx context.Context, e *Env, args []string) error {
 	if err := b.err(); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, sf, slog.New(slog.DiscardHandler))
+	st, err := openQuiet(ctx, sf)
 	if err != nil {
 		return err
 	}
@@ -272,7 +272,7 @@ func runUserLock(ctx context.Context, e *Env, args []string, lock bool) error {
 	if err := b.err(); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, sf, slog.New(slog.DiscardHandler))
+	st, err := openQuiet(ctx, sf)
 	if err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func runUserPasswd(ctx context.Context, e *Env, args []string) error {
 	if err := auth.CheckPassword(password); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, sf, slog.New(slog.DiscardHandler))
+	st, err := openQuiet(ctx, sf)
 	if err != nil {
 		return err
 	}
@@ -393,7 +393,7 @@ func runUserDelete(ctx context.Context, e *Env, args []string) error {
 	if err := b.err(); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, sf, slog.New(slog.DiscardHandler))
+	st, err := openQuiet(ctx, sf)
 	if err != nil {
 		return err
 	}
@@ -457,4 +457,9 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// openQuiet opens the configured store for a user subcommand (store logs are not shown on a terminal).
+func openQuiet(ctx context.Context, sf storeFlags) (store.Store, error) {
+	return openStore(ctx, sf, slog.New(slog.DiscardHandler))
 }

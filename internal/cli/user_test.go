@@ -137,14 +137,7 @@ func TestUserLockUnlock(t *testing.T) {
 	ctx := context.Background()
 	svc := auth.New(auth.Options{Store: st})
 	bob := getUser(t, st, "bob")
-	login, _, err := svc.IssueToken(ctx, nil, bob.ID, auth.TokenLogin, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, _, err := svc.IssueToken(ctx, nil, bob.ID, auth.TokenAPI, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	login, api := issueTokens(t, svc, bob.ID)
 	for _, tok := range []string{login, api} {
 		if _, _, err := svc.Verify(ctx, tok); err != nil {
 			t.Fatalf("fresh token refused: %v", err)
@@ -223,14 +216,7 @@ func TestUserPasswd(t *testing.T) {
 	ctx := context.Background()
 	svc := auth.New(auth.Options{Store: st})
 	bob := getUser(t, st, "bob")
-	login, _, err := svc.IssueToken(ctx, nil, bob.ID, auth.TokenLogin, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, _, err := svc.IssueToken(ctx, nil, bob.ID, auth.TokenAPI, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	login, api := issueTokens(t, svc, bob.ID)
 
 	r := run(t, env, "a-brand-new-password\r\n", "user", "passwd", "--password-stdin", "bob")
 	if r.code != 0 || !strings.Contains(r.stdout, `changed the password of "bob"`) || !strings.Contains(r.stdout, "revoked 1 login token\n") {
@@ -362,4 +348,17 @@ func TestUserDelete(t *testing.T) {
 	if n, err := st.CountUsers(ctx); err != nil || n != 1 {
 		t.Fatalf("users left: %d %v", n, err)
 	}
+}
+
+// issueTokens gives the account a login token and an API token.
+func issueTokens(t *testing.T, svc *auth.Service, userID int64) (login, api string) {
+	t.Helper()
+	var err error
+	if login, _, err = svc.IssueToken(context.Background(), nil, userID, auth.TokenLogin, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if api, _, err = svc.IssueToken(context.Background(), nil, userID, auth.TokenAPI, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return login, api
 }
