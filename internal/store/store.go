@@ -208,6 +208,55 @@ type AuditFilter struct {
 	Limit  int   // <= 0 = no limit
 }
 
+// Instance is deskhub's handle on an LXD instance: a stable numeric id (for
+// instance.action) and the user deskhub created it for.
+type Instance struct {
+	ID        int64
+	ServerID  int64  // servers.id; the row goes with its server (ON DELETE CASCADE)
+	Name      string // LXD name; unique per server
+	OwnerID   int64  // 0 = none (stored as NULL); cleared when the user is deleted
+	CreatedAt time.Time
+}
+
+// Operation states.
+const (
+	OperationPending = "pending"
+	OperationRunning = "running"
+	OperationSuccess = "success"
+	OperationFailure = "failure"
+)
+
+// Operation is an asynchronous infrastructure call (instance.add,
+// instance.action) that outlives the request that started it, and a restart.
+type Operation struct {
+	ID           string // uuid; primary key
+	UserID       int64  // who asked; the row goes with the user (ON DELETE CASCADE)
+	ServerID     int64  // 0 = none (stored as NULL); cleared when the server is deleted
+	InstanceID   int64  // 0 = none (stored as NULL); no foreign key (instance rows are deleted with the instance)
+	InstanceName string
+	Kind         string // "instance.add" | "instance.action"
+	Action       string // for instance.action: start, stop, ...; "" for instance.add
+	RequestID    string // the client's request_id
+	Status       string // "pending" | "running" | "success" | "failure"
+	Error        string // why it failed
+	LXDOperation string // LXD's operation id once LXD accepted the work
+	Spec         string // JSON of what to do (opaque to the store)
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	FinishedAt   time.Time // zero = not finished
+	ReportedAt   time.Time // zero = outcome not yet delivered to any event stream
+}
+
+// OperationFilter selects operations, oldest first; zero fields match
+// everything.
+type OperationFilter struct {
+	UserID int64    // 0 = all users
+	States []string // empty = all states
+	// Unreported selects only finished operations whose outcome was never
+	// delivered (FinishedAt set, ReportedAt zero).
+	Unreported bool
+}
+
 // Store is deskhub's persistence layer.
 type Store interface {
 	// Backend returns "sqlite" or "postgres".
@@ -296,4 +345,46 @@ type Store interface {
 	// Audit log.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) // newest first
+
+	// Instances.
+	// CreateInstance stores in and sets its ID (and a zero CreatedAt);
+	// ErrConflict if the server already has an instance named in.Name,
+	// ErrNotFound if the server (or the owner) is missing.
+	CreateInstance(ctx context.Context, in *Instance) error
+	// EnsureInstance returns the row for (serverID, name), creating it
+	// (OwnerID 0) if missing; safe when called concurrently. ErrNotFound if
+	// the server is missing.
+	EnsureInstance(ctx context.Context, serverID int64, name string) (Instance, error)
+	GetInstance(ctx context.Context, id int64) (Instance, error)
+	GetInstanceByName(ctx context.Context, serverID int64, name string) (Instance, error)
+	ListInstances(ctx context.Context, serverID int64) ([]Instance, error) // serverID 0 = all; ordered by id
+	// ListInstancesByOwner returns the instances owned by ownerID, ordered by
+	// id (ownerID 0 matches none).
+	ListInstancesByOwner(ctx context.Context, ownerID int64) ([]Instance, error)
+	// UpdateInstance rewrites OwnerID and Name of the instance with in.ID;
+	// ErrNotFound if it (or the new owner) is missing, ErrConflict if the
+	// name is taken on its server.
+	UpdateInstance(ctx context.Context, in *Instance) error
+	DeleteInstance(ctx context.Context, id int64) error // ErrNotFound if missing
+
+	// Operations.
+	// CreateOperation stores op; an empty ID gets a new uuid, an empty
+	// Status is OperationPending, a zero CreatedAt is now and a zero
+	// UpdatedAt is CreatedAt. ErrConflict on an existing ID, ErrNotFound if
+	// the user (or the server) is missing.
+	CreateOperation(ctx context.Context, op *Operation) error
+	GetOperation(ctx context.Context, id string) (Operation, error)
+	// UpdateOperation rewrites every field but ID, UserID, Kind and
+	// CreatedAt of the operation with op.ID; a zero UpdatedAt is set to now.
+	// ErrNotFound if it (or the new server) is missing.
+	UpdateOperation(ctx context.Context, op *Operation) error
+	ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error) // oldest first
+
+	// Settings: small named values deskhub keeps for itself (e.g. its LXD
+	// client identity).
+	GetSetting(ctx context.Context, name string) (string, error) // ErrNotFound if unset
+	PutSetting(ctx context.Context, name, value string) error    // upsert
+	// CreateSetting stores a value only if the name is unset, ErrConflict
+	// otherwise (lets replicas race to create a value once).
+	CreateSetting(ctx context.Context, name, value string) error
 }
