@@ -11,6 +11,7 @@ pkgs=(
   postgresql                                                                              # the PostgreSQL store
   chromium fonts-liberation                                                               # browser tests
   websockify                                                                              # relay benchmark peer
+  lxd busybox-static                                                                      # LXD provider tests (scripts/lxd.sh; busybox test image)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -28,6 +28,11 @@ trap 'scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
 export DESKHUB_REQUIRE_POSTGRES=1
 echo "DESKHUB_TEST_POSTGRES=${DESKHUB_TEST_POSTGRES}"
 
+step "LXD daemon"
+scripts/lxd.sh start
+export DESKHUB_REQUIRE_LXD=1
+echo "ok"
+
 step "go test"
 go build -o bin/testsummary ./tools/testsummary
 set +e
