@@ -30,6 +30,7 @@ func (r *CertificateListRequest) Validate() error { return checkProvider(r.Provi
 // CertificateRevokeRequest is the body of certificate.revoke.
 type CertificateRevokeRequest struct {
 	CertificateFingerprint string   `json:"certificate_fingerprint" required:"true" doc:"fingerprint of the certificate to remove from the server's trust store"`
+	CertificateForce       bool     `json:"certificate_force" doc:"needed to revoke deskhub's own certificate, which cuts deskhub off the server (deskhub extension)"`
 	Provider               Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
 	ServerID               int64    `json:"server_id" required:"true" doc:"id of the server"`
 }

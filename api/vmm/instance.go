@@ -49,6 +49,7 @@ type InstanceAddRequest struct {
 	ImageFingerprint string   `json:"image_fingerprint" doc:"fingerprint of the image to create it from (this or image_alias)"`
 	Profiles         []string `json:"instance_profiles" doc:"profiles to apply (default: the server's default profile)"`
 	InstanceType     string   `json:"instance_type" doc:"\"container\" (default) or \"virtual-machine\""`
+	InstanceStart    *bool    `json:"instance_start" doc:"start the instance once created (deskhub extension; default true)"`
 	RequestID        string   `json:"request_id" doc:"client's id for this request, echoed on the event stream when it completes"`
 	Provider         Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
 }

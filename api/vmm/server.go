@@ -1,6 +1,8 @@
 package vmm
 
 import (
+	"net"
+	"regexp"
 	"strings"
 
 	"github.com/deskhub/deskhub/api/field"
@@ -31,15 +33,48 @@ type ServerAttributes struct {
 	Provider                     Provider `json:"provider" doc:"\"lxd\" or \"internal\""`
 }
 
-// checkServerConn checks the host and port of server.add and server.verify.
-func checkServerConn(host string, port FlexInt) error {
-	if strings.TrimSpace(host) == "" {
-		return field.Errorf("server_host", "must not be empty")
+// hostnameRE is a DNS name: dot-separated labels of letters, digits and inner dashes.
+var hostnameRE = regexp.MustCompile(`^(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*\.?$`)
+
+// ServerProtocols are the values server_protocol takes.
+var ServerProtocols = []string{"lxd", "incus"}
+
+// checkServerConn checks the members of server.add and server.verify.
+func checkServerConn(host string, port FlexInt, protocol, path, project string) error {
+	if path != "" {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "\x00\n") {
+			return field.Errorf("server_path", "must be an absolute path to a unix socket, not %q", path)
+		}
+	} else {
+		if strings.TrimSpace(host) == "" {
+			return field.Errorf("server_host", "must not be empty")
+		}
+		h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		if net.ParseIP(h) == nil && (len(host) > 253 || !hostnameRE.MatchString(host)) {
+			return field.Errorf("server_host", "must be a host name or an IP address (no scheme, port or path), not %q", host)
+		}
+		if port < 1 || port > 65535 {
+			return field.Errorf("server_port", "must be a port number between 1 and 65535, not %d", port)
+		}
 	}
-	if port < 1 || port > 65535 {
-		return field.Errorf("server_port", "must be a port number between 1 and 65535, not %d", port)
+	if !slicesContains(ServerProtocols, protocol) {
+		return field.Errorf("server_protocol", "must be \"lxd\" or \"incus\", not %q", protocol)
+	}
+	if project != "" && !projectRE.MatchString(project) {
+		return field.Errorf("server_project", "must be an LXD project name (letters, digits, '-', '_', '.'), not %q", project)
 	}
 	return nil
+}
+
+var projectRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+func slicesContains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 // ServerAddRequest is the body of server.add: deskhub makes the LXD server trust its client
@@ -49,19 +84,24 @@ type ServerAddRequest struct {
 	ServerPassword string  `json:"server_password" required:"true" doc:"trust password of the LXD server (core.trust_password), or a trust token from \"lxc config trust add\""`
 	ServerPath     string  `json:"server_path" doc:"unix socket path, to reach a local server over its socket"`
 	ServerPort     FlexInt `json:"server_port" required:"true" doc:"TCP port of the server's API (usually 8443); a number or a numeric string"`
-	ServerProtocol string  `json:"server_protocol" required:"true" doc:"API protocol of the server (\"lxd\")"`
+	ServerProtocol string  `json:"server_protocol" required:"true" doc:"API protocol of the server: \"lxd\" or \"incus\""`
+	ServerProject  string  `json:"server_project" doc:"LXD project deskhub works in on this server (deskhub extension; default \"default\")"`
 }
 
-// Validate checks host and port.
-func (r *ServerAddRequest) Validate() error { return checkServerConn(r.ServerHost, r.ServerPort) }
+// Validate checks host, port, protocol and project.
+func (r *ServerAddRequest) Validate() error {
+	return checkServerConn(r.ServerHost, r.ServerPort, r.ServerProtocol, r.ServerPath, r.ServerProject)
+}
 
 // ServerVerifyRequest is the body of server.verify: the same members as server.add, but deskhub only
 // checks that the server answers and accepts the credentials, recording nothing. (The seed types
 // server_host as an integer here, a slip: it is a string as in server.add.)
 type ServerVerifyRequest ServerAddRequest
 
-// Validate checks host and port.
-func (r *ServerVerifyRequest) Validate() error { return checkServerConn(r.ServerHost, r.ServerPort) }
+// Validate checks host, port, protocol and project.
+func (r *ServerVerifyRequest) Validate() error {
+	return checkServerConn(r.ServerHost, r.ServerPort, r.ServerProtocol, r.ServerPath, r.ServerProject)
+}
 
 // ServerGetRequest is the body of server.get.
 type ServerGetRequest struct {

@@ -89,8 +89,15 @@ func TestFlexIntInStruct(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	bad := []interface{ Validate() error }{
-		&ServerAddRequest{ServerHost: "h", ServerPort: 0},
-		&ServerAddRequest{ServerHost: "h", ServerPort: 70000},
+		&ServerAddRequest{ServerHost: "h", ServerPort: 0, ServerProtocol: "lxd"},
+		&ServerAddRequest{ServerHost: "h", ServerPort: 70000, ServerProtocol: "lxd"},
+		&ServerAddRequest{ServerHost: "https://h", ServerPort: 8443, ServerProtocol: "lxd"},
+		&ServerAddRequest{ServerHost: "h:8443", ServerPort: 8443, ServerProtocol: "lxd"},
+		&ServerAddRequest{ServerHost: "h/x", ServerPort: 8443, ServerProtocol: "lxd"},
+		&ServerAddRequest{ServerHost: "-h", ServerPort: 8443, ServerProtocol: "lxd"},
+		&ServerAddRequest{ServerHost: "h", ServerPort: 8443, ServerProtocol: "docker"},
+		&ServerAddRequest{ServerHost: "h", ServerPort: 8443, ServerProtocol: "lxd", ServerProject: "a b"},
+		&ServerAddRequest{ServerPath: "relative.sock", ServerProtocol: "lxd"},
 		&UserRegisterRequest{UserLogin: "a", UserEmail: "e", UserPassword: "x", UserPasswordRepeat: "y"},
 		&InstanceActionRequest{InstanceID: 1, Provider: ProviderLXD},
 		&InstanceActionRequest{InstanceID: 1, Provider: "docker", InstanceStatus: "start"},
@@ -104,7 +111,11 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	good := []interface{ Validate() error }{
-		&ServerAddRequest{ServerHost: "h", ServerPort: 8443},
+		&ServerAddRequest{ServerHost: "h", ServerPort: 8443, ServerProtocol: "lxd"},
+		&ServerAddRequest{ServerHost: "lxd-1.example.org", ServerPort: 8443, ServerProtocol: "incus", ServerProject: "desk_tops"},
+		&ServerAddRequest{ServerHost: "::1", ServerPort: 8443, ServerProtocol: "lxd"},
+		&ServerAddRequest{ServerHost: "[::1]", ServerPort: 8443, ServerProtocol: "lxd"},
+		&ServerAddRequest{ServerPath: "/var/lib/lxd/unix.socket", ServerProtocol: "lxd"},
 		&InstanceActionRequest{InstanceID: 1, Provider: ProviderLXD, InstanceStatus: "stop-force"},
 		&InstanceAddRequest{ServerID: 1, InstanceName: "desk-1", ImageAlias: "debian/desktop", Provider: ProviderLXD},
 		&TokenCreateRequest{TokenLifetime: 3600},

@@ -66,6 +66,13 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&ss.ServiceUser, "session-user", "DESKHUB_SESSION_USER", ss.ServiceUser, "unprivileged Unix account running the desktops of deskhub accounts (created if missing)")
 	b.string(&ss.HomeRoot, "home-root", "DESKHUB_HOME_ROOT", "", "directory holding a home per deskhub account; default <data>/homes")
 	b.string(&suggestions, "suggestions", "DESKHUB_SUGGESTIONS", strings.Join(ss.Suggestions, ";"), "global bookmarks, name=command entries separated by ';'")
+	in := &cfg.Infra
+	var opTimeout, bindTimeout, heartbeat string
+	b.string(&in.SecretKeyFile, "secret-key-file", "DESKHUB_SECRET_KEY_FILE", "", "file with the key that encrypts deskhub's LXD client key at rest (created if missing); default <data>/secret.key; DESKHUB_SECRET_KEY overrides it")
+	b.string(&in.CertName, "lxd-cert-name", "DESKHUB_LXD_CERT_NAME", "", "name of deskhub's certificate in LXD trust stores; default deskhub-<hostname>")
+	b.string(&opTimeout, "op-timeout", "DESKHUB_OP_TIMEOUT", in.OpTimeout.String(), "longest an instance operation (instance.add, instance.action) may take before it is reported failed")
+	b.string(&bindTimeout, "stream-bind-timeout", "DESKHUB_STREAM_BIND_TIMEOUT", in.StreamBindTimeout.String(), "how long an event stream may wait for event.auth before it is closed")
+	b.string(&heartbeat, "stream-heartbeat", "DESKHUB_STREAM_HEARTBEAT", in.Heartbeat.String(), "pause between heartbeats on idle event streams")
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
@@ -79,6 +86,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		}
 	}
 	m.Password = e.Getenv("DESKHUB_SMTP_PASSWORD")
+	in.SecretKey = e.Getenv("DESKHUB_SECRET_KEY")
 	// Desktops run this very binary as their agent (not a test binary running serve in-process).
 	if exe, err := os.Executable(); err == nil && !strings.HasSuffix(exe, ".test") {
 		ss.AgentCommand = []string{exe, "agent"}
@@ -92,7 +100,9 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		flag, val string
 		dst       *time.Duration
 	}{{"--shutdown-grace", grace, &cfg.ShutdownGrace}, {"--login-ttl", loginTTL, &a.LoginTTL},
-		{"--code-ttl", codeTTL, &a.CodeTTL}, {"--max-token-lifetime", maxToken, &a.MaxTokenLifetime}} {
+		{"--code-ttl", codeTTL, &a.CodeTTL}, {"--max-token-lifetime", maxToken, &a.MaxTokenLifetime},
+		{"--op-timeout", opTimeout, &in.OpTimeout}, {"--stream-bind-timeout", bindTimeout, &in.StreamBindTimeout},
+		{"--stream-heartbeat", heartbeat, &in.Heartbeat}} {
 		if *d.dst, err = time.ParseDuration(d.val); err != nil {
 			return fmt.Errorf("%s %q: %v", d.flag, d.val, err)
 		}

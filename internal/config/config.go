@@ -38,6 +38,26 @@ type Config struct {
 	Auth     Auth
 	Mail     Mail
 	Sessions Sessions
+	Infra    Infra
+}
+
+// Infra configures the LXD side of the infrastructure surface and its event stream.
+type Infra struct {
+	// SecretKey encrypts deskhub's LXD client key at rest (from DESKHUB_SECRET_KEY only). Empty: the
+	// key in SecretKeyFile.
+	SecretKey string
+	// SecretKeyFile holds the secret key, created (random, mode 0600) on first use; empty:
+	// <data>/secret.key. Replicas sharing a PostgreSQL store must share the key.
+	SecretKeyFile string
+	// CertName is the name deskhub's client certificate gets in LXD trust stores; empty:
+	// deskhub-<hostname>.
+	CertName string
+	// OpTimeout bounds an asynchronous instance operation; one not finished by then fails.
+	OpTimeout time.Duration
+	// StreamBindTimeout is how long an event stream may stay unbound (event.auth) before it is closed.
+	StreamBindTimeout time.Duration
+	// Heartbeat is the pause between heartbeats on idle event streams.
+	Heartbeat time.Duration
 }
 
 // Sessions configures desktops.
@@ -122,6 +142,7 @@ func Default() Config {
 		Mail: Mail{From: "deskhub@localhost"},
 		Sessions: Sessions{MaxPerUser: 10, ServiceUser: "deskhub-desktop",
 			Suggestions: []string{"Terminal=xterm", "Clock=xclock"}},
+		Infra: Infra{OpTimeout: 5 * time.Minute, StreamBindTimeout: 30 * time.Second, Heartbeat: 15 * time.Second},
 	}
 }
 
@@ -191,6 +212,15 @@ func (c Config) Validate() error {
 		if name, cmd, ok := strings.Cut(sg, "="); !ok || name == "" || strings.TrimSpace(cmd) == "" {
 			return fmt.Errorf("suggestion %q: want name=command", sg)
 		}
+	}
+	for name, d := range map[string]time.Duration{"operation timeout": c.Infra.OpTimeout,
+		"event stream bind timeout": c.Infra.StreamBindTimeout, "event heartbeat": c.Infra.Heartbeat} {
+		if d < time.Second {
+			return fmt.Errorf("%s %s: want at least 1s", name, d)
+		}
+	}
+	if c.Infra.SecretKey != "" && len(c.Infra.SecretKey) < 16 {
+		return fmt.Errorf("secret key: want at least 16 characters, not %d", len(c.Infra.SecretKey))
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

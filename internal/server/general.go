@@ -27,7 +27,15 @@ func (s *Server) healthReady(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.One[vmm
 		return jsonapi.One[vmm.HealthAttributes]{}, &httpapi.Error{Status: http.StatusServiceUnavailable,
 			Msg: "not ready: the " + s.store.Backend() + " store does not answer", Err: err}
 	}
-	return jsonapi.NewOne(vmm.TypeHealth, "ready", vmm.HealthAttributes{Status: "ok", Store: s.store.Backend()}), nil
+	h := vmm.HealthAttributes{Status: "ok", Store: s.store.Backend()}
+	// LXD servers that do not answer leave deskhub ready (it serves everything else) but degraded.
+	for _, sv := range s.infra.Health() {
+		h.Servers = append(h.Servers, vmm.ServerHealth{ServerID: sv.ID, ServerState: sv.State})
+		if sv.State != "online" {
+			h.Status = "degraded"
+		}
+	}
+	return jsonapi.NewOne(vmm.TypeHealth, "ready", h), nil
 }
 
 // configGet reports the feature switches. stream is a fresh id for event.subscribe.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/infra/lxdtest"
 	"github.com/deskhub/deskhub/internal/mail"
 )
 
@@ -35,7 +36,7 @@ var validated = struct {
 }{m: map[string]bool{}}
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := lxdtest.Main(m)
 	if code == 0 && os.Getenv("DESKHUB_SKIP_COVERAGE_CHECK") == "" && !strings.Contains(strings.Join(os.Args, " "), "-test.run") {
 		cfg := config.Default()
 		dir, _ := os.MkdirTemp("", "deskhub-cov")
@@ -132,7 +133,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // harness is a server with a validating client.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	s      *Server
 	mail   *memMailer
 	clock  *clock
@@ -142,7 +143,7 @@ type harness struct {
 
 type harnessOpt func(*config.Config, *Options)
 
-func newHarness(t *testing.T, opts ...harnessOpt) *harness {
+func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	cfg := testConfig(t)
 	h := &harness{t: t, mail: &memMailer{}, clock: &clock{t: time.Now().UTC()}, remote: "192.0.2.10:5555"}
@@ -283,7 +284,7 @@ func (h *harness) call(method, path, token string, body any, headers ...string) 
 }
 
 // want fails unless the answer has the status.
-func (r reply) want(t *testing.T, status int) reply {
+func (r reply) want(t testing.TB, status int) reply {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Raw)
@@ -291,7 +292,7 @@ func (r reply) want(t *testing.T, status int) reply {
 	return r
 }
 
-func (r reply) wantErr(t *testing.T, status int, detail string) reply {
+func (r reply) wantErr(t testing.TB, status int, detail string) reply {
 	t.Helper()
 	r.want(t, status)
 	if !strings.Contains(r.detail(), detail) {

@@ -25,7 +25,9 @@ import (
 	"github.com/deskhub/deskhub/internal/buildinfo"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/display"
+	"github.com/deskhub/deskhub/internal/events"
 	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/infra"
 	"github.com/deskhub/deskhub/internal/mail"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/provider/local"
@@ -76,6 +78,8 @@ type Server struct {
 	secrets  *display.Secrets
 	sessions *session.Service
 	webauthn *webAuthnRP
+	hub      *events.Hub
+	infra    *infra.Service
 }
 
 // New builds a Server. The store must be open; the Server does not close it.
@@ -122,6 +126,10 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.webauthn = newWebAuthnRP(opts.Config)
+	if err := s.setupInfra(context.Background(), opts.Config); err != nil {
+		s.closeSessions()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s.mux = httpapi.NewMux(httpapi.Options{
 		Log:        opts.Log.With("component", "http"),
 		Registerer: s.registry,
@@ -169,6 +177,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("resuming sessions: %w", err)
 	}
 	defer s.closeSessions()
+	if err := s.infra.Start(ctx); err != nil {
+		return fmt.Errorf("resuming infrastructure operations: %w", err)
+	}
+	defer s.closeInfra()
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -266,6 +278,12 @@ func (s *Server) setupSessions(opts Options) error {
 }
 
 // closeSessions stops watching desktops and drops display clients (desktops keep running).
+// closeInfra ends the event streams and stops following LXD servers.
+func (s *Server) closeInfra() {
+	s.hub.Close()
+	s.infra.Close()
+}
+
 func (s *Server) closeSessions() {
 	s.relay.Close()
 	s.sessions.Close()

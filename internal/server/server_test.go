@@ -18,7 +18,7 @@ import (
 	"github.com/deskhub/deskhub/internal/store/sqlite"
 )
 
-func openSQLite(t *testing.T, dir string) store.Store { return openSQLiteTB(t, dir) }
+func openSQLite(t testing.TB, dir string) store.Store { return openSQLiteTB(t, dir) }
 
 func openStoreForMain(dir string) (store.Store, error) {
 	return sqlite.Open(context.Background(), dir+"/deskhub.db", nil)
@@ -46,7 +46,7 @@ func newTestServerWith(t *testing.T, cfg config.Config, st store.Store) *Server 
 	return s
 }
 
-func testConfig(t *testing.T) config.Config { return testConfigDir(t.TempDir()) }
+func testConfig(t testing.TB) config.Config { return testConfigDir(t.TempDir()) }
 
 func testConfigDir(dir string) config.Config {
 	cfg := config.Default()

@@ -115,7 +115,7 @@ type waOptions struct {
 	} `json:"publicKey"`
 }
 
-func optionsOf(t *testing.T, r reply) waOptions {
+func optionsOf(t testing.TB, r reply) waOptions {
 	t.Helper()
 	raw, _ := json.Marshal(r.get("data", "attributes", "options"))
 	var o waOptions

@@ -1,0 +1,207 @@
+package infra
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	incus "github.com/lxc/incus/v6/client"
+	"github.com/lxc/incus/v6/shared/api"
+)
+
+// target is how deskhub reaches one LXD/Incus server.
+type target struct {
+	Host       string // host name or address (HTTPS), or "" for a unix socket
+	Port       int
+	Path       string // unix socket path
+	Project    string
+	ServerCert string // pinned PEM certificate of the server (HTTPS)
+}
+
+func (t target) String() string {
+	if t.Path != "" {
+		return "unix:" + t.Path
+	}
+	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+}
+
+// lxdInfo is what deskhub reads of GET /1.0. It is decoded leniently: LXD 5.0 reports
+// core.trust_password as a boolean, which the incus client's typed GetServer cannot decode.
+type lxdInfo struct {
+	Auth          string   `json:"auth"`
+	APIExtensions []string `json:"api_extensions"`
+	Environment   struct {
+		Addresses              []string `json:"addresses"`
+		Architectures          []string `json:"architectures"`
+		Certificate            string   `json:"certificate"`
+		CertificateFingerprint string   `json:"certificate_fingerprint"`
+		Driver                 string   `json:"driver"`
+		DriverVersion          string   `json:"driver_version"`
+		Kernel                 string   `json:"kernel"`
+		KernelVersion          string   `json:"kernel_version"`
+		Server                 string   `json:"server"`
+		ServerName             string   `json:"server_name"`
+		ServerVersion          string   `json:"server_version"`
+		Storage                string   `json:"storage"`
+		InstanceTypes          []string `json:"instance_types"`
+	} `json:"environment"`
+}
+
+// trusted tells whether the server trusts the connection's client certificate.
+func (i lxdInfo) trusted() bool { return i.Auth == "trusted" }
+
+// instanceTypes are the instance types the server can run: the environment's list where the server
+// gives one, else read from its drivers ("lxc" → container, "qemu" → virtual-machine).
+func (i lxdInfo) instanceTypes() []string {
+	if len(i.Environment.InstanceTypes) > 0 {
+		return i.Environment.InstanceTypes
+	}
+	var out []string
+	for d := range strings.SplitSeq(i.Environment.Driver, "|") {
+		switch strings.TrimSpace(d) {
+		case "lxc":
+			out = append(out, "container")
+		case "qemu":
+			out = append(out, "virtual-machine")
+		}
+	}
+	return out
+}
+
+// dialTimeout bounds reaching a server (TCP + TLS, and the first answer).
+const dialTimeout = 10 * time.Second
+
+// connect opens a client for t with deskhub's identity. No request is made.
+func (s *Service) connect(ctx context.Context, t target) (incus.InstanceServer, error) {
+	args := &incus.ConnectionArgs{
+		UserAgent:     "deskhub",
+		TLSClientCert: s.id.CertPEM,
+		TLSClientKey:  s.id.KeyPEM,
+		TLSServerCert: t.ServerCert,
+		SkipGetServer: true,
+		// A server that stops answering must not hold deskhub's calls for an hour (the client's
+		// default); long waits on operations are done in short polls instead.
+		TransportWrapper: func(tr *http.Transport) incus.HTTPTransporter {
+			tr.ResponseHeaderTimeout = s.opts.CallTimeout
+			return transport{tr}
+		},
+	}
+	var (
+		c   incus.InstanceServer
+		err error
+	)
+	if t.Path != "" {
+		c, err = incus.ConnectIncusUnixWithContext(ctx, t.Path, args)
+	} else {
+		c, err = incus.ConnectIncusWithContext(ctx, "https://"+t.String(), args)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.Project != "" {
+		c = c.UseProject(t.Project)
+	}
+	return c, nil
+}
+
+// transport is the client's http.Transport as the incus client wants it.
+type transport struct{ t *http.Transport }
+
+func (t transport) RoundTrip(r *http.Request) (*http.Response, error) { return t.t.RoundTrip(r) }
+func (t transport) Transport() *http.Transport                        { return t.t }
+
+// getInfo reads GET /1.0 leniently.
+func getInfo(c incus.InstanceServer) (lxdInfo, error) {
+	resp, _, err := c.RawQuery(http.MethodGet, "/1.0", nil, "")
+	if err != nil {
+		return lxdInfo{}, err
+	}
+	var info lxdInfo
+	if err := json.Unmarshal(resp.Metadata, &info); err != nil {
+		return lxdInfo{}, fmt.Errorf("reading the server's GET /1.0: %w", err)
+	}
+	return info, nil
+}
+
+// fetchServerCert reads the TLS certificate a server presents, without trusting it yet (the caller pins
+// it, trust on first use, and shows its fingerprint).
+func fetchServerCert(ctx context.Context, host string, port int) (string, error) {
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: dialTimeout}, Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // read only to pin it
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return "", errors.New("the server presented no certificate")
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[0].Raw})), nil
+}
+
+// trustToken is the decoded form of an LXD/Incus trust token ("lxc config trust add").
+type trustToken struct {
+	ClientName  string    `json:"client_name"`
+	Fingerprint string    `json:"fingerprint"`
+	Addresses   []string  `json:"addresses"`
+	Secret      string    `json:"secret"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// parseTrustToken decodes s as a trust token; ok is false for anything else (a trust password).
+func parseTrustToken(s string) (trustToken, bool) {
+	if len(s) < 40 || strings.ContainsAny(s, " \t\n") {
+		return trustToken{}, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		if raw, err = base64.RawURLEncoding.DecodeString(s); err != nil {
+			return trustToken{}, false
+		}
+	}
+	var tok trustToken
+	if json.Unmarshal(raw, &tok) != nil || tok.Secret == "" || tok.Fingerprint == "" {
+		return trustToken{}, false
+	}
+	return tok, true
+}
+
+// requestTrust asks the server to trust deskhub's client certificate (the one of the connection), with
+// a trust password (LXD 5.0: a raw POST, since the typed CertificatesPost has no password member any
+// more) or a trust token. name is the certificate's name in the server's trust store.
+func requestTrust(c incus.InstanceServer, name, secret string) error {
+	body := map[string]any{"type": "client", "name": name}
+	if tok, ok := parseTrustToken(secret); ok {
+		body["password"] = tok.Secret // LXD 5.0 takes a token's secret as the password
+		body["trust_token"] = secret  // Incus takes the whole token
+	} else {
+		body["password"] = secret
+	}
+	_, _, err := c.RawQuery(http.MethodPost, "/1.0/certificates", body, "")
+	return err
+}
+
+// lxdStatus is the HTTP status of an LXD error, or 0.
+func lxdStatus(err error) int {
+	var se api.StatusError
+	if errors.As(err, &se) {
+		return se.Status()
+	}
+	return 0
+}
+
+// isNotFound tells whether LXD answered 404.
+func isNotFound(err error) bool {
+	return lxdStatus(err) == http.StatusNotFound || api.StatusErrorCheck(err, http.StatusNotFound)
+}

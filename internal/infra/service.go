@@ -1,0 +1,487 @@
+// Package infra serves the infrastructure surface's LXD side: servers added with server.add and what
+// lives on them (instances, images, profiles, networks, pools, volumes, certificates), asynchronous
+// instance operations, and the relay of LXD lifecycle events to deskhub's event stream. It talks to
+// LXD 5.0 and Incus through the incus Go client, with one client certificate per install.
+package infra
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	incus "github.com/lxc/incus/v6/client"
+
+	"github.com/deskhub/deskhub/api/vmm"
+	"github.com/deskhub/deskhub/internal/events"
+	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/store"
+)
+
+// Options configure a Service; zero fields take the defaults New gives them.
+type Options struct {
+	Store store.Store
+	Hub   *events.Hub
+	Log   *slog.Logger
+	// Secret encrypts deskhub's LXD client key at rest (at least 16 bytes).
+	Secret []byte
+	// CertName is the name deskhub's certificate gets in a server's trust store (default
+	// "deskhub-<hostname>").
+	CertName string
+	// OpTimeout bounds an asynchronous operation: one that has not ended by then is reported failed
+	// (default 5 min).
+	OpTimeout time.Duration
+	// CallTimeout bounds one call to a server (default 30 s).
+	CallTimeout time.Duration
+	// CacheTTL is how long an instance list read from a server is reused (default 2 s; lifecycle
+	// events and deskhub's own operations drop it sooner).
+	CacheTTL time.Duration
+	// RetryMax bounds the pause between attempts to reach a server that went away (default 15 s).
+	RetryMax time.Duration
+}
+
+// Caller is who asks.
+type Caller struct {
+	UserID int64
+	Login  string
+	Admin  bool
+}
+
+// Service is the LXD side of the infrastructure surface.
+type Service struct {
+	opts Options
+	st   store.Store
+	hub  *events.Hub
+	log  *slog.Logger
+	id   Identity
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[int64]*conn
+}
+
+// New loads (or creates) deskhub's LXD identity. Start connects to the servers.
+func New(ctx context.Context, o Options) (*Service, error) {
+	if o.Store == nil || o.Hub == nil {
+		return nil, errors.New("infra: a store and an event hub are needed")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.CertName == "" {
+		h, _ := os.Hostname()
+		o.CertName = "deskhub-" + h
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = 5 * time.Minute
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 30 * time.Second
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = 2 * time.Second
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = 15 * time.Second
+	}
+	id, err := loadIdentity(ctx, o.Store, o.Secret, o.CertName)
+	if err != nil {
+		return nil, fmt.Errorf("infra: %w", err)
+	}
+	s := &Service{opts: o, st: o.Store, hub: o.Hub, log: o.Log.With("component", "infra"), id: id, conns: map[int64]*conn{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Fingerprint is the SHA-256 fingerprint of deskhub's client certificate.
+func (s *Service) Fingerprint() string { return s.id.Fingerprint }
+
+// Start watches every LXD server in the store and resumes operations a previous run left unfinished.
+func (s *Service) Start(ctx context.Context) error {
+	rows, err := s.st.ListServers(ctx, 0)
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if row.Provider == string(vmm.ProviderLXD) {
+			s.watch(row)
+		}
+	}
+	return s.resumeOperations(ctx)
+}
+
+// Close stops watching servers and waits for background work (operations left unfinished are resumed
+// by the next Start).
+func (s *Service) Close() {
+	s.cancel()
+	s.mu.Lock()
+	for _, c := range s.conns {
+		c.close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// serverConfig is what the server row's Config column holds.
+type serverConfig struct {
+	Project    string `json:"project"`
+	ServerCert string `json:"server_cert,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+}
+
+func readServerConfig(row store.Server) serverConfig {
+	var c serverConfig
+	_ = json.Unmarshal([]byte(row.Config), &c)
+	if c.Project == "" {
+		c.Project = "default"
+	}
+	return c
+}
+
+func (c serverConfig) target(row store.Server) target {
+	return target{Host: row.Host, Port: row.Port, Path: row.Path, Project: c.Project, ServerCert: c.ServerCert}
+}
+
+// ---- servers ------------------------------------------------------------------------------------------
+
+// AddParams is what server.add and server.verify take.
+type AddParams struct {
+	Host     string
+	Port     int
+	Path     string
+	Protocol string
+	Password string
+	Project  string
+}
+
+// serverNotFound is the one answer for a missing server and someone else's.
+func serverNotFound(id int64) error { return httpapi.NotFound("no server with server_id %d", id) }
+
+// visibleServer returns the server row if the caller may see it.
+func (s *Service) visibleServer(ctx context.Context, c Caller, id int64) (store.Server, error) {
+	row, err := s.st.GetServer(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (row.Provider != string(vmm.ProviderLXD) || !c.mayUseServer(row))) {
+		return store.Server{}, serverNotFound(id)
+	}
+	return row, err
+}
+
+func (c Caller) mayUseServer(row store.Server) bool {
+	return c.Admin || (c.UserID != 0 && row.OwnerID == c.UserID)
+}
+
+// probe reaches the server described by p, makes it trust deskhub if it does not yet (and keep is
+// true; with keep false, a trust made only to check the password is withdrawn again), and reads what
+// it reports.
+func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (target, lxdInfo, error) {
+	t := target{Host: p.Host, Port: p.Port, Path: p.Path, Project: p.Project}
+	if t.Project == "" {
+		t.Project = "default"
+	}
+	if p.Path != "" {
+		if !c.Admin {
+			return t, lxdInfo{}, httpapi.Errorf(http.StatusForbidden, "only administrators may add a server by its unix socket (server_path): the socket gives full control of the host")
+		}
+		t.Host, t.Port = "", 0
+	} else {
+		pem, err := fetchServerCert(ctx, p.Host, p.Port)
+		if err != nil {
+			return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("cannot reach the server at %s: %v", t, err), Err: err}
+		}
+		t.ServerCert = pem
+	}
+	cl, err := s.connect(ctx, t)
+	if err != nil {
+		return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("cannot connect to the server at %s: %v", t, err), Err: err}
+	}
+	info, err := getInfo(cl)
+	if err != nil {
+		return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("the server at %s does not answer as LXD or Incus: %v", t, err), Err: err}
+	}
+	if info.trusted() {
+		return t, info, s.checkProject(cl, t)
+	}
+	if tok, ok := parseTrustToken(p.Password); ok {
+		if fp, _ := certFingerprint(t.ServerCert); fp != "" && tok.Fingerprint != fp {
+			return t, info, httpapi.BadRequest("server_password", "the trust token was made by another server (certificate %.12s, this server has %.12s)", tok.Fingerprint, fp)
+		}
+		if !tok.ExpiresAt.IsZero() && time.Now().After(tok.ExpiresAt) {
+			return t, info, httpapi.BadRequest("server_password", "the trust token expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		if !keep {
+			// A token works once: using it to check it would spend it.
+			return t, info, nil
+		}
+	}
+	if p.Password == "" {
+		return t, info, httpapi.BadRequest("server_password", "the server does not trust deskhub yet: give its trust password or a trust token")
+	}
+	if err := requestTrust(cl, s.opts.CertName, p.Password); err != nil {
+		if st := lxdStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized || st == http.StatusBadRequest {
+			return t, info, &httpapi.Error{Status: http.StatusForbidden, Field: "server_password",
+				Msg: fmt.Sprintf("the server refused the trust password or token: %v", err), Err: err}
+		}
+		return t, info, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("the server could not add deskhub's certificate: %v", err), Err: err}
+	}
+	if info, err = getInfo(cl); err != nil || !info.trusted() {
+		return t, info, &httpapi.Error{Status: http.StatusBadGateway, Msg: "the server accepted the trust password but still does not trust deskhub's certificate", Err: err}
+	}
+	perr := s.checkProject(cl, t)
+	if !keep || perr != nil {
+		// server.verify, or a server.add that cannot go on: withdraw the trust just made.
+		if err := cl.DeleteCertificate(s.id.Fingerprint); err != nil {
+			s.log.Warn("withdrawing a trust made only to check it", "server", t.String(), "err", err)
+		}
+	}
+	return t, info, perr
+}
+
+// checkProject makes sure the project deskhub is to use exists on the server.
+func (s *Service) checkProject(cl incus.InstanceServer, t target) error {
+	if _, _, err := cl.GetProject(t.Project); err != nil {
+		if isNotFound(err) {
+			return httpapi.BadRequest("server_project", "the server has no project %q", t.Project)
+		}
+		return &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("reading project %q: %v", t.Project, err), Err: err}
+	}
+	return nil
+}
+
+// AddServer is server.add: the server trusts deskhub from now on and is recorded as the caller's. The
+// password is used once and never stored.
+func (s *Service) AddServer(ctx context.Context, c Caller, p AddParams) (vmm.ServerAttributes, int64, error) {
+	t, info, err := s.probe(ctx, c, p, true)
+	if err != nil {
+		return vmm.ServerAttributes{}, 0, err
+	}
+	cfg := serverConfig{Project: t.Project, ServerCert: t.ServerCert, ServerName: info.Environment.ServerName}
+	cfgJSON, _ := json.Marshal(cfg)
+	row := store.Server{
+		OwnerID: c.UserID, Name: t.String() + "/" + t.Project, Provider: string(vmm.ProviderLXD), Protocol: p.Protocol,
+		Host: t.Host, Port: t.Port, Path: t.Path, CertFingerprint: info.Environment.CertificateFingerprint,
+		State: stateOnline, Config: string(cfgJSON),
+	}
+	if row.CertFingerprint == "" && t.ServerCert != "" {
+		row.CertFingerprint, _ = certFingerprint(t.ServerCert)
+	}
+	if err := s.st.CreateServer(ctx, &row); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return vmm.ServerAttributes{}, 0, httpapi.Errorf(http.StatusConflict, "the server %s (project %s) has been added already", t, t.Project)
+		}
+		return vmm.ServerAttributes{}, 0, err
+	}
+	cn := s.watch(row)
+	select {
+	case <-cn.first:
+	case <-time.After(dialTimeout):
+	}
+	attrs, err := s.serverAttributes(ctx, row, true)
+	return attrs, row.ID, err
+}
+
+// VerifyServer is server.verify: it reaches the server and checks the credentials, recording nothing.
+func (s *Service) VerifyServer(ctx context.Context, c Caller, p AddParams) (vmm.ServerAttributes, error) {
+	t, info, err := s.probe(ctx, c, p, false)
+	if err != nil {
+		return vmm.ServerAttributes{}, err
+	}
+	fp := info.Environment.CertificateFingerprint
+	if fp == "" && t.ServerCert != "" {
+		fp, _ = certFingerprint(t.ServerCert)
+	}
+	return vmm.ServerAttributes{
+		ServerName: info.Environment.ServerName, ServerHost: t.Host, ServerPort: vmm.FlexInt(t.Port),
+		ServerProtocol: p.Protocol, ServerPath: t.Path, ServerOwner: c.Login,
+		ServerAddresses: nonNil(info.Environment.Addresses), ServerCertificateFingerprint: fp,
+		ServerKernel: kernel(info), ServerDriver: info.Environment.Driver, ServerVersion: info.Environment.ServerVersion,
+		ServerInstanceTypes: nonNil(info.instanceTypes()), ServerState: stateOnline, Provider: vmm.ProviderLXD,
+	}, nil
+}
+
+// ServerView is one server as the caller sees it.
+type ServerView struct {
+	ID    int64
+	Attrs vmm.ServerAttributes
+}
+
+// ListServers is server.list: the caller's servers (an administrator's: all); id 0 lists every one.
+func (s *Service) ListServers(ctx context.Context, c Caller, id int64) ([]ServerView, error) {
+	var rows []store.Server
+	if id != 0 {
+		row, err := s.visibleServer(ctx, c, id)
+		if err != nil {
+			return nil, err
+		}
+		rows = []store.Server{row}
+	} else {
+		owner := c.UserID
+		if c.Admin {
+			owner = 0
+		}
+		all, err := s.st.ListServers(ctx, owner)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range all {
+			if r.Provider == string(vmm.ProviderLXD) {
+				rows = append(rows, r)
+			}
+		}
+	}
+	out := make([]ServerView, 0, len(rows))
+	for _, r := range rows {
+		a, err := s.serverAttributes(ctx, r, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ServerView{ID: r.ID, Attrs: a})
+	}
+	return out, nil
+}
+
+// GetServer is server.get: the server with what it reports live (cpu, memory, storage, kernel…), and
+// its storage pools.
+func (s *Service) GetServer(ctx context.Context, c Caller, id int64) (vmm.ServerAttributes, []ResourceView[vmm.PoolAttributes], error) {
+	row, err := s.visibleServer(ctx, c, id)
+	if err != nil {
+		return vmm.ServerAttributes{}, nil, err
+	}
+	attrs, err := s.serverAttributes(ctx, row, true)
+	if err != nil {
+		return attrs, nil, err
+	}
+	var pools []ResourceView[vmm.PoolAttributes]
+	if attrs.ServerState == stateOnline {
+		pools, err = s.ListPools(ctx, c, id)
+		if err != nil {
+			return attrs, nil, err
+		}
+		for _, p := range pools {
+			attrs.ServerStorage += p.Attrs.PoolSpaceTotal
+		}
+	}
+	return attrs, pools, nil
+}
+
+// serverAttributes describes a server row; with live set, it asks the server for its details (when it
+// answers).
+func (s *Service) serverAttributes(ctx context.Context, row store.Server, live bool) (vmm.ServerAttributes, error) {
+	cfg := readServerConfig(row)
+	owner := ""
+	if row.OwnerID != 0 {
+		if u, err := s.st.GetUser(ctx, row.OwnerID); err == nil {
+			owner = u.Login
+		}
+	}
+	a := vmm.ServerAttributes{
+		ServerName: cfg.ServerName, ServerHost: row.Host, ServerPort: vmm.FlexInt(row.Port), ServerProtocol: row.Protocol,
+		ServerPath: row.Path, ServerOwner: owner, ServerAddresses: []string{}, ServerCertificateFingerprint: row.CertFingerprint,
+		ServerInstanceTypes: []string{}, ServerState: row.State, Provider: vmm.ProviderLXD,
+	}
+	cn := s.conn(row.ID)
+	if cn != nil {
+		a.ServerState, _ = cn.status()
+	}
+	if !live || cn == nil || a.ServerState != stateOnline {
+		return a, nil
+	}
+	cl := cn.client()
+	info, err := getInfo(cl)
+	if err != nil {
+		cn.failed(err)
+		a.ServerState = stateOffline
+		return a, nil
+	}
+	if !info.trusted() {
+		a.ServerState = stateUntrusted
+		return a, nil
+	}
+	a.ServerName = info.Environment.ServerName
+	a.ServerAddresses = nonNil(info.Environment.Addresses)
+	a.ServerKernel = kernel(info)
+	a.ServerDriver = info.Environment.Driver
+	a.ServerVersion = info.Environment.ServerVersion
+	a.ServerInstanceTypes = nonNil(info.instanceTypes())
+	if res, err := cl.GetServerResources(); err == nil {
+		a.ServerCPU = int(res.CPU.Total)
+		a.ServerMemory = int64(res.Memory.Total)
+	}
+	return a, nil
+}
+
+func kernel(info lxdInfo) string {
+	if info.Environment.KernelVersion == "" {
+		return info.Environment.Kernel
+	}
+	return info.Environment.Kernel + " " + info.Environment.KernelVersion
+}
+
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+// ServerHealth is one server's reachability, for health.ready.
+type ServerHealth struct {
+	ID    int64
+	State string
+	Error string
+}
+
+// Health reports every watched server's state.
+func (s *Service) Health() []ServerHealth {
+	s.mu.Lock()
+	out := make([]ServerHealth, 0, len(s.conns))
+	for id, c := range s.conns {
+		st, e := c.status()
+		out = append(out, ServerHealth{ID: id, State: st, Error: e})
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// serverClient returns a visible server's row and a client for it, or a 503 when it does not answer.
+func (s *Service) serverClient(ctx context.Context, c Caller, id int64) (store.Server, incus.InstanceServer, error) {
+	row, err := s.visibleServer(ctx, c, id)
+	if err != nil {
+		return row, nil, err
+	}
+	cl, err := s.clientFor(row)
+	return row, cl, err
+}
+
+// clientFor is a client for a watched server, or a 503 when it does not answer.
+func (s *Service) clientFor(row store.Server) (incus.InstanceServer, error) {
+	cn := s.conn(row.ID)
+	if cn == nil {
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "server %d is not connected", row.ID)
+	}
+	st, e := cn.status()
+	if st != stateOnline {
+		return nil, &httpapi.Error{Status: http.StatusServiceUnavailable, RetryAfter: 5,
+			Msg: fmt.Sprintf("server %d (%s) is %s: %s", row.ID, row.Name, st, e)}
+	}
+	return cn.client(), nil
+}
+
+// lxdError turns an error LXD answered into one for the client: LXD's text, with LXD's 4xx status
+// where it has one (404, 409, 400…), else 502.
+func lxdError(what string, err error) error {
+	st := lxdStatus(err)
+	if st >= 400 && st < 500 {
+		return &httpapi.Error{Status: st, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
+	}
+	return &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
+}

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/lxc/incus/v6/shared/api"
+)
+
+// Benchmarks of the LXD side on the real daemon (go test -run '^$' -bench LXD ./internal/server/;
+// bench/infra/run.sh prints them). They measure, they assert nothing.
+
+// percentiles reports p50 and p99 of ds as custom metrics, in milliseconds.
+func percentiles(b *testing.B, ds []time.Duration, prefix string) {
+	if len(ds) == 0 {
+		return
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	at := func(q float64) float64 { return float64(ds[int(q*float64(len(ds)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(at(0.5), prefix+"p50-ms")
+	b.ReportMetric(at(0.99), prefix+"p99-ms")
+}
+
+// BenchmarkLXDInstanceList is instance.list over 50 instances (25 running), from the cache and with the
+// cache dropped before every call (each call then reads GetInstancesFull from LXD).
+func BenchmarkLXDInstanceList(b *testing.B) {
+	h := newLXDHarnessTB(b)
+	alice := h.user("alice", false)
+	h.addServer(alice)
+	for i := range 50 {
+		h.env.CreateInstance(b, fmt.Sprintf("dh-bench-%02d", i), i%2 == 0)
+	}
+	if n := len(h.instanceIDs(alice)); n != 50 {
+		b.Fatalf("instance.list shows %d instances, want 50", n)
+	}
+	for _, cached := range []bool{true, false} {
+		b.Run(map[bool]string{true: "cached", false: "uncached"}[cached], func(b *testing.B) {
+			var ds []time.Duration
+			for b.Loop() {
+				if !cached {
+					h.s.infra.DropCaches()
+				}
+				start := time.Now()
+				h.call("POST", "/api/v1/instance.list", alice, map[string]any{"provider": "lxd"}).want(h.t, 200)
+				ds = append(ds, time.Since(start))
+			}
+			percentiles(b, ds, "")
+		})
+	}
+}
+
+// BenchmarkLXDAddToStarted is the time from instance.add to the "started" lifecycle event on the
+// user's stream, and to the operation's success event.
+func BenchmarkLXDAddToStarted(b *testing.B) {
+	h := newLXDHarnessTB(b)
+	alice := h.user("alice", false)
+	sid := h.addServer(alice)
+	s := h.openStream(alice)
+	var started, done []time.Duration
+	i := 0
+	for b.Loop() {
+		name := fmt.Sprintf("dh-add-%03d", i)
+		rid := fmt.Sprintf("bench-add-%03d", i)
+		i++
+		start := time.Now()
+		h.call("POST", "/api/v1/instance.add", alice, map[string]any{"server_id": sid, "instance_name": name,
+			"image_alias": h.env.ImageAlias, "request_id": rid, "provider": "lxd"}).want(h.t, 200)
+		s.lifecycle(h.t, name, "started")
+		started = append(started, time.Since(start))
+		if res := s.opResult(h.t, rid, time.Minute); res.str("status") != "success" {
+			b.Fatalf("instance.add: %v", res.Data)
+		}
+		done = append(done, time.Since(start))
+		b.StopTimer()
+		cl := h.env.Client(b)
+		if op, err := cl.UpdateInstanceState(name, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}, ""); err == nil {
+			_ = op.Wait()
+		}
+		if op, err := cl.DeleteInstance(name); err == nil {
+			_ = op.Wait()
+		}
+		b.StartTimer()
+	}
+	percentiles(b, started, "started-")
+	percentiles(b, done, "success-")
+}

@@ -1,0 +1,359 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/deskhub/deskhub/api/jsonapi"
+	"github.com/deskhub/deskhub/api/vmm"
+	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/events"
+	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/infra"
+)
+
+// setupInfra builds the event hub and the LXD side of the infrastructure surface.
+func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
+	s.hub = events.New(events.Options{BindTimeout: cfg.Infra.StreamBindTimeout, Heartbeat: cfg.Infra.Heartbeat,
+		Log: s.log, Registerer: s.registry})
+	secret, err := loadSecretKey(cfg)
+	if err != nil {
+		return err
+	}
+	s.infra, err = infra.New(ctx, infra.Options{Store: s.store, Hub: s.hub, Log: s.log, Secret: secret,
+		CertName: cfg.Infra.CertName, OpTimeout: cfg.Infra.OpTimeout})
+	return err
+}
+
+// loadSecretKey is DESKHUB_SECRET_KEY, or the key in the secret key file, created on first use.
+func loadSecretKey(cfg config.Config) ([]byte, error) {
+	if cfg.Infra.SecretKey != "" {
+		return []byte(cfg.Infra.SecretKey), nil
+	}
+	path := cfg.Infra.SecretKeyFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "secret.key")
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		b = []byte(hex.EncodeToString(key) + "\n")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("secret key file %s: %w", path, err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return loadSecretKey(cfg) // created meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating the secret key file %s: %w", path, err)
+		}
+		_, err = f.Write(b)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("writing the secret key file %s: %w", path, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("reading the secret key file %s: %w", path, err)
+	}
+	key := strings.TrimSpace(string(b))
+	if len(key) < 16 {
+		return nil, fmt.Errorf("secret key file %s: the key is shorter than 16 characters", path)
+	}
+	return []byte(key), nil
+}
+
+func infraCaller(c *httpapi.Call) infra.Caller {
+	return infra.Caller{UserID: c.Principal.UserID, Login: c.Principal.Login, Admin: c.Principal.Admin}
+}
+
+// internalProvider answers calls about provider "internal" resources of a kind deskhub keeps only on
+// LXD servers: there are none.
+func internalNone[A any](p vmm.Provider) (jsonapi.Many[A], bool) {
+	return jsonapi.Many[A]{Data: []jsonapi.Resource[A]{}}, p == vmm.ProviderInternal
+}
+
+func noInternal(p vmm.Provider, what string) error {
+	if p == vmm.ProviderInternal {
+		return httpapi.NotFound("deskhub itself has no %s: use provider \"lxd\"", what)
+	}
+	return nil
+}
+
+func many[A any](typ string, views []infra.ResourceView[A]) jsonapi.Many[A] {
+	out := jsonapi.Many[A]{Data: make([]jsonapi.Resource[A], 0, len(views))}
+	for _, v := range views {
+		out.Data = append(out.Data, jsonapi.Resource[A]{Type: typ, ID: v.ID, Attributes: v.Attrs})
+	}
+	return out
+}
+
+func serverRelationship(serverID int64) map[string]jsonapi.Relationship {
+	return map[string]jsonapi.Relationship{"server": {Data: jsonapi.Identifier{Type: vmm.TypeServer, ID: fmt.Sprint(serverID)}}}
+}
+
+// ---- servers ------------------------------------------------------------------------------------------
+
+func addParams(r *vmm.ServerAddRequest) infra.AddParams {
+	return infra.AddParams{Host: r.ServerHost, Port: int(r.ServerPort), Path: r.ServerPath, Protocol: r.ServerProtocol,
+		Password: r.ServerPassword, Project: r.ServerProject}
+}
+
+func (s *Server) serverAdd(c *httpapi.Call, r *vmm.ServerAddRequest) (jsonapi.One[vmm.ServerAttributes], error) {
+	var none jsonapi.One[vmm.ServerAttributes]
+	if s.cfg.Features.DisableServerAdd {
+		return none, errForbiddenFeature("adding servers")
+	}
+	attrs, id, err := s.infra.AddServer(c.Ctx, infraCaller(c), addParams(r))
+	if err != nil {
+		return none, err
+	}
+	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "server.add", fmt.Sprint(id), map[string]any{"host": r.ServerHost, "port": r.ServerPort, "path": r.ServerPath})
+	return jsonapi.NewOne(vmm.TypeServer, fmt.Sprint(id), attrs), nil
+}
+
+func (s *Server) serverVerify(c *httpapi.Call, r *vmm.ServerVerifyRequest) (jsonapi.One[vmm.ServerAttributes], error) {
+	add := vmm.ServerAddRequest(*r)
+	attrs, err := s.infra.VerifyServer(c.Ctx, infraCaller(c), addParams(&add))
+	if err != nil {
+		return jsonapi.One[vmm.ServerAttributes]{}, err
+	}
+	return jsonapi.NewOne(vmm.TypeServer, "verify", attrs), nil
+}
+
+func (s *Server) serverList(c *httpapi.Call, r *vmm.ServerListRequest) (jsonapi.Many[vmm.ServerAttributes], error) {
+	if out, ok := internalNone[vmm.ServerAttributes](r.Provider); ok {
+		return out, nil
+	}
+	list, err := s.infra.ListServers(c.Ctx, infraCaller(c), r.ServerID)
+	if err != nil {
+		return jsonapi.Many[vmm.ServerAttributes]{}, err
+	}
+	out := jsonapi.Many[vmm.ServerAttributes]{Data: make([]jsonapi.Resource[vmm.ServerAttributes], 0, len(list))}
+	for _, v := range list {
+		out.Data = append(out.Data, jsonapi.Resource[vmm.ServerAttributes]{Type: vmm.TypeServer, ID: fmt.Sprint(v.ID), Attributes: v.Attrs})
+	}
+	return out, nil
+}
+
+func (s *Server) serverGet(c *httpapi.Call, r *vmm.ServerGetRequest) (jsonapi.One[vmm.ServerAttributes], error) {
+	var none jsonapi.One[vmm.ServerAttributes]
+	if err := noInternal(r.Provider, "servers"); err != nil {
+		return none, err
+	}
+	attrs, pools, err := s.infra.GetServer(c.Ctx, infraCaller(c), r.ServerID)
+	if err != nil {
+		return none, err
+	}
+	out := jsonapi.NewOne(vmm.TypeServer, fmt.Sprint(r.ServerID), attrs)
+	ids := make([]jsonapi.Identifier, 0, len(pools))
+	out.Included = []jsonapi.Resource[any]{}
+	for _, p := range pools {
+		ids = append(ids, jsonapi.Identifier{Type: vmm.TypePool, ID: p.ID})
+		out.Included = append(out.Included, jsonapi.Resource[any]{Type: vmm.TypePool, ID: p.ID, Attributes: p.Attrs})
+	}
+	out.Data.Relationships = map[string]jsonapi.Relationship{"pools": {Data: ids}}
+	return out, nil
+}
+
+// ---- resources on a server ----------------------------------------------------------------------------
+
+// serverResources builds a list handler of one kind of resource on a server.
+func serverResources[Req any, A any](typ string, get func(*Req) (vmm.Provider, int64),
+	list func(ctx context.Context, c infra.Caller, serverID int64) ([]infra.ResourceView[A], error)) func(*httpapi.Call, *Req) (jsonapi.Many[A], error) {
+	return func(c *httpapi.Call, r *Req) (jsonapi.Many[A], error) {
+		p, id := get(r)
+		if out, ok := internalNone[A](p); ok {
+			return out, nil
+		}
+		views, err := list(c.Ctx, infraCaller(c), id)
+		if err != nil {
+			return jsonapi.Many[A]{}, err
+		}
+		return many(typ, views), nil
+	}
+}
+
+func (s *Server) imageList(c *httpapi.Call, r *vmm.ImageListRequest) (jsonapi.Many[vmm.ImageAttributes], error) {
+	if out, ok := internalNone[vmm.ImageAttributes](r.Provider); ok {
+		return out, nil
+	}
+	views, err := s.infra.ListImages(c.Ctx, infraCaller(c), r.ServerID, false)
+	return many(vmm.TypeImage, views), err
+}
+
+func (s *Server) imageServerList(c *httpapi.Call, r *vmm.ImageServerListRequest) (jsonapi.Many[vmm.ImageAttributes], error) {
+	if out, ok := internalNone[vmm.ImageAttributes](r.Provider); ok {
+		return out, nil
+	}
+	views, err := s.infra.ListImages(c.Ctx, infraCaller(c), r.ServerID, true)
+	return many(vmm.TypeImage, views), err
+}
+
+// done acknowledges an action with what it was about.
+func done(what string, kv ...any) jsonapi.Meta {
+	m := map[string]any{"status": "ok", "action": what}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	return jsonapi.Meta{Meta: m}
+}
+
+func (s *Server) imageDelete(c *httpapi.Call, r *vmm.ImageDeleteRequest) (jsonapi.Meta, error) {
+	if err := noInternal(r.Provider, "images"); err != nil {
+		return jsonapi.Meta{}, err
+	}
+	if err := s.infra.DeleteImage(c.Ctx, infraCaller(c), r.ServerID, r.ImageFingerprint); err != nil {
+		return jsonapi.Meta{}, err
+	}
+	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "image.delete", r.ImageFingerprint, map[string]any{"server_id": r.ServerID})
+	return done("image.delete", "image_fingerprint", r.ImageFingerprint), nil
+}
+
+func (s *Server) profileUpdate(c *httpapi.Call, r *vmm.ProfileUpdateRequest) (jsonapi.One[vmm.ProfileAttributes], error) {
+	if err := noInternal(r.Provider, "profiles"); err != nil {
+		return jsonapi.One[vmm.ProfileAttributes]{}, err
+	}
+	v, err := s.infra.UpdateProfile(c.Ctx, infraCaller(c), r.ServerID, r.ProfileName, r.ProfileBody, r.ProfileRename)
+	if err != nil {
+		return jsonapi.One[vmm.ProfileAttributes]{}, err
+	}
+	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "profile.update", r.ProfileName, map[string]any{"server_id": r.ServerID, "rename": r.ProfileRename})
+	out := jsonapi.NewOne(vmm.TypeProfile, v.ID, v.Attrs)
+	out.Data.Relationships = serverRelationship(r.ServerID)
+	return out, nil
+}
+
+func (s *Server) profileDelete(c *httpapi.Call, r *vmm.ProfileDeleteRequest) (jsonapi.Meta, error) {
+	if err := noInternal(r.Provider, "profiles"); err != nil {
+		return jsonapi.Meta{}, err
+	}
+	if err := s.infra.DeleteProfile(c.Ctx, infraCaller(c), r.ServerID, r.ProfileName); err != nil {
+		return jsonapi.Meta{}, err
+	}
+	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "profile.delete", r.ProfileName, map[string]any{"server_id": r.ServerID})
+	return done("profile.delete", "profile_name", r.ProfileName), nil
+}
+
+func (s *Server) certificateRevoke(c *httpapi.Call, r *vmm.CertificateRevokeRequest) (jsonapi.Meta, error) {
+	if err := noInternal(r.Provider, "certificates"); err != nil {
+		return jsonapi.Meta{}, err
+	}
+	if err := s.infra.RevokeCertificate(c.Ctx, infraCaller(c), r.ServerID, r.CertificateFingerprint, r.CertificateForce); err != nil {
+		return jsonapi.Meta{}, err
+	}
+	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "certificate.revoke", r.CertificateFingerprint, map[string]any{"server_id": r.ServerID})
+	return done("certificate.revoke", "certificate_fingerprint", r.CertificateFingerprint), nil
+}
+
+// ---- instances ----------------------------------------------------------------------------------------
+
+func (s *Server) instanceList(c *httpapi.Call, r *vmm.InstanceListRequest) (jsonapi.Many[vmm.InstanceAttributes], error) {
+	if out, ok := internalNone[vmm.InstanceAttributes](r.Provider); ok {
+		return out, nil
+	}
+	list, err := s.infra.ListInstances(c.Ctx, infraCaller(c), r.ServerID, r.InstanceID)
+	if err != nil {
+		return jsonapi.Many[vmm.InstanceAttributes]{}, err
+	}
+	out := many(vmm.TypeInstance, list.Instances)
+	for i := range out.Data {
+		out.Data[i].Relationships = serverRelationship(out.Data[i].Attributes.ServerID)
+	}
+	if len(list.Unreachable) > 0 {
+		out.Meta = map[string]any{"unreachable_servers": list.Unreachable}
+	}
+	return out, nil
+}
+
+func (s *Server) instanceGet(c *httpapi.Call, r *vmm.InstanceGetRequest) (jsonapi.One[vmm.InstanceAttributes], error) {
+	if err := noInternal(r.Provider, "instances"); err != nil {
+		return jsonapi.One[vmm.InstanceAttributes]{}, err
+	}
+	v, err := s.infra.GetInstance(c.Ctx, infraCaller(c), r.ServerID, r.InstanceName)
+	if err != nil {
+		return jsonapi.One[vmm.InstanceAttributes]{}, err
+	}
+	out := jsonapi.NewOne(vmm.TypeInstance, v.ID, v.Attrs)
+	out.Data.Relationships = serverRelationship(v.Attrs.ServerID)
+	return out, nil
+}
+
+func opDocument(v infra.ResourceView[vmm.OperationAttributes]) jsonapi.One[vmm.OperationAttributes] {
+	return jsonapi.NewOne(vmm.TypeOperation, v.ID, v.Attrs)
+}
+
+func (s *Server) instanceAdd(c *httpapi.Call, r *vmm.InstanceAddRequest) (jsonapi.One[vmm.OperationAttributes], error) {
+	if err := noInternal(r.Provider, "instances"); err != nil {
+		return jsonapi.One[vmm.OperationAttributes]{}, err
+	}
+	start := r.InstanceStart == nil || *r.InstanceStart
+	v, err := s.infra.AddInstance(c.Ctx, infraCaller(c), r, start)
+	if err != nil {
+		return jsonapi.One[vmm.OperationAttributes]{}, err
+	}
+	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "instance.add", r.InstanceName, map[string]any{"server_id": r.ServerID, "operation": v.ID})
+	return opDocument(v), nil
+}
+
+func (s *Server) instanceAction(c *httpapi.Call, r *vmm.InstanceActionRequest) (jsonapi.One[vmm.OperationAttributes], error) {
+	if err := noInternal(r.Provider, "instances"); err != nil {
+		return jsonapi.One[vmm.OperationAttributes]{}, err
+	}
+	v, err := s.infra.InstanceAction(c.Ctx, infraCaller(c), r)
+	if err != nil {
+		return jsonapi.One[vmm.OperationAttributes]{}, err
+	}
+	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "instance.action", fmt.Sprint(r.InstanceID), map[string]any{"action": r.InstanceStatus, "operation": v.ID})
+	return opDocument(v), nil
+}
+
+// ---- event stream -------------------------------------------------------------------------------------
+
+// eventSubscribe opens a stream (server-sent events, or a websocket on the same path).
+func (s *Server) eventSubscribe(c *httpapi.Call) error {
+	var r vmm.EventSubscribeRequest
+	if err := httpapi.Decode(c, &r); err != nil {
+		return err
+	}
+	err := s.hub.Serve(c.W, c.R, r.Stream)
+	switch {
+	case errors.Is(err, events.ErrBadStreamID):
+		return httpapi.BadRequest("stream", "member \"stream\" must be 8 to 128 letters, digits, '-' or '_' (take one from config.get)")
+	case errors.Is(err, events.ErrStreamInUse):
+		return httpapi.Errorf(http.StatusConflict, "stream %q is open already", r.Stream)
+	case errors.Is(err, events.ErrClosed):
+		return httpapi.Errorf(http.StatusServiceUnavailable, "the server is shutting down")
+	case err != nil:
+		// The stream was under way (or the websocket handshake answered): nothing more to write.
+		s.log.Debug("event stream ended", "stream", r.Stream, "err", err)
+	}
+	return nil
+}
+
+// eventAuth binds an open stream to the caller and replays what the caller missed.
+func (s *Server) eventAuth(c *httpapi.Call, r *vmm.EventAuthRequest) (jsonapi.Meta, error) {
+	err := s.hub.Bind(r.Stream, c.Principal.UserID, c.Principal.Admin)
+	switch {
+	case errors.Is(err, events.ErrUnknownStream):
+		return jsonapi.Meta{}, httpapi.NotFound("no open stream %q: open it with event.subscribe first", r.Stream)
+	case errors.Is(err, events.ErrBoundElsewhere):
+		return jsonapi.Meta{}, httpapi.Errorf(http.StatusConflict, "stream %q belongs to another user", r.Stream)
+	case err != nil:
+		return jsonapi.Meta{}, err
+	}
+	if err := s.infra.Replay(c.Ctx, r.Stream, c.Principal.UserID); err != nil {
+		s.log.Warn("replaying operation outcomes", "stream", r.Stream, "err", err)
+	}
+	return done("event.auth", "stream", r.Stream), nil
+}
