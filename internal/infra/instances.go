@@ -8,8 +8,10 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
+	incus "github.com/lxc/incus/v6/client"
 	"github.com/lxc/incus/v6/shared/api"
 
 	"github.com/deskhub/deskhub/api/vmm"
@@ -28,13 +30,53 @@ func (c *conn) instances() ([]api.InstanceFull, error) {
 	if cl == nil {
 		return nil, errors.New("not connected")
 	}
-	list, err := cl.GetInstancesFull(api.InstanceTypeAny)
+	list, err := listInstances(cl)
 	if err != nil {
 		c.failed(err)
 		return nil, err
 	}
 	c.cache, c.cacheAt = list, time.Now()
 	return list, nil
+}
+
+// listInstances reads the server's instances. LXD's full listing (recursion=2) gathers every
+// instance's state — disks, counters, processes — and takes ~10 ms per running instance; deskhub needs
+// the state only for the addresses of running instances that have a network device, so it reads the
+// plain list and asks for those states alone, a few at a time.
+func listInstances(cl incus.InstanceServer) ([]api.InstanceFull, error) {
+	plain, err := cl.GetInstances(api.InstanceTypeAny)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.InstanceFull, len(plain))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, inst := range plain {
+		out[i].Instance = inst
+		if inst.StatusCode != api.Running || !hasNIC(inst.ExpandedDevices) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if st, _, err := cl.GetInstanceState(inst.Name); err == nil {
+				out[i].State = st
+			}
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+func hasNIC(devices map[string]map[string]string) bool {
+	for _, d := range devices {
+		if d["type"] == "nic" {
+			return true
+		}
+	}
+	return false
 }
 
 // InstanceList is what instance.list answers: the instances, and the servers that did not answer.

@@ -182,11 +182,9 @@ func parseTrustToken(s string) (trustToken, bool) {
 // more) or a trust token. name is the certificate's name in the server's trust store.
 func requestTrust(c incus.InstanceServer, name, secret string) error {
 	body := map[string]any{"type": "client", "name": name}
-	if tok, ok := parseTrustToken(secret); ok {
-		body["password"] = tok.Secret // LXD 5.0 takes a token's secret as the password
-		body["trust_token"] = secret  // Incus takes the whole token
-	} else {
-		body["password"] = secret
+	body["password"] = secret // a trust password, or (LXD 5.0) a whole trust token
+	if _, ok := parseTrustToken(secret); ok {
+		body["trust_token"] = secret // Incus takes the token in its own member
 	}
 	_, _, err := c.RawQuery(http.MethodPost, "/1.0/certificates", body, "")
 	return err

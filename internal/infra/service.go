@@ -205,7 +205,11 @@ func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (
 	}
 	info, err := getInfo(cl)
 	if err != nil {
-		return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("the server at %s does not answer as LXD or Incus: %v", t, err), Err: err}
+		msg := fmt.Sprintf("cannot reach the server at %s: %v", t, err)
+		if lxdStatus(err) != 0 {
+			msg = fmt.Sprintf("the server at %s does not answer as LXD or Incus: %v", t, err)
+		}
+		return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: msg, Err: err}
 	}
 	if info.trusted() {
 		return t, info, s.checkProject(cl, t)

@@ -622,3 +622,87 @@ func TestLXDDaemonRestartMidBatch(t *testing.T) {
 		t.Fatalf("stop-force after the restart: %v", res.Data)
 	}
 }
+
+// trustToken makes the LXD daemon issue a trust token ("lxc config trust add") and encodes it as
+// the lxc client shows it.
+func trustToken(t *testing.T, env *lxdtest.Env) string {
+	t.Helper()
+	resp, _, err := env.Client(t).RawQuery("POST", "/1.0/certificates", map[string]any{"name": env.CertPrefix + "-token",
+		"type": "client", "token": true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var op struct {
+		Metadata struct {
+			Secret      string   `json:"secret"`
+			Fingerprint string   `json:"fingerprint"`
+			Addresses   []string `json:"addresses"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(resp.Metadata, &op); err != nil || op.Metadata.Secret == "" {
+		t.Fatalf("token operation: %s %v", resp.Metadata, err)
+	}
+	b, _ := json.Marshal(map[string]any{"client_name": env.CertPrefix + "-token", "fingerprint": op.Metadata.Fingerprint,
+		"addresses": op.Metadata.Addresses, "secret": op.Metadata.Secret, "expires_at": "0001-01-01T00:00:00Z"})
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// TestLXDServerAddOtherWays adds the server by a trust token and, as an administrator, by its unix
+// socket; and checks that a user sees (and may act on) an instance deskhub created for them on a
+// server that is not theirs, and nothing else there.
+func TestLXDServerAddOtherWays(t *testing.T) {
+	h := newLXDHarness(t)
+	admin := h.user("admin", true)
+	bob := h.user("bob", false)
+	tok := trustToken(t, h.env)
+	// A token made by another server is refused before it is spent.
+	forged := map[string]any{}
+	raw, _ := base64.StdEncoding.DecodeString(tok)
+	_ = json.Unmarshal(raw, &forged)
+	forged["fingerprint"] = strings.Repeat("0", 64)
+	fb, _ := json.Marshal(forged)
+	h.call("POST", "/api/v1/server.add", admin, h.serverBody(base64.StdEncoding.EncodeToString(fb))).wantErr(t, 400, "another server")
+	h.call("POST", "/api/v1/server.verify", admin, h.serverBody(tok)).want(t, 200)
+	h.addServer(admin) // (trust password) — then the token on a second install below
+	h2 := newLXDHarness(t)
+	admin2 := h2.user("admin", true)
+	r := h2.call("POST", "/api/v1/server.add", admin2, h2.serverBody(tok)).want(t, 200)
+	if r.str("data", "attributes", "server_state") != "online" {
+		t.Fatalf("server.add by token: %s", r.Raw)
+	}
+	h2.call("POST", "/api/v1/server.add", admin2, map[string]any{"server_host": "", "server_port": 0, "server_protocol": "lxd",
+		"server_password": "", "server_path": "/nonexistent/unix.socket", "server_project": h.env.Project}).wantErr(t, 502, "cannot reach")
+	u := h2.call("POST", "/api/v1/server.add", admin2, map[string]any{"server_host": "", "server_port": 0, "server_protocol": "lxd",
+		"server_password": "", "server_path": h.env.Socket, "server_project": h.env.Project}).want(t, 200)
+	if u.str("data", "attributes", "server_path") != h.env.Socket || u.str("data", "attributes", "server_state") != "online" {
+		t.Fatalf("server.add by socket: %s", u.Raw)
+	}
+
+	// An instance deskhub created for bob on the admin's server: bob sees it alone, not the server.
+	h.env.CreateInstance(t, "dh-bobs", false)
+	h.env.CreateInstance(t, "dh-admins", false)
+	ids := h.instanceIDs(admin)
+	in, err := h.s.store.GetInstance(context.Background(), int64(ids["dh-bobs"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobUser, _ := h.s.store.GetUserByLogin(context.Background(), "bob")
+	in.OwnerID = bobUser.ID
+	if err := h.s.store.UpdateInstance(context.Background(), &in); err != nil {
+		t.Fatal(err)
+	}
+	bl := h.call("POST", "/api/v1/instance.list", bob, map[string]any{"provider": "lxd"}).want(t, 200)
+	if n := len(bl.get("data").([]any)); n != 1 || bl.str("data", 0, "attributes", "instance_name") != "dh-bobs" ||
+		bl.str("data", 0, "attributes", "instance_owner") != "bob" {
+		t.Fatalf("bob's instance.list: %s", bl.Raw)
+	}
+	h.call("POST", "/api/v1/instance.get", bob, map[string]any{"provider": "lxd", "instance_name": "dh-admins"}).wantErr(t, 404, "no instance")
+	h.call("POST", "/api/v1/server.list", bob, map[string]any{"provider": "lxd", "server_id": 0}).want(t, 200)
+	h.call("POST", "/api/v1/server.get", bob, map[string]any{"provider": "lxd", "server_id": in.ServerID}).wantErr(t, 404, "no server")
+	s := h.openStream(bob)
+	if res := h.action(s, bob, ids["dh-bobs"], "start"); res.str("status") != "success" {
+		t.Fatalf("bob starting his instance: %v", res.Data)
+	}
+	h.call("POST", "/api/v1/instance.action", bob, map[string]any{"instance_id": ids["dh-admins"], "instance_status": "start",
+		"provider": "lxd"}).wantErr(t, 404, "no instance")
+}
