@@ -706,3 +706,23 @@ func TestLXDServerAddOtherWays(t *testing.T) {
 	h.call("POST", "/api/v1/instance.action", bob, map[string]any{"instance_id": ids["dh-admins"], "instance_status": "start",
 		"provider": "lxd"}).wantErr(t, 404, "no instance")
 }
+
+// TestLXDDaemonStaysDown: with LXD stopped for longer than the operation timeout, an accepted action
+// ends in a clear failure instead of staying pending.
+func TestLXDDaemonStaysDown(t *testing.T) {
+	h := newLXDHarness(t, func(c *config.Config, _ *Options) { c.Infra.OpTimeout = 3 * time.Second })
+	alice := h.user("alice", false)
+	h.addServer(alice)
+	h.env.CreateInstance(t, "dh-down", false)
+	id := h.instanceIDs(alice)["dh-down"]
+	s := h.openStream(alice)
+	h.env.KillDaemon(t)
+	defer h.env.StartDaemon(t)
+	s.wait(t, 10*time.Second, "server offline event", func(e sseEvent) bool { return e.Name == "server" && e.str("status") == "offline" })
+	start := time.Now()
+	res := h.action(s, alice, id, "start")
+	if res.str("status") != "failure" || !strings.Contains(res.str("error"), "not reachable") && !strings.Contains(res.str("error"), "did not answer") {
+		t.Fatalf("action while LXD is down: %v", res.Data)
+	}
+	t.Logf("failed after %s: %s", time.Since(start).Round(100*time.Millisecond), res.str("error"))
+}
