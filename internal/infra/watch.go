@@ -35,10 +35,11 @@ type conn struct {
 	cancel context.CancelFunc
 	first  chan struct{} // closed after the first attempt to connect
 
-	mu    sync.Mutex
-	cl    incus.InstanceServer
-	state string
-	err   string
+	mu       sync.Mutex
+	cl       incus.InstanceServer
+	listener *incus.EventListener
+	state    string
+	err      string
 
 	cacheMu sync.Mutex
 	cache   []api.InstanceFull
@@ -66,12 +67,19 @@ func (c *conn) invalidate() {
 	c.cacheMu.Unlock()
 }
 
-// failed records that a call found the server gone; the watcher reconnects.
+// failed records that a call found the server gone, and makes the watcher reconnect (which puts the
+// server back online if it answers again).
 func (c *conn) failed(err error) {
 	if lxdStatus(err) != 0 {
 		return // the server answered: it is there
 	}
 	c.setState(stateOffline, err)
+	c.mu.Lock()
+	l := c.listener
+	c.mu.Unlock()
+	if l != nil {
+		l.Disconnect()
+	}
 }
 
 // setState records and announces a change of state.
@@ -207,7 +215,7 @@ func (c *conn) attach(ctx context.Context) (*incus.EventListener, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	c.cl = cl
+	c.cl, c.listener = cl, listener
 	c.mu.Unlock()
 	c.invalidate()
 	c.setState(stateOnline, nil)
