@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -290,6 +291,10 @@ func (s *Service) AddInstance(ctx context.Context, c Caller, r *vmm.InstanceAddR
 	typ := r.InstanceType
 	if typ == "" {
 		typ = vmm.InstanceTypeContainer
+	}
+	if info, err := getInfo(cl); err == nil && len(info.instanceTypes()) > 0 && !slices.Contains(info.instanceTypes(), typ) {
+		return zero, httpapi.BadRequest("instance_type", "server %d cannot run instances of type %q (it runs %s)", r.ServerID, typ,
+			strings.Join(info.instanceTypes(), ", "))
 	}
 	if _, _, err := cl.GetInstance(r.InstanceName); err == nil {
 		return zero, &httpapi.Error{Status: http.StatusConflict, Field: "instance_name", Msg: fmt.Sprintf("server %d already has an instance %q", r.ServerID, r.InstanceName)}

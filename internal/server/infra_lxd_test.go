@@ -334,6 +334,10 @@ func TestLXDInfrastructure(t *testing.T) {
 		"provider": "lxd"}).wantErr(t, 400, "instance_name")
 	h.call("POST", "/api/v1/instance.add", alice, map[string]any{"server_id": sid, "instance_name": "dh-one", "image_alias": "no-such-image",
 		"provider": "lxd"}).wantErr(t, 400, "no image alias")
+	if !strings.Contains(fmt.Sprint(a["server_instance_types"]), "virtual-machine") {
+		h.call("POST", "/api/v1/instance.add", alice, map[string]any{"server_id": sid, "instance_name": "dh-vm", "image_alias": h.env.ImageAlias,
+			"instance_type": "virtual-machine", "provider": "lxd"}).wantErr(t, 400, "cannot run instances of type")
+	}
 	h.call("POST", "/api/v1/instance.add", bob, map[string]any{"server_id": sid, "instance_name": "dh-one", "image_alias": h.env.ImageAlias,
 		"provider": "lxd"}).wantErr(t, 404, "no server")
 	add := h.call("POST", "/api/v1/instance.add", alice, map[string]any{"server_id": sid, "instance_name": "dh-one",
