@@ -89,7 +89,8 @@ func TestParseProfileBody(t *testing.T) {
 	if pb, err := parseProfileBody(`{"config": {"a": "b"}}`); err != nil || pb.Config["a"] != "b" || pb.Description != nil {
 		t.Fatalf("JSON body: %+v, %v", pb, err)
 	}
-	for _, bad := range []string{"", "  ", "config: [", "unknown: 1", "config: {}\n---\nconfig: {}\n", "config: 5", "devices:\n  d: 1\n"} {
+	laughs := "config: &a {x: y}\ndevices: &b {d: *a}\n" + "description: [*b, *b, *b, *b, *b, *b, *b, *b]\n"
+	for _, bad := range []string{"", "  ", "config: [", "unknown: 1", "config: {}\n---\nconfig: {}\n", "config: 5", "devices:\n  d: 1\n", laughs} {
 		if _, err := parseProfileBody(bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
