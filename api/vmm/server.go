@@ -121,3 +121,15 @@ type ServerListRequest struct {
 
 // Validate checks the provider.
 func (r *ServerListRequest) Validate() error { return checkProvider(r.Provider) }
+
+// ServerDeleteRequest is the body of server.delete, a deskhub extension (the seed has no way to remove
+// a server): deskhub forgets the server and, unless asked not to, withdraws its certificate from the
+// server's trust store.
+type ServerDeleteRequest struct {
+	Provider        Provider `json:"provider" required:"true" doc:"\"lxd\""`
+	ServerID        int64    `json:"server_id" required:"true" doc:"id of the server to forget"`
+	ServerKeepTrust bool     `json:"server_keep_trust" doc:"leave deskhub's certificate in the server's trust store (default: remove it, unless another added record uses the same server)"`
+}
+
+// Validate checks the provider.
+func (r *ServerDeleteRequest) Validate() error { return checkProvider(r.Provider) }

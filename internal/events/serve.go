@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -120,14 +122,27 @@ func (h *Hub) run(ctx context.Context, s *subscriber, k sink) error {
 				seq++
 			}
 			if err := k.send(m, seq); err != nil {
+				if clientGone(ctx, err) {
+					return nil
+				}
 				return err
 			}
 		case <-tick.C:
 			if err := k.heartbeat(); err != nil {
+				if clientGone(ctx, err) {
+					return nil
+				}
 				return err
 			}
 		}
 	}
+}
+
+// clientGone tells whether a failed write only means that the client left (it closed the connection
+// while a message was on its way): that ends the stream normally.
+func clientGone(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) || websocket.CloseStatus(err) != -1
 }
 
 // sseSink writes server-sent events.

@@ -436,6 +436,61 @@ func nonNil[T any](v []T) []T {
 	return v
 }
 
+// DeleteServer forgets a server (server.delete): it stops following it, and unless keepTrust is set
+// and while no other added record uses the same server, withdraws deskhub's certificate from the
+// server's trust store. It refuses while operations on the server are unfinished. trustRemoved tells
+// whether the certificate was withdrawn.
+func (s *Service) DeleteServer(ctx context.Context, c Caller, id int64, keepTrust bool) (trustRemoved bool, err error) {
+	row, err := s.visibleServer(ctx, c, id)
+	if err != nil {
+		return false, err
+	}
+	ops, err := s.st.ListOperations(ctx, store.OperationFilter{States: []string{store.OperationPending, store.OperationRunning}})
+	if err != nil {
+		return false, err
+	}
+	for _, op := range ops {
+		if op.ServerID == id {
+			return false, httpapi.Errorf(http.StatusConflict, "operation %s (%s %s) on server %d is not finished yet", op.ID, op.Kind, op.InstanceName, id)
+		}
+	}
+	if !keepTrust && !s.sharedServer(ctx, row) {
+		if cl := s.currentClient(id); cl != nil {
+			if err := cl.DeleteCertificate(s.id.Fingerprint); err == nil {
+				trustRemoved = true
+			} else {
+				s.log.Warn("withdrawing deskhub's certificate from a deleted server", "server", row.Name, "err", err)
+			}
+		}
+	}
+	s.unwatch(id)
+	if err := s.st.DeleteServer(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return trustRemoved, err
+	}
+	data, _ := json.Marshal(map[string]any{"server_id": id, "server_state": "deleted"})
+	s.hub.Publish(vmm.Event{Type: "server", Status: "deleted", Resource: vmm.TypeServer, ResourceID: fmt.Sprint(id),
+		Data: data, Provider: vmm.ProviderLXD, Time: time.Now().UTC()}, events.Audience{Users: []int64{row.OwnerID}})
+	return trustRemoved, nil
+}
+
+// sharedServer tells whether another added record reaches the same server (another project on it).
+func (s *Service) sharedServer(ctx context.Context, row store.Server) bool {
+	all, err := s.st.ListServers(ctx, 0)
+	if err != nil {
+		return true // when in doubt, keep the trust
+	}
+	for _, o := range all {
+		same := o.Host == row.Host && o.Port == row.Port && o.Path == row.Path
+		if row.CertFingerprint != "" && o.CertFingerprint == row.CertFingerprint {
+			same = true // the same server reached another way (socket and HTTPS)
+		}
+		if o.ID != row.ID && o.Provider == row.Provider && same {
+			return true
+		}
+	}
+	return false
+}
+
 // ServerHealth is one server's reachability, for health.ready.
 type ServerHealth struct {
 	ID    int64

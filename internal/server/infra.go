@@ -166,6 +166,18 @@ func (s *Server) serverGet(c *httpapi.Call, r *vmm.ServerGetRequest) (jsonapi.On
 	return out, nil
 }
 
+func (s *Server) serverDelete(c *httpapi.Call, r *vmm.ServerDeleteRequest) (jsonapi.Meta, error) {
+	if err := noInternal(r.Provider, "servers"); err != nil {
+		return jsonapi.Meta{}, err
+	}
+	removed, err := s.infra.DeleteServer(c.Ctx, infraCaller(c), r.ServerID, r.ServerKeepTrust)
+	if err != nil {
+		return jsonapi.Meta{}, err
+	}
+	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "server.delete", fmt.Sprint(r.ServerID), map[string]any{"trust_removed": removed})
+	return done("server.delete", "server_id", r.ServerID, "trust_removed", removed), nil
+}
+
 // ---- resources on a server ----------------------------------------------------------------------------
 
 // serverResources builds a list handler of one kind of resource on a server.

@@ -709,6 +709,49 @@ func TestLXDServerAddOtherWays(t *testing.T) {
 	}
 	h.call("POST", "/api/v1/instance.action", bob, map[string]any{"instance_id": ids["dh-admins"], "instance_status": "start",
 		"provider": "lxd"}).wantErr(t, 404, "no instance")
+
+	// server.delete (extension): bob cannot; the token install's two records of one server keep the
+	// trust until the last goes; the first install's record withdraws its certificate at once.
+	trusts := func(fp string) bool {
+		certs, err := h.env.Client(t).GetCertificates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range certs {
+			if c.Fingerprint == fp {
+				return true
+			}
+		}
+		return false
+	}
+	del := func(h *lxdHarness, tok string, id string) reply {
+		return h.call("POST", "/api/v1/server.delete", tok, map[string]any{"provider": "lxd", "server_id": mustAtoi(t, id)})
+	}
+	del(h, bob, fmt.Sprint(in.ServerID)).wantErr(t, 404, "no server")
+	if d := del(h2, admin2, r.str("data", "id")).want(t, 200); d.get("meta", "trust_removed") != false || !trusts(h2.s.infra.Fingerprint()) {
+		t.Fatalf("deleting one of two records of a server: %s", d.Raw)
+	}
+	if d := del(h2, admin2, u.str("data", "id")).want(t, 200); d.get("meta", "trust_removed") != true || trusts(h2.s.infra.Fingerprint()) {
+		t.Fatalf("deleting the last record of a server: %s", d.Raw)
+	}
+	if d := del(h, admin, fmt.Sprint(in.ServerID)).want(t, 200); d.get("meta", "trust_removed") != true || trusts(h.s.infra.Fingerprint()) {
+		t.Fatalf("deleting the first install's server: %s", d.Raw)
+	}
+	if l := h.call("POST", "/api/v1/server.list", admin, map[string]any{"provider": "lxd", "server_id": 0}).want(t, 200); len(l.get("data").([]any)) != 0 {
+		t.Fatalf("server.list after server.delete: %s", l.Raw)
+	}
+	if r := h.call("POST", "/api/v1/health.ready", "", nil).want(t, 200); r.get("data", "attributes", "servers") != nil {
+		t.Fatalf("health.ready still follows a deleted server: %s", r.Raw)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
 }
 
 // TestLXDDaemonStaysDown: with LXD stopped for longer than the operation timeout, an accepted action

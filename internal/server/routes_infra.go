@@ -33,6 +33,11 @@ func infraRoute(seed string, access httpapi.Access, tag, summary string, op http
 	}
 }
 
+// infraExtra builds a POST route of the infrastructure surface that the seed does not have.
+func infraExtra(path string, access httpapi.Access, tag, summary string, op httpapi.Operation) httpapi.Route {
+	return httpapi.Route{Surface: httpapi.Infra, Methods: []string{"POST"}, Path: path, Summary: summary, Access: access, Op: op, Tag: tag}
+}
+
 // infraRoutes is the infrastructure surface (ui-vmm seed), in the seed's order. Summaries are the
 // seed's, with its copy-paste slips fixed.
 func (s *Server) infraRoutes() []httpapi.Route {
@@ -79,6 +84,8 @@ func (s *Server) infraRoutes() []httpapi.Route {
 			httpapi.Op(s.profileUpdate)),
 		infraRoute("POST /v1/server.add", usr, "server", "Will add the server to the database",
 			httpapi.Op(s.serverAdd)),
+		infraExtra("/api/v1/server.delete", usr, "server", "Forgets the server and withdraws deskhub's certificate from it (deskhub extension)",
+			httpapi.Op(s.serverDelete)),
 		infraRoute("POST /v1/server.get", usr, "server", "Will display information about a server available to the user",
 			httpapi.Op(s.serverGet)),
 		infraRoute("POST /v1/server.list", usr, "server", "Will display information about the servers available to the user",
