@@ -2,6 +2,8 @@
 // its script and style inline that talks to the infrastructure API (/api/v1) with fetch. viewer.html,
 // the home page, loads static/viewer.js and static/viewer.css and talks to the session API (/v3/api);
 // it shows desktops with noVNC, whose ES modules scripts/web-build.sh vendors into static/novnc/.
+// infra.html (served at /infra) loads static/infra.js and talks to the infrastructure API: servers,
+// instances and the event stream.
 package web
 
 import (

@@ -19,6 +19,7 @@ type ServerAttributes struct {
 	ServerPort                   FlexInt  `json:"server_port" doc:"TCP port of the server's API"`
 	ServerProtocol               string   `json:"server_protocol" doc:"API protocol of the server (\"lxd\")"`
 	ServerPath                   string   `json:"server_path" doc:"unix socket path, for a server reached over a socket"`
+	ServerProject                string   `json:"server_project" doc:"LXD project deskhub works in on this server (deskhub extension)"`
 	ServerOwner                  string   `json:"server_owner" doc:"login of the user who added the server"`
 	ServerAddresses              []string `json:"server_addresses" doc:"addresses the server's API listens on"`
 	ServerCertificateFingerprint string   `json:"server_certificate_fingerprint" doc:"SHA-256 fingerprint of the server's TLS certificate, pinned at server.add"`

@@ -80,9 +80,13 @@ func (i lxdInfo) instanceTypes() []string {
 // dialTimeout bounds reaching a server (TCP + TLS, and the first answer).
 const dialTimeout = 10 * time.Second
 
-// connect opens a client for t with deskhub's identity. No request is made.
-func (s *Service) connect(ctx context.Context, t target) (incus.InstanceServer, error) {
+// connect opens a client for t with deskhub's identity. No request is made. API clients never open
+// LXD's event websocket (operations are followed by polling, which survives LXD going away, and the
+// client's lazy event listener races with concurrent calls); the watcher opens an events client of its
+// own with events set.
+func (s *Service) connect(ctx context.Context, t target, events bool) (incus.InstanceServer, error) {
 	args := &incus.ConnectionArgs{
+		SkipGetEvents: !events,
 		UserAgent:     "deskhub",
 		TLSClientCert: s.id.CertPEM,
 		TLSClientKey:  s.id.KeyPEM,

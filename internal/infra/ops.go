@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -188,7 +190,7 @@ func (s *Service) followOp(ctx context.Context, op *store.Operation, spec *opSpe
 			continue
 		}
 		if op.LXDOperation != "" {
-			o, _, err := cl.GetOperationWait(op.LXDOperation, 5)
+			o, err := opWait(cl, op.LXDOperation, 5)
 			switch {
 			case err == nil && o.StatusCode.IsFinal():
 				s.invalidate(op.ServerID)
@@ -222,6 +224,42 @@ func (s *Service) followOp(ctx context.Context, op *store.Operation, spec *opSpe
 			return fmt.Errorf("deskhub stopped before LXD took the operation, so nothing was done (the instance is %s); try again", state)
 		}
 		return fmt.Errorf("LXD restarted while the operation ran and did not finish it: the instance is %s", state)
+	}
+}
+
+// opWait asks LXD for an operation, waiting up to timeout seconds for it to end. (The client's own
+// GetOperationWait clears the shared transport's response timeout, racing with every other call.)
+func opWait(cl incus.InstanceServer, id string, timeout int) (*api.Operation, error) {
+	resp, _, err := cl.RawQuery(http.MethodGet, fmt.Sprintf("/1.0/operations/%s/wait?timeout=%d", url.PathEscape(id), timeout), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	var o api.Operation
+	if err := json.Unmarshal(resp.Metadata, &o); err != nil {
+		return nil, fmt.Errorf("reading operation %s: %w", id, err)
+	}
+	return &o, nil
+}
+
+// waitOp follows an LXD operation to its end (or ctx's), in short polls.
+func waitOp(ctx context.Context, cl incus.InstanceServer, id string) error {
+	for {
+		o, err := opWait(cl, id, 5)
+		if err != nil {
+			return err
+		}
+		if o.StatusCode.IsFinal() {
+			if o.StatusCode != api.Success {
+				if o.Err != "" {
+					return errors.New(o.Err)
+				}
+				return fmt.Errorf("LXD reports the operation %s", strings.ToLower(o.Status))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 	}
 }
 

@@ -160,7 +160,7 @@ func (s *Service) DeleteImage(ctx context.Context, c Caller, serverID int64, fp 
 	}
 	op, err := cl.DeleteImage(im.Fingerprint)
 	if err == nil {
-		err = op.WaitContext(ctx)
+		err = waitOp(ctx, cl, op.Get().ID)
 	}
 	if err != nil {
 		return s.callError(serverID, "deleting image "+fp, err)

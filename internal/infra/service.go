@@ -136,6 +136,9 @@ type serverConfig struct {
 	Project    string `json:"project"`
 	ServerCert string `json:"server_cert,omitempty"`
 	ServerName string `json:"server_name,omitempty"`
+	// Version and Driver are what the server last reported, shown while it is not asked live.
+	Version string `json:"server_version,omitempty"`
+	Driver  string `json:"server_driver,omitempty"`
 }
 
 func readServerConfig(row store.Server) serverConfig {
@@ -199,7 +202,7 @@ func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (
 		}
 		t.ServerCert = pem
 	}
-	cl, err := s.connect(ctx, t)
+	cl, err := s.connect(ctx, t, false)
 	if err != nil {
 		return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("cannot connect to the server at %s: %v", t, err), Err: err}
 	}
@@ -267,7 +270,8 @@ func (s *Service) AddServer(ctx context.Context, c Caller, p AddParams) (vmm.Ser
 	if err != nil {
 		return vmm.ServerAttributes{}, 0, err
 	}
-	cfg := serverConfig{Project: t.Project, ServerCert: t.ServerCert, ServerName: info.Environment.ServerName}
+	cfg := serverConfig{Project: t.Project, ServerCert: t.ServerCert, ServerName: info.Environment.ServerName,
+		Version: info.Environment.ServerVersion, Driver: info.Environment.Driver}
 	cfgJSON, _ := json.Marshal(cfg)
 	row := store.Server{
 		OwnerID: c.UserID, Name: t.String() + "/" + t.Project, Provider: string(vmm.ProviderLXD), Protocol: p.Protocol,
@@ -304,7 +308,7 @@ func (s *Service) VerifyServer(ctx context.Context, c Caller, p AddParams) (vmm.
 	}
 	return vmm.ServerAttributes{
 		ServerName: info.Environment.ServerName, ServerHost: t.Host, ServerPort: vmm.FlexInt(t.Port),
-		ServerProtocol: p.Protocol, ServerPath: t.Path, ServerOwner: c.Login,
+		ServerProtocol: p.Protocol, ServerPath: t.Path, ServerProject: t.Project, ServerOwner: c.Login,
 		ServerAddresses: nonNil(info.Environment.Addresses), ServerCertificateFingerprint: fp,
 		ServerKernel: kernel(info), ServerDriver: info.Environment.Driver, ServerVersion: info.Environment.ServerVersion,
 		ServerInstanceTypes: nonNil(info.instanceTypes()), ServerState: stateOnline, Provider: vmm.ProviderLXD,
@@ -388,8 +392,9 @@ func (s *Service) serverAttributes(ctx context.Context, row store.Server, live b
 	}
 	a := vmm.ServerAttributes{
 		ServerName: cfg.ServerName, ServerHost: row.Host, ServerPort: vmm.FlexInt(row.Port), ServerProtocol: row.Protocol,
-		ServerPath: row.Path, ServerOwner: owner, ServerAddresses: []string{}, ServerCertificateFingerprint: row.CertFingerprint,
-		ServerInstanceTypes: []string{}, ServerState: row.State, Provider: vmm.ProviderLXD,
+		ServerPath: row.Path, ServerProject: cfg.Project, ServerOwner: owner, ServerAddresses: []string{}, ServerCertificateFingerprint: row.CertFingerprint,
+		ServerInstanceTypes: []string{}, ServerState: row.State, ServerVersion: cfg.Version, ServerDriver: cfg.Driver,
+		Provider: vmm.ProviderLXD,
 	}
 	cn := s.conn(row.ID)
 	if cn != nil {

@@ -91,13 +91,13 @@ func (c *conn) setState(state string, err error) {
 	c.mu.Lock()
 	changed := c.state != state
 	c.state, c.err = state, msg
+	row := c.row
 	c.mu.Unlock()
 	if !changed {
 		return
 	}
 	s := c.s
 	s.log.Info("server state", "server_id", c.row.ID, "server", c.row.Name, "state", state, "err", msg)
-	row := c.row
 	row.State = state
 	row.UpdatedAt = time.Now()
 	if err := s.st.UpdateServer(context.Background(), &row); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -189,7 +189,15 @@ func waitDone(l *incus.EventListener) <-chan struct{} {
 
 // attach connects, checks trust and subscribes to lifecycle events.
 func (c *conn) attach(ctx context.Context) (*incus.EventListener, error) {
-	cl, err := c.s.connect(ctx, c.cfg.target(c.row))
+	c.mu.Lock()
+	t := c.cfg.target(c.row)
+	c.mu.Unlock()
+	cl, err := c.s.connect(ctx, t, false)
+	if err != nil {
+		c.setState(stateOffline, err)
+		return nil, err
+	}
+	ecl, err := c.s.connect(ctx, t, true)
 	if err != nil {
 		c.setState(stateOffline, err)
 		return nil, err
@@ -204,7 +212,10 @@ func (c *conn) attach(ctx context.Context) (*incus.EventListener, error) {
 		c.setState(stateUntrusted, err)
 		return nil, err
 	}
-	listener, err := cl.GetEvents()
+	if info.Environment.ServerVersion != c.cfg.Version || info.Environment.ServerName != c.cfg.ServerName {
+		c.remember(info)
+	}
+	listener, err := ecl.GetEvents()
 	if err != nil {
 		c.setState(stateOffline, err)
 		return nil, err
@@ -220,6 +231,24 @@ func (c *conn) attach(ctx context.Context) (*incus.EventListener, error) {
 	c.invalidate()
 	c.setState(stateOnline, nil)
 	return listener, nil
+}
+
+// remember stores what the server reports of itself (name, version, driver) with its record.
+func (c *conn) remember(info lxdInfo) {
+	c.mu.Lock()
+	c.cfg.ServerName, c.cfg.Version, c.cfg.Driver = info.Environment.ServerName, info.Environment.ServerVersion, info.Environment.Driver
+	b, _ := json.Marshal(c.cfg)
+	c.row.Config = string(b)
+	id := c.row.ID
+	c.mu.Unlock()
+	row, err := c.s.st.GetServer(context.Background(), id)
+	if err != nil {
+		return
+	}
+	row.Config = string(b)
+	if err := c.s.st.UpdateServer(context.Background(), &row); err != nil {
+		c.s.log.Warn("recording what a server reports", "server_id", row.ID, "err", err)
+	}
 }
 
 // lifecycle relays one LXD lifecycle event to the users who may see what it is about.

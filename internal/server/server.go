@@ -141,6 +141,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.mux.Handle("GET /passkey", passkeyPage())
 	s.mux.Handle("GET /{$}", viewerPage())
+	s.mux.Handle("GET /infra", infraPage())
 	s.mux.Handle("GET /static/", staticAssets())
 	s.mux.HandleFunc("GET /ws/display/{id}", s.displayWS)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

@@ -26,11 +26,17 @@ func pageHeaders(h http.Header, csp string) {
 }
 
 // viewerPage serves / : log in, list, start, show and end desktops (web/viewer.html).
-func viewerPage() http.Handler {
-	page, err := fs.ReadFile(web.FS, "viewer.html")
+func viewerPage() http.Handler { return htmlPage("viewer.html") }
+
+// infraPage serves /infra: servers, instances and the live event stream (web/infra.html).
+func infraPage() http.Handler { return htmlPage("infra.html") }
+
+// htmlPage serves one of web's pages that load their script and style from /static.
+func htmlPage(name string) http.Handler {
+	page, err := fs.ReadFile(web.FS, name)
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err != nil {
-			http.Error(w, "the viewer page is missing from this build", http.StatusInternalServerError)
+			http.Error(w, name+" is missing from this build", http.StatusInternalServerError)
 			return
 		}
 		h := w.Header()

@@ -45,7 +45,7 @@ func browserDeps(t *testing.T) {
 
 // startDeskhub serves deskhub on a free loopback port with its public URL on localhost (a secure
 // context for WebAuthn) and an account login/password.
-func startDeskhub(t *testing.T, login, password string) (string, *server.Server, func() []byte) {
+func startDeskhub(t *testing.T, login, password string, tune ...func(*config.Config)) (string, *server.Server, func() []byte) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -58,6 +58,9 @@ func startDeskhub(t *testing.T, login, password string) (string, *server.Server,
 	cfg.PublicURL = fmt.Sprintf("http://localhost:%d", port)
 	cfg.Hostname = "deskhub-browser-test"
 	cfg.ShutdownGrace = 2 * time.Second
+	for _, f := range tune {
+		f(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "deskhub.db"), nil)
 	if err != nil {

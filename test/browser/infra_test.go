@@ -1,0 +1,70 @@
+package browser
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/infra/lxdtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(lxdtest.Main(m)) }
+
+type infraRun struct {
+	OK               bool     `json:"ok"`
+	Error            string   `json:"error"`
+	Events           []string `json:"events"`
+	InstanceStatuses []string `json:"instanceStatuses"`
+	MS               int      `json:"ms"`
+	Steps            []struct {
+		Step string `json:"step"`
+		MS   int    `json:"ms"`
+	} `json:"steps"`
+}
+
+// TestInfraPageInChromium: on the infrastructure page, a user logs in, adds the real LXD server with
+// its trust password, launches an instance, and freezes, unfreezes, force-stops and deletes it with the
+// page's buttons; every change reaches the page through the event stream, and LXD ends with no such
+// instance.
+func TestInfraPageInChromium(t *testing.T) {
+	browserDeps(t)
+	env := lxdtest.Get(t)
+	const login, password = "operator", "operator password long enough"
+	base, _, _ := startDeskhub(t, login, password, func(c *config.Config) { c.Infra.CertName = env.CertPrefix + "-ui" })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const name = "dh-ui-1"
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "node", "infra.mjs", base, login, password, env.Host, strconv.Itoa(env.Port), env.Project,
+		env.Password, name, t.ArtifactDir())
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	runErr := cmd.Run()
+	var run infraRun
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &run); err != nil || !run.OK || runErr != nil {
+		t.Fatalf("infra.mjs: %v (ok=%v, error: %s)\nstdout: %s\nstderr:\n%s", runErr, run.OK, run.Error, stdout.String(), stderr.String())
+	}
+	for _, s := range run.Steps {
+		t.Logf("%6d ms  %s", s.MS, s.Step)
+	}
+	if got := strings.Join(run.InstanceStatuses, " "); got != "Running Frozen Running Stopped deleted" {
+		t.Fatalf("statuses seen on the page: %s", got)
+	}
+	seen := strings.Join(run.Events, "\n")
+	for _, want := range []string{"operation success", "instance created", "instance started", "instance paused", "instance resumed", "instance stopped", "instance deleted", "server online"} {
+		if !strings.Contains(seen, want) {
+			t.Errorf("the page's event log lacks %q:\n%s", want, seen)
+		}
+	}
+	if _, _, err := env.Client(t).GetInstance(name); err == nil {
+		t.Fatalf("instance %s still exists in LXD", name)
+	}
+}
