@@ -75,6 +75,10 @@ func run(mb, echoes int, timeout time.Duration, wsfy string) error {
 	defer relay.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := strings.TrimPrefix(r.URL.Path, "/")
+		if id == "direct" {
+			direct(w, r, total)
+			return
+		}
 		relay.ServeWS(w, r, display.Grant{SessionID: id, ViewOnly: r.URL.Query().Has("view"), Label: "bench"})
 	}))
 	defer srv.Close()
@@ -125,6 +129,13 @@ func run(mb, echoes int, timeout time.Duration, wsfy string) error {
 		}
 		fmt.Printf("| round trip p50 | %s | %s | %.2f× |\n", us(rd.p50), us(rw.p50), float64(rd.p50)/float64(rw.p50))
 		fmt.Printf("| round trip p99 | %s | %s | %.2f× |\n", us(rd.p99), us(rw.p99), float64(rd.p99)/float64(rw.p99))
+	}
+	// The ceiling of any relay in this set-up: the same client reading from a websocket server that
+	// writes the bytes from memory itself, with no RFB server and no relay hop at all.
+	if rc, err := bestOf(3, dh+"/direct", total, timeout); err == nil {
+		fmt.Printf("\nceiling, no relay at all (Go websocket server writing from memory to the same client): %.0f MB/s\n", rc.mbps)
+	} else {
+		return fmt.Errorf("ceiling: %w", err)
 	}
 	fmt.Println("\nthroughput: higher is better; latency: lower is better (ratio < 1 means deskhub is faster).")
 	return nil
@@ -283,4 +294,30 @@ func latency(u string, n int, timeout time.Duration) (result, error) {
 	}
 	slices.Sort(lat)
 	return result{p50: lat[len(lat)/2], p99: lat[len(lat)*99/100], n: len(lat)}, nil
+}
+
+// direct is the no-relay reference: after the client's handshake message it writes total bytes in
+// 256 KiB binary messages straight from memory.
+func direct(w http.ResponseWriter, r *http.Request, total int64) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"binary"}, CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return
+	}
+	defer ws.CloseNow()
+	ctx := r.Context()
+	if _, _, err := ws.Read(ctx); err != nil {
+		return
+	}
+	chunk := make([]byte, 256<<10)
+	for i := range chunk {
+		chunk[i] = byte(i * 7)
+	}
+	for left := total; left > 0; {
+		n := min(int64(len(chunk)), left)
+		if err := ws.Write(ctx, websocket.MessageBinary, chunk[:n]); err != nil {
+			return
+		}
+		left -= n
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
 }
