@@ -36,7 +36,14 @@ echo "ok"
 step "go test"
 go build -o bin/testsummary ./tools/testsummary
 set +e
-go test -json -count=1 -timeout 20m ./... 2>&1 | bin/testsummary
+# Every test; then, again under the race detector, the concurrent infrastructure code: the event hub,
+# the LXD service, and the broker's tests on the real LXD daemon (operations, watchers and streams run
+# side by side there). One summary counts all three runs.
+{
+  go test -json -count=1 -timeout 20m ./... 2>&1
+  go test -json -count=1 -race -timeout 10m ./internal/events/ ./internal/infra/ 2>&1
+  go test -json -count=1 -race -timeout 10m -run 'TestLXD|TestEventStream' ./internal/server/ 2>&1
+} | bin/testsummary
 status=${PIPESTATUS[1]}
 set -e
 exit "$status"
