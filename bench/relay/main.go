@@ -163,10 +163,7 @@ func serve(sock, mode string, total int64) error {
 					io.Copy(c, c)
 					return
 				}
-				chunk := make([]byte, 256<<10)
-				for i := range chunk {
-					chunk[i] = byte(i * 7)
-				}
+				chunk := pattern()
 				for left := total; left > 0; {
 					n := min(int64(len(chunk)), left)
 					if _, err := c.Write(chunk[:n]); err != nil {
@@ -308,10 +305,7 @@ func direct(w http.ResponseWriter, r *http.Request, total int64) {
 	if _, _, err := ws.Read(ctx); err != nil {
 		return
 	}
-	chunk := make([]byte, 256<<10)
-	for i := range chunk {
-		chunk[i] = byte(i * 7)
-	}
+	chunk := pattern()
 	for left := total; left > 0; {
 		n := min(int64(len(chunk)), left)
 		if err := ws.Write(ctx, websocket.MessageBinary, chunk[:n]); err != nil {
@@ -320,4 +314,13 @@ func direct(w http.ResponseWriter, r *http.Request, total int64) {
 		left -= n
 	}
 	ws.Close(websocket.StatusNormalClosure, "")
+}
+
+// pattern is the 256 KiB block the synthetic servers send over and over.
+func pattern() []byte {
+	chunk := make([]byte, 256<<10)
+	for i := range chunk {
+		chunk[i] = byte(i * 7)
+	}
+	return chunk
 }

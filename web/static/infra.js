@@ -7,28 +7,16 @@
 // (closed, open, bound); rows carry data-id / data-name / data-state / data-status; each event in
 // #events carries data-type, data-status and data-request.
 
-const $ = (id) => document.getElementById(id);
+import { $, APIError, act as actOn, say } from "./ui.js";
+
 const store = window.sessionStorage;
 const TOKEN = "deskhub.infraToken";
-
-function say(msg, isError) {
-  const st = $("status");
-  st.textContent = msg || "";
-  st.className = isError ? "error" : "";
-}
 
 function setState(state) {
   document.body.dataset.state = state;
   $("signed-out").hidden = state !== "signed-out";
   $("signed-in").hidden = state !== "signed-in";
   $("account").hidden = state !== "signed-in";
-}
-
-class APIError extends Error {
-  constructor(message, status) {
-    super(message);
-    this.status = status;
-  }
 }
 
 // api POSTs body to /api/v1/<call> and returns the JSON:API document; an error document throws its
@@ -50,21 +38,8 @@ async function api(call, body, token = store.getItem(TOKEN)) {
   return doc;
 }
 
-function act(fn) {
-  return async (ev) => {
-    if (ev && ev.preventDefault) ev.preventDefault();
-    const el = ev && ev.currentTarget;
-    if (el && "disabled" in el) el.disabled = true;
-    try {
-      await fn(ev);
-    } catch (e) {
-      say(e.message || String(e), true);
-      if (e.status === 401) signedOut("Your login has expired; log in again.");
-    } finally {
-      if (el && "disabled" in el) el.disabled = false;
-    }
-  };
-}
+// act wraps a UI action (ui.js); a 401 means the login expired.
+const act = (fn) => actOn(fn, () => signedOut("Your login has expired; log in again."));
 
 const requestID = (what) => `ui-${what}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 

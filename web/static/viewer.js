@@ -5,19 +5,13 @@
 // connecting, connected. #status holds the last message; class "error" marks a failure, with the API's
 // own {error:{message}} text.
 import RFB from "./novnc/core/rfb.js";
+import { $, APIError, act as actOn, say } from "./ui.js";
 
-const $ = (id) => document.getElementById(id);
 const store = window.sessionStorage;
 const TOKEN = "deskhub.sessionToken";
 const LOGIN = "deskhub.sessionLogin";
 
 // ---- messages and state ----
-
-function say(msg, isError) {
-  const st = $("status");
-  st.textContent = msg || "";
-  st.className = isError ? "error" : "";
-}
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -27,32 +21,12 @@ function setState(state) {
   $("account").hidden = state === "signed-out" || state === "loading";
 }
 
-// act wraps a UI action: buttons stay disabled while it runs and its failure becomes the status.
-function act(fn) {
-  return async (ev) => {
-    if (ev && ev.preventDefault) ev.preventDefault();
-    const el = ev && ev.currentTarget;
-    if (el && "disabled" in el) el.disabled = true;
-    try {
-      await fn(ev);
-    } catch (e) {
-      say(e.message || String(e), true);
-      if (e.status === 401 && store.getItem(TOKEN)) signedOut("Your login has expired; log in again.");
-    } finally {
-      if (el && "disabled" in el) el.disabled = false;
-    }
-  };
-}
+// act wraps a UI action (ui.js); a 401 means the login expired.
+const act = (fn) => actOn(fn, () => {
+  if (store.getItem(TOKEN)) signedOut("Your login has expired; log in again.");
+});
 
 // ---- the session API ----
-
-class APIError extends Error {
-  constructor(message, status, name) {
-    super(message);
-    this.status = status;
-    this.name = name || "APIError";
-  }
-}
 
 // api POSTs a JSON body to /v3/api/<call> and returns its result; an {error:{message}} answer throws
 // that message. token overrides the stored token ("": none).
