@@ -205,5 +205,5 @@ func lxdStatus(err error) int {
 
 // isNotFound tells whether LXD answered 404.
 func isNotFound(err error) bool {
-	return lxdStatus(err) == http.StatusNotFound || api.StatusErrorCheck(err, http.StatusNotFound)
+	return api.StatusErrorCheck(err, http.StatusNotFound)
 }

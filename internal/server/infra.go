@@ -196,20 +196,11 @@ func serverResources[Req any, A any](typ string, get func(*Req) (vmm.Provider, i
 	}
 }
 
-func (s *Server) imageList(c *httpapi.Call, r *vmm.ImageListRequest) (jsonapi.Many[vmm.ImageAttributes], error) {
-	if out, ok := internalNone[vmm.ImageAttributes](r.Provider); ok {
-		return out, nil
+// imageLister lists a server's images: the catalog (image.list) or everything stored (image.serverList).
+func (s *Server) imageLister(all bool) func(context.Context, infra.Caller, int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
+	return func(ctx context.Context, c infra.Caller, serverID int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
+		return s.infra.ListImages(ctx, c, serverID, all)
 	}
-	views, err := s.infra.ListImages(c.Ctx, infraCaller(c), r.ServerID, false)
-	return many(vmm.TypeImage, views), err
-}
-
-func (s *Server) imageServerList(c *httpapi.Call, r *vmm.ImageServerListRequest) (jsonapi.Many[vmm.ImageAttributes], error) {
-	if out, ok := internalNone[vmm.ImageAttributes](r.Provider); ok {
-		return out, nil
-	}
-	views, err := s.infra.ListImages(c.Ctx, infraCaller(c), r.ServerID, true)
-	return many(vmm.TypeImage, views), err
 }
 
 // done acknowledges an action with what it was about.
