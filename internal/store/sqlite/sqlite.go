@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -37,11 +38,14 @@ func Migrations() fs.FS {
 	return sub
 }
 
-// dsnParams are applied by the driver to every new connection.
+// dsnParams are applied by the driver to every new connection. The journal
+// mode is not among them: switching to WAL needs an exclusive lock and SQLite
+// answers SQLITE_BUSY at once, without waiting on the busy timeout, when
+// another process is opening the same new database. WAL is a property of
+// the file, so Open sets it once (see setWAL) and every connection gets it.
 var dsnParams = url.Values{
 	"_pragma": {
 		"busy_timeout(10000)",
-		"journal_mode(WAL)",
 		"foreign_keys(1)",
 		"synchronous(NORMAL)",
 	},
@@ -88,6 +92,9 @@ func Open(ctx context.Context, path string, log *slog.Logger) (store.Store, erro
 	if err := db.PingContext(ctx); err != nil {
 		return fail(err)
 	}
+	if err := setWAL(ctx, db); err != nil {
+		return fail(err)
+	}
 	if err := migrate.Run(ctx, db, Migrations(), migrate.Options{Log: log}); err != nil {
 		return fail(err)
 	}
@@ -97,6 +104,37 @@ func Open(ctx context.Context, path string, log *slog.Logger) (store.Store, erro
 		Translate: translate,
 		Log:       log,
 	}), nil
+}
+
+// walWait bounds how long Open retries switching the file to WAL while
+// another process holds it; it matches the busy timeout.
+const walWait = 10 * time.Second
+
+// setWAL puts the database file in WAL mode, retrying while another
+// connection holds a lock SQLite will not wait for itself.
+func setWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(walWait)
+	delay := 2 * time.Millisecond
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("journal mode stayed %q (WAL not supported on this file system?)", mode)
+			}
+			return nil
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+	}
 }
 
 func unwrapPathError(err error) error {

@@ -135,10 +135,13 @@ func TestSchemaTooNew(t *testing.T) {
 
 func TestConcurrentOpen(t *testing.T) {
 	// Several processes (here: goroutines) opening a new database at once
-	// must not race on the migrations.
+	// must not race on the migrations, nor on switching the file to WAL
+	// (SQLite refuses that at once, without its busy timeout, while another
+	// connection is opening the file).
+	const n = 8
 	path := filepath.Join(t.TempDir(), "deskhub.db")
-	errs := make(chan error, 4)
-	for range 4 {
+	errs := make(chan error, n)
+	for range n {
 		go func() {
 			s, err := sqlite.Open(context.Background(), path, nil)
 			if err == nil {
@@ -147,10 +150,17 @@ func TestConcurrentOpen(t *testing.T) {
 			errs <- err
 		}()
 	}
-	for range 4 {
+	for range n {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+	var mode string
+	if err := rawDB(t, path).QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Fatalf("journal mode %q, want wal", mode)
 	}
 }
 
