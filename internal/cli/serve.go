@@ -63,7 +63,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	ss := &cfg.Sessions
 	var suggestions string
 	b.int(&ss.MaxPerUser, "max-sessions-per-user", "DESKHUB_MAX_SESSIONS_PER_USER", ss.MaxPerUser, "most sessions one user may run at once (0: no limit)")
-	b.string(&ss.ServiceUser, "session-user", "DESKHUB_SESSION_USER", ss.ServiceUser, "unprivileged Unix account running the desktops of deskhub accounts (created if missing)")
+	b.string(&ss.UserPrefix, "session-user-prefix", "DESKHUB_SESSION_USER_PREFIX", ss.UserPrefix, "prefix of the Unix users that run the desktops of deskhub accounts, one per account (<prefix><account id>, created on first use)")
 	b.string(&ss.HomeRoot, "home-root", "DESKHUB_HOME_ROOT", "", "directory holding a home per deskhub account; default <data>/homes")
 	b.string(&suggestions, "suggestions", "DESKHUB_SUGGESTIONS", strings.Join(ss.Suggestions, ";"), "global bookmarks, name=command entries separated by ';'")
 	in := &cfg.Infra

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/deskhub/deskhub/internal/unixid"
 )
 
 // Config is the whole configuration of `deskhub serve`.
@@ -64,9 +66,9 @@ type Infra struct {
 type Sessions struct {
 	// MaxPerUser bounds the sessions one user runs at once (0: no limit).
 	MaxPerUser int
-	// ServiceUser is the unprivileged Unix account that runs the desktops of deskhub accounts (host
-	// accounts' desktops run as themselves). Created on first use if missing.
-	ServiceUser string
+	// UserPrefix names the Unix identity of each deskhub account: <UserPrefix><account id>, a system
+	// user created on first use (host accounts' desktops run as themselves).
+	UserPrefix string
 	// HomeRoot holds a home per deskhub account: <HomeRoot>/<login>; empty: <data>/homes.
 	HomeRoot string
 	// Suggestions are the global bookmarks (bookmark/list), as "name=command" entries.
@@ -140,7 +142,7 @@ func Default() Config {
 		Auth: Auth{Provider: "local", SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
 			MaxTokenLifetime: 365 * 24 * time.Hour},
 		Mail: Mail{From: "deskhub@localhost"},
-		Sessions: Sessions{MaxPerUser: 10, ServiceUser: "deskhub-desktop",
+		Sessions: Sessions{MaxPerUser: 10, UserPrefix: unixid.DefaultPrefix,
 			Suggestions: []string{"Terminal=xterm", "Clock=xclock"}},
 		Infra: Infra{OpTimeout: 5 * time.Minute, StreamBindTimeout: 30 * time.Second, Heartbeat: 15 * time.Second},
 	}
@@ -205,8 +207,8 @@ func (c Config) Validate() error {
 	if c.Sessions.MaxPerUser < 0 {
 		return fmt.Errorf("max sessions per user %d: want 0 (no limit) or more", c.Sessions.MaxPerUser)
 	}
-	if !regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`).MatchString(c.Sessions.ServiceUser) {
-		return fmt.Errorf("session user %q is not a valid Unix user name", c.Sessions.ServiceUser)
+	if err := unixid.CheckPrefix(c.Sessions.UserPrefix); err != nil {
+		return err
 	}
 	for _, sg := range c.Sessions.Suggestions {
 		if name, cmd, ok := strings.Cut(sg, "="); !ok || name == "" || strings.TrimSpace(cmd) == "" {

@@ -33,6 +33,7 @@ import (
 	"github.com/deskhub/deskhub/internal/provider/local"
 	"github.com/deskhub/deskhub/internal/session"
 	"github.com/deskhub/deskhub/internal/store"
+	"github.com/deskhub/deskhub/internal/unixid"
 )
 
 // Options are what a Server is built from.
@@ -77,9 +78,11 @@ type Server struct {
 	relay    *display.Relay
 	secrets  *display.Secrets
 	sessions *session.Service
-	webauthn *webAuthnRP
-	hub      *events.Hub
-	infra    *infra.Service
+	// identities are the Unix identities of deskhub accounts on this host.
+	identities *unixid.Registry
+	webauthn   *webAuthnRP
+	hub        *events.Hub
+	infra      *infra.Service
 }
 
 // New builds a Server. The store must be open; the Server does not close it.
@@ -260,11 +263,11 @@ func (s *Server) setupSessions(opts Options) error {
 	if err := os.MkdirAll(homes, 0o711); err != nil {
 		return fmt.Errorf("home root: %w", err)
 	}
-	if opts.Provider == nil && os.Geteuid() == 0 {
-		if err := local.EnsureServiceUser(cfg.Sessions.ServiceUser, homes); err != nil {
-			s.log.Warn("the desktops of deskhub accounts cannot start without their service user", "user", cfg.Sessions.ServiceUser, "error", err)
-		}
+	ids, err := unixid.New(cfg.Sessions.UserPrefix, homes)
+	if err != nil {
+		return err
 	}
+	s.identities = ids
 	var suggestions []fastx.Bookmark
 	for i, sg := range cfg.Sessions.Suggestions {
 		name, cmd, _ := strings.Cut(sg, "=")
@@ -272,8 +275,8 @@ func (s *Server) setupSessions(opts Options) error {
 	}
 	svc = session.New(session.Options{Store: s.store, Provider: s.prov, Relay: s.relay, Secrets: s.secrets, Log: s.log,
 		ServerID: s.serverID, Hostname: s.hostname, Port: cfg.Port(), DefaultGeometry: cfg.Display.Geometry, Depth: cfg.Display.ColorDepth,
-		FrameRate: cfg.Display.FrameRate, MaxPerUser: cfg.Sessions.MaxPerUser, ServiceUser: cfg.Sessions.ServiceUser,
-		HomeRoot: homes, Suggestions: suggestions})
+		FrameRate: cfg.Display.FrameRate, MaxPerUser: cfg.Sessions.MaxPerUser, Identities: ids,
+		Suggestions: suggestions})
 	s.sessions = svc
 	return nil
 }

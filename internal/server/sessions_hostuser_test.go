@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/deskhub/deskhub/internal/config"
@@ -27,7 +30,7 @@ func procUID(t *testing.T, pid int) string {
 }
 
 // TestDesktopRunsAsItsUser: a host account (logged in through sshd) gets desktops running as itself; a
-// deskhub account gets them as the service user, with a home of its own.
+// deskhub account gets them as its own Unix identity, with a 0700 home of its own.
 func TestDesktopRunsAsItsUser(t *testing.T) {
 	srv := sshdtest.Start(t)
 	h := desktopHarness(t, func(c *config.Config, _ *Options) {
@@ -51,15 +54,20 @@ func TestDesktopRunsAsItsUser(t *testing.T) {
 	local := h.user("lena", false)
 	h.call("POST", "/v3/api/session/start", local, map[string]any{"command": "xterm"}).want(t, 200)
 	obj = h.call("POST", "/v3/api/session/list", local, "{}").want(t, 200)
-	svc, err := user.Lookup(h.s.cfg.Sessions.ServiceUser)
+	acct, err := h.s.store.GetUserByLogin(context.Background(), "lena")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if uid := procUID(t, int(obj.get("result", 0, "appPid").(float64))); uid != svc.Uid {
-		t.Fatalf("a deskhub account's desktop runs as uid %s, want the service user's %s", uid, svc.Uid)
+	own, err := user.Lookup(h.s.identities.Name(acct.ID))
+	if err != nil {
+		t.Fatalf("no Unix identity for lena: %v", err)
+	}
+	if uid := procUID(t, int(obj.get("result", 0, "appPid").(float64))); uid != own.Uid || uid == "0" {
+		t.Fatalf("a deskhub account's desktop runs as uid %s, want its own identity's %s", uid, own.Uid)
 	}
 	home := h.s.cfg.DataDir + "/homes/lena"
-	if fi, err := os.Stat(home); err != nil || !fi.IsDir() {
-		t.Fatalf("no home %s: %v", home, err)
+	if fi, err := os.Stat(home); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 ||
+		strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid)) != own.Uid {
+		t.Fatalf("home %s: %v %v, want a 0700 directory of uid %s", home, fi, err, own.Uid)
 	}
 }

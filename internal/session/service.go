@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os/user"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -53,13 +52,18 @@ type Options struct {
 	FrameRate       int
 	// MaxPerUser bounds running sessions per user (0: no limit).
 	MaxPerUser int
-	// ServiceUser runs the desktops of deskhub accounts; HomeRoot holds their homes (<HomeRoot>/<login>).
-	ServiceUser string
-	HomeRoot    string
+	// Identities gives each deskhub account the Unix identity its desktops run as (host accounts run as
+	// themselves).
+	Identities Identities
 	// Suggestions are the global bookmarks.
 	Suggestions []fastx.Bookmark
 	// ShareTimeout is the default seconds a guest has to use a share connect password.
 	ShareTimeout int
+}
+
+// Identities create (on first use) and name the Unix identity of a deskhub account.
+type Identities interface {
+	Ensure(userID int64, login string) (provider.RunAs, error)
 }
 
 // Service is the session broker.
@@ -248,7 +252,15 @@ func (s *Service) runAs(c Caller) (provider.RunAs, error) {
 		}
 		return provider.RunAs{User: u.Username, Home: u.HomeDir}, nil
 	}
-	return provider.RunAs{User: s.o.ServiceUser, Home: filepath.Join(s.o.HomeRoot, c.Login)}, nil
+	if s.o.Identities == nil {
+		return provider.RunAs{}, httpapi.Errorf(http.StatusServiceUnavailable, "desktops of deskhub accounts cannot run on this host")
+	}
+	ra, err := s.o.Identities.Ensure(c.UserID, c.Login)
+	if err != nil {
+		return provider.RunAs{}, &httpapi.Error{Status: http.StatusServiceUnavailable,
+			Msg: "your desktop's Unix identity could not be set up; see the server log", Err: err}
+	}
+	return ra, nil
 }
 
 // Start starts a session and answers its connect object.

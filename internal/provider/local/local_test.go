@@ -26,6 +26,7 @@ import (
 
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/provider/xtest"
+	"github.com/deskhub/deskhub/internal/unixid"
 )
 
 func TestMain(m *testing.M) {
@@ -683,25 +684,27 @@ func TestTwoDesktops(t *testing.T) {
 	}
 }
 
-func TestServiceUserDesktop(t *testing.T) {
+// TestAccountIdentityDesktop: a desktop runs as the Unix identity unixid creates for a deskhub account.
+func TestAccountIdentityDesktop(t *testing.T) {
 	t.Parallel()
 	p, _ := newProvider(t)
-	const name = "dhtest-svc"
 	homes := xtest.StateDir(t)
-	if err := EnsureServiceUser(name, homes); err != nil {
+	ids, err := unixid.New("dhtest-u", homes)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureServiceUser(name, homes); err != nil {
-		t.Fatalf("second EnsureServiceUser: %v", err)
+	as, err := ids.Ensure(1, "svc")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := EnsureServiceUser("Bad Name", homes); err == nil {
-		t.Error("bad name accepted")
+	if again, err := ids.Ensure(1, "svc"); err != nil || again != as {
+		t.Fatalf("second Ensure: %v %v", again, err)
 	}
-	if sh := loginShell(name); sh != "/bin/sh" {
+	if sh := loginShell(as.User); sh != "/bin/sh" {
 		t.Errorf("SHELL for a nologin account: %q", sh)
 	}
-	home := filepath.Join(homes, name)
-	d := startDesktop(t, p, provider.Spec{ID: "svc1", RunAs: provider.RunAs{User: name, Home: home},
+	home := as.Home
+	d := startDesktop(t, p, provider.Spec{ID: "svc1", RunAs: as,
 		Command: []string{"sleep", "30"}, Width: 320, Height: 240})
 	fi, err := os.Stat(home)
 	if err != nil {
@@ -712,7 +715,7 @@ func TestServiceUserDesktop(t *testing.T) {
 		t.Errorf("home mode %v owner %d", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
 	}
 	if uidOf(t, d.AppPID) != dt.rt.User.UID || dt.rt.User.UID == 0 {
-		t.Error("command does not run as the service user")
+		t.Error("command does not run as the account's identity")
 	}
 	if _, err := p.Screenshot(context.Background(), "nope", provider.ScreenshotOptions{}); !errors.Is(err, provider.ErrNotFound) {
 		t.Errorf("Screenshot unknown: %v", err)

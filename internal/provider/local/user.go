@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -194,32 +192,4 @@ func (a *account) env(display int, xauth, lang, marker string) []string {
 		"XAUTHORITY=" + xauth,
 		marker,
 	}
-}
-
-var userNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,30}$`)
-
-// EnsureServiceUser creates an unprivileged system user for a deskhub account's desktops when it does not
-// exist yet: no login shell, no password, home <homeRoot>/<name> (not created here: Start creates it).
-func EnsureServiceUser(name, homeRoot string) error {
-	if !userNameRE.MatchString(name) {
-		return fmt.Errorf("local: %q is not a valid unix user name", name)
-	}
-	if _, err := user.Lookup(name); err == nil {
-		return nil
-	} else if !errors.As(err, new(user.UnknownUserError)) {
-		return fmt.Errorf("local: look up %q: %w", name, err)
-	}
-	if !filepath.IsAbs(homeRoot) {
-		return fmt.Errorf("local: home root %q is not an absolute path", homeRoot)
-	}
-	out, err := exec.Command("useradd", "--system", "--user-group", "--no-create-home",
-		"--shell", "/usr/sbin/nologin", "--home-dir", filepath.Join(homeRoot, name), name).CombinedOutput()
-	if err != nil {
-		// Another process may have created it meanwhile.
-		if _, lerr := user.Lookup(name); lerr == nil {
-			return nil
-		}
-		return fmt.Errorf("local: useradd %s: %v: %s", name, err, strings.TrimSpace(string(out)))
-	}
-	return nil
 }
