@@ -54,8 +54,9 @@ type Desktop struct {
 	ID        string
 	Display   string // ":12"
 	Hostname  string
-	ServerPID int // the X server
-	AppPID    int // the command
+	User      string // the Unix user the desktop runs as (where the provider has one)
+	ServerPID int    // the X server
+	AppPID    int    // the command
 	RFB       Endpoint
 	StartedAt time.Time
 	// Runtime is provider-specific data that Adopt needs after a restart; the caller stores it as is.
@@ -107,4 +108,11 @@ type Provider interface {
 // AgentDialer is the optional capability of providers that run a desktop agent in their desktops.
 type AgentDialer interface {
 	DialAgent(ctx context.Context, id string) (net.Conn, error)
+}
+
+// Sweeper is the optional capability of providers whose desktops can outlive a crash of deskhub half
+// started: Sweep stops every desktop of the provider that it neither runs (after Adopt) nor is starting,
+// and answers their ids.
+type Sweeper interface {
+	Sweep(ctx context.Context) ([]string, error)
 }

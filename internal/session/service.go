@@ -64,6 +64,8 @@ type Options struct {
 // Identities create (on first use) and name the Unix identity of a deskhub account.
 type Identities interface {
 	Ensure(userID int64, login string) (provider.RunAs, error)
+	// Name is the Unix user name of the account's identity (it may not exist yet).
+	Name(userID int64) string
 }
 
 // Service is the session broker.
@@ -111,17 +113,49 @@ func (s *Service) Resume(ctx context.Context) error {
 		default:
 			d := provider.Desktop{ID: row.ID, Display: row.Display, ServerPID: row.ServerPID, AppPID: row.AppPID,
 				Hostname: row.Hostname, StartedAt: row.StartedAt, Runtime: json.RawMessage(row.Runtime)}
-			if _, err := s.prov.Adopt(ctx, d); err != nil {
+			got, err := s.prov.Adopt(ctx, d)
+			if err != nil {
 				s.log.Info("desktop did not survive the restart; marking it ended", "session", row.ID, "reason", err)
 				s.markEnded(ctx, row.ID, "gone after restart")
+				continue
+			}
+			if want := s.expectedUser(ctx, row); want != "" && got.User != "" && got.User != want {
+				// An older deskhub ran every account's desktops as one shared Unix user: such a desktop
+				// is no boundary between accounts, so it does not outlive the upgrade.
+				s.log.Warn("stopping a desktop that runs under another account's or a shared Unix user",
+					"session", row.ID, "runs_as", got.User, "want", want)
+				_ = s.prov.Stop(ctx, row.ID)
+				s.markEnded(ctx, row.ID, "stopped: it ran as the shared Unix user of an older deskhub")
 				continue
 			}
 			s.log.Info("adopted running desktop", "session", row.ID, "display", row.Display)
 		}
 	}
+	if sw, ok := s.prov.(provider.Sweeper); ok {
+		ids, err := sw.Sweep(ctx)
+		if err != nil {
+			s.log.Warn("sweeping desktops left by a crash", "error", err)
+		}
+		for _, id := range ids {
+			s.markEnded(ctx, id, "stopped: left half-started by a crash")
+		}
+	}
 	s.wg.Add(1)
 	go s.watch()
 	return nil
+}
+
+// expectedUser is the Unix user a session's desktop must run as: its account's own identity for deskhub
+// accounts, "" where that is not deskhub's to say (host accounts, unknown rows).
+func (s *Service) expectedUser(ctx context.Context, row store.Session) string {
+	if s.o.Identities == nil {
+		return ""
+	}
+	u, err := s.st.GetUser(ctx, row.UserID)
+	if err != nil || u.Provider != store.ProviderLocal {
+		return ""
+	}
+	return s.o.Identities.Name(u.ID)
 }
 
 // Close stops watching and cancels scheduled timers (desktops keep running).

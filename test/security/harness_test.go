@@ -249,3 +249,20 @@ func (s *server) startDesktop(token, command string) map[string]any {
 	}
 	return r
 }
+
+// callNoFail is call for goroutines and calls expected to fail: transport errors are returned.
+func (s *server) callNoFail(path, token string, body any) (int, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", "http://"+s.addr+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}

@@ -354,7 +354,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 			return nil, err
 		}
 		dt.rt.Display = n
-		env := acc.env(n, dt.xauthPath(), p.o.Lang, dt.marker)
+		env := acc.env(n, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
 		argv := []string{xvnc, ":" + strconv.Itoa(n),
 			"-geometry", fmt.Sprintf("%dx%d", s.Width, s.Height),
 			"-depth", strconv.Itoa(s.Depth),
@@ -385,7 +385,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 		return nil, fmt.Errorf("local: Xvnc on :%d did not come up: %v; log: %s", n, werr, lastLines(tail, 15))
 	}
-	env := acc.env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker)
+	env := acc.env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
 	if !s.Rootless {
 		off := fileSize(dt.logPath())
 		ref, wmDone, _, werr := spawn(wmPath, wmArgv, env, acc, logf)
@@ -411,6 +411,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		ID:        s.ID,
 		Display:   ":" + strconv.Itoa(dt.rt.Display),
 		Hostname:  p.hostname,
+		User:      acc.Name,
 		ServerPID: dt.rt.Server.PID,
 		AppPID:    dt.rt.App.PID,
 		RFB:       provider.Endpoint{Network: "unix", Address: dt.rfbPath()},
@@ -1013,6 +1014,8 @@ func (p *Provider) Adopt(ctx context.Context, in provider.Desktop) (*provider.De
 	}
 	p.log.Info("desktop adopted", "session", in.ID, "display", rt.Display, "server_pid", rt.Server.PID)
 	out := in
+	out.User = rt.User.Name
+	dt.d.User = rt.User.Name
 	return &out, nil
 }
 
@@ -1066,7 +1069,7 @@ func (p *Provider) Exec(ctx context.Context, id string, argv []string) (int, err
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "deskhub: %s exec %q\n", time.Now().Format(time.RFC3339), argv)
-	ref, _, _, err := spawn(path, argv, acc.env(d.rt.Display, d.xauthPath(), p.o.Lang, d.marker), &acc, logf)
+	ref, _, _, err := spawn(path, argv, acc.env(d.rt.Display, d.xauthPath(), p.o.Lang, d.marker, p.stateMarker()), &acc, logf)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s: %v", provider.ErrBadCommand, argv[0], err)
 	}

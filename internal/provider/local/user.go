@@ -180,8 +180,8 @@ func (a *account) lookPath(name string) (string, error) {
 }
 
 // env is the environment of the session's processes.
-func (a *account) env(display int, xauth, lang, marker string) []string {
-	return []string{
+func (a *account) env(display int, xauth, lang string, markers ...string) []string {
+	return append([]string{
 		"HOME=" + a.Home,
 		"USER=" + a.Name,
 		"LOGNAME=" + a.Name,
@@ -190,6 +190,5 @@ func (a *account) env(display int, xauth, lang, marker string) []string {
 		"LANG=" + lang,
 		"DISPLAY=:" + strconv.Itoa(display),
 		"XAUTHORITY=" + xauth,
-		marker,
-	}
+	}, markers...)
 }
