@@ -9,12 +9,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/store"
+	"github.com/deskhub/deskhub/internal/unixid"
 )
 
 func userUsage(w io.Writer) {
@@ -381,11 +385,14 @@ func runUserPasswd(ctx context.Context, e *Env, args []string) error {
 }
 
 func runUserDelete(ctx context.Context, e *Env, args []string) error {
-	fs := newFlagSet(e, "user delete", "user delete --yes [--data DIR] [--db URL] LOGIN")
+	fs := newFlagSet(e, "user delete", "user delete --yes [--data DIR] [--db URL] [--home-root DIR] [--session-user-prefix P] LOGIN")
 	b := &envFlags{e: e, fs: fs}
 	var sf storeFlags
 	sf.bind(b)
 	yes := fs.Bool("yes", false, "really delete the account (it cannot be undone)")
+	var homeRoot, prefix string
+	b.string(&homeRoot, "home-root", "DESKHUB_HOME_ROOT", "", "directory holding a home per deskhub account; default <data>/homes")
+	b.string(&prefix, "session-user-prefix", "DESKHUB_SESSION_USER_PREFIX", unixid.DefaultPrefix, "prefix of the accounts' Unix identities")
 	login, err := parseLogin(e, fs, "user delete", args)
 	if err != nil {
 		return err
@@ -449,6 +456,34 @@ func runUserDelete(ctx context.Context, e *Env, args []string) error {
 	}
 	fmt.Fprintf(e.Stdout, "deleted %q (id %d) with %s, %s, %s and %s\n", u.Login, u.ID, plural(tokens, "token"),
 		plural(keys, "SSH key"), plural(creds, "WebAuthn credential"), plural(sessions, "session record"))
+	if u.Provider != store.ProviderLocal {
+		return nil // host accounts keep their own Unix user
+	}
+	return retireIdentity(e, sf, homeRoot, prefix, u)
+}
+
+// retireIdentity stops the desktops of a deleted deskhub account and retires its Unix identity.
+func retireIdentity(e *Env, sf storeFlags, homeRoot, prefix string, u store.User) error {
+	if homeRoot == "" {
+		if err := sf.absData(); err != nil {
+			return err
+		}
+		homeRoot = filepath.Join(sf.data, "homes")
+	}
+	reg, err := unixid.New(prefix, homeRoot)
+	if err == nil {
+		if os.Geteuid() != 0 {
+			err = errors.New("only root can stop its desktops and lock its Unix user")
+		} else {
+			err = reg.Retire(u.ID, u.Login)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%q is deleted, but its Unix identity %s was not retired: %v (stop its processes and lock it by hand: pkill -KILL -u %[2]s; usermod --lock %[2]s)",
+			u.Login, prefix+strconv.FormatInt(u.ID, 10), err)
+	}
+	fmt.Fprintf(e.Stdout, "stopped the desktops of %q, locked its Unix identity %s and moved its home under %s\n",
+		u.Login, reg.Name(u.ID), filepath.Join(homeRoot, ".retired"))
 	return nil
 }
 

@@ -197,6 +197,12 @@ func (r *Registry) Retire(id int64, login string) error {
 	if err != nil {
 		return fmt.Errorf("unixid: lock %s: %v: %s", name, err, strings.TrimSpace(string(out)))
 	}
+	// The user's own group goes with it (useradd --user-group would refuse the name for the next one).
+	if _, err := user.LookupGroup(name); err == nil {
+		if out, err := exec.Command("groupmod", "--new-name", retired, name).CombinedOutput(); err != nil {
+			return fmt.Errorf("unixid: rename group %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+		}
+	}
 	return nil
 }
 

@@ -120,7 +120,12 @@ func startServer(t testing.TB, data string, flags ...string) *server {
 		t.Fatal(err)
 	}
 	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() { s.kill() })
+	t.Cleanup(func() {
+		s.kill()
+		if t.Failed() {
+			t.Logf("log of deskhub serve on %s (last 8 KiB):\n%s", s.addr, tail(s.logs.String(), 8<<10))
+		}
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Post("http://"+s.addr+"/api/v1/health.alive", "application/json", nil); err == nil {
@@ -265,4 +270,11 @@ func (s *server) callNoFail(path, token string, body any) (int, error) {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }
