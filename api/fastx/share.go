@@ -27,7 +27,8 @@ func checkPerms(member string, perms []string) error {
 // share/reset answer []ShareKey.
 type ShareKey struct {
 	ID      string   `json:"id" doc:"session id"`
-	Key     string   `json:"key" doc:"sharing key"`
+	Key     string   `json:"key" doc:"sharing key in full in the answer to the call that created it; elsewhere the key's public id (keys are stored hashed), which share/edit and share/delete accept in place of the key"`
+	KeyID   string   `json:"keyId" doc:"public, non-secret id of the key (deskhub addition)"`
 	Perms   []string `json:"perms" doc:"permissions of the key: viewer, granter"`
 	Timeout int      `json:"timeout" doc:"seconds a guest has to connect with the share password"`
 }

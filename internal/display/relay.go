@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/deskhub/deskhub/internal/revoke"
 )
 
 // Options configures a Relay. Zero values get defaults in NewRelay.
@@ -33,6 +35,9 @@ type Options struct {
 	DialTimeout time.Duration
 	// Now is the clock for OnChange (default time.Now).
 	Now func() time.Time
+	// Revoke, when set, ends a client (close code 4003) as soon as a credential of its grant's Deps is
+	// revoked.
+	Revoke *revoke.Registry
 }
 
 // Websocket close codes sent to the browser.
@@ -40,6 +45,7 @@ const (
 	closeKicked   websocket.StatusCode = 4000 // Disconnect / DisconnectWhere / Close
 	closeProtocol websocket.StatusCode = 4001 // the client's RFB stream was refused by the filter
 	closeUpstream websocket.StatusCode = 4002 // the RFB server could not be reached
+	closeRevoked  websocket.StatusCode = 4003 // a credential the connection came through was revoked
 )
 
 // Relay connects browser websockets to RFB servers and keeps count of the clients of each session.
@@ -54,9 +60,10 @@ type Relay struct {
 }
 
 type client struct {
-	grant  Grant
-	kick   chan struct{}
-	kicked bool // guarded by Relay.mu
+	grant   Grant
+	kick    chan struct{}
+	kicked  bool // guarded by Relay.mu
+	revoked bool // guarded by Relay.mu; set before kick is closed
 }
 
 // NewRelay returns a relay; o.Dial must be set.
@@ -116,6 +123,9 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request, g Grant) {
 		return
 	}
 	defer r.wg.Done()
+	if r.o.Revoke != nil {
+		defer r.o.Revoke.Watch(g.Deps, func() { r.revoke(c) })()
+	}
 	log.Info("display client connected")
 	start := time.Now()
 
@@ -195,6 +205,11 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request, g Grant) {
 		pending--
 	case <-c.kick:
 		first = end{closeKicked, "disconnected", errors.New("disconnected by broker")}
+		r.mu.Lock()
+		if c.revoked {
+			first = end{closeRevoked, "credentials revoked", errors.New("credentials revoked")}
+		}
+		r.mu.Unlock()
 	}
 	conn.Close()
 	if err := ws.Close(first.code, first.reason); err != nil {
@@ -294,6 +309,18 @@ func (r *Relay) DisconnectWhere(sessionID string, f func(Grant) bool) int {
 		close(c.kick)
 	}
 	return len(kick)
+}
+
+// revoke drops c because a credential of its grant went.
+func (r *Relay) revoke(c *client) {
+	r.mu.Lock()
+	if c.kicked {
+		r.mu.Unlock()
+		return
+	}
+	c.kicked, c.revoked = true, true
+	r.mu.Unlock()
+	close(c.kick)
 }
 
 // Close drops every client, refuses new ones, and waits for the connections to end.

@@ -11,14 +11,18 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/deskhub/deskhub/internal/revoke"
 )
 
-// Grant is what a redeemed secret entitles its holder to: one display connection to a session.
+// Grant is what a redeemed secret entitles its holder to: one display connection to a session, for as
+// long as the credentials it was issued through (Deps) stand.
 type Grant struct {
 	SessionID string
 	ViewOnly  bool
 	UserID    int64
-	Label     string // who, for logs (user name, share key id…)
+	Label     string      // who, for logs (user name, "share:<share id>"); never a secret
+	Deps      revoke.Deps // the token, share and account the secret was issued through
 }
 
 // ErrSecret is returned for an unknown, already used or expired secret; the three look the same.

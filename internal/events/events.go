@@ -37,6 +37,7 @@ const (
 	ReasonSlowConsumer = "slow consumer"
 	ReasonBindTimeout  = "bind timeout"
 	ReasonShutdown     = "server shutting down"
+	ReasonRevoked      = "credentials revoked"
 )
 
 // Errors of Serve and Bind. Serve returns ErrBadStreamID, ErrStreamInUse and ErrClosed before it writes
@@ -279,6 +280,29 @@ func (h *Hub) Bind(stream string, userID int64, admin bool) error {
 	default:
 	}
 	h.log.Debug("stream bound", "stream", stream, "user_id", userID, "admin", admin)
+	return nil
+}
+
+// End closes the stream with id stream (its final "close" event says reason); false if no such stream
+// is open.
+func (h *Hub) End(stream, reason string) bool {
+	h.mu.RLock()
+	s := h.streams[stream]
+	h.mu.RUnlock()
+	if s == nil || !h.remove(s, reason) {
+		return false
+	}
+	h.log.Info("stream ended", "stream", stream, "user_id", s.user, "reason", reason)
+	return true
+}
+
+// Done returns a channel closed when the stream with id stream ends (nil if no such stream is open).
+func (h *Hub) Done(stream string) <-chan struct{} {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if s := h.streams[stream]; s != nil {
+		return s.done
+	}
 	return nil
 }
 

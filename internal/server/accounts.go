@@ -220,6 +220,7 @@ func (s *Server) userRecovery(c *httpapi.Call, r *vmm.UserRecoveryRequest) (json
 	if err != nil {
 		return jsonapi.Meta{}, err
 	}
+	s.revoke.Kick()
 	s.auth.Throttle().Succeed(u.Login, "")
 	s.audit(c.Ctx, c, u.ID, u.Login, "user.recovery", u.Login, nil)
 	return ack("password_set"), nil
@@ -300,6 +301,7 @@ func (s *Server) userPasswordChange(c *httpapi.Call, r *vmm.UserPasswordChangeRe
 	if err != nil {
 		return jsonapi.Meta{}, err
 	}
+	s.revoke.Kick()
 	s.audit(c.Ctx, c, u.ID, u.Login, "user.passwordChange", u.Login, nil)
 	return ack("password_changed"), nil
 }
@@ -372,6 +374,7 @@ func (s *Server) userLogout(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.Meta, er
 	if err := s.store.RevokeToken(c.Ctx, c.Principal.TokenID, time.Now()); err != nil {
 		return jsonapi.Meta{}, err
 	}
+	s.revoke.Kick()
 	return ack("logged_out"), nil
 }
 
@@ -405,6 +408,7 @@ func (s *Server) tokenCreate(c *httpapi.Call, r *vmm.TokenCreateRequest) (jsonap
 	if err != nil {
 		return none, err
 	}
+	s.revoke.Kick()
 	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "token.create", tok.Name, map[string]any{"revoke_all": r.TokenRevokeAll})
 	return jsonapi.One[vmm.TokenAttributes]{Data: tokenResource(tok, s.auth.Now(), secret)}, nil
 }
@@ -432,6 +436,7 @@ func (s *Server) tokenRevoke(c *httpapi.Call, r *vmm.TokenRevokeRequest) (jsonap
 	if err := s.store.RevokeToken(c.Ctx, tok.ID, time.Now()); err != nil {
 		return jsonapi.Meta{}, err
 	}
+	s.revoke.Kick()
 	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "token.revoke", tok.Name, nil)
 	return ack("revoked"), nil
 }

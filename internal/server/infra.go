@@ -17,6 +17,7 @@ import (
 	"github.com/deskhub/deskhub/internal/events"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/infra"
+	"github.com/deskhub/deskhub/internal/revoke"
 )
 
 // setupInfra builds the event hub and the LXD side of the infrastructure surface.
@@ -344,6 +345,19 @@ func (s *Server) eventSubscribe(c *httpapi.Call) error {
 	return nil
 }
 
+// endWithCredentials ends a bound stream when the token or the account that bound it goes.
+func (s *Server) endWithCredentials(stream string, deps revoke.Deps) {
+	done := s.hub.Done(stream)
+	if done == nil {
+		return
+	}
+	stop := s.revoke.Watch(deps, func() { s.hub.End(stream, events.ReasonRevoked) })
+	go func() {
+		<-done
+		stop()
+	}()
+}
+
 // eventAuth binds an open stream to the caller and replays what the caller missed.
 func (s *Server) eventAuth(c *httpapi.Call, r *vmm.EventAuthRequest) (jsonapi.Meta, error) {
 	err := s.hub.Bind(r.Stream, c.Principal.UserID, c.Principal.Admin)
@@ -355,6 +369,7 @@ func (s *Server) eventAuth(c *httpapi.Call, r *vmm.EventAuthRequest) (jsonapi.Me
 	case err != nil:
 		return jsonapi.Meta{}, err
 	}
+	s.endWithCredentials(r.Stream, revoke.Deps{UserID: c.Principal.UserID, TokenID: c.Principal.TokenID})
 	if err := s.infra.Replay(c.Ctx, r.Stream, c.Principal.UserID); err != nil {
 		s.log.Warn("replaying operation outcomes", "stream", r.Stream, "err", err)
 	}

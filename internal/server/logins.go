@@ -388,7 +388,9 @@ func unixGroups(login string) []string {
 }
 
 func (s *Server) v3Logout(c *httpapi.Call, _ *httpapi.Empty) (fastx.Null, error) {
-	return fastx.Null{}, s.store.RevokeToken(c.Ctx, c.Principal.TokenID, time.Now())
+	err := s.store.RevokeToken(c.Ctx, c.Principal.TokenID, time.Now())
+	s.revoke.Kick()
+	return fastx.Null{}, err
 }
 
 func (s *Server) v3Admin(c *httpapi.Call, _ *httpapi.Empty) (fastx.Null, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/deskhub/deskhub/internal/agent"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/session"
 )
 
@@ -42,17 +43,26 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 	if err != nil {
 		return err
 	}
+	deps := revoke.Deps{UserID: who.UserID, TokenID: who.TokenID}
 	if _, err := s.sessions.Live(c.Ctx, who, id); err != nil {
 		// Not the owner: a share key of the session (X-Share-Key) lets its holder in — a granter fully,
 		// a viewer only to the read-only endpoints.
-		perms, serr := s.sessions.SharePerms(c.Ctx, id, c.R.Header.Get("X-Share-Key"))
+		sh, serr := s.sessions.SharePerms(c.Ctx, id, c.R.Header.Get("X-Share-Key"))
 		if serr != nil {
 			return err
 		}
-		if !slices.Contains(perms, session.PermGranter) && !agentReadOnly(c.R) {
+		if !slices.Contains(sh.Perms, session.PermGranter) && !agentReadOnly(c.R) {
 			return httpapi.Errorf(http.StatusForbidden, "a viewer share key only reads this desktop (window list, settings, version, events)")
 		}
+		deps.ShareID = sh.ID
 	}
+	// The call (the events websocket above all) lasts only as long as the token, account and share key
+	// it came with: cancelling the request's context closes the upstream connection and with it the
+	// proxied one, upgraded or not.
+	ctx, cancel := context.WithCancel(c.R.Context())
+	defer cancel()
+	defer s.revoke.Watch(deps, cancel)()
+	req := c.R.WithContext(ctx)
 	dialer, ok := s.prov.(provider.AgentDialer)
 	if !ok {
 		return httpapi.Errorf(http.StatusNotImplemented, "desktops of this host run no agent")
@@ -83,7 +93,7 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 				Msg: "the desktop agent does not answer (it may be starting); try again", Err: err})
 		},
 	}
-	rp.ServeHTTP(c.W, c.R)
+	rp.ServeHTTP(c.W, req)
 	if upstreamErr != nil && !errors.Is(upstreamErr, context.Canceled) {
 		s.log.Warn("agent proxy", "session", id, "error", upstreamErr)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/deskhub/deskhub/internal/mail"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/provider/local"
+	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/session"
 	"github.com/deskhub/deskhub/internal/store"
 	"github.com/deskhub/deskhub/internal/unixid"
@@ -77,6 +78,7 @@ type Server struct {
 	prov     provider.Provider
 	relay    *display.Relay
 	secrets  *display.Secrets
+	revoke   *revoke.Registry
 	sessions *session.Service
 	// identities are the Unix identities of deskhub accounts on this host.
 	identities *unixid.Registry
@@ -248,10 +250,12 @@ func (s *Server) setupSessions(opts Options) error {
 		}
 	}
 	s.secrets = display.NewSecrets(30*time.Second, nil)
+	s.revoke = revoke.New(revoke.Options{Store: s.store, Log: s.log, Now: s.auth.Now})
 	var svc *session.Service
 	s.relay = display.NewRelay(display.Options{
-		Log:  s.log,
-		Dial: func(ctx context.Context, id string) (net.Conn, error) { return s.prov.DialRFB(ctx, id) },
+		Log:    s.log,
+		Revoke: s.revoke,
+		Dial:   func(ctx context.Context, id string) (net.Conn, error) { return s.prov.DialRFB(ctx, id) },
 		OnChange: func(id string, _ int, connected bool, at time.Time) {
 			svc.SetClients(id, connected, at)
 		},
@@ -276,7 +280,7 @@ func (s *Server) setupSessions(opts Options) error {
 	svc = session.New(session.Options{Store: s.store, Provider: s.prov, Relay: s.relay, Secrets: s.secrets, Log: s.log,
 		ServerID: s.serverID, Hostname: s.hostname, Port: cfg.Port(), DefaultGeometry: cfg.Display.Geometry, Depth: cfg.Display.ColorDepth,
 		FrameRate: cfg.Display.FrameRate, MaxPerUser: cfg.Sessions.MaxPerUser, Identities: ids,
-		Suggestions: suggestions})
+		Suggestions: suggestions, Revoke: s.revoke})
 	s.sessions = svc
 	return nil
 }
@@ -290,6 +294,7 @@ func (s *Server) closeInfra() {
 
 func (s *Server) closeSessions() {
 	s.relay.Close()
+	s.revoke.Close()
 	s.sessions.Close()
 	_ = s.prov.Close()
 }

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/session"
 )
 
@@ -17,7 +19,7 @@ func (s *Server) caller(c *httpapi.Call) (session.Caller, error) {
 	if err != nil {
 		return session.Caller{}, err
 	}
-	return session.Caller{UserID: u.ID, Login: u.Login, Admin: u.Admin, Provider: u.Provider}, nil
+	return session.Caller{UserID: u.ID, Login: u.Login, Admin: u.Admin, Provider: u.Provider, TokenID: c.Principal.TokenID}, nil
 }
 
 // withCaller adapts a handler that needs the session caller.
@@ -152,9 +154,15 @@ func (s *Server) systemServers(c *httpapi.Call, _ *httpapi.Empty) ([]fastx.Serve
 }
 
 // displayWS is the websocket the browser opens with a connect object's one-time secret; it relays to
-// the session's RFB server.
+// the session's RFB server. The secret is refused if a credential it was issued through (token, share
+// key, account) has gone since; the relay ends the connection when one goes later.
 func (s *Server) displayWS(w http.ResponseWriter, r *http.Request) {
 	g, err := s.secrets.Redeem(r.URL.Query().Get("secret"))
+	if err == nil {
+		if err = s.revoke.Check(r.Context(), g.Deps); err != nil && !errors.Is(err, revoke.ErrRevoked) {
+			s.log.Warn("checking the credentials of a display secret", "session", g.SessionID, "error", err)
+		}
+	}
 	if err != nil || g.SessionID != r.PathValue("id") {
 		httpapi.WriteError(w, httpapi.Session, httpapi.Errorf(http.StatusUnauthorized,
 			"the connect password is wrong, used or expired; call session/connect again"))

@@ -25,6 +25,7 @@ import (
 	"github.com/deskhub/deskhub/internal/display"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -59,6 +60,8 @@ type Options struct {
 	Suggestions []fastx.Bookmark
 	// ShareTimeout is the default seconds a guest has to use a share connect password.
 	ShareTimeout int
+	// Revoke is kicked after share keys are deleted, so that what depended on them ends at once.
+	Revoke *revoke.Registry
 }
 
 // Identities create (on first use) and name the Unix identity of a deskhub account.
@@ -203,6 +206,7 @@ func (s *Service) markEnded(ctx context.Context, id, reason string) {
 		_, err = tx.DeleteShares(ctx, id)
 		return err
 	})
+	s.o.Revoke.Kick()
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("marking session ended", "session", id, "error", err)
 	}
@@ -214,6 +218,13 @@ type Caller struct {
 	Login    string
 	Admin    bool
 	Provider string // "local" | "ssh"
+	TokenID  int64  // the token the caller came with: what it is granted dies with it
+}
+
+// grant is a display grant of the caller to session id: it lasts as long as the caller's token and
+// account.
+func (c Caller) grant(id string) display.Grant {
+	return display.Grant{SessionID: id, UserID: c.UserID, Label: c.Login, Deps: revoke.Deps{UserID: c.UserID, TokenID: c.TokenID}}
 }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -306,7 +317,7 @@ func (s *Service) Start(ctx context.Context, c Caller, sp StartSpec) (fastx.Conn
 	if err := s.launch(ctx, c, &row); err != nil {
 		return fastx.Connect{}, err
 	}
-	return s.connect(row, display.Grant{SessionID: row.ID, UserID: c.UserID, Label: c.Login}), nil
+	return s.connect(row, c.grant(row.ID)), nil
 }
 
 // prepare checks a start and builds its row (not stored yet).
@@ -441,7 +452,7 @@ func (s *Service) Connect(ctx context.Context, c Caller, id string, params fastx
 			return fastx.Connect{}, err
 		}
 	}
-	return s.connect(row, display.Grant{SessionID: id, UserID: c.UserID, Label: c.Login}), nil
+	return s.connect(row, c.grant(id)), nil
 }
 
 // Object converts a row to the session object.

@@ -180,10 +180,13 @@ type Bookmark struct {
 	UpdatedAt time.Time
 }
 
-// Share grants access to a session through a random key.
+// Share grants access to a session through a random key. The key is a bearer
+// credential: only its SHA-256 is stored, and the share is named (logs,
+// share/list, share/delete) by its public ID.
 type Share struct {
+	ID        string // public, non-secret handle; unique; CreateShare makes one when empty
 	SessionID string
-	Key       string   // random; unique
+	KeyHash   []byte   // SHA-256 of the key; unique
 	Perms     []string // stored as JSON text
 	Timeout   int      // seconds
 	CreatedBy int64    // 0 = unknown (stored as NULL)
@@ -280,6 +283,7 @@ type Store interface {
 
 	// Tokens.
 	CreateToken(ctx context.Context, t *Token) error
+	GetToken(ctx context.Context, id int64) (Token, error)
 	GetTokenByHash(ctx context.Context, hash []byte) (Token, error)
 	GetTokenByName(ctx context.Context, userID int64, name string) (Token, error)
 	ListTokens(ctx context.Context, userID int64) ([]Token, error)
@@ -334,12 +338,13 @@ type Store interface {
 	ListBookmarks(ctx context.Context, userID int64, kind string) ([]Bookmark, error)
 	DeleteBookmark(ctx context.Context, userID int64, kind, id string) error
 
-	// Shares.
+	// Shares. Keys are looked up by their SHA-256 (keyHash), shares named by ID.
 	CreateShare(ctx context.Context, sh *Share) error
 	ListShares(ctx context.Context, sessionID string) ([]Share, error)
-	GetShare(ctx context.Context, sessionID, key string) (Share, error)
-	UpdateShare(ctx context.Context, sh *Share) error // updates Perms and Timeout
-	DeleteShare(ctx context.Context, sessionID, key string) error
+	GetShare(ctx context.Context, sessionID string, keyHash []byte) (Share, error)
+	GetShareByID(ctx context.Context, id string) (Share, error)
+	UpdateShare(ctx context.Context, sh *Share) error // updates Perms and Timeout of sh.ID
+	DeleteShare(ctx context.Context, sessionID, id string) error
 	DeleteShares(ctx context.Context, sessionID string) (int, error)
 
 	// Audit log.

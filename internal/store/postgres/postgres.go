@@ -80,12 +80,18 @@ func Open(ctx context.Context, url string, log *slog.Logger) (store.Store, error
 		db.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", where, err)
 	}
-	return sqlstore.New(sqlstore.Config{
+	st := sqlstore.New(sqlstore.Config{
 		Backend:   "postgres",
 		DB:        db,
 		Translate: translate,
 		Log:       log,
-	}), nil
+	})
+	// Migration 3 hashes share keys in SQL here; this only catches rows a SQLite-era tool left.
+	if _, err := st.BackfillShareKeys(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %s: %w", where, err)
+	}
+	return st, nil
 }
 
 // advisoryLock serializes migrations across processes sharing the database.

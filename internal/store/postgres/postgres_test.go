@@ -105,6 +105,28 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
 }
 
+func TestShareKeyMigration(t *testing.T) {
+	storetest.RunShareKeyMigration(t, func(t *testing.T) (*sql.DB, func() store.Store) {
+		u := freshDB(t)
+		db, err := sql.Open("pgx", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := migrate.Run(t.Context(), db, storetest.MigrationsUpTo(t, postgres.Migrations(), 2), migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return db, func() store.Store {
+			s, err := postgres.Open(t.Context(), u, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
+
 func TestUnreachable(t *testing.T) {
 	start := time.Now()
 	s, err := postgres.Open(t.Context(), "postgres://u:secret@127.0.0.1:1/db", nil)

@@ -98,12 +98,32 @@ func Open(ctx context.Context, path string, log *slog.Logger) (store.Store, erro
 	if err := migrate.Run(ctx, db, Migrations(), migrate.Options{Log: log}); err != nil {
 		return fail(err)
 	}
-	return sqlstore.New(sqlstore.Config{
+	st := sqlstore.New(sqlstore.Config{
 		Backend:   "sqlite",
 		DB:        db,
 		Translate: translate,
 		Log:       log,
-	}), nil
+	})
+	if err := scrubShareKeys(ctx, st, log); err != nil {
+		return fail(err)
+	}
+	return st, nil
+}
+
+// scrubShareKeys hashes the plaintext share keys migration 3 left (SQLite has no SHA-256) and, when
+// it converted any, rewrites the file and empties the WAL so that no freed page keeps a key.
+func scrubShareKeys(ctx context.Context, st *sqlstore.Store, log *slog.Logger) error {
+	n, err := st.BackfillShareKeys(ctx)
+	if err != nil || n == 0 {
+		return err
+	}
+	log.Info("hashed plaintext share keys", "shares", n)
+	for _, q := range []string{"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+		if _, err := st.DB().ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s after hashing share keys: %w", q, err)
+		}
+	}
+	return nil
 }
 
 // walWait bounds how long Open retries switching the file to WAL while

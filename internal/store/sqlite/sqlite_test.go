@@ -31,6 +31,31 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
 }
 
+func TestShareKeyMigration(t *testing.T) {
+	storetest.RunShareKeyMigration(t, func(t *testing.T) (*sql.DB, func() store.Store) {
+		path := filepath.Join(t.TempDir(), "deskhub.db")
+		db := rawDB(t, path)
+		if err := migrate.Run(t.Context(), db, storetest.MigrationsUpTo(t, sqlite.Migrations(), 2), migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return db, func() store.Store {
+			s, err := sqlite.Open(t.Context(), path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			// No page of the file or its WAL keeps the plaintext key.
+			for _, f := range []string{path, path + "-wal"} {
+				b, _ := os.ReadFile(f)
+				if strings.Contains(string(b), "legacy-share-key-0123456789abcdef") {
+					t.Errorf("%s still holds the plaintext share key", f)
+				}
+			}
+			return s
+		}
+	})
+}
+
 func TestCorruptFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "deskhub.db")
 	if err := os.WriteFile(path, []byte(strings.Repeat("this is not a database\n", 200)), 0o600); err != nil {

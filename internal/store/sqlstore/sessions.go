@@ -2,6 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -254,12 +257,19 @@ func (s *Store) DeleteBookmark(ctx context.Context, userID int64, kind, id strin
 
 // ---- shares -----------------------------------------------------------------
 
-const shareCols = `session_id, key, perms, timeout, created_by, created_at`
+const shareCols = `id, session_id, key_hash, perms, timeout, created_by, created_at`
 
 func scanShare(r scanner) (store.Share, error) {
 	var v store.Share
-	err := r.Scan(&v.SessionID, &v.Key, jsonListCol{&v.Perms}, &v.Timeout, intCol{&v.CreatedBy}, timeCol{&v.CreatedAt})
+	err := r.Scan(&v.ID, &v.SessionID, &v.KeyHash, jsonListCol{&v.Perms}, &v.Timeout, intCol{&v.CreatedBy}, timeCol{&v.CreatedAt})
 	return v, err
+}
+
+// newShareID is a share's public handle: 48 random bits, hex.
+func newShareID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (s *Store) CreateShare(ctx context.Context, v *store.Share) error {
@@ -267,6 +277,12 @@ func (s *Store) CreateShare(ctx context.Context, v *store.Share) error {
 		v.CreatedAt = now()
 	}
 	v.CreatedAt = norm(v.CreatedAt)
+	if v.ID == "" {
+		v.ID = newShareID()
+	}
+	if len(v.KeyHash) == 0 {
+		return fmt.Errorf("create share of session %s: no key hash", v.SessionID)
+	}
 	perms, err := jsonText(v.Perms, "[]")
 	if err != nil {
 		return fmt.Errorf("create share of session %s: perms: %w", v.SessionID, err)
@@ -275,34 +291,79 @@ func (s *Store) CreateShare(ctx context.Context, v *store.Share) error {
 	if v.CreatedBy != 0 {
 		parent += fmt.Sprintf(" or user %d", v.CreatedBy)
 	}
-	_, err = s.q.ExecContext(ctx, `INSERT INTO shares (`+shareCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		v.SessionID, v.Key, perms, v.Timeout, iv(v.CreatedBy), tv(v.CreatedAt))
-	return s.fail(err, fmt.Sprintf("create share of session %s", v.SessionID), parent)
+	_, err = s.q.ExecContext(ctx, `INSERT INTO shares (`+shareCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		v.ID, v.SessionID, v.KeyHash, perms, v.Timeout, iv(v.CreatedBy), tv(v.CreatedAt))
+	return s.fail(err, fmt.Sprintf("create share %s of session %s", v.ID, v.SessionID), parent)
 }
 
 func (s *Store) ListShares(ctx context.Context, sessionID string) ([]store.Share, error) {
 	return list(ctx, s, fmt.Sprintf("list shares of session %s", sessionID), scanShare,
-		`SELECT `+shareCols+` FROM shares WHERE session_id = $1 ORDER BY created_at, key`, sessionID)
+		`SELECT `+shareCols+` FROM shares WHERE session_id = $1 AND key_hash IS NOT NULL ORDER BY created_at, id`, sessionID)
 }
 
-func (s *Store) GetShare(ctx context.Context, sessionID, key string) (store.Share, error) {
+func (s *Store) GetShare(ctx context.Context, sessionID string, keyHash []byte) (store.Share, error) {
+	if len(keyHash) == 0 {
+		return store.Share{}, fmt.Errorf("share of session %s: %w", sessionID, store.ErrNotFound)
+	}
 	return one(ctx, s, fmt.Sprintf("share of session %s", sessionID), scanShare,
-		`SELECT `+shareCols+` FROM shares WHERE session_id = $1 AND key = $2`, sessionID, key)
+		`SELECT `+shareCols+` FROM shares WHERE session_id = $1 AND key_hash = $2`, sessionID, keyHash)
+}
+
+func (s *Store) GetShareByID(ctx context.Context, id string) (store.Share, error) {
+	return one(ctx, s, fmt.Sprintf("share %s", id), scanShare,
+		`SELECT `+shareCols+` FROM shares WHERE id = $1 AND key_hash IS NOT NULL`, id)
 }
 
 func (s *Store) UpdateShare(ctx context.Context, v *store.Share) error {
 	perms, err := jsonText(v.Perms, "[]")
 	if err != nil {
-		return fmt.Errorf("update share of session %s: perms: %w", v.SessionID, err)
+		return fmt.Errorf("update share %s: perms: %w", v.ID, err)
 	}
-	return s.execOne(ctx, fmt.Sprintf("share of session %s", v.SessionID), "",
-		`UPDATE shares SET perms = $3, timeout = $4 WHERE session_id = $1 AND key = $2`,
-		v.SessionID, v.Key, perms, v.Timeout)
+	return s.execOne(ctx, fmt.Sprintf("share %s of session %s", v.ID, v.SessionID), "",
+		`UPDATE shares SET perms = $3, timeout = $4 WHERE session_id = $1 AND id = $2`,
+		v.SessionID, v.ID, perms, v.Timeout)
 }
 
-func (s *Store) DeleteShare(ctx context.Context, sessionID, key string) error {
-	return s.execOne(ctx, fmt.Sprintf("share of session %s", sessionID), "",
-		`DELETE FROM shares WHERE session_id = $1 AND key = $2`, sessionID, key)
+func (s *Store) DeleteShare(ctx context.Context, sessionID, id string) error {
+	return s.execOne(ctx, fmt.Sprintf("share %s of session %s", id, sessionID), "",
+		`DELETE FROM shares WHERE session_id = $1 AND id = $2`, sessionID, id)
+}
+
+// BackfillShareKeys hashes the share keys that migration 3 could not hash in
+// SQL (SQLite has no SHA-256) and clears their plaintext; it returns how many
+// rows it converted. Backends call it from Open after migrating; it is
+// idempotent and safe to run from several processes at once.
+func (s *Store) BackfillShareKeys(ctx context.Context) (int, error) {
+	type legacy struct{ id, key string }
+	var rows []legacy
+	r, err := s.q.QueryContext(ctx, `SELECT id, legacy_key FROM shares WHERE legacy_key IS NOT NULL`)
+	if err != nil {
+		return 0, s.fail(err, "list plaintext share keys", "")
+	}
+	for r.Next() {
+		var l legacy
+		if err := r.Scan(&l.id, &l.key); err != nil {
+			r.Close()
+			return 0, s.fail(err, "list plaintext share keys", "")
+		}
+		rows = append(rows, l)
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return 0, s.fail(err, "list plaintext share keys", "")
+	}
+	n := 0
+	for _, l := range rows {
+		h := sha256.Sum256([]byte(l.key))
+		res, err := s.q.ExecContext(ctx, `UPDATE shares SET key_hash = $2, legacy_key = NULL WHERE id = $1 AND legacy_key IS NOT NULL`, l.id, h[:])
+		if err != nil {
+			return n, s.fail(err, "hash share key "+l.id, "")
+		}
+		if k, _ := res.RowsAffected(); k > 0 {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (s *Store) DeleteShares(ctx context.Context, sessionID string) (int, error) {

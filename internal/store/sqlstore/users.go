@@ -93,6 +93,10 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 	return s.fail(err, fmt.Sprintf("create token %q", t.Name), fmt.Sprintf("user %d", t.UserID))
 }
 
+func (s *Store) GetToken(ctx context.Context, id int64) (store.Token, error) {
+	return one(ctx, s, fmt.Sprintf("token %d", id), scanToken, `SELECT `+tokenCols+` FROM tokens WHERE id = $1`, id)
+}
+
 func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
 	return one(ctx, s, "token", scanToken, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1`, hash)
 }

@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"reflect"
@@ -250,6 +251,9 @@ func testTokens(t *testing.T, s store.Store) {
 	got, err = s.GetTokenByName(c, u.ID, "tok-1")
 	must(t, err)
 	equal(t, "GetTokenByName", got, tok)
+	got, err = s.GetToken(c, tok.ID)
+	must(t, err)
+	equal(t, "GetToken", got, tok)
 
 	tok2 := store.Token{UserID: u.ID, Name: "tok-2", Type: store.TokenSystemAPI, Hash: []byte("h2")}
 	must(t, s.CreateToken(c, &tok2))
@@ -269,6 +273,8 @@ func testTokens(t *testing.T, s store.Store) {
 	isErr(t, err, store.ErrNotFound, "GetTokenByHash(nope)")
 	_, err = s.GetTokenByName(c, other.ID, "tok-1")
 	isErr(t, err, store.ErrNotFound, "GetTokenByName(other user)")
+	_, err = s.GetToken(c, 9999)
+	isErr(t, err, store.ErrNotFound, "GetToken(9999)")
 	isErr(t, s.RevokeToken(c, 9999, ts(0)), store.ErrNotFound, "RevokeToken(9999)")
 	isErr(t, s.TouchToken(c, 9999, ts(0)), store.ErrNotFound, "TouchToken(9999)")
 	isErr(t, s.ExtendToken(c, 9999, ts(0)), store.ErrNotFound, "ExtendToken(9999)")
@@ -681,39 +687,62 @@ func testBookmarks(t *testing.T, s store.Store) {
 	count(t, "bookmarks after deleting history", list, err, 2)
 }
 
+func kh(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
 func testShares(t *testing.T, s store.Store) {
 	c := ctx(t)
 	u := mkUser(t, s, "alice")
 	v := mkSession(t, s, u.ID, 0, store.SessionRunning, ts(0))
 	w := mkSession(t, s, u.ID, 0, store.SessionRunning, ts(0))
-	sh := store.Share{SessionID: v.ID, Key: "k1", Perms: []string{"view", "input"}, Timeout: 3600, CreatedBy: u.ID, CreatedAt: ts(0)}
+	sh := store.Share{SessionID: v.ID, KeyHash: kh("k1"), Perms: []string{"view", "input"}, Timeout: 3600, CreatedBy: u.ID, CreatedAt: ts(0)}
 	must(t, s.CreateShare(c, &sh))
-	got, err := s.GetShare(c, v.ID, "k1")
+	if len(sh.ID) < 8 {
+		t.Fatalf("CreateShare made id %q", sh.ID)
+	}
+	got, err := s.GetShare(c, v.ID, kh("k1"))
 	must(t, err)
 	equal(t, "GetShare", got, sh)
-	sh2 := store.Share{SessionID: v.ID, Key: "k2", CreatedAt: ts(time.Second)}
+	got, err = s.GetShareByID(c, sh.ID)
+	must(t, err)
+	equal(t, "GetShareByID", got, sh)
+	sh2 := store.Share{ID: "given-id", SessionID: v.ID, KeyHash: kh("k2"), CreatedAt: ts(time.Second)}
 	must(t, s.CreateShare(c, &sh2))
-	isErr(t, s.CreateShare(c, &store.Share{SessionID: w.ID, Key: "k1"}), store.ErrConflict, "duplicate share key")
-	isErr(t, s.CreateShare(c, &store.Share{SessionID: "nope", Key: "k9"}), store.ErrNotFound, "CreateShare(missing session)")
+	isErr(t, s.CreateShare(c, &store.Share{SessionID: w.ID, KeyHash: kh("k1")}), store.ErrConflict, "duplicate share key")
+	isErr(t, s.CreateShare(c, &store.Share{ID: "given-id", SessionID: w.ID, KeyHash: kh("k5")}), store.ErrConflict, "duplicate share id")
+	isErr(t, s.CreateShare(c, &store.Share{SessionID: "nope", KeyHash: kh("k9")}), store.ErrNotFound, "CreateShare(missing session)")
+	if err := s.CreateShare(c, &store.Share{SessionID: v.ID}); err == nil {
+		t.Error("CreateShare without a key hash succeeded")
+	}
 	list, err := s.ListShares(c, v.ID)
 	count(t, "ListShares", list, err, 2)
 	equal(t, "ListShares", list, []store.Share{sh, sh2})
 
 	sh.Perms, sh.Timeout = []string{"view"}, 60
 	must(t, s.UpdateShare(c, &sh))
-	got, err = s.GetShare(c, v.ID, "k1")
+	got, err = s.GetShare(c, v.ID, kh("k1"))
 	must(t, err)
 	equal(t, "after UpdateShare", got, sh)
 
-	_, err = s.GetShare(c, w.ID, "k1")
-	isErr(t, err, store.ErrNotFound, "GetShare(wrong session)")
-	isErr(t, s.UpdateShare(c, &store.Share{SessionID: v.ID, Key: "nope"}), store.ErrNotFound, "UpdateShare(nope)")
-	isErr(t, s.DeleteShare(c, w.ID, "k1"), store.ErrNotFound, "DeleteShare(wrong session)")
-	must(t, s.DeleteShare(c, v.ID, "k1"))
-	isErr(t, s.DeleteShare(c, v.ID, "k1"), store.ErrNotFound, "DeleteShare twice")
+	for name, err := range map[string]error{
+		"GetShare(wrong session)": second(s.GetShare(c, w.ID, kh("k1"))),
+		"GetShare(plaintext key)": second(s.GetShare(c, v.ID, []byte("k1"))),
+		"GetShare(no hash)":       second(s.GetShare(c, v.ID, nil)),
+		"GetShareByID(nope)":      second(s.GetShareByID(c, "nope")),
+	} {
+		isErr(t, err, store.ErrNotFound, name)
+	}
+	isErr(t, s.UpdateShare(c, &store.Share{SessionID: v.ID, ID: "nope"}), store.ErrNotFound, "UpdateShare(nope)")
+	isErr(t, s.DeleteShare(c, w.ID, sh.ID), store.ErrNotFound, "DeleteShare(wrong session)")
+	must(t, s.DeleteShare(c, v.ID, sh.ID))
+	isErr(t, s.DeleteShare(c, v.ID, sh.ID), store.ErrNotFound, "DeleteShare twice")
+	_, err = s.GetShareByID(c, sh.ID)
+	isErr(t, err, store.ErrNotFound, "GetShareByID after DeleteShare")
 
-	must(t, s.CreateShare(c, &store.Share{SessionID: v.ID, Key: "k3"}))
-	must(t, s.CreateShare(c, &store.Share{SessionID: w.ID, Key: "k4"}))
+	must(t, s.CreateShare(c, &store.Share{SessionID: v.ID, KeyHash: kh("k3")}))
+	must(t, s.CreateShare(c, &store.Share{SessionID: w.ID, KeyHash: kh("k4")}))
 	n, err := s.DeleteShares(c, v.ID)
 	must(t, err)
 	if n != 2 {
@@ -727,6 +756,8 @@ func testShares(t *testing.T, s store.Store) {
 	list, err = s.ListShares(c, w.ID)
 	count(t, "shares of deleted session", list, err, 0)
 }
+
+func second[T any](_ T, err error) error { return err }
 
 func testAudit(t *testing.T, s store.Store) {
 	c := ctx(t)
@@ -782,7 +813,7 @@ func testCascadeUserDelete(t *testing.T, s store.Store) {
 		must(t, s.PutBookmark(c, &store.Bookmark{UserID: uid, Kind: "bookmark", Name: "b"}))
 	}
 	v := mkSession(t, s, u.ID, 0, store.SessionEnded, ts(0))
-	must(t, s.CreateShare(c, &store.Share{SessionID: v.ID, Key: "k"}))
+	must(t, s.CreateShare(c, &store.Share{SessionID: v.ID, KeyHash: kh("k")}))
 	srv := store.Server{OwnerID: u.ID, Name: "srv", Provider: "lxd"}
 	must(t, s.CreateServer(c, &srv))
 
@@ -835,7 +866,7 @@ func testForeignKeys(t *testing.T, s store.Store) {
 		{"server", s.CreateServer(c, &store.Server{OwnerID: missing, Name: "s", Provider: "lxd"})},
 		{"session", s.CreateSession(c, &store.Session{UserID: missing})},
 		{"bookmark", s.PutBookmark(c, &store.Bookmark{UserID: missing, Kind: "bookmark"})},
-		{"share", s.CreateShare(c, &store.Share{SessionID: "nope", Key: "k"})},
+		{"share", s.CreateShare(c, &store.Share{SessionID: "nope", KeyHash: kh("k")})},
 	}
 	for _, ch := range checks {
 		isErr(t, ch.err, store.ErrNotFound, ch.what+" for missing parent")
