@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -59,6 +60,13 @@ func AsError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	var f *fault.Error
+	if errors.As(err, &f) {
+		if f.Kind == fault.Internal {
+			return Internal(err)
+		}
+		return &Error{Status: kindStatus[f.Kind], Msg: f.Msg, Field: f.Field, Err: f.Err, RetryAfter: f.RetryAfter}
+	}
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -74,6 +82,25 @@ func AsError(err error) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Msg: "the request was cancelled", Err: err}
 	}
 	return Internal(err)
+}
+
+// kindStatus is the status of each kind of domain error.
+var kindStatus = map[fault.Kind]int{
+	fault.Internal:       http.StatusInternalServerError,
+	fault.Invalid:        http.StatusBadRequest,
+	fault.Unauthorized:   http.StatusUnauthorized,
+	fault.Forbidden:      http.StatusForbidden,
+	fault.NotFound:       http.StatusNotFound,
+	fault.Conflict:       http.StatusConflict,
+	fault.Gone:           http.StatusGone,
+	fault.TooLarge:       http.StatusRequestEntityTooLarge,
+	fault.Unprocessable:  http.StatusUnprocessableEntity,
+	fault.TooMany:        http.StatusTooManyRequests,
+	fault.NotImplemented: http.StatusNotImplemented,
+	fault.BadGateway:     http.StatusBadGateway,
+	fault.Unavailable:    http.StatusServiceUnavailable,
+	fault.Timeout:        http.StatusGatewayTimeout,
+	fault.RequestTimeout: http.StatusRequestTimeout,
 }
 
 // errorName is the session surface's error name for a status, e.g. "NotFound".

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/deskhub/deskhub/api/field"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -419,4 +420,25 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("decode error is not a 400 *Error: %v", err)
 		}
 	})
+}
+
+// TestFaultKinds: every kind of domain error maps to a status of its own class, keeps its client
+// message, member and Retry-After, and an internal one never shows its message.
+func TestFaultKinds(t *testing.T) {
+	for k := fault.Internal; k <= fault.RequestTimeout; k++ {
+		e := AsError(fmt.Errorf("wrapped: %w", &fault.Error{Kind: k, Msg: "say this", Field: "m", RetryAfter: 3}))
+		switch {
+		case e.Status == 0:
+			t.Errorf("kind %d has no status", k)
+		case k == fault.Internal:
+			if e.Status != 500 || e.Msg != "internal error" {
+				t.Errorf("internal: %d %q", e.Status, e.Msg)
+			}
+		case e.Msg != "say this" || e.Field != "m" || e.RetryAfter != 3:
+			t.Errorf("kind %d: %+v", k, e)
+		}
+	}
+	if e := AsError(fault.Invalidf("geometry", "member %q is bad", "geometry")); e.Status != 400 || e.Field != "geometry" {
+		t.Errorf("Invalidf: %+v", e)
+	}
 }
