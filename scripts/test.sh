@@ -38,12 +38,19 @@ go build -o bin/testsummary ./tools/testsummary
 set +e
 # Every test; then, again under the race detector, the concurrent infrastructure code: the event hub,
 # the LXD service, and the broker's tests on the real LXD daemon (operations, watchers and streams run
-# side by side there). One summary counts all three runs.
+# side by side there). One summary counts the distinct tests of all three runs (a rerun counts once,
+# failed if it failed in any run); the marker lines tell it where each run starts and how go test exited,
+# so a run that executed no test fails. A skip fails too, unless .ci/skip-allowlist lists it.
+gotest() {
+  echo "testsummary: run $1"; shift
+  go test -json "$@" 2>&1
+  echo "testsummary: exit $?"
+}
 {
-  go test -json -count=1 -timeout 20m ./... 2>&1
-  go test -json -count=1 -race -timeout 10m ./internal/events/ ./internal/infra/ 2>&1
-  go test -json -count=1 -race -timeout 10m -run 'TestLXD|TestEventStream' ./internal/server/ 2>&1
-} | bin/testsummary
+  gotest "all packages" -count=1 -timeout 20m ./...
+  gotest "race: events, infra" -count=1 -race -timeout 10m ./internal/events/ ./internal/infra/
+  gotest "race: server TestLXD|TestEventStream" -count=1 -race -timeout 10m -run 'TestLXD|TestEventStream' ./internal/server/
+} | bin/testsummary -skips .ci/skip-allowlist
 status=${PIPESTATUS[1]}
 set -e
 exit "$status"
