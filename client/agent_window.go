@@ -1,5 +1,7 @@
 package client
 
+// (Not agent_windows.go: that name would build on Windows only.)
+
 import (
 	"context"
 	"net/http"
