@@ -91,13 +91,28 @@ func TestAccountAndTokens(t *testing.T) {
 		t.Fatalf("ListCredentials: %+v, %v", creds, err)
 	}
 	for name, err := range map[string]error{
-		"AssertionGet":      func() error { _, err := c.AssertionGet(ctx, "carol"); return err }(),
-		"AssertionVerify":   func() error { _, err := c.AssertionVerify(ctx, vmm.UserAssertionVerifyRequest{UserLogin: "carol"}); return err }(),
-		"CredentialMake":    func() error { _, err := c.CredentialMake(ctx, vmm.UserCredentialMakeRequest{UserLogin: "carol"}); return err }(),
+		"AssertionGet": func() error { _, err := c.AssertionGet(ctx, "carol"); return err }(),
+		"AssertionVerify": func() error {
+			_, err := c.AssertionVerify(ctx, vmm.UserAssertionVerifyRequest{UserLogin: "carol"})
+			return err
+		}(),
+		"CredentialMake": func() error {
+			_, err := c.CredentialMake(ctx, vmm.UserCredentialMakeRequest{UserLogin: "carol"})
+			return err
+		}(),
 		"DeleteCredentials": func() error { _, err := c.DeleteCredentials(ctx, "no-such-credential"); return err }(),
-		"Register":          func() error { _, err := c.Register(ctx, vmm.UserRegisterRequest{UserEmail: "d@example.org", UserLogin: "dave", UserPassword: "x", UserPasswordRepeat: "y"}); return err }(),
-		"Recover":           func() error { _, err := c.Recover(ctx, vmm.UserRecoveryRequest{UserEmail: "carol@example.org", UserCode: "not-a-code"}); return err }(),
-		"ChangeEmail":       func() error { _, err := c.ChangeEmail(ctx, vmm.UserEmailChangeRequest{UserEmail: "not an address"}); return err }(),
+		"Register": func() error {
+			_, err := c.Register(ctx, vmm.UserRegisterRequest{UserEmail: "d@example.org", UserLogin: "dave", UserPassword: "x", UserPasswordRepeat: "y"})
+			return err
+		}(),
+		"Recover": func() error {
+			_, err := c.Recover(ctx, vmm.UserRecoveryRequest{UserEmail: "carol@example.org", UserCode: "not-a-code"})
+			return err
+		}(),
+		"ChangeEmail": func() error {
+			_, err := c.ChangeEmail(ctx, vmm.UserEmailChangeRequest{UserEmail: "not an address"})
+			return err
+		}(),
 	} {
 		// WebAuthn is off and no mail server is configured: each call must come back as a clear 4xx.
 		if e, ok := err.(*client.Error); err != nil && (!ok || e.Status/100 != 4 || e.Message == "") {
@@ -147,8 +162,11 @@ func TestInfrastructureWithoutLXD(t *testing.T) {
 	c := infraLogin(t, "alice", alicePW)
 	const in = vmm.ProviderInternal
 	lists := map[string]func() (int, error){
-		"servers":      func() (int, error) { d, err := c.ListServers(ctx, in, 0); return len(d.Data), err },
-		"instances":    func() (int, error) { d, err := c.ListInstances(ctx, vmm.InstanceListRequest{Provider: in}); return len(d.Data), err },
+		"servers": func() (int, error) { d, err := c.ListServers(ctx, in, 0); return len(d.Data), err },
+		"instances": func() (int, error) {
+			d, err := c.ListInstances(ctx, vmm.InstanceListRequest{Provider: in})
+			return len(d.Data), err
+		},
 		"images":       func() (int, error) { d, err := c.ListImages(ctx, in, 0); return len(d.Data), err },
 		"serverImages": func() (int, error) { d, err := c.ListServerImages(ctx, in, 0); return len(d.Data), err },
 		"profiles":     func() (int, error) { d, err := c.ListProfiles(ctx, in, 0); return len(d.Data), err },
@@ -165,25 +183,55 @@ func TestInfrastructureWithoutLXD(t *testing.T) {
 	}
 	const lxd, missing = vmm.ProviderLXD, int64(999)
 	for name, err := range map[string]error{
-		"GetServer":         func() error { _, err := c.GetServer(ctx, lxd, missing); return err }(),
-		"DeleteServer":      func() error { _, err := c.DeleteServer(ctx, vmm.ServerDeleteRequest{Provider: lxd, ServerID: missing}); return err }(),
-		"GetInstance":       func() error { _, err := c.GetInstance(ctx, vmm.InstanceGetRequest{Provider: lxd, ServerID: missing, InstanceName: "x"}); return err }(),
-		"AddInstance":       func() error { _, err := c.AddInstance(ctx, vmm.InstanceAddRequest{Provider: lxd, ServerID: missing, InstanceName: "x", ImageAlias: "debian"}); return err }(),
-		"InstanceAction":    func() error { _, err := c.InstanceAction(ctx, vmm.InstanceActionRequest{Provider: lxd, InstanceID: missing, InstanceStatus: "start"}); return err }(),
-		"ListImages":        func() error { _, err := c.ListImages(ctx, lxd, missing); return err }(),
-		"DeleteImage":       func() error { _, err := c.DeleteImage(ctx, vmm.ImageDeleteRequest{Provider: lxd, ServerID: missing, ImageFingerprint: "ab"}); return err }(),
-		"UpdateProfile":     func() error { _, err := c.UpdateProfile(ctx, vmm.ProfileUpdateRequest{Provider: lxd, ServerID: missing, ProfileName: "p", ProfileBody: "{}"}); return err }(),
-		"DeleteProfile":     func() error { _, err := c.DeleteProfile(ctx, vmm.ProfileDeleteRequest{Provider: lxd, ServerID: missing, ProfileName: "p"}); return err }(),
-		"RevokeCertificate": func() error { _, err := c.RevokeCertificate(ctx, vmm.CertificateRevokeRequest{Provider: lxd, ServerID: missing, CertificateFingerprint: "ab"}); return err }(),
-		"ListNetworks":      func() error { _, err := c.ListNetworks(ctx, lxd, missing); return err }(),
-		"ListPools":         func() error { _, err := c.ListPools(ctx, lxd, missing); return err }(),
-		"ListVolumes":       func() error { _, err := c.ListVolumes(ctx, lxd, missing); return err }(),
-		"ListProfiles":      func() error { _, err := c.ListProfiles(ctx, lxd, missing); return err }(),
-		"ListServerImages":  func() error { _, err := c.ListServerImages(ctx, lxd, missing); return err }(),
-		"ListCertificates":  func() error { _, err := c.ListCertificates(ctx, lxd, missing); return err }(),
+		"GetServer": func() error { _, err := c.GetServer(ctx, lxd, missing); return err }(),
+		"DeleteServer": func() error {
+			_, err := c.DeleteServer(ctx, vmm.ServerDeleteRequest{Provider: lxd, ServerID: missing})
+			return err
+		}(),
+		"GetInstance": func() error {
+			_, err := c.GetInstance(ctx, vmm.InstanceGetRequest{Provider: lxd, ServerID: missing, InstanceName: "x"})
+			return err
+		}(),
+		"AddInstance": func() error {
+			_, err := c.AddInstance(ctx, vmm.InstanceAddRequest{Provider: lxd, ServerID: missing, InstanceName: "x", ImageAlias: "debian"})
+			return err
+		}(),
+		"InstanceAction": func() error {
+			_, err := c.InstanceAction(ctx, vmm.InstanceActionRequest{Provider: lxd, InstanceID: missing, InstanceStatus: "start"})
+			return err
+		}(),
+		"ListImages": func() error { _, err := c.ListImages(ctx, lxd, missing); return err }(),
+		"DeleteImage": func() error {
+			_, err := c.DeleteImage(ctx, vmm.ImageDeleteRequest{Provider: lxd, ServerID: missing, ImageFingerprint: "ab"})
+			return err
+		}(),
+		"UpdateProfile": func() error {
+			_, err := c.UpdateProfile(ctx, vmm.ProfileUpdateRequest{Provider: lxd, ServerID: missing, ProfileName: "p", ProfileBody: "{}"})
+			return err
+		}(),
+		"DeleteProfile": func() error {
+			_, err := c.DeleteProfile(ctx, vmm.ProfileDeleteRequest{Provider: lxd, ServerID: missing, ProfileName: "p"})
+			return err
+		}(),
+		"RevokeCertificate": func() error {
+			_, err := c.RevokeCertificate(ctx, vmm.CertificateRevokeRequest{Provider: lxd, ServerID: missing, CertificateFingerprint: "ab"})
+			return err
+		}(),
+		"ListNetworks":     func() error { _, err := c.ListNetworks(ctx, lxd, missing); return err }(),
+		"ListPools":        func() error { _, err := c.ListPools(ctx, lxd, missing); return err }(),
+		"ListVolumes":      func() error { _, err := c.ListVolumes(ctx, lxd, missing); return err }(),
+		"ListProfiles":     func() error { _, err := c.ListProfiles(ctx, lxd, missing); return err }(),
+		"ListServerImages": func() error { _, err := c.ListServerImages(ctx, lxd, missing); return err }(),
+		"ListCertificates": func() error { _, err := c.ListCertificates(ctx, lxd, missing); return err }(),
 		// Nothing listens on port 1: the server cannot be reached.
-		"AddServer":    func() error { _, err := c.AddServer(ctx, vmm.ServerAddRequest{ServerHost: "127.0.0.1", ServerPort: 1, ServerProtocol: "lxd", ServerPassword: "x"}); return err }(),
-		"VerifyServer": func() error { _, err := c.VerifyServer(ctx, vmm.ServerVerifyRequest{ServerHost: "127.0.0.1", ServerPort: 1, ServerProtocol: "lxd", ServerPassword: "x"}); return err }(),
+		"AddServer": func() error {
+			_, err := c.AddServer(ctx, vmm.ServerAddRequest{ServerHost: "127.0.0.1", ServerPort: 1, ServerProtocol: "lxd", ServerPassword: "x"})
+			return err
+		}(),
+		"VerifyServer": func() error {
+			_, err := c.VerifyServer(ctx, vmm.ServerVerifyRequest{ServerHost: "127.0.0.1", ServerPort: 1, ServerProtocol: "lxd", ServerPassword: "x"})
+			return err
+		}(),
 	} {
 		e, ok := err.(*client.Error)
 		if !ok || e.Surface != client.SurfaceInfra || e.Status/100 != 4 && e.Status != 502 || e.Message == "" {
@@ -194,8 +242,14 @@ func TestInfrastructureWithoutLXD(t *testing.T) {
 	for name, err := range map[string]error{
 		"SimplestreamList":   func() error { _, err := c.SimplestreamList(ctx); return err }(),
 		"SimplestreamImages": func() error { _, err := c.SimplestreamImages(ctx); return err }(),
-		"SimplestreamAdd":    func() error { _, err := c.SimplestreamAdd(ctx, vmm.SimplestreamAddRequest{ProductArch: "amd64", ProductOS: "debian", ProductRelease: "13"}); return err }(),
-		"SimplestreamUpload": func() error { _, err := c.SimplestreamUpload(ctx, vmm.SimplestreamUploadRequest{File: []byte("x"), Payload: vmm.SimplestreamUploadPayload{ProductID: "p", ProductVersionSerial: "1"}}); return err }(),
+		"SimplestreamAdd": func() error {
+			_, err := c.SimplestreamAdd(ctx, vmm.SimplestreamAddRequest{ProductArch: "amd64", ProductOS: "debian", ProductRelease: "13"})
+			return err
+		}(),
+		"SimplestreamUpload": func() error {
+			_, err := c.SimplestreamUpload(ctx, vmm.SimplestreamUploadRequest{File: []byte("x"), Payload: vmm.SimplestreamUploadPayload{ProductID: "p", ProductVersionSerial: "1"}})
+			return err
+		}(),
 	} {
 		wantStatus(t, name, err, client.SurfaceInfra, 501)
 	}
