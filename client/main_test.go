@@ -25,6 +25,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	defer servetest.Cleanup()
 	data, err := servetest.NewDataDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -49,6 +49,13 @@ func Binary() (string, error) {
 	return binPath, buildErr
 }
 
+// Cleanup removes the binary Binary built; call it from TestMain after the tests ran.
+func Cleanup() {
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
 // Options of a server.
 type Options struct {
 	// UserPrefix is --session-user-prefix: the Unix users of the accounts' desktops. Tests give their
