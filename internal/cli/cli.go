@@ -39,6 +39,12 @@ func init() {
 		{"user", "manage accounts in the store: add, list, lock, unlock, passwd, delete", runUser},
 		{"agent", "serve the desktop agent (Spawner API) inside one desktop", runAgent},
 		{"version", "print version, commit and build date", runVersion},
+		{"login", "log in to a deskhub server (keeps its URL and a token for the commands below)", runLogin},
+		{"logout", "log out of the server of deskhub login", runLogout},
+		{"session", "your sessions on the server: start, list, connect, terminate, screenshot, share", runSession},
+		{"server", "LXD/Incus servers of the server: add, list", runServer},
+		{"instance", "instances on those servers: list, start, stop, delete", runInstance},
+		{"token", "your API tokens: create, list, revoke", runToken},
 	}
 }
 
