@@ -16,6 +16,8 @@ import (
 
 	incus "github.com/lxc/incus/v6/client"
 	"github.com/lxc/incus/v6/shared/api"
+
+	"github.com/deskhub/deskhub/internal/fault"
 )
 
 // target is how deskhub reaches one LXD/Incus server.
@@ -206,4 +208,42 @@ func lxdStatus(err error) int {
 // isNotFound tells whether LXD answered 404.
 func isNotFound(err error) bool {
 	return api.StatusErrorCheck(err, http.StatusNotFound)
+}
+
+// isChanged tells whether LXD answered 412: the resource changed since its ETag was read.
+func isChanged(err error) bool {
+	return api.StatusErrorCheck(err, http.StatusPreconditionFailed)
+}
+
+// isRefused tells whether LXD refused a request for what it carried or who sent it (400, 401, 403).
+func isRefused(err error) bool {
+	return api.StatusErrorCheck(err, http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden)
+}
+
+// lxdClientKinds are the kinds of LXD's 4xx answers; lxdClientKind gives them.
+var lxdClientKinds = map[int]fault.Kind{
+	http.StatusBadRequest:            fault.Invalid,
+	http.StatusUnauthorized:          fault.Unauthorized,
+	http.StatusForbidden:             fault.Forbidden,
+	http.StatusNotFound:              fault.NotFound,
+	http.StatusRequestTimeout:        fault.RequestTimeout,
+	http.StatusConflict:              fault.Conflict,
+	http.StatusGone:                  fault.Gone,
+	http.StatusPreconditionFailed:    fault.Conflict, // changed meanwhile (fault has no 412 kind)
+	http.StatusRequestEntityTooLarge: fault.TooLarge,
+	http.StatusUnprocessableEntity:   fault.Unprocessable,
+	http.StatusTooManyRequests:       fault.TooMany,
+}
+
+// lxdClientKind is the kind of error for deskhub's client when LXD answered err with a 4xx status
+// (another 4xx than those above is taken as a bad request); ok is false for anything else.
+func lxdClientKind(err error) (fault.Kind, bool) {
+	st := lxdStatus(err)
+	if st < 400 || st >= 500 {
+		return 0, false
+	}
+	if k, ok := lxdClientKinds[st]; ok {
+		return k, true
+	}
+	return fault.Invalid, true
 }

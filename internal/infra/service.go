@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"sort"
 	"sync"
@@ -20,7 +19,7 @@ import (
 
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/events"
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -167,7 +166,7 @@ type AddParams struct {
 }
 
 // serverNotFound is the one answer for a missing server and someone else's.
-func serverNotFound(id int64) error { return httpapi.NotFound("no server with server_id %d", id) }
+func serverNotFound(id int64) error { return fault.NotFoundf("no server with server_id %d", id) }
 
 // visibleServer returns the server row if the caller may see it.
 func (s *Service) visibleServer(ctx context.Context, c Caller, id int64) (store.Server, error) {
@@ -192,19 +191,19 @@ func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (
 	}
 	if p.Path != "" {
 		if !c.Admin {
-			return t, lxdInfo{}, httpapi.Errorf(http.StatusForbidden, "only administrators may add a server by its unix socket (server_path): the socket gives full control of the host")
+			return t, lxdInfo{}, fault.New(fault.Forbidden, "only administrators may add a server by its unix socket (server_path): the socket gives full control of the host")
 		}
 		t.Host, t.Port = "", 0
 	} else {
 		pem, err := fetchServerCert(ctx, p.Host, p.Port)
 		if err != nil {
-			return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("cannot reach the server at %s: %v", t, err), Err: err}
+			return t, lxdInfo{}, &fault.Error{Kind: fault.BadGateway, Msg: fmt.Sprintf("cannot reach the server at %s: %v", t, err), Err: err}
 		}
 		t.ServerCert = pem
 	}
 	cl, err := s.connect(ctx, t, false)
 	if err != nil {
-		return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("cannot connect to the server at %s: %v", t, err), Err: err}
+		return t, lxdInfo{}, &fault.Error{Kind: fault.BadGateway, Msg: fmt.Sprintf("cannot connect to the server at %s: %v", t, err), Err: err}
 	}
 	info, err := getInfo(cl)
 	if err != nil {
@@ -212,17 +211,17 @@ func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (
 		if lxdStatus(err) != 0 {
 			msg = fmt.Sprintf("the server at %s does not answer as LXD or Incus: %v", t, err)
 		}
-		return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: msg, Err: err}
+		return t, lxdInfo{}, &fault.Error{Kind: fault.BadGateway, Msg: msg, Err: err}
 	}
 	if info.trusted() {
 		return t, info, s.checkProject(cl, t)
 	}
 	if tok, ok := parseTrustToken(p.Password); ok {
 		if fp, _ := certFingerprint(t.ServerCert); fp != "" && tok.Fingerprint != fp {
-			return t, info, httpapi.BadRequest("server_password", "the trust token was made by another server (certificate %.12s, this server has %.12s)", tok.Fingerprint, fp)
+			return t, info, fault.Invalidf("server_password", "the trust token was made by another server (certificate %.12s, this server has %.12s)", tok.Fingerprint, fp)
 		}
 		if !tok.ExpiresAt.IsZero() && time.Now().After(tok.ExpiresAt) {
-			return t, info, httpapi.BadRequest("server_password", "the trust token expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339))
+			return t, info, fault.Invalidf("server_password", "the trust token expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 		if !keep {
 			// A token works once: using it to check it would spend it.
@@ -230,17 +229,17 @@ func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (
 		}
 	}
 	if p.Password == "" {
-		return t, info, httpapi.BadRequest("server_password", "the server does not trust deskhub yet: give its trust password or a trust token")
+		return t, info, fault.Invalidf("server_password", "the server does not trust deskhub yet: give its trust password or a trust token")
 	}
 	if err := requestTrust(cl, s.opts.CertName, p.Password); err != nil {
-		if st := lxdStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized || st == http.StatusBadRequest {
-			return t, info, &httpapi.Error{Status: http.StatusForbidden, Field: "server_password",
+		if isRefused(err) {
+			return t, info, &fault.Error{Kind: fault.Forbidden, Field: "server_password",
 				Msg: fmt.Sprintf("the server refused the trust password or token: %v", err), Err: err}
 		}
-		return t, info, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("the server could not add deskhub's certificate: %v", err), Err: err}
+		return t, info, &fault.Error{Kind: fault.BadGateway, Msg: fmt.Sprintf("the server could not add deskhub's certificate: %v", err), Err: err}
 	}
 	if info, err = getInfo(cl); err != nil || !info.trusted() {
-		return t, info, &httpapi.Error{Status: http.StatusBadGateway, Msg: "the server accepted the trust password but still does not trust deskhub's certificate", Err: err}
+		return t, info, &fault.Error{Kind: fault.BadGateway, Msg: "the server accepted the trust password but still does not trust deskhub's certificate", Err: err}
 	}
 	perr := s.checkProject(cl, t)
 	if !keep || perr != nil {
@@ -256,9 +255,9 @@ func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (
 func (s *Service) checkProject(cl incus.InstanceServer, t target) error {
 	if _, _, err := cl.GetProject(t.Project); err != nil {
 		if isNotFound(err) {
-			return httpapi.BadRequest("server_project", "the server has no project %q", t.Project)
+			return fault.Invalidf("server_project", "the server has no project %q", t.Project)
 		}
-		return &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("reading project %q: %v", t.Project, err), Err: err}
+		return &fault.Error{Kind: fault.BadGateway, Msg: fmt.Sprintf("reading project %q: %v", t.Project, err), Err: err}
 	}
 	return nil
 }
@@ -283,7 +282,7 @@ func (s *Service) AddServer(ctx context.Context, c Caller, p AddParams) (vmm.Ser
 	}
 	if err := s.st.CreateServer(ctx, &row); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return vmm.ServerAttributes{}, 0, httpapi.Errorf(http.StatusConflict, "the server %s (project %s) has been added already", t, t.Project)
+			return vmm.ServerAttributes{}, 0, fault.Conflictf("the server %s (project %s) has been added already", t, t.Project)
 		}
 		return vmm.ServerAttributes{}, 0, err
 	}
@@ -456,7 +455,7 @@ func (s *Service) DeleteServer(ctx context.Context, c Caller, id int64, keepTrus
 	}
 	for _, op := range ops {
 		if op.ServerID == id {
-			return false, httpapi.Errorf(http.StatusConflict, "operation %s (%s %s) on server %d is not finished yet", op.ID, op.Kind, op.InstanceName, id)
+			return false, fault.Conflictf("operation %s (%s %s) on server %d is not finished yet", op.ID, op.Kind, op.InstanceName, id)
 		}
 	}
 	if !keepTrust && !s.sharedServer(ctx, row) {
@@ -530,22 +529,22 @@ func (s *Service) serverClient(ctx context.Context, c Caller, id int64) (store.S
 func (s *Service) clientFor(row store.Server) (incus.InstanceServer, error) {
 	cn := s.conn(row.ID)
 	if cn == nil {
-		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "server %d is not connected", row.ID)
+		return nil, fault.New(fault.Unavailable, "server %d is not connected", row.ID)
 	}
 	st, e := cn.status()
 	if st != stateOnline {
-		return nil, &httpapi.Error{Status: http.StatusServiceUnavailable, RetryAfter: 5,
+		return nil, &fault.Error{Kind: fault.Unavailable, RetryAfter: 5,
 			Msg: fmt.Sprintf("server %d (%s) is %s: %s", row.ID, row.Name, st, e)}
 	}
 	return cn.client(), nil
 }
 
-// lxdError turns an error LXD answered into one for the client: LXD's text, with LXD's 4xx status
-// where it has one (404, 409, 400…), else 502.
+// lxdError turns an error LXD answered into one for the client: LXD's text, of the kind LXD's 4xx
+// status says where it has one (404, 409, 400…), else a bad gateway (502).
 func lxdError(what string, err error) error {
-	st := lxdStatus(err)
-	if st >= 400 && st < 500 {
-		return &httpapi.Error{Status: st, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
+	kind := fault.BadGateway
+	if k, ok := lxdClientKind(err); ok {
+		kind = k
 	}
-	return &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
+	return &fault.Error{Kind: kind, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
 }

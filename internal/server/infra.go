@@ -301,8 +301,9 @@ func (s *Server) instanceAdd(c *httpapi.Call, r *vmm.InstanceAddRequest) (jsonap
 	if err := noInternal(r.Provider, "instances"); err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	start := r.InstanceStart == nil || *r.InstanceStart
-	v, err := s.infra.AddInstance(c.Ctx, infraCaller(c), r, start)
+	v, err := s.infra.AddInstance(c.Ctx, infraCaller(c), infra.NewInstance{ServerID: r.ServerID, Name: r.InstanceName,
+		ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, Profiles: r.Profiles, Type: r.InstanceType,
+		Start: r.InstanceStart == nil || *r.InstanceStart, RequestID: r.RequestID})
 	if err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
@@ -314,7 +315,7 @@ func (s *Server) instanceAction(c *httpapi.Call, r *vmm.InstanceActionRequest) (
 	if err := noInternal(r.Provider, "instances"); err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	v, err := s.infra.InstanceAction(c.Ctx, infraCaller(c), r)
+	v, err := s.infra.InstanceAction(c.Ctx, infraCaller(c), infra.Action{InstanceID: r.InstanceID, Action: r.InstanceStatus, RequestID: r.RequestID})
 	if err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
