@@ -41,7 +41,7 @@ set +e
 # side by side there). One summary counts all three runs.
 {
   go test -json -count=1 -timeout 20m ./... 2>&1
-  go test -json -count=1 -race -timeout 10m ./internal/events/ ./internal/infra/ 2>&1
+  go test -json -count=1 -race -timeout 10m ./internal/events/ ./internal/infra/ ./internal/lxdconn/ 2>./internal/events/ ./internal/infra/ 2>&11
   go test -json -count=1 -race -timeout 10m -run 'TestLXD|TestEventStream' ./internal/server/ 2>&1
 } | bin/testsummary
 status=${PIPESTATUS[1]}

@@ -16,26 +16,28 @@ import (
 
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/fault"
+	"github.com/deskhub/deskhub/internal/lxdconn"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
 // instances returns the server's instances with their state, from the cache when it is fresh.
-func (c *conn) instances() ([]api.InstanceFull, error) {
-	c.cacheMu.Lock()
-	defer c.cacheMu.Unlock()
-	if c.cache != nil && time.Since(c.cacheAt) < c.s.opts.CacheTTL {
-		return c.cache, nil
+func (s *Service) instances(serverID int64) ([]api.InstanceFull, error) {
+	c := s.cache(serverID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list != nil && time.Since(c.at) < s.opts.CacheTTL {
+		return c.list, nil
 	}
-	cl := c.client()
+	cl := s.lxd.Client(serverID)
 	if cl == nil {
 		return nil, errors.New("not connected")
 	}
 	list, err := listInstances(cl)
 	if err != nil {
-		c.failed(err)
+		s.lxd.Failed(serverID, err)
 		return nil, err
 	}
-	c.cache, c.cacheAt = list, time.Now()
+	c.list, c.at = list, time.Now()
 	return list, nil
 }
 
@@ -161,13 +163,12 @@ func (s *Service) ownedInstances(ctx context.Context, c Caller) (map[int64]map[s
 
 // serverInstances lists one server's instances that keep says to keep, giving each its deskhub id.
 func (s *Service) serverInstances(ctx context.Context, row store.Server, keep func(name string, in store.Instance) bool) ([]ResourceView[vmm.InstanceAttributes], error) {
-	cn := s.conn(row.ID)
-	if cn == nil {
+	if _, _, ok := s.lxd.Status(row.ID); !ok {
 		return nil, fault.New(fault.Unavailable, "server %d is not connected", row.ID)
 	}
-	list, err := cn.instances()
+	list, err := s.instances(row.ID)
 	if err != nil {
-		st, e := cn.status()
+		st, e, _ := s.lxd.Status(row.ID)
 		return nil, &fault.Error{Kind: fault.Unavailable, RetryAfter: 5, Err: err,
 			Msg: fmt.Sprintf("server %d is %s: %s", row.ID, st, e)}
 	}
@@ -304,18 +305,18 @@ func (s *Service) AddInstance(ctx context.Context, c Caller, r NewInstance) (Res
 	if typ == "" {
 		typ = vmm.InstanceTypeContainer
 	}
-	if info, err := getInfo(cl); err == nil && len(info.instanceTypes()) > 0 && !slices.Contains(info.instanceTypes(), typ) {
+	if info, err := lxdconn.GetInfo(cl); err == nil && len(info.InstanceTypes()) > 0 && !slices.Contains(info.InstanceTypes(), typ) {
 		return zero, fault.Invalidf("instance_type", "server %d cannot run instances of type %q (it runs %s)", r.ServerID, typ,
-			strings.Join(info.instanceTypes(), ", "))
+			strings.Join(info.InstanceTypes(), ", "))
 	}
 	if _, _, err := cl.GetInstance(r.Name); err == nil {
 		return zero, &fault.Error{Kind: fault.Conflict, Field: "instance_name", Msg: fmt.Sprintf("server %d already has an instance %q", r.ServerID, r.Name)}
-	} else if !isNotFound(err) {
+	} else if !lxdconn.IsNotFound(err) {
 		return zero, s.callError(r.ServerID, "checking the instance name", err)
 	}
 	if r.ImageAlias != "" {
 		if _, _, err := cl.GetImageAlias(r.ImageAlias); err != nil {
-			if isNotFound(err) {
+			if lxdconn.IsNotFound(err) {
 				return zero, fault.Invalidf("image_alias", "server %d has no image alias %q", r.ServerID, r.ImageAlias)
 			}
 			return zero, s.callError(r.ServerID, "checking the image", err)
@@ -325,7 +326,7 @@ func (s *Service) AddInstance(ctx context.Context, c Caller, r NewInstance) (Res
 			return zero, err
 		}
 		if _, _, err := cl.GetImage(r.ImageFingerprint); err != nil {
-			if isNotFound(err) {
+			if lxdconn.IsNotFound(err) {
 				return zero, fault.Invalidf("image_fingerprint", "server %d has no image %s", r.ServerID, r.ImageFingerprint)
 			}
 			return zero, s.callError(r.ServerID, "checking the image", err)
@@ -369,11 +370,11 @@ func (s *Service) InstanceAction(ctx context.Context, c Caller, r Action) (Resou
 	}
 	// A server that is away for a moment (offline, reconnecting) gets the action when it is back, within
 	// the operation timeout; one that no longer trusts deskhub cannot.
-	cn := s.conn(row.ID)
-	if cn == nil {
+	st, e, ok := s.lxd.Status(row.ID)
+	if !ok {
 		return zero, fault.New(fault.Unavailable, "server %d is not connected", row.ID)
 	}
-	if st, e := cn.status(); st == stateUntrusted {
+	if st == stateUntrusted {
 		return zero, fault.New(fault.Unavailable, "server %d does not trust deskhub any more: %s", row.ID, e)
 	}
 	return s.startOp(ctx, c, store.Operation{Kind: "instance.action", Action: r.Action, ServerID: row.ID, InstanceID: in.ID,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/fault"
+	"github.com/deskhub/deskhub/internal/lxdconn"
 )
 
 // ResourceView is one resource of a server with its JSON:API id.
@@ -152,7 +153,7 @@ func (s *Service) DeleteImage(ctx context.Context, c Caller, serverID int64, fp 
 	}
 	im, _, err := cl.GetImage(strings.ToLower(fp))
 	if err != nil {
-		if isNotFound(err) {
+		if lxdconn.IsNotFound(err) {
 			return fault.NotFoundf("server %d has no image %s", serverID, fp)
 		}
 		return s.callError(serverID, "reading image "+fp, err)
@@ -243,7 +244,7 @@ func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, n
 	}
 	cur, etag, err := cl.GetProfile(name)
 	if err != nil {
-		if isNotFound(err) {
+		if lxdconn.IsNotFound(err) {
 			return zero, fault.NotFoundf("server %d has no profile %q", serverID, name)
 		}
 		return zero, s.callError(serverID, "reading profile "+name, err)
@@ -253,7 +254,7 @@ func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, n
 		put.Description = *pb.Description
 	}
 	if err := cl.UpdateProfile(name, put, etag); err != nil {
-		if lxdStatus(err) != 0 && !isNotFound(err) && !isChanged(err) {
+		if lxdconn.Status(err) != 0 && !lxdconn.IsNotFound(err) && !lxdconn.IsChanged(err) {
 			// LXD validates the profile and answers 400 or (LXD 5.0, for some keys) 500: either way the
 			// body is what it refused.
 			return zero, &fault.Error{Kind: fault.Invalid, Field: "profile_body", Msg: fmt.Sprintf("the server refused the profile: %v", err), Err: err}
@@ -283,7 +284,7 @@ func (s *Service) DeleteProfile(ctx context.Context, c Caller, serverID int64, n
 		return err
 	}
 	if err := cl.DeleteProfile(name); err != nil {
-		if isNotFound(err) {
+		if lxdconn.IsNotFound(err) {
 			return fault.NotFoundf("server %d has no profile %q", serverID, name)
 		}
 		return lxdError("deleting profile "+name, err)
@@ -352,11 +353,7 @@ func (s *Service) RevokeCertificate(ctx context.Context, c Caller, serverID int6
 // callError reports a failed call to a server: LXD's own 4xx answers keep their status, anything
 // else marks the server unreachable and answers 502.
 func (s *Service) callError(serverID int64, what string, err error) error {
-	if lxdStatus(err) == 0 {
-		if cn := s.conn(serverID); cn != nil {
-			cn.failed(err)
-		}
-	}
+	s.lxd.Failed(serverID, err)
 	return lxdError(what, err)
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/deskhub/deskhub/internal/events"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/infra"
+	"github.com/deskhub/deskhub/internal/lxdconn"
 	"github.com/deskhub/deskhub/internal/mail"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/provider/local"
@@ -85,6 +86,7 @@ type Server struct {
 	webauthn   *webAuthnRP
 	hub        *events.Hub
 	infra      *infra.Service
+	lxd        *lxdconn.Registry // links to the LXD servers, shared by infra (and the LXD provider)
 }
 
 // New builds a Server. The store must be open; the Server does not close it.
@@ -290,6 +292,7 @@ func (s *Server) setupSessions(opts Options) error {
 func (s *Server) closeInfra() {
 	s.hub.Close()
 	s.infra.Close()
+	s.lxd.Close()
 }
 
 func (s *Server) closeSessions() {

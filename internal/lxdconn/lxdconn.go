@@ -1,4 +1,11 @@
-package infra
+// Package lxdconn owns deskhub's connections to the LXD and Incus servers added with server.add: one
+// link per server record, opened with deskhub's client identity, kept up (reconnected with a growing
+// pause when the server goes away), and handed out by server id. The infrastructure service
+// (internal/infra) and the LXD desktop provider use the same Registry.
+//
+// This package is where deskhub speaks LXD's HTTP API (the incus client's transport, raw queries, LXD's
+// status codes), so it imports net/http; the domain packages that use it do not.
+package lxdconn
 
 import (
 	"context"
@@ -10,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -18,10 +26,44 @@ import (
 	"github.com/lxc/incus/v6/shared/api"
 
 	"github.com/deskhub/deskhub/internal/fault"
+	"github.com/deskhub/deskhub/internal/store"
 )
 
-// target is how deskhub reaches one LXD/Incus server.
-type target struct {
+// Config is what a server record's Config column holds.
+type Config struct {
+	Project    string `json:"project"`
+	ServerCert string `json:"server_cert,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+	// Version and Driver are what the server last reported, shown while it is not asked live.
+	Version string `json:"server_version,omitempty"`
+	Driver  string `json:"server_driver,omitempty"`
+}
+
+// ReadConfig reads a server record's Config column (project "default" when it names none).
+func ReadConfig(row store.Server) Config {
+	var c Config
+	_ = json.Unmarshal([]byte(row.Config), &c)
+	if c.Project == "" {
+		c.Project = "default"
+	}
+	return c
+}
+
+// Target is how to reach the server of a record.
+func (c Config) Target(row store.Server) Target {
+	return Target{Host: row.Host, Port: row.Port, Path: row.Path, Project: c.Project, ServerCert: c.ServerCert}
+}
+
+// Kernel is the kernel the server reports, with its version.
+func (i Info) Kernel() string {
+	if i.Environment.KernelVersion == "" {
+		return i.Environment.Kernel
+	}
+	return i.Environment.Kernel + " " + i.Environment.KernelVersion
+}
+
+// Target is how deskhub reaches one LXD/Incus server.
+type Target struct {
 	Host       string // host name or address (HTTPS), or "" for a unix socket
 	Port       int
 	Path       string // unix socket path
@@ -29,16 +71,16 @@ type target struct {
 	ServerCert string // pinned PEM certificate of the server (HTTPS)
 }
 
-func (t target) String() string {
+func (t Target) String() string {
 	if t.Path != "" {
 		return "unix:" + t.Path
 	}
 	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 }
 
-// lxdInfo is what deskhub reads of GET /1.0. It is decoded leniently: LXD 5.0 reports
+// Info is what deskhub reads of GET /1.0. It is decoded leniently: LXD 5.0 reports
 // core.trust_password as a boolean, which the incus client's typed GetServer cannot decode.
-type lxdInfo struct {
+type Info struct {
 	Auth          string   `json:"auth"`
 	APIExtensions []string `json:"api_extensions"`
 	Environment   struct {
@@ -58,12 +100,12 @@ type lxdInfo struct {
 	} `json:"environment"`
 }
 
-// trusted tells whether the server trusts the connection's client certificate.
-func (i lxdInfo) trusted() bool { return i.Auth == "trusted" }
+// Trusted tells whether the server trusts the connection's client certificate.
+func (i Info) Trusted() bool { return i.Auth == "trusted" }
 
-// instanceTypes are the instance types the server can run: the environment's list where the server
+// InstanceTypes are the instance types the server can run: the environment's list where the server
 // gives one, else read from its drivers ("lxc" → container, "qemu" → virtual-machine).
-func (i lxdInfo) instanceTypes() []string {
+func (i Info) InstanceTypes() []string {
 	if len(i.Environment.InstanceTypes) > 0 {
 		return i.Environment.InstanceTypes
 	}
@@ -79,25 +121,25 @@ func (i lxdInfo) instanceTypes() []string {
 	return out
 }
 
-// dialTimeout bounds reaching a server (TCP + TLS, and the first answer).
-const dialTimeout = 10 * time.Second
+// DialTimeout bounds reaching a server (TCP + TLS, and the first answer).
+const DialTimeout = 10 * time.Second
 
-// connect opens a client for t with deskhub's identity. No request is made. API clients never open
+// Connect opens a client for t with deskhub's identity. No request is made. API clients never open
 // LXD's event websocket (operations are followed by polling, which survives LXD going away, and the
 // client's lazy event listener races with concurrent calls); the watcher opens an events client of its
 // own with events set.
-func (s *Service) connect(ctx context.Context, t target, events bool) (incus.InstanceServer, error) {
+func (r *Registry) Connect(ctx context.Context, t Target, events bool) (incus.InstanceServer, error) {
 	args := &incus.ConnectionArgs{
 		SkipGetEvents: !events,
 		UserAgent:     "deskhub",
-		TLSClientCert: s.id.CertPEM,
-		TLSClientKey:  s.id.KeyPEM,
+		TLSClientCert: r.id.CertPEM,
+		TLSClientKey:  r.id.KeyPEM,
 		TLSServerCert: t.ServerCert,
 		SkipGetServer: true,
 		// A server that stops answering must not hold deskhub's calls for an hour (the client's
 		// default); long waits on operations are done in short polls instead.
 		TransportWrapper: func(tr *http.Transport) incus.HTTPTransporter {
-			tr.ResponseHeaderTimeout = s.opts.CallTimeout
+			tr.ResponseHeaderTimeout = r.opts.CallTimeout
 			return transport{tr}
 		},
 	}
@@ -125,24 +167,38 @@ type transport struct{ t *http.Transport }
 func (t transport) RoundTrip(r *http.Request) (*http.Response, error) { return t.t.RoundTrip(r) }
 func (t transport) Transport() *http.Transport                        { return t.t }
 
-// getInfo reads GET /1.0 leniently.
-func getInfo(c incus.InstanceServer) (lxdInfo, error) {
+// WaitOperation asks LXD for an operation, waiting up to timeout seconds for it to end. (The client's
+// own GetOperationWait clears the shared transport's response timeout, racing with every other call.)
+func WaitOperation(cl incus.InstanceServer, id string, timeout int) (*api.Operation, error) {
+	resp, _, err := cl.RawQuery(http.MethodGet, fmt.Sprintf("/1.0/operations/%s/wait?timeout=%d", url.PathEscape(id), timeout), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	var o api.Operation
+	if err := json.Unmarshal(resp.Metadata, &o); err != nil {
+		return nil, fmt.Errorf("reading operation %s: %w", id, err)
+	}
+	return &o, nil
+}
+
+// GetInfo reads GET /1.0 leniently.
+func GetInfo(c incus.InstanceServer) (Info, error) {
 	resp, _, err := c.RawQuery(http.MethodGet, "/1.0", nil, "")
 	if err != nil {
-		return lxdInfo{}, err
+		return Info{}, err
 	}
-	var info lxdInfo
+	var info Info
 	if err := json.Unmarshal(resp.Metadata, &info); err != nil {
-		return lxdInfo{}, fmt.Errorf("reading the server's GET /1.0: %w", err)
+		return Info{}, fmt.Errorf("reading the server's GET /1.0: %w", err)
 	}
 	return info, nil
 }
 
-// fetchServerCert reads the TLS certificate a server presents, without trusting it yet (the caller pins
+// FetchServerCert reads the TLS certificate a server presents, without trusting it yet (the caller pins
 // it, trust on first use, and shows its fingerprint).
-func fetchServerCert(ctx context.Context, host string, port int) (string, error) {
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: dialTimeout}, Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // read only to pin it
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+func FetchServerCert(ctx context.Context, host string, port int) (string, error) {
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: DialTimeout}, Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // read only to pin it
+	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
@@ -156,8 +212,8 @@ func fetchServerCert(ctx context.Context, host string, port int) (string, error)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[0].Raw})), nil
 }
 
-// trustToken is the decoded form of an LXD/Incus trust token ("lxc config trust add").
-type trustToken struct {
+// TrustToken is the decoded form of an LXD/Incus trust token ("lxc config trust add").
+type TrustToken struct {
 	ClientName  string    `json:"client_name"`
 	Fingerprint string    `json:"fingerprint"`
 	Addresses   []string  `json:"addresses"`
@@ -165,39 +221,39 @@ type trustToken struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 }
 
-// parseTrustToken decodes s as a trust token; ok is false for anything else (a trust password).
-func parseTrustToken(s string) (trustToken, bool) {
+// ParseTrustToken decodes s as a trust token; ok is false for anything else (a trust password).
+func ParseTrustToken(s string) (TrustToken, bool) {
 	if len(s) < 40 || strings.ContainsAny(s, " \t\n") {
-		return trustToken{}, false
+		return TrustToken{}, false
 	}
 	raw, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		if raw, err = base64.RawURLEncoding.DecodeString(s); err != nil {
-			return trustToken{}, false
+			return TrustToken{}, false
 		}
 	}
-	var tok trustToken
+	var tok TrustToken
 	if json.Unmarshal(raw, &tok) != nil || tok.Secret == "" || tok.Fingerprint == "" {
-		return trustToken{}, false
+		return TrustToken{}, false
 	}
 	return tok, true
 }
 
-// requestTrust asks the server to trust deskhub's client certificate (the one of the connection), with
+// RequestTrust asks the server to trust deskhub's client certificate (the one of the connection), with
 // a trust password (LXD 5.0: a raw POST, since the typed CertificatesPost has no password member any
 // more) or a trust token. name is the certificate's name in the server's trust store.
-func requestTrust(c incus.InstanceServer, name, secret string) error {
+func RequestTrust(c incus.InstanceServer, name, secret string) error {
 	body := map[string]any{"type": "client", "name": name}
 	body["password"] = secret // a trust password, or (LXD 5.0) a whole trust token
-	if _, ok := parseTrustToken(secret); ok {
+	if _, ok := ParseTrustToken(secret); ok {
 		body["trust_token"] = secret // Incus takes the token in its own member
 	}
 	_, _, err := c.RawQuery(http.MethodPost, "/1.0/certificates", body, "")
 	return err
 }
 
-// lxdStatus is the HTTP status of an LXD error, or 0.
-func lxdStatus(err error) int {
+// Status is the HTTP status of an LXD error, or 0.
+func Status(err error) int {
 	var se api.StatusError
 	if errors.As(err, &se) {
 		return se.Status()
@@ -205,23 +261,23 @@ func lxdStatus(err error) int {
 	return 0
 }
 
-// isNotFound tells whether LXD answered 404.
-func isNotFound(err error) bool {
+// IsNotFound tells whether LXD answered 404.
+func IsNotFound(err error) bool {
 	return api.StatusErrorCheck(err, http.StatusNotFound)
 }
 
-// isChanged tells whether LXD answered 412: the resource changed since its ETag was read.
-func isChanged(err error) bool {
+// IsChanged tells whether LXD answered 412: the resource changed since its ETag was read.
+func IsChanged(err error) bool {
 	return api.StatusErrorCheck(err, http.StatusPreconditionFailed)
 }
 
-// isRefused tells whether LXD refused a request for what it carried or who sent it (400, 401, 403).
-func isRefused(err error) bool {
+// IsRefused tells whether LXD refused a request for what it carried or who sent it (400, 401, 403).
+func IsRefused(err error) bool {
 	return api.StatusErrorCheck(err, http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden)
 }
 
-// lxdClientKinds are the kinds of LXD's 4xx answers; lxdClientKind gives them.
-var lxdClientKinds = map[int]fault.Kind{
+// clientKinds are the kinds of LXD's 4xx answers; ClientKind gives them.
+var clientKinds = map[int]fault.Kind{
 	http.StatusBadRequest:            fault.Invalid,
 	http.StatusUnauthorized:          fault.Unauthorized,
 	http.StatusForbidden:             fault.Forbidden,
@@ -235,14 +291,14 @@ var lxdClientKinds = map[int]fault.Kind{
 	http.StatusTooManyRequests:       fault.TooMany,
 }
 
-// lxdClientKind is the kind of error for deskhub's client when LXD answered err with a 4xx status
+// ClientKind is the kind of error for deskhub's client when LXD answered err with a 4xx status
 // (another 4xx than those above is taken as a bad request); ok is false for anything else.
-func lxdClientKind(err error) (fault.Kind, bool) {
-	st := lxdStatus(err)
+func ClientKind(err error) (fault.Kind, bool) {
+	st := Status(err)
 	if st < 400 || st >= 500 {
 		return 0, false
 	}
-	if k, ok := lxdClientKinds[st]; ok {
+	if k, ok := clientKinds[st]; ok {
 		return k, true
 	}
 	return fault.Invalid, true
