@@ -246,7 +246,9 @@ func (s *Server) setupSessions(opts Options) error {
 			AgentCommand: cfg.Sessions.AgentCommand})
 		if err != nil {
 			s.log.Error("desktops cannot run on this host; everything else is served", "error", err)
-			s.prov = provider.NewUnavailable(err)
+			u := provider.NewUnavailable(err)
+			u.Host = &local.HostLoad{} // the system views still show this host's figures
+			s.prov = u
 		} else {
 			s.prov = p
 		}
