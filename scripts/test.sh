@@ -48,7 +48,7 @@ gotest() {
 }
 {
   gotest "all packages" -count=1 -timeout 20m ./...
-  gotest "race: events, infra" -count=1 -race -timeout 10m ./internal/events/ ./internal/infra/
+  gotest "race: events, infra, lxdconn" -count=1 -race -timeout 10m ./internal/events/ ./internal/infra/ ./internal/lxdconn/
   gotest "race: server TestLXD|TestEventStream" -count=1 -race -timeout 10m -run 'TestLXD|TestEventStream' ./internal/server/
 } | bin/testsummary -skips .ci/skip-allowlist
 status=${PIPESTATUS[1]}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -16,27 +15,29 @@ import (
 	"github.com/lxc/incus/v6/shared/api"
 
 	"github.com/deskhub/deskhub/api/vmm"
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
+	"github.com/deskhub/deskhub/internal/lxdconn"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
 // instances returns the server's instances with their state, from the cache when it is fresh.
-func (c *conn) instances() ([]api.InstanceFull, error) {
-	c.cacheMu.Lock()
-	defer c.cacheMu.Unlock()
-	if c.cache != nil && time.Since(c.cacheAt) < c.s.opts.CacheTTL {
-		return c.cache, nil
+func (s *Service) instances(serverID int64) ([]api.InstanceFull, error) {
+	c := s.cache(serverID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list != nil && time.Since(c.at) < s.opts.CacheTTL {
+		return c.list, nil
 	}
-	cl := c.client()
+	cl := s.lxd.Client(serverID)
 	if cl == nil {
 		return nil, errors.New("not connected")
 	}
 	list, err := listInstances(cl)
 	if err != nil {
-		c.failed(err)
+		s.lxd.Failed(serverID, err)
 		return nil, err
 	}
-	c.cache, c.cacheAt = list, time.Now()
+	c.list, c.at = list, time.Now()
 	return list, nil
 }
 
@@ -162,14 +163,13 @@ func (s *Service) ownedInstances(ctx context.Context, c Caller) (map[int64]map[s
 
 // serverInstances lists one server's instances that keep says to keep, giving each its deskhub id.
 func (s *Service) serverInstances(ctx context.Context, row store.Server, keep func(name string, in store.Instance) bool) ([]ResourceView[vmm.InstanceAttributes], error) {
-	cn := s.conn(row.ID)
-	if cn == nil {
-		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "server %d is not connected", row.ID)
+	if _, _, ok := s.lxd.Status(row.ID); !ok {
+		return nil, fault.New(fault.Unavailable, "server %d is not connected", row.ID)
 	}
-	list, err := cn.instances()
+	list, err := s.instances(row.ID)
 	if err != nil {
-		st, e := cn.status()
-		return nil, &httpapi.Error{Status: http.StatusServiceUnavailable, RetryAfter: 5, Err: err,
+		st, e, _ := s.lxd.Status(row.ID)
+		return nil, &fault.Error{Kind: fault.Unavailable, RetryAfter: 5, Err: err,
 			Msg: fmt.Sprintf("server %d is %s: %s", row.ID, st, e)}
 	}
 	known, err := s.st.ListInstances(ctx, row.ID)
@@ -239,14 +239,14 @@ func instanceAttributes(serverID int64, in store.Instance, inst api.InstanceFull
 	return a
 }
 
-func instanceNotFound(id int64) error { return httpapi.NotFound("no instance with instance_id %d", id) }
+func instanceNotFound(id int64) error { return fault.NotFoundf("no instance with instance_id %d", id) }
 
 // GetInstance is instance.get: one instance by name, on the given server or (server_id 0) on any
 // server the caller sees it on.
 func (s *Service) GetInstance(ctx context.Context, c Caller, serverID int64, name string) (ResourceView[vmm.InstanceAttributes], error) {
 	var zero ResourceView[vmm.InstanceAttributes]
 	if name == "" {
-		return zero, httpapi.BadRequest("instance_name", "member \"instance_name\" must not be empty")
+		return zero, fault.Invalidf("instance_name", "member \"instance_name\" must not be empty")
 	}
 	list, err := s.ListInstances(ctx, c, serverID, 0)
 	if err != nil {
@@ -261,13 +261,13 @@ func (s *Service) GetInstance(ctx context.Context, c Caller, serverID int64, nam
 	switch len(found) {
 	case 0:
 		if len(list.Unreachable) > 0 {
-			return zero, httpapi.Errorf(http.StatusServiceUnavailable, "no instance %q found; servers %v did not answer", name, list.Unreachable)
+			return zero, fault.New(fault.Unavailable, "no instance %q found; servers %v did not answer", name, list.Unreachable)
 		}
-		return zero, httpapi.NotFound("no instance %q", name)
+		return zero, fault.NotFoundf("no instance %q", name)
 	case 1:
 		return found[0], nil
 	}
-	return zero, httpapi.BadRequest("server_id", "instance name %q exists on %d servers: give server_id", name, len(found))
+	return zero, fault.Invalidf("server_id", "instance name %q exists on %d servers: give server_id", name, len(found))
 }
 
 // opSpec is what an operation is to do, kept with it so that a restarted deskhub can finish it.
@@ -280,31 +280,44 @@ type opSpec struct {
 	Phase            string   `json:"phase,omitempty"` // for instance.add: "create", then "start"
 }
 
+// NewInstance is what instance.add creates: an instance of an image (by alias, or else by
+// fingerprint) on a server.
+type NewInstance struct {
+	ServerID         int64
+	Name             string
+	ImageAlias       string
+	ImageFingerprint string
+	Profiles         []string
+	Type             string // "container" (default) or "virtual-machine"
+	Start            bool   // start it once created
+	RequestID        string // the client's id, echoed on the event stream
+}
+
 // AddInstance is instance.add. It checks what it can at once (server, name, image, profiles, type),
 // answers the operation, and creates (and starts) the instance in the background.
-func (s *Service) AddInstance(ctx context.Context, c Caller, r *vmm.InstanceAddRequest, start bool) (ResourceView[vmm.OperationAttributes], error) {
+func (s *Service) AddInstance(ctx context.Context, c Caller, r NewInstance) (ResourceView[vmm.OperationAttributes], error) {
 	var zero ResourceView[vmm.OperationAttributes]
 	row, cl, err := s.serverClient(ctx, c, r.ServerID)
 	if err != nil {
 		return zero, err
 	}
-	typ := r.InstanceType
+	typ := r.Type
 	if typ == "" {
 		typ = vmm.InstanceTypeContainer
 	}
-	if info, err := getInfo(cl); err == nil && len(info.instanceTypes()) > 0 && !slices.Contains(info.instanceTypes(), typ) {
-		return zero, httpapi.BadRequest("instance_type", "server %d cannot run instances of type %q (it runs %s)", r.ServerID, typ,
-			strings.Join(info.instanceTypes(), ", "))
+	if info, err := lxdconn.GetInfo(cl); err == nil && len(info.InstanceTypes()) > 0 && !slices.Contains(info.InstanceTypes(), typ) {
+		return zero, fault.Invalidf("instance_type", "server %d cannot run instances of type %q (it runs %s)", r.ServerID, typ,
+			strings.Join(info.InstanceTypes(), ", "))
 	}
-	if _, _, err := cl.GetInstance(r.InstanceName); err == nil {
-		return zero, &httpapi.Error{Status: http.StatusConflict, Field: "instance_name", Msg: fmt.Sprintf("server %d already has an instance %q", r.ServerID, r.InstanceName)}
-	} else if !isNotFound(err) {
+	if _, _, err := cl.GetInstance(r.Name); err == nil {
+		return zero, &fault.Error{Kind: fault.Conflict, Field: "instance_name", Msg: fmt.Sprintf("server %d already has an instance %q", r.ServerID, r.Name)}
+	} else if !lxdconn.IsNotFound(err) {
 		return zero, s.callError(r.ServerID, "checking the instance name", err)
 	}
 	if r.ImageAlias != "" {
 		if _, _, err := cl.GetImageAlias(r.ImageAlias); err != nil {
-			if isNotFound(err) {
-				return zero, httpapi.BadRequest("image_alias", "server %d has no image alias %q", r.ServerID, r.ImageAlias)
+			if lxdconn.IsNotFound(err) {
+				return zero, fault.Invalidf("image_alias", "server %d has no image alias %q", r.ServerID, r.ImageAlias)
 			}
 			return zero, s.callError(r.ServerID, "checking the image", err)
 		}
@@ -313,8 +326,8 @@ func (s *Service) AddInstance(ctx context.Context, c Caller, r *vmm.InstanceAddR
 			return zero, err
 		}
 		if _, _, err := cl.GetImage(r.ImageFingerprint); err != nil {
-			if isNotFound(err) {
-				return zero, httpapi.BadRequest("image_fingerprint", "server %d has no image %s", r.ServerID, r.ImageFingerprint)
+			if lxdconn.IsNotFound(err) {
+				return zero, fault.Invalidf("image_fingerprint", "server %d has no image %s", r.ServerID, r.ImageFingerprint)
 			}
 			return zero, s.callError(r.ServerID, "checking the image", err)
 		}
@@ -326,16 +339,24 @@ func (s *Service) AddInstance(ctx context.Context, c Caller, r *vmm.InstanceAddR
 		}
 		for _, p := range r.Profiles {
 			if !slices.Contains(have, p) {
-				return zero, httpapi.BadRequest("instance_profiles", "server %d has no profile %q", r.ServerID, p)
+				return zero, fault.Invalidf("instance_profiles", "server %d has no profile %q", r.ServerID, p)
 			}
 		}
 	}
-	spec := opSpec{ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, Profiles: r.Profiles, Type: typ, Start: start, Phase: "create"}
-	return s.startOp(ctx, c, store.Operation{Kind: "instance.add", ServerID: row.ID, InstanceName: r.InstanceName, RequestID: r.RequestID}, spec)
+	spec := opSpec{ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, Profiles: r.Profiles, Type: typ, Start: r.Start, Phase: "create"}
+	return s.startOp(ctx, c, store.Operation{Kind: "instance.add", ServerID: row.ID, InstanceName: r.Name, RequestID: r.RequestID}, spec)
+}
+
+// Action is what instance.action does to an instance: start, stop, stop-force, restart,
+// restart-force, freeze, unfreeze or delete.
+type Action struct {
+	InstanceID int64
+	Action     string
+	RequestID  string // the client's id, echoed on the event stream
 }
 
 // InstanceAction is instance.action: it answers the operation at once and acts in the background.
-func (s *Service) InstanceAction(ctx context.Context, c Caller, r *vmm.InstanceActionRequest) (ResourceView[vmm.OperationAttributes], error) {
+func (s *Service) InstanceAction(ctx context.Context, c Caller, r Action) (ResourceView[vmm.OperationAttributes], error) {
 	var zero ResourceView[vmm.OperationAttributes]
 	in, err := s.st.GetInstance(ctx, r.InstanceID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -349,13 +370,13 @@ func (s *Service) InstanceAction(ctx context.Context, c Caller, r *vmm.InstanceA
 	}
 	// A server that is away for a moment (offline, reconnecting) gets the action when it is back, within
 	// the operation timeout; one that no longer trusts deskhub cannot.
-	cn := s.conn(row.ID)
-	if cn == nil {
-		return zero, httpapi.Errorf(http.StatusServiceUnavailable, "server %d is not connected", row.ID)
+	st, e, ok := s.lxd.Status(row.ID)
+	if !ok {
+		return zero, fault.New(fault.Unavailable, "server %d is not connected", row.ID)
 	}
-	if st, e := cn.status(); st == stateUntrusted {
-		return zero, httpapi.Errorf(http.StatusServiceUnavailable, "server %d does not trust deskhub any more: %s", row.ID, e)
+	if st == stateUntrusted {
+		return zero, fault.New(fault.Unavailable, "server %d does not trust deskhub any more: %s", row.ID, e)
 	}
-	return s.startOp(ctx, c, store.Operation{Kind: "instance.action", Action: r.InstanceStatus, ServerID: row.ID, InstanceID: in.ID,
+	return s.startOp(ctx, c, store.Operation{Kind: "instance.action", Action: r.Action, ServerID: row.ID, InstanceID: in.ID,
 		InstanceName: in.Name, RequestID: r.RequestID}, opSpec{})
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/events"
+	"github.com/deskhub/deskhub/internal/lxdconn"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -134,7 +133,7 @@ func (s *Service) submitOp(ctx context.Context, op *store.Operation, spec *opSpe
 			s.publishOp(*op, "")
 			return nil
 		}
-		if lxdStatus(err) != 0 {
+		if lxdconn.Status(err) != 0 {
 			return fmt.Errorf("LXD refused it: %w", err)
 		}
 		s.log.Warn("submitting an operation: the server does not answer", "operation", op.ID, "err", err)
@@ -183,14 +182,14 @@ func (s *Service) followOp(ctx context.Context, op *store.Operation, spec *opSpe
 			}
 			return fmt.Errorf("gave up after %s: LXD had not finished", s.opts.OpTimeout)
 		}
-		cl := s.currentClient(op.ServerID)
+		cl := s.lxd.Client(op.ServerID)
 		if cl == nil {
 			lastErr = errors.New("the server is not connected")
 			sleepCtx(ctx, time.Second)
 			continue
 		}
 		if op.LXDOperation != "" {
-			o, err := opWait(cl, op.LXDOperation, 5)
+			o, err := lxdconn.WaitOperation(cl, op.LXDOperation, 5)
 			switch {
 			case err == nil && o.StatusCode.IsFinal():
 				s.invalidate(op.ServerID)
@@ -203,7 +202,7 @@ func (s *Service) followOp(ctx context.Context, op *store.Operation, spec *opSpe
 				return fmt.Errorf("LXD reports the operation %s", strings.ToLower(o.Status))
 			case err == nil:
 				continue
-			case !isNotFound(err):
+			case !lxdconn.IsNotFound(err):
 				lastErr = err
 				sleepCtx(ctx, time.Second)
 				continue
@@ -227,24 +226,10 @@ func (s *Service) followOp(ctx context.Context, op *store.Operation, spec *opSpe
 	}
 }
 
-// opWait asks LXD for an operation, waiting up to timeout seconds for it to end. (The client's own
-// GetOperationWait clears the shared transport's response timeout, racing with every other call.)
-func opWait(cl incus.InstanceServer, id string, timeout int) (*api.Operation, error) {
-	resp, _, err := cl.RawQuery(http.MethodGet, fmt.Sprintf("/1.0/operations/%s/wait?timeout=%d", url.PathEscape(id), timeout), nil, "")
-	if err != nil {
-		return nil, err
-	}
-	var o api.Operation
-	if err := json.Unmarshal(resp.Metadata, &o); err != nil {
-		return nil, fmt.Errorf("reading operation %s: %w", id, err)
-	}
-	return &o, nil
-}
-
 // waitOp follows an LXD operation to its end (or ctx's), in short polls.
 func waitOp(ctx context.Context, cl incus.InstanceServer, id string) error {
 	for {
-		o, err := opWait(cl, id, 5)
+		o, err := lxdconn.WaitOperation(cl, id, 5)
 		if err != nil {
 			return err
 		}
@@ -266,7 +251,7 @@ func waitOp(ctx context.Context, cl incus.InstanceServer, id string) error {
 // reached tells whether the instance is where the operation meant to bring it.
 func (s *Service) reached(cl incus.InstanceServer, op *store.Operation, spec *opSpec) (bool, string, error) {
 	st, _, err := cl.GetInstanceState(op.InstanceName)
-	if isNotFound(err) {
+	if lxdconn.IsNotFound(err) {
 		done := op.Action == "delete"
 		return done, "absent", nil
 	}
@@ -292,27 +277,13 @@ func (s *Service) reached(cl incus.InstanceServer, op *store.Operation, spec *op
 // waitClient waits (until ctx ends) for a client of the server.
 func (s *Service) waitClient(ctx context.Context, serverID int64) (incus.InstanceServer, error) {
 	for {
-		if cl := s.currentClient(serverID); cl != nil {
+		if cl := s.lxd.Client(serverID); cl != nil {
 			return cl, nil
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("the server was not reachable within %s", s.opts.OpTimeout)
 		}
 		sleepCtx(ctx, 500*time.Millisecond)
-	}
-}
-
-// currentClient is the watched server's client (whatever its state), or nil.
-func (s *Service) currentClient(serverID int64) incus.InstanceServer {
-	if cn := s.conn(serverID); cn != nil {
-		return cn.client()
-	}
-	return nil
-}
-
-func (s *Service) invalidate(serverID int64) {
-	if cn := s.conn(serverID); cn != nil {
-		cn.invalidate()
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,7 +16,8 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/deskhub/deskhub/api/vmm"
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
+	"github.com/deskhub/deskhub/internal/lxdconn"
 )
 
 // ResourceView is one resource of a server with its JSON:API id.
@@ -137,7 +137,7 @@ var fingerprintRE = regexp.MustCompile(`^[0-9a-fA-F]{12,64}$`)
 // is asked.
 func checkFingerprint(member, fp string) error {
 	if !fingerprintRE.MatchString(fp) {
-		return httpapi.BadRequest(member, "member %q must be a SHA-256 fingerprint (12 to 64 hex digits), not %q", member, fp)
+		return fault.Invalidf(member, "member %q must be a SHA-256 fingerprint (12 to 64 hex digits), not %q", member, fp)
 	}
 	return nil
 }
@@ -153,8 +153,8 @@ func (s *Service) DeleteImage(ctx context.Context, c Caller, serverID int64, fp 
 	}
 	im, _, err := cl.GetImage(strings.ToLower(fp))
 	if err != nil {
-		if isNotFound(err) {
-			return httpapi.NotFound("server %d has no image %s", serverID, fp)
+		if lxdconn.IsNotFound(err) {
+			return fault.NotFoundf("server %d has no image %s", serverID, fp)
 		}
 		return s.callError(serverID, "reading image "+fp, err)
 	}
@@ -225,18 +225,18 @@ func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, n
 	var zero ResourceView[vmm.ProfileAttributes]
 	pb, err := parseProfileBody(body)
 	if err != nil {
-		return zero, httpapi.BadRequest("profile_body", "member \"profile_body\" is not a profile in YAML or JSON: %v", err)
+		return zero, fault.Invalidf("profile_body", "member \"profile_body\" is not a profile in YAML or JSON: %v", err)
 	}
 	for dev, cfg := range pb.Devices {
 		if cfg["type"] == "" {
-			return zero, httpapi.BadRequest("profile_body", "device %q in \"profile_body\" has no type", dev)
+			return zero, fault.Invalidf("profile_body", "device %q in \"profile_body\" has no type", dev)
 		}
 	}
 	if rename != "" && !profileNameRE.MatchString(rename) {
-		return zero, httpapi.BadRequest("profile_rename", "member \"profile_rename\" must be 1-63 letters, digits, '.', '_' or '-', not %q", rename)
+		return zero, fault.Invalidf("profile_rename", "member \"profile_rename\" must be 1-63 letters, digits, '.', '_' or '-', not %q", rename)
 	}
 	if rename != "" && name == "default" {
-		return zero, httpapi.BadRequest("profile_rename", "the default profile cannot be renamed")
+		return zero, fault.Invalidf("profile_rename", "the default profile cannot be renamed")
 	}
 	_, cl, err := s.serverClient(ctx, c, serverID)
 	if err != nil {
@@ -244,8 +244,8 @@ func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, n
 	}
 	cur, etag, err := cl.GetProfile(name)
 	if err != nil {
-		if isNotFound(err) {
-			return zero, httpapi.NotFound("server %d has no profile %q", serverID, name)
+		if lxdconn.IsNotFound(err) {
+			return zero, fault.NotFoundf("server %d has no profile %q", serverID, name)
 		}
 		return zero, s.callError(serverID, "reading profile "+name, err)
 	}
@@ -254,10 +254,10 @@ func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, n
 		put.Description = *pb.Description
 	}
 	if err := cl.UpdateProfile(name, put, etag); err != nil {
-		if st := lxdStatus(err); st != 0 && st != http.StatusNotFound && st != http.StatusPreconditionFailed {
+		if lxdconn.Status(err) != 0 && !lxdconn.IsNotFound(err) && !lxdconn.IsChanged(err) {
 			// LXD validates the profile and answers 400 or (LXD 5.0, for some keys) 500: either way the
 			// body is what it refused.
-			return zero, &httpapi.Error{Status: http.StatusBadRequest, Field: "profile_body", Msg: fmt.Sprintf("the server refused the profile: %v", err), Err: err}
+			return zero, &fault.Error{Kind: fault.Invalid, Field: "profile_body", Msg: fmt.Sprintf("the server refused the profile: %v", err), Err: err}
 		}
 		return zero, s.callError(serverID, "updating profile "+name, err)
 	}
@@ -277,15 +277,15 @@ func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, n
 // DeleteProfile is profile.delete.
 func (s *Service) DeleteProfile(ctx context.Context, c Caller, serverID int64, name string) error {
 	if name == "default" {
-		return httpapi.BadRequest("profile_name", "the default profile cannot be deleted")
+		return fault.Invalidf("profile_name", "the default profile cannot be deleted")
 	}
 	_, cl, err := s.serverClient(ctx, c, serverID)
 	if err != nil {
 		return err
 	}
 	if err := cl.DeleteProfile(name); err != nil {
-		if isNotFound(err) {
-			return httpapi.NotFound("server %d has no profile %q", serverID, name)
+		if lxdconn.IsNotFound(err) {
+			return fault.NotFoundf("server %d has no profile %q", serverID, name)
 		}
 		return lxdError("deleting profile "+name, err)
 	}
@@ -336,12 +336,12 @@ func (s *Service) RevokeCertificate(ctx context.Context, c Caller, serverID int6
 	}
 	switch {
 	case len(match) == 0:
-		return httpapi.NotFound("server %d trusts no certificate %s", serverID, fp)
+		return fault.NotFoundf("server %d trusts no certificate %s", serverID, fp)
 	case len(match) > 1:
-		return httpapi.BadRequest("certificate_fingerprint", "%q matches %d certificates: give more of the fingerprint", fp, len(match))
+		return fault.Invalidf("certificate_fingerprint", "%q matches %d certificates: give more of the fingerprint", fp, len(match))
 	}
 	if match[0] == s.id.Fingerprint && !force {
-		return &httpapi.Error{Status: http.StatusConflict, Field: "certificate_fingerprint",
+		return &fault.Error{Kind: fault.Conflict, Field: "certificate_fingerprint",
 			Msg: "this is deskhub's own certificate: revoking it cuts deskhub off this server; send \"certificate_force\": true to do it anyway"}
 	}
 	if err := cl.DeleteCertificate(match[0]); err != nil {
@@ -353,11 +353,7 @@ func (s *Service) RevokeCertificate(ctx context.Context, c Caller, serverID int6
 // callError reports a failed call to a server: LXD's own 4xx answers keep their status, anything
 // else marks the server unreachable and answers 502.
 func (s *Service) callError(serverID int64, what string, err error) error {
-	if lxdStatus(err) == 0 {
-		if cn := s.conn(serverID); cn != nil {
-			cn.failed(err)
-		}
-	}
+	s.lxd.Failed(serverID, err)
 	return lxdError(what, err)
 }
 

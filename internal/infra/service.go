@@ -1,7 +1,10 @@
 // Package infra serves the infrastructure surface's LXD side: servers added with server.add and what
 // lives on them (instances, images, profiles, networks, pools, volumes, certificates), asynchronous
 // instance operations, and the relay of LXD lifecycle events to deskhub's event stream. It talks to
-// LXD 5.0 and Incus through the incus Go client, with one client certificate per install.
+// LXD 5.0 and Incus through the incus Go client over the links internal/lxdconn keeps.
+//
+// Like every domain package it returns internal/fault errors and imports neither net/http nor
+// internal/httpapi (imports_test.go checks it); LXD's HTTP API is spoken in internal/lxdconn.
 package infra
 
 import (
@@ -10,9 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
@@ -20,7 +21,8 @@ import (
 
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/events"
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
+	"github.com/deskhub/deskhub/internal/lxdconn"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -29,21 +31,18 @@ type Options struct {
 	Store store.Store
 	Hub   *events.Hub
 	Log   *slog.Logger
-	// Secret encrypts deskhub's LXD client key at rest (at least 16 bytes).
-	Secret []byte
+	// Conns keeps the links to the servers (with deskhub's client identity); the service follows the
+	// server records it adds and deletes, and the owner of Conns closes it.
+	Conns *lxdconn.Registry
 	// CertName is the name deskhub's certificate gets in a server's trust store (default
 	// "deskhub-<hostname>").
 	CertName string
 	// OpTimeout bounds an asynchronous operation: one that has not ended by then is reported failed
 	// (default 5 min).
 	OpTimeout time.Duration
-	// CallTimeout bounds one call to a server (default 30 s).
-	CallTimeout time.Duration
 	// CacheTTL is how long an instance list read from a server is reused (default 2 s; lifecycle
 	// events and deskhub's own operations drop it sooner).
 	CacheTTL time.Duration
-	// RetryMax bounds the pause between attempts to reach a server that went away (default 15 s).
-	RetryMax time.Duration
 }
 
 // Caller is who asks.
@@ -59,20 +58,21 @@ type Service struct {
 	st   store.Store
 	hub  *events.Hub
 	log  *slog.Logger
-	id   Identity
+	lxd  *lxdconn.Registry
+	id   lxdconn.Identity
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	conns map[int64]*conn
+	mu     sync.Mutex
+	caches map[int64]*instanceCache
 }
 
-// New loads (or creates) deskhub's LXD identity. Start connects to the servers.
-func New(ctx context.Context, o Options) (*Service, error) {
-	if o.Store == nil || o.Hub == nil {
-		return nil, errors.New("infra: a store and an event hub are needed")
+// New makes the service on o.Conns' links. Start connects to the servers.
+func New(o Options) (*Service, error) {
+	if o.Store == nil || o.Hub == nil || o.Conns == nil {
+		return nil, errors.New("infra: a store, an event hub and an LXD connection registry are needed")
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -84,21 +84,14 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = 5 * time.Minute
 	}
-	if o.CallTimeout <= 0 {
-		o.CallTimeout = 30 * time.Second
-	}
 	if o.CacheTTL <= 0 {
 		o.CacheTTL = 2 * time.Second
 	}
-	if o.RetryMax <= 0 {
-		o.RetryMax = 15 * time.Second
-	}
-	id, err := loadIdentity(ctx, o.Store, o.Secret, o.CertName)
-	if err != nil {
-		return nil, fmt.Errorf("infra: %w", err)
-	}
-	s := &Service{opts: o, st: o.Store, hub: o.Hub, log: o.Log.With("component", "infra"), id: id, conns: map[int64]*conn{}}
+	s := &Service{opts: o, st: o.Store, hub: o.Hub, log: o.Log.With("component", "infra"), lxd: o.Conns,
+		id: o.Conns.Identity(), caches: map[int64]*instanceCache{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	o.Conns.OnState(s.serverState)
+	o.Conns.OnLifecycle(s.lifecycle)
 	return s, nil
 }
 
@@ -107,51 +100,17 @@ func (s *Service) Fingerprint() string { return s.id.Fingerprint }
 
 // Start watches every LXD server in the store and resumes operations a previous run left unfinished.
 func (s *Service) Start(ctx context.Context) error {
-	rows, err := s.st.ListServers(ctx, 0)
-	if err != nil {
+	if err := s.lxd.Start(ctx); err != nil {
 		return err
-	}
-	for _, row := range rows {
-		if row.Provider == string(vmm.ProviderLXD) {
-			s.watch(row)
-		}
 	}
 	return s.resumeOperations(ctx)
 }
 
-// Close stops watching servers and waits for background work (operations left unfinished are resumed
-// by the next Start).
+// Close waits for background work (operations left unfinished are resumed by the next Start). The
+// links to the servers are the registry's: its owner closes it.
 func (s *Service) Close() {
 	s.cancel()
-	s.mu.Lock()
-	for _, c := range s.conns {
-		c.close()
-	}
-	s.mu.Unlock()
 	s.wg.Wait()
-}
-
-// serverConfig is what the server row's Config column holds.
-type serverConfig struct {
-	Project    string `json:"project"`
-	ServerCert string `json:"server_cert,omitempty"`
-	ServerName string `json:"server_name,omitempty"`
-	// Version and Driver are what the server last reported, shown while it is not asked live.
-	Version string `json:"server_version,omitempty"`
-	Driver  string `json:"server_driver,omitempty"`
-}
-
-func readServerConfig(row store.Server) serverConfig {
-	var c serverConfig
-	_ = json.Unmarshal([]byte(row.Config), &c)
-	if c.Project == "" {
-		c.Project = "default"
-	}
-	return c
-}
-
-func (c serverConfig) target(row store.Server) target {
-	return target{Host: row.Host, Port: row.Port, Path: row.Path, Project: c.Project, ServerCert: c.ServerCert}
 }
 
 // ---- servers ------------------------------------------------------------------------------------------
@@ -167,7 +126,7 @@ type AddParams struct {
 }
 
 // serverNotFound is the one answer for a missing server and someone else's.
-func serverNotFound(id int64) error { return httpapi.NotFound("no server with server_id %d", id) }
+func serverNotFound(id int64) error { return fault.NotFoundf("no server with server_id %d", id) }
 
 // visibleServer returns the server row if the caller may see it.
 func (s *Service) visibleServer(ctx context.Context, c Caller, id int64) (store.Server, error) {
@@ -185,44 +144,44 @@ func (c Caller) mayUseServer(row store.Server) bool {
 // probe reaches the server described by p, makes it trust deskhub if it does not yet (and keep is
 // true; with keep false, a trust made only to check the password is withdrawn again), and reads what
 // it reports.
-func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (target, lxdInfo, error) {
-	t := target{Host: p.Host, Port: p.Port, Path: p.Path, Project: p.Project}
+func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (lxdconn.Target, lxdconn.Info, error) {
+	t := lxdconn.Target{Host: p.Host, Port: p.Port, Path: p.Path, Project: p.Project}
 	if t.Project == "" {
 		t.Project = "default"
 	}
 	if p.Path != "" {
 		if !c.Admin {
-			return t, lxdInfo{}, httpapi.Errorf(http.StatusForbidden, "only administrators may add a server by its unix socket (server_path): the socket gives full control of the host")
+			return t, lxdconn.Info{}, fault.New(fault.Forbidden, "only administrators may add a server by its unix socket (server_path): the socket gives full control of the host")
 		}
 		t.Host, t.Port = "", 0
 	} else {
-		pem, err := fetchServerCert(ctx, p.Host, p.Port)
+		pem, err := lxdconn.FetchServerCert(ctx, p.Host, p.Port)
 		if err != nil {
-			return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("cannot reach the server at %s: %v", t, err), Err: err}
+			return t, lxdconn.Info{}, &fault.Error{Kind: fault.BadGateway, Msg: fmt.Sprintf("cannot reach the server at %s: %v", t, err), Err: err}
 		}
 		t.ServerCert = pem
 	}
-	cl, err := s.connect(ctx, t, false)
+	cl, err := s.lxd.Connect(ctx, t, false)
 	if err != nil {
-		return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("cannot connect to the server at %s: %v", t, err), Err: err}
+		return t, lxdconn.Info{}, &fault.Error{Kind: fault.BadGateway, Msg: fmt.Sprintf("cannot connect to the server at %s: %v", t, err), Err: err}
 	}
-	info, err := getInfo(cl)
+	info, err := lxdconn.GetInfo(cl)
 	if err != nil {
 		msg := fmt.Sprintf("cannot reach the server at %s: %v", t, err)
-		if lxdStatus(err) != 0 {
+		if lxdconn.Status(err) != 0 {
 			msg = fmt.Sprintf("the server at %s does not answer as LXD or Incus: %v", t, err)
 		}
-		return t, lxdInfo{}, &httpapi.Error{Status: http.StatusBadGateway, Msg: msg, Err: err}
+		return t, lxdconn.Info{}, &fault.Error{Kind: fault.BadGateway, Msg: msg, Err: err}
 	}
-	if info.trusted() {
+	if info.Trusted() {
 		return t, info, s.checkProject(cl, t)
 	}
-	if tok, ok := parseTrustToken(p.Password); ok {
-		if fp, _ := certFingerprint(t.ServerCert); fp != "" && tok.Fingerprint != fp {
-			return t, info, httpapi.BadRequest("server_password", "the trust token was made by another server (certificate %.12s, this server has %.12s)", tok.Fingerprint, fp)
+	if tok, ok := lxdconn.ParseTrustToken(p.Password); ok {
+		if fp, _ := lxdconn.CertFingerprint(t.ServerCert); fp != "" && tok.Fingerprint != fp {
+			return t, info, fault.Invalidf("server_password", "the trust token was made by another server (certificate %.12s, this server has %.12s)", tok.Fingerprint, fp)
 		}
 		if !tok.ExpiresAt.IsZero() && time.Now().After(tok.ExpiresAt) {
-			return t, info, httpapi.BadRequest("server_password", "the trust token expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339))
+			return t, info, fault.Invalidf("server_password", "the trust token expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 		if !keep {
 			// A token works once: using it to check it would spend it.
@@ -230,17 +189,17 @@ func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (
 		}
 	}
 	if p.Password == "" {
-		return t, info, httpapi.BadRequest("server_password", "the server does not trust deskhub yet: give its trust password or a trust token")
+		return t, info, fault.Invalidf("server_password", "the server does not trust deskhub yet: give its trust password or a trust token")
 	}
-	if err := requestTrust(cl, s.opts.CertName, p.Password); err != nil {
-		if st := lxdStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized || st == http.StatusBadRequest {
-			return t, info, &httpapi.Error{Status: http.StatusForbidden, Field: "server_password",
+	if err := lxdconn.RequestTrust(cl, s.opts.CertName, p.Password); err != nil {
+		if lxdconn.IsRefused(err) {
+			return t, info, &fault.Error{Kind: fault.Forbidden, Field: "server_password",
 				Msg: fmt.Sprintf("the server refused the trust password or token: %v", err), Err: err}
 		}
-		return t, info, &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("the server could not add deskhub's certificate: %v", err), Err: err}
+		return t, info, &fault.Error{Kind: fault.BadGateway, Msg: fmt.Sprintf("the server could not add deskhub's certificate: %v", err), Err: err}
 	}
-	if info, err = getInfo(cl); err != nil || !info.trusted() {
-		return t, info, &httpapi.Error{Status: http.StatusBadGateway, Msg: "the server accepted the trust password but still does not trust deskhub's certificate", Err: err}
+	if info, err = lxdconn.GetInfo(cl); err != nil || !info.Trusted() {
+		return t, info, &fault.Error{Kind: fault.BadGateway, Msg: "the server accepted the trust password but still does not trust deskhub's certificate", Err: err}
 	}
 	perr := s.checkProject(cl, t)
 	if !keep || perr != nil {
@@ -253,12 +212,12 @@ func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (
 }
 
 // checkProject makes sure the project deskhub is to use exists on the server.
-func (s *Service) checkProject(cl incus.InstanceServer, t target) error {
+func (s *Service) checkProject(cl incus.InstanceServer, t lxdconn.Target) error {
 	if _, _, err := cl.GetProject(t.Project); err != nil {
-		if isNotFound(err) {
-			return httpapi.BadRequest("server_project", "the server has no project %q", t.Project)
+		if lxdconn.IsNotFound(err) {
+			return fault.Invalidf("server_project", "the server has no project %q", t.Project)
 		}
-		return &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("reading project %q: %v", t.Project, err), Err: err}
+		return &fault.Error{Kind: fault.BadGateway, Msg: fmt.Sprintf("reading project %q: %v", t.Project, err), Err: err}
 	}
 	return nil
 }
@@ -270,7 +229,7 @@ func (s *Service) AddServer(ctx context.Context, c Caller, p AddParams) (vmm.Ser
 	if err != nil {
 		return vmm.ServerAttributes{}, 0, err
 	}
-	cfg := serverConfig{Project: t.Project, ServerCert: t.ServerCert, ServerName: info.Environment.ServerName,
+	cfg := lxdconn.Config{Project: t.Project, ServerCert: t.ServerCert, ServerName: info.Environment.ServerName,
 		Version: info.Environment.ServerVersion, Driver: info.Environment.Driver}
 	cfgJSON, _ := json.Marshal(cfg)
 	row := store.Server{
@@ -279,18 +238,19 @@ func (s *Service) AddServer(ctx context.Context, c Caller, p AddParams) (vmm.Ser
 		State: stateOnline, Config: string(cfgJSON),
 	}
 	if row.CertFingerprint == "" && t.ServerCert != "" {
-		row.CertFingerprint, _ = certFingerprint(t.ServerCert)
+		row.CertFingerprint, _ = lxdconn.CertFingerprint(t.ServerCert)
 	}
 	if err := s.st.CreateServer(ctx, &row); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return vmm.ServerAttributes{}, 0, httpapi.Errorf(http.StatusConflict, "the server %s (project %s) has been added already", t, t.Project)
+			return vmm.ServerAttributes{}, 0, fault.Conflictf("the server %s (project %s) has been added already", t, t.Project)
 		}
 		return vmm.ServerAttributes{}, 0, err
 	}
-	cn := s.watch(row)
+	s.forget(row.ID)
+	first := s.lxd.Watch(row)
 	select {
-	case <-cn.first:
-	case <-time.After(dialTimeout):
+	case <-first:
+	case <-time.After(lxdconn.DialTimeout):
 	}
 	attrs, err := s.serverAttributes(ctx, row, true)
 	return attrs, row.ID, err
@@ -304,14 +264,14 @@ func (s *Service) VerifyServer(ctx context.Context, c Caller, p AddParams) (vmm.
 	}
 	fp := info.Environment.CertificateFingerprint
 	if fp == "" && t.ServerCert != "" {
-		fp, _ = certFingerprint(t.ServerCert)
+		fp, _ = lxdconn.CertFingerprint(t.ServerCert)
 	}
 	return vmm.ServerAttributes{
 		ServerName: info.Environment.ServerName, ServerHost: t.Host, ServerPort: vmm.FlexInt(t.Port),
 		ServerProtocol: p.Protocol, ServerPath: t.Path, ServerProject: t.Project, ServerOwner: c.Login,
 		ServerAddresses: nonNil(info.Environment.Addresses), ServerCertificateFingerprint: fp,
-		ServerKernel: kernel(info), ServerDriver: info.Environment.Driver, ServerVersion: info.Environment.ServerVersion,
-		ServerInstanceTypes: nonNil(info.instanceTypes()), ServerState: stateOnline, Provider: vmm.ProviderLXD,
+		ServerKernel: info.Kernel(), ServerDriver: info.Environment.Driver, ServerVersion: info.Environment.ServerVersion,
+		ServerInstanceTypes: nonNil(info.InstanceTypes()), ServerState: stateOnline, Provider: vmm.ProviderLXD,
 	}, nil
 }
 
@@ -383,7 +343,7 @@ func (s *Service) GetServer(ctx context.Context, c Caller, id int64) (vmm.Server
 // serverAttributes describes a server row; with live set, it asks the server for its details (when it
 // answers).
 func (s *Service) serverAttributes(ctx context.Context, row store.Server, live bool) (vmm.ServerAttributes, error) {
-	cfg := readServerConfig(row)
+	cfg := lxdconn.ReadConfig(row)
 	owner := ""
 	if row.OwnerID != 0 {
 		if u, err := s.st.GetUser(ctx, row.OwnerID); err == nil {
@@ -396,30 +356,30 @@ func (s *Service) serverAttributes(ctx context.Context, row store.Server, live b
 		ServerInstanceTypes: []string{}, ServerState: row.State, ServerVersion: cfg.Version, ServerDriver: cfg.Driver,
 		Provider: vmm.ProviderLXD,
 	}
-	cn := s.conn(row.ID)
-	if cn != nil {
-		a.ServerState, _ = cn.status()
+	st, _, watched := s.lxd.Status(row.ID)
+	if watched {
+		a.ServerState = st
 	}
-	if !live || cn == nil || a.ServerState != stateOnline {
+	if !live || !watched || a.ServerState != stateOnline {
 		return a, nil
 	}
-	cl := cn.client()
-	info, err := getInfo(cl)
+	cl := s.lxd.Client(row.ID)
+	info, err := lxdconn.GetInfo(cl)
 	if err != nil {
-		cn.failed(err)
+		s.lxd.Failed(row.ID, err)
 		a.ServerState = stateOffline
 		return a, nil
 	}
-	if !info.trusted() {
+	if !info.Trusted() {
 		a.ServerState = stateUntrusted
 		return a, nil
 	}
 	a.ServerName = info.Environment.ServerName
 	a.ServerAddresses = nonNil(info.Environment.Addresses)
-	a.ServerKernel = kernel(info)
+	a.ServerKernel = info.Kernel()
 	a.ServerDriver = info.Environment.Driver
 	a.ServerVersion = info.Environment.ServerVersion
-	a.ServerInstanceTypes = nonNil(info.instanceTypes())
+	a.ServerInstanceTypes = nonNil(info.InstanceTypes())
 	if res, err := cl.GetServerResources(); err == nil {
 		a.ServerCPU = int(res.CPU.Total)
 		a.ServerMemory = int64(res.Memory.Total)
@@ -427,7 +387,7 @@ func (s *Service) serverAttributes(ctx context.Context, row store.Server, live b
 	return a, nil
 }
 
-func kernel(info lxdInfo) string {
+func kernel(info lxdconn.Info) string {
 	if info.Environment.KernelVersion == "" {
 		return info.Environment.Kernel
 	}
@@ -456,11 +416,11 @@ func (s *Service) DeleteServer(ctx context.Context, c Caller, id int64, keepTrus
 	}
 	for _, op := range ops {
 		if op.ServerID == id {
-			return false, httpapi.Errorf(http.StatusConflict, "operation %s (%s %s) on server %d is not finished yet", op.ID, op.Kind, op.InstanceName, id)
+			return false, fault.Conflictf("operation %s (%s %s) on server %d is not finished yet", op.ID, op.Kind, op.InstanceName, id)
 		}
 	}
 	if !keepTrust && !s.sharedServer(ctx, row) {
-		if cl := s.currentClient(id); cl != nil {
+		if cl := s.lxd.Client(id); cl != nil {
 			if err := cl.DeleteCertificate(s.id.Fingerprint); err == nil {
 				trustRemoved = true
 			} else {
@@ -468,7 +428,8 @@ func (s *Service) DeleteServer(ctx context.Context, c Caller, id int64, keepTrus
 			}
 		}
 	}
-	s.unwatch(id)
+	s.lxd.Unwatch(id)
+	s.forget(id)
 	if err := s.st.DeleteServer(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return trustRemoved, err
 	}
@@ -505,14 +466,11 @@ type ServerHealth struct {
 
 // Health reports every watched server's state.
 func (s *Service) Health() []ServerHealth {
-	s.mu.Lock()
-	out := make([]ServerHealth, 0, len(s.conns))
-	for id, c := range s.conns {
-		st, e := c.status()
-		out = append(out, ServerHealth{ID: id, State: st, Error: e})
+	all := s.lxd.Health()
+	out := make([]ServerHealth, 0, len(all))
+	for _, h := range all {
+		out = append(out, ServerHealth{ID: h.ID, State: h.State, Error: h.Error})
 	}
-	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
@@ -522,30 +480,16 @@ func (s *Service) serverClient(ctx context.Context, c Caller, id int64) (store.S
 	if err != nil {
 		return row, nil, err
 	}
-	cl, err := s.clientFor(row)
+	cl, err := s.lxd.Get(row.ID)
 	return row, cl, err
 }
 
-// clientFor is a client for a watched server, or a 503 when it does not answer.
-func (s *Service) clientFor(row store.Server) (incus.InstanceServer, error) {
-	cn := s.conn(row.ID)
-	if cn == nil {
-		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "server %d is not connected", row.ID)
-	}
-	st, e := cn.status()
-	if st != stateOnline {
-		return nil, &httpapi.Error{Status: http.StatusServiceUnavailable, RetryAfter: 5,
-			Msg: fmt.Sprintf("server %d (%s) is %s: %s", row.ID, row.Name, st, e)}
-	}
-	return cn.client(), nil
-}
-
-// lxdError turns an error LXD answered into one for the client: LXD's text, with LXD's 4xx status
-// where it has one (404, 409, 400…), else 502.
+// lxdError turns an error LXD answered into one for the client: LXD's text, of the kind LXD's 4xx
+// status says where it has one (404, 409, 400…), else a bad gateway (502).
 func lxdError(what string, err error) error {
-	st := lxdStatus(err)
-	if st >= 400 && st < 500 {
-		return &httpapi.Error{Status: st, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
+	kind := fault.BadGateway
+	if k, ok := lxdconn.ClientKind(err); ok {
+		kind = k
 	}
-	return &httpapi.Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
+	return &fault.Error{Kind: kind, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
 }

@@ -9,7 +9,9 @@ import (
 // Unavailable is the provider of a host that cannot run desktops (its real provider failed to set up):
 // deskhub still serves everything else, and every desktop call says why.
 type Unavailable struct {
-	Err   error
+	Err error
+	// Host, when set, reports the host's load (the host is there, even if its desktops cannot run).
+	Host  LoadReporter
 	ended chan Ended
 }
 
@@ -37,3 +39,11 @@ func (u *Unavailable) Exec(context.Context, string, []string) (int, error) { ret
 func (u *Unavailable) Log(context.Context, string, int) ([]byte, error)    { return nil, ErrNotFound }
 func (u *Unavailable) Ended() <-chan Ended                                 { return u.ended }
 func (u *Unavailable) Close() error                                        { return nil }
+
+// Load implements LoadReporter through Host.
+func (u *Unavailable) Load(ctx context.Context) (Load, error) {
+	if u.Host == nil {
+		return Load{}, u.err()
+	}
+	return u.Host.Load(ctx)
+}

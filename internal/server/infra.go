@@ -17,10 +17,12 @@ import (
 	"github.com/deskhub/deskhub/internal/events"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/infra"
+	"github.com/deskhub/deskhub/internal/lxdconn"
 	"github.com/deskhub/deskhub/internal/revoke"
 )
 
-// setupInfra builds the event hub and the LXD side of the infrastructure surface.
+// setupInfra builds the event hub, the registry of links to LXD servers (deskhub's client identity,
+// loaded or created), and the LXD side of the infrastructure surface on them.
 func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
 	s.hub = events.New(events.Options{BindTimeout: cfg.Infra.StreamBindTimeout, Heartbeat: cfg.Infra.Heartbeat,
 		Log: s.log, Registerer: s.registry})
@@ -28,8 +30,20 @@ func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	s.infra, err = infra.New(ctx, infra.Options{Store: s.store, Hub: s.hub, Log: s.log, Secret: secret,
-		CertName: cfg.Infra.CertName, OpTimeout: cfg.Infra.OpTimeout})
+	certName := cfg.Infra.CertName
+	if certName == "" {
+		h, _ := os.Hostname()
+		certName = "deskhub-" + h
+	}
+	id, err := lxdconn.LoadIdentity(ctx, s.store, secret, certName)
+	if err != nil {
+		return fmt.Errorf("infra: %w", err)
+	}
+	if s.lxd, err = lxdconn.New(lxdconn.Options{Identity: id, Store: s.store, Log: s.log}); err != nil {
+		return err
+	}
+	s.infra, err = infra.New(infra.Options{Store: s.store, Hub: s.hub, Log: s.log, Conns: s.lxd,
+		CertName: certName, OpTimeout: cfg.Infra.OpTimeout})
 	return err
 }
 
@@ -301,8 +315,9 @@ func (s *Server) instanceAdd(c *httpapi.Call, r *vmm.InstanceAddRequest) (jsonap
 	if err := noInternal(r.Provider, "instances"); err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	start := r.InstanceStart == nil || *r.InstanceStart
-	v, err := s.infra.AddInstance(c.Ctx, infraCaller(c), r, start)
+	v, err := s.infra.AddInstance(c.Ctx, infraCaller(c), infra.NewInstance{ServerID: r.ServerID, Name: r.InstanceName,
+		ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, Profiles: r.Profiles, Type: r.InstanceType,
+		Start: r.InstanceStart == nil || *r.InstanceStart, RequestID: r.RequestID})
 	if err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
@@ -314,7 +329,7 @@ func (s *Server) instanceAction(c *httpapi.Call, r *vmm.InstanceActionRequest) (
 	if err := noInternal(r.Provider, "instances"); err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	v, err := s.infra.InstanceAction(c.Ctx, infraCaller(c), r)
+	v, err := s.infra.InstanceAction(c.Ctx, infraCaller(c), infra.Action{InstanceID: r.InstanceID, Action: r.InstanceStatus, RequestID: r.RequestID})
 	if err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}

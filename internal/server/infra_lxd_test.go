@@ -617,9 +617,20 @@ func TestLXDDaemonRestartMidBatch(t *testing.T) {
 		t.Error("no action succeeded")
 	}
 	waitWithin(t, 30*time.Second, "health.ready reports the server online again", func() bool { return serverState() == "online" })
-	ops, err := h.s.store.ListOperations(context.Background(), store.OperationFilter{States: []string{"pending", "running"}})
-	if err != nil || len(ops) != 0 {
-		t.Fatalf("operations still unfinished: %+v %v", ops, err)
+	// An operation's outcome goes to the stream just before it is stored (finishOp records whether a
+	// stream got it), so the last one may reach the store a moment after the test read its event.
+	var ops []store.Operation
+	allEnded := func() bool {
+		var err error
+		ops, err = h.s.store.ListOperations(context.Background(), store.OperationFilter{States: []string{"pending", "running"}})
+		return err == nil && len(ops) == 0
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !allEnded() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(ops) != 0 {
+		t.Fatalf("operations still unfinished: %+v", ops)
 	}
 	// Work goes on after the restart.
 	if res := h.action(s, alice, ids["dh-f0"], "stop-force"); res.str("status") != "success" && !strings.Contains(res.str("error"), "already stopped") {

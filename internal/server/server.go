@@ -28,6 +28,7 @@ import (
 	"github.com/deskhub/deskhub/internal/events"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/infra"
+	"github.com/deskhub/deskhub/internal/lxdconn"
 	"github.com/deskhub/deskhub/internal/mail"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/provider/local"
@@ -85,6 +86,7 @@ type Server struct {
 	webauthn   *webAuthnRP
 	hub        *events.Hub
 	infra      *infra.Service
+	lxd        *lxdconn.Registry // links to the LXD servers, shared by infra (and the LXD provider)
 }
 
 // New builds a Server. The store must be open; the Server does not close it.
@@ -244,7 +246,9 @@ func (s *Server) setupSessions(opts Options) error {
 			AgentCommand: cfg.Sessions.AgentCommand})
 		if err != nil {
 			s.log.Error("desktops cannot run on this host; everything else is served", "error", err)
-			s.prov = provider.NewUnavailable(err)
+			u := provider.NewUnavailable(err)
+			u.Host = &local.HostLoad{} // the system views still show this host's figures
+			s.prov = u
 		} else {
 			s.prov = p
 		}
@@ -290,6 +294,7 @@ func (s *Server) setupSessions(opts Options) error {
 func (s *Server) closeInfra() {
 	s.hub.Close()
 	s.infra.Close()
+	s.lxd.Close()
 }
 
 func (s *Server) closeSessions() {

@@ -1,25 +1,21 @@
 package session
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"os"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/display"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/mail"
+	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/store"
 )
@@ -430,56 +426,20 @@ func (s *Service) CountAll(ctx context.Context, c Caller, filter []string) (int,
 	return len(list), err
 }
 
-// Servers answers this host's figures.
+// Servers answers this host's figures, as its provider reports them.
 func (s *Service) Servers(ctx context.Context) ([]fastx.ServerInfo, error) {
 	rows, err := s.st.ListSessions(ctx, store.SessionFilter{States: []string{StateStarting, StateRunning}})
 	if err != nil {
 		return nil, err
 	}
-	info := fastx.ServerInfo{ID: s.o.ServerID, Hostname: s.o.Hostname, CPUs: runtime.NumCPU(), Sessions: len(rows),
-		CPUModel: cpuModel()}
-	var si syscall.Sysinfo_t
-	if err := syscall.Sysinfo(&si); err == nil {
-		unit := int64(si.Unit)
-		info.TotalMemory = int64(si.Totalram) * unit
-		info.Uptime = si.Uptime
-		for i, l := range si.Loads {
-			info.LoadAverage[i] = float64(l) / 65536
+	info := fastx.ServerInfo{ID: s.o.ServerID, Hostname: s.o.Hostname, Sessions: len(rows)}
+	if lr, ok := s.prov.(provider.LoadReporter); ok {
+		if l, err := lr.Load(ctx); err == nil {
+			info.CPUs, info.CPUModel, info.TotalMemory, info.FreeMemory = l.CPUs, l.CPUModel, l.TotalMemory, l.FreeMemory
+			info.LoadAverage, info.Uptime = l.LoadAverage, l.Uptime
+		} else {
+			s.log.Warn("reading the host's load", "error", err)
 		}
 	}
-	info.FreeMemory = memAvailable(info.TotalMemory)
 	return []fastx.ServerInfo{info}, nil
-}
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-// memAvailable reads MemAvailable (what a new desktop can really use), falling back to total.
-func memAvailable(total int64) int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return total
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
-			kb, _ := strconv.ParseInt(fields[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return total
 }

@@ -375,6 +375,9 @@ func (s *Service) launch(ctx context.Context, c Caller, row *store.Session) erro
 	if err != nil {
 		return err
 	}
+	if _, err := s.place(ctx); err != nil { // one candidate today: this host (placement.go)
+		return err
+	}
 	scheduled := row.State == StateScheduled
 	row.State = StateStarting
 	if scheduled {

@@ -83,6 +83,8 @@ type Provider struct {
 	closeOnce sync.Once
 	closed    bool
 	wg        sync.WaitGroup
+
+	host HostLoad // this host's figures (load.go)
 }
 
 // runtimeInfo is Desktop.Runtime: what Adopt needs after a restart.

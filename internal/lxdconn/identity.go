@@ -1,4 +1,4 @@
-package infra
+package lxdconn
 
 import (
 	"context"
@@ -37,9 +37,9 @@ type Identity struct {
 	Fingerprint string // SHA-256 of the DER certificate, hex
 }
 
-// loadIdentity reads the identity from the store, creating it on first use. Replicas racing to create
+// LoadIdentity reads the identity from the store, creating it on first use. Replicas racing to create
 // it agree on the first one stored.
-func loadIdentity(ctx context.Context, st store.Store, secret []byte, commonName string) (Identity, error) {
+func LoadIdentity(ctx context.Context, st store.Store, secret []byte, commonName string) (Identity, error) {
 	for range 2 {
 		certPEM, err := st.GetSetting(ctx, settingClientCert)
 		if err == nil {
@@ -82,15 +82,15 @@ func loadIdentity(ctx context.Context, st store.Store, secret []byte, commonName
 }
 
 func newIdentity(certPEM, keyPEM string) (Identity, error) {
-	fp, err := certFingerprint(certPEM)
+	fp, err := CertFingerprint(certPEM)
 	if err != nil {
 		return Identity{}, err
 	}
 	return Identity{CertPEM: certPEM, KeyPEM: keyPEM, Fingerprint: fp}, nil
 }
 
-// certFingerprint is the SHA-256 fingerprint (hex) of the first certificate in a PEM text.
-func certFingerprint(certPEM string) (string, error) {
+// CertFingerprint is the SHA-256 fingerprint (hex) of the first certificate in a PEM text.
+func CertFingerprint(certPEM string) (string, error) {
 	block, _ := pem.Decode([]byte(certPEM))
 	if block == nil || block.Type != "CERTIFICATE" {
 		return "", errors.New("no PEM certificate")
