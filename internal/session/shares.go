@@ -9,170 +9,16 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/display"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/mail"
-	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
-// Bookmarks, shares, scheduled starts and the system views.
-
-const (
-	kindBookmark = "bookmark"
-	kindHistory  = "history"
-)
-
-func bookmarkOut(b store.Bookmark) fastx.Bookmark {
-	tags := b.Tags
-	if tags == nil {
-		tags = []string{}
-	}
-	return fastx.Bookmark{ID: b.ID, Command: b.Command, Name: b.Name, Geometry: b.Geometry, Tags: tags}
-}
-
-// Bookmarks answers suggestions, the user's bookmarks and their history.
-func (s *Service) Bookmarks(ctx context.Context, c Caller) (fastx.BookmarkList, error) {
-	out := fastx.BookmarkList{Suggestions: append([]fastx.Bookmark{}, s.o.Suggestions...), Bookmarks: []fastx.Bookmark{}, History: []fastx.Bookmark{}}
-	for _, kind := range []string{kindBookmark, kindHistory} {
-		rows, err := s.st.ListBookmarks(ctx, c.UserID, kind)
-		if err != nil {
-			return out, err
-		}
-		for _, r := range rows {
-			if kind == kindBookmark {
-				out.Bookmarks = append(out.Bookmarks, bookmarkOut(r))
-			} else {
-				out.History = append(out.History, bookmarkOut(r))
-			}
-		}
-	}
-	return out, nil
-}
-
-// EditBookmark creates or replaces one of the user's bookmarks.
-func (s *Service) EditBookmark(ctx context.Context, c Caller, b fastx.Bookmark) (fastx.BookmarkList, error) {
-	if !idRE.MatchString(b.ID) {
-		return fastx.BookmarkList{}, httpapi.BadRequest("id", "member \"id\" must be 1 to 64 letters, digits, '_', '.' or '-'")
-	}
-	if _, err := SplitCommand(b.Command); err != nil {
-		return fastx.BookmarkList{}, httpapi.BadRequest("command", "member \"command\" %v", err)
-	}
-	if b.Geometry != "" {
-		if _, _, _, err := s.geometry(b.Geometry); err != nil {
-			return fastx.BookmarkList{}, err
-		}
-	}
-	row := store.Bookmark{ID: b.ID, UserID: c.UserID, Kind: kindBookmark, Name: b.Name, Command: b.Command,
-		Geometry: b.Geometry, Tags: b.Tags}
-	if err := s.st.PutBookmark(ctx, &row); err != nil {
-		return fastx.BookmarkList{}, err
-	}
-	return s.Bookmarks(ctx, c)
-}
-
-// DeleteBookmark removes a user bookmark or a history entry.
-func (s *Service) DeleteBookmark(ctx context.Context, c Caller, id string) (fastx.BookmarkList, error) {
-	err := s.st.DeleteBookmark(ctx, c.UserID, kindBookmark, id)
-	if errors.Is(err, store.ErrNotFound) {
-		err = s.st.DeleteBookmark(ctx, c.UserID, kindHistory, id)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return fastx.BookmarkList{}, httpapi.NotFound("no bookmark %q", id)
-	} else if err != nil {
-		return fastx.BookmarkList{}, err
-	}
-	return s.Bookmarks(ctx, c)
-}
-
-// findBookmark looks a bookmark up in the user's bookmarks, history, then the suggestions.
-func (s *Service) findBookmark(ctx context.Context, c Caller, id string) (fastx.Bookmark, error) {
-	list, err := s.Bookmarks(ctx, c)
-	if err != nil {
-		return fastx.Bookmark{}, err
-	}
-	for _, group := range [][]fastx.Bookmark{list.Bookmarks, list.History, list.Suggestions} {
-		for _, b := range group {
-			if b.ID == id {
-				return b, nil
-			}
-		}
-	}
-	return fastx.Bookmark{}, httpapi.NotFound("no bookmark %q", id)
-}
-
-// StartBookmark starts a session from a bookmark.
-func (s *Service) StartBookmark(ctx context.Context, c Caller, id string) (fastx.Connect, error) {
-	b, err := s.findBookmark(ctx, c, id)
-	if err != nil {
-		return fastx.Connect{}, err
-	}
-	return s.Start(ctx, c, StartSpec{Command: b.Command, Geometry: b.Geometry, Name: b.Name, Params: fastx.Params{"shortcut": b.ID}})
-}
-
-// Shortcut connects to the running session started from bookmark id, or starts one.
-func (s *Service) Shortcut(ctx context.Context, c Caller, id string) (fastx.Connect, error) {
-	rows, err := s.st.ListSessions(ctx, store.SessionFilter{UserID: c.UserID, States: []string{StateRunning}})
-	if err != nil {
-		return fastx.Connect{}, err
-	}
-	for _, r := range rows {
-		if r.Params["shortcut"] == id {
-			return s.connect(r, c.grant(r.ID)), nil
-		}
-	}
-	return s.StartBookmark(ctx, c, id)
-}
-
-// Schedule records a start at a given time (at once when it is past).
-func (s *Service) Schedule(ctx context.Context, c Caller, sp StartSpec, at time.Time) (fastx.Schedule, error) {
-	row, err := s.prepare(ctx, c, sp)
-	if err != nil {
-		return fastx.Schedule{}, err
-	}
-	row.State = StateScheduled
-	row.ScheduledAt = at.UTC()
-	if err := s.st.CreateSession(ctx, &row); errors.Is(err, store.ErrConflict) {
-		return fastx.Schedule{}, httpapi.Errorf(http.StatusConflict, "a session with id %q exists already", row.ID)
-	} else if err != nil {
-		return fastx.Schedule{}, err
-	}
-	s.arm(row)
-	geom := row.Geometry
-	if row.WindowMode == fastx.WindowModeRootless {
-		geom = fastx.Rootless
-	}
-	return fastx.Schedule{ID: row.ID, At: row.ScheduledAt, Command: row.Command, Geometry: geom, Name: row.Name, Params: row.Params}, nil
-}
-
-// arm sets the timer of a scheduled session.
-func (s *Service) arm(row store.Session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.timers[row.ID] = time.AfterFunc(max(0, time.Until(row.ScheduledAt)), func() {
-		s.mu.Lock()
-		delete(s.timers, row.ID)
-		s.mu.Unlock()
-		ctx := context.Background()
-		cur, err := s.st.GetSession(ctx, row.ID)
-		if err != nil || cur.State != StateScheduled {
-			return
-		}
-		u, err := s.st.GetUser(ctx, cur.UserID)
-		if err != nil {
-			s.markEnded(ctx, row.ID, "owner gone")
-			return
-		}
-		c := Caller{UserID: u.ID, Login: u.Login, Admin: u.Admin, Provider: u.Provider}
-		if err := s.launch(ctx, c, &cur); err != nil {
-			s.log.Warn("scheduled session did not start", "session", row.ID, "error", err)
-		}
-	})
-}
+// Sharing: share keys of a session (stored hashed), guests connecting with them, and invitations by mail.
 
 // Share permissions.
 const (
@@ -411,35 +257,4 @@ func (s *Service) EmailShare(ctx context.Context, c Caller, m mail.Sender, baseU
 		return nil, &httpapi.Error{Status: http.StatusBadGateway, Msg: "the invitation could not be mailed", Err: err}
 	}
 	return s.shareList(ctx, id, nil)
-}
-
-// Profile answers the session policy of the caller.
-func (s *Service) Profile(ctx context.Context, c Caller) (fastx.SessionProfile, error) {
-	n, err := s.Count(ctx, c)
-	return fastx.SessionProfile{Login: c.Login, MaxSessions: s.o.MaxPerUser, Sessions: n, DefaultGeometry: s.o.DefaultGeometry,
-		MaxWidth: fastx.MaxGeometry, MaxHeight: fastx.MaxGeometry, Sharing: true, Servers: []string{s.o.ServerID}}, err
-}
-
-// CountAll counts every user's running sessions that match the filters.
-func (s *Service) CountAll(ctx context.Context, c Caller, filter []string) (int, error) {
-	list, err := s.List(ctx, c, ListOptions{AllUsers: true, Filter: filter})
-	return len(list), err
-}
-
-// Servers answers this host's figures, as its provider reports them.
-func (s *Service) Servers(ctx context.Context) ([]fastx.ServerInfo, error) {
-	rows, err := s.st.ListSessions(ctx, store.SessionFilter{States: []string{StateStarting, StateRunning}})
-	if err != nil {
-		return nil, err
-	}
-	info := fastx.ServerInfo{ID: s.o.ServerID, Hostname: s.o.Hostname, Sessions: len(rows)}
-	if lr, ok := s.prov.(provider.LoadReporter); ok {
-		if l, err := lr.Load(ctx); err == nil {
-			info.CPUs, info.CPUModel, info.TotalMemory, info.FreeMemory = l.CPUs, l.CPUModel, l.TotalMemory, l.FreeMemory
-			info.LoadAverage, info.Uptime = l.LoadAverage, l.Uptime
-		} else {
-			s.log.Warn("reading the host's load", "error", err)
-		}
-	}
-	return []fastx.ServerInfo{info}, nil
 }
