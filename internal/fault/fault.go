@@ -4,7 +4,10 @@
 // the store's sentinels; they import neither net/http nor internal/httpapi.
 package fault
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Kind is what a client can do about an error.
 type Kind int
@@ -67,3 +70,14 @@ func NotFoundf(format string, args ...any) *Error { return New(NotFound, format,
 
 // Conflictf is a 409.
 func Conflictf(format string, args ...any) *Error { return New(Conflict, format, args...) }
+
+// Memberf is a 400 about request member m, worded the one way deskhub names a member (as api/field's
+// errors are): `member "m"`, then the formatted text after a space (`member "id" must not be empty`), or
+// directly when the text starts with a colon (`member "command": no such program`).
+func Memberf(m, format string, args ...any) *Error {
+	text := fmt.Sprintf(format, args...)
+	if !strings.HasPrefix(text, ":") {
+		text = " " + text
+	}
+	return &Error{Kind: Invalid, Field: m, Msg: fmt.Sprintf("member %q", m) + text}
+}
