@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/deskhub/deskhub/api/fastx"
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -47,10 +47,10 @@ func (s *Service) Bookmarks(ctx context.Context, c Caller) (fastx.BookmarkList, 
 // EditBookmark creates or replaces one of the user's bookmarks.
 func (s *Service) EditBookmark(ctx context.Context, c Caller, b fastx.Bookmark) (fastx.BookmarkList, error) {
 	if !idRE.MatchString(b.ID) {
-		return fastx.BookmarkList{}, httpapi.BadRequest("id", "member \"id\" must be 1 to 64 letters, digits, '_', '.' or '-'")
+		return fastx.BookmarkList{}, fault.Memberf("id", "must be 1 to 64 letters, digits, '_', '.' or '-'")
 	}
 	if _, err := SplitCommand(b.Command); err != nil {
-		return fastx.BookmarkList{}, httpapi.BadRequest("command", "member \"command\" %v", err)
+		return fastx.BookmarkList{}, fault.Memberf("command", "%v", err)
 	}
 	if b.Geometry != "" {
 		if _, _, _, err := s.geometry(b.Geometry); err != nil {
@@ -72,7 +72,7 @@ func (s *Service) DeleteBookmark(ctx context.Context, c Caller, id string) (fast
 		err = s.st.DeleteBookmark(ctx, c.UserID, kindHistory, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return fastx.BookmarkList{}, httpapi.NotFound("no bookmark %q", id)
+		return fastx.BookmarkList{}, fault.NotFoundf("no bookmark %q", id)
 	} else if err != nil {
 		return fastx.BookmarkList{}, err
 	}
@@ -92,7 +92,7 @@ func (s *Service) findBookmark(ctx context.Context, c Caller, id string) (fastx.
 			}
 		}
 	}
-	return fastx.Bookmark{}, httpapi.NotFound("no bookmark %q", id)
+	return fastx.Bookmark{}, fault.NotFoundf("no bookmark %q", id)
 }
 
 // StartBookmark starts a session from a bookmark.

@@ -3,11 +3,10 @@ package session
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/deskhub/deskhub/api/fastx"
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -22,7 +21,7 @@ func (s *Service) Schedule(ctx context.Context, c Caller, sp StartSpec, at time.
 	row.State = StateScheduled
 	row.ScheduledAt = at.UTC()
 	if err := s.st.CreateSession(ctx, &row); errors.Is(err, store.ErrConflict) {
-		return fastx.Schedule{}, httpapi.Errorf(http.StatusConflict, "a session with id %q exists already", row.ID)
+		return fastx.Schedule{}, fault.Conflictf("a session with id %q exists already", row.ID)
 	} else if err != nil {
 		return fastx.Schedule{}, err
 	}

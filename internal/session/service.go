@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os/user"
 	"regexp"
 	"slices"
@@ -23,7 +22,7 @@ import (
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/display"
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/store"
@@ -230,7 +229,7 @@ func (c Caller) grant(id string) display.Grant {
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // errNoSession is what an unknown session and another user's session both answer.
-func errNoSession(id string) error { return httpapi.NotFound("no session %q", id) }
+func errNoSession(id string) error { return fault.NotFoundf("no session %q", id) }
 
 // own loads a session the caller owns (admins may reach every session), running or not.
 func (s *Service) own(ctx context.Context, c Caller, id string) (store.Session, error) {
@@ -253,7 +252,7 @@ func (s *Service) live(ctx context.Context, c Caller, id string) (store.Session,
 		return row, err
 	}
 	if row.State != StateRunning {
-		return row, httpapi.Errorf(http.StatusConflict, "session %q is %s", id, describeState(row.State))
+		return row, fault.Conflictf("session %q is %s", id, describeState(row.State))
 	}
 	return row, nil
 }
@@ -281,7 +280,7 @@ func (s *Service) geometry(g string) (w, h int, rootless bool, err error) {
 	}
 	w, h, rootless, err = fastx.ParseGeometry(g)
 	if err != nil {
-		return 0, 0, false, httpapi.BadRequest("geometry", "member \"geometry\" %v", err)
+		return 0, 0, false, fault.Memberf("geometry", "%v", err)
 	}
 	if rootless {
 		w, h, _, _ = fastx.ParseGeometry(s.o.DefaultGeometry)
@@ -293,17 +292,16 @@ func (s *Service) runAs(c Caller) (provider.RunAs, error) {
 	if c.Provider == "ssh" {
 		u, err := user.Lookup(c.Login)
 		if err != nil {
-			return provider.RunAs{}, httpapi.Errorf(http.StatusConflict, "the host account %q no longer exists", c.Login)
+			return provider.RunAs{}, fault.Conflictf("the host account %q no longer exists", c.Login)
 		}
 		return provider.RunAs{User: u.Username, Home: u.HomeDir}, nil
 	}
 	if s.o.Identities == nil {
-		return provider.RunAs{}, httpapi.Errorf(http.StatusServiceUnavailable, "desktops of deskhub accounts cannot run on this host")
+		return provider.RunAs{}, fault.New(fault.Unavailable, "desktops of deskhub accounts cannot run on this host")
 	}
 	ra, err := s.o.Identities.Ensure(c.UserID, c.Login)
 	if err != nil {
-		return provider.RunAs{}, &httpapi.Error{Status: http.StatusServiceUnavailable,
-			Msg: "your desktop's Unix identity could not be set up; see the server log", Err: err}
+		return provider.RunAs{}, fault.Wrap(fault.Unavailable, err, "your desktop's Unix identity could not be set up; see the server log")
 	}
 	return ra, nil
 }
@@ -324,20 +322,20 @@ func (s *Service) Start(ctx context.Context, c Caller, sp StartSpec) (fastx.Conn
 func (s *Service) prepare(ctx context.Context, c Caller, sp StartSpec) (store.Session, error) {
 	argv, err := SplitCommand(sp.Command)
 	if err != nil {
-		return store.Session{}, httpapi.BadRequest("command", "member \"command\" %v", err)
+		return store.Session{}, fault.Memberf("command", "%v", err)
 	}
 	w, h, rootless, err := s.geometry(sp.Geometry)
 	if err != nil {
 		return store.Session{}, err
 	}
 	if len(argv[0]) > 1024 {
-		return store.Session{}, httpapi.BadRequest("command", "member \"command\" names an overlong program")
+		return store.Session{}, fault.Memberf("command", "names an overlong program")
 	}
 	id := sp.ID
 	if id == "" {
 		id = uuid.NewString()
 	} else if !idRE.MatchString(id) {
-		return store.Session{}, httpapi.BadRequest("id", "member \"id\" must be 1 to 64 letters, digits, '_', '.' or '-'")
+		return store.Session{}, fault.Memberf("id", "must be 1 to 64 letters, digits, '_', '.' or '-'")
 	}
 	if s.o.MaxPerUser > 0 {
 		running, err := s.st.ListSessions(ctx, store.SessionFilter{UserID: c.UserID, States: []string{StateStarting, StateRunning}})
@@ -345,7 +343,7 @@ func (s *Service) prepare(ctx context.Context, c Caller, sp StartSpec) (store.Se
 			return store.Session{}, err
 		}
 		if len(running) >= s.o.MaxPerUser {
-			return store.Session{}, httpapi.Errorf(http.StatusTooManyRequests,
+			return store.Session{}, fault.New(fault.TooMany,
 				"you run %d sessions already, the most allowed; terminate one first", len(running))
 		}
 	}
@@ -386,7 +384,7 @@ func (s *Service) launch(ctx context.Context, c Caller, row *store.Session) erro
 		err = s.st.CreateSession(ctx, row)
 	}
 	if errors.Is(err, store.ErrConflict) {
-		return httpapi.Errorf(http.StatusConflict, "a session with id %q exists already", row.ID)
+		return fault.Conflictf("a session with id %q exists already", row.ID)
 	} else if err != nil {
 		return err
 	}
@@ -395,12 +393,12 @@ func (s *Service) launch(ctx context.Context, c Caller, row *store.Session) erro
 	if err != nil {
 		_ = s.st.DeleteSession(context.WithoutCancel(ctx), row.ID)
 		if errors.Is(err, provider.ErrBadCommand) {
-			return httpapi.BadRequest("command", "member \"command\": %v", err)
+			return fault.Memberf("command", ": %v", err)
 		}
 		if _, un := s.prov.(*provider.Unavailable); un {
-			return &httpapi.Error{Status: http.StatusServiceUnavailable, Msg: err.Error(), Err: err}
+			return fault.Wrap(fault.Unavailable, err, err.Error())
 		}
-		return &httpapi.Error{Status: http.StatusBadGateway, Msg: "the desktop could not be started; see the server log", Err: err}
+		return fault.Wrap(fault.BadGateway, err, "the desktop could not be started; see the server log")
 	}
 	row.State = StateRunning
 	row.Display, row.ServerPID, row.AppPID, row.Hostname = d.Display, d.ServerPID, d.AppPID, d.Hostname
@@ -515,7 +513,7 @@ func Page(objs []fastx.Session, o ListOptions) ([]fastx.Session, error) {
 	for i, f := range o.Filter {
 		name, values, err := fastx.ParseFilter(f)
 		if err != nil {
-			return nil, httpapi.BadRequest(fmt.Sprintf("filter[%d]", i), "member \"filter[%d]\": %v", i, err)
+			return nil, fault.Memberf(fmt.Sprintf("filter[%d]", i), ": %v", err)
 		}
 		filters = append(filters, filter{name, values})
 	}
@@ -620,7 +618,7 @@ func (s *Service) Terminate(ctx context.Context, c Caller, id string) error {
 		return err
 	}
 	if row.State == StateEnded {
-		return httpapi.Errorf(http.StatusConflict, "session %q has ended already", id)
+		return fault.Conflictf("session %q has ended already", id)
 	}
 	s.mu.Lock()
 	if t := s.timers[id]; t != nil {
@@ -696,7 +694,7 @@ func (s *Service) Screenshot(ctx context.Context, c Caller, id string, o provide
 	}
 	img, err := s.prov.Screenshot(ctx, id, o)
 	if err != nil {
-		return "", &httpapi.Error{Status: http.StatusBadGateway, Msg: "the screenshot could not be taken", Err: err}
+		return "", fault.Wrap(fault.BadGateway, err, "the screenshot could not be taken")
 	}
 	return "data:image/" + o.Format + ";base64," + base64.StdEncoding.EncodeToString(img), nil
 }
@@ -708,7 +706,7 @@ func (s *Service) Exec(ctx context.Context, c Caller, id string, argv []string) 
 	}
 	pid, err := s.prov.Exec(ctx, id, argv)
 	if errors.Is(err, provider.ErrBadCommand) {
-		return 0, httpapi.BadRequest("command", "member \"command\": %v", err)
+		return 0, fault.Memberf("command", ": %v", err)
 	}
 	return pid, err
 }

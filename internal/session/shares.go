@@ -6,13 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/display"
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/mail"
 	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/store"
@@ -104,7 +103,7 @@ func (s *Service) findShare(ctx context.Context, id, keyOrID string) (store.Shar
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return sh, httpapi.NotFound("no share key matches on session %q", id)
+		return sh, fault.NotFoundf("no share key matches on session %q", id)
 	}
 	return sh, err
 }
@@ -125,11 +124,11 @@ func (s *Service) EditShare(ctx context.Context, c Caller, id, key string, perms
 			return nil, errNoSession(id)
 		}
 		if key != "" || len(perms) != 1 || perms[0] != PermViewer {
-			return nil, httpapi.Errorf(http.StatusForbidden, "a granter may only create new keys with perms [\"viewer\"]")
+			return nil, fault.New(fault.Forbidden, "a granter may only create new keys with perms [\"viewer\"]")
 		}
 	}
 	if row.State != StateRunning {
-		return nil, httpapi.Errorf(http.StatusConflict, "session %q is %s", id, describeState(row.State))
+		return nil, fault.Conflictf("session %q is %s", id, describeState(row.State))
 	}
 	if key == "" {
 		fresh, err := s.createShare(ctx, c, id, perms)
@@ -161,7 +160,7 @@ func (s *Service) DeleteShare(ctx context.Context, c Caller, id, key string) ([]
 		return nil, err
 	}
 	if err := s.st.DeleteShare(ctx, id, sh.ID); errors.Is(err, store.ErrNotFound) {
-		return nil, httpapi.NotFound("no share key matches on session %q", id)
+		return nil, fault.NotFoundf("no share key matches on session %q", id)
 	} else if err != nil {
 		return nil, err
 	}
@@ -225,11 +224,11 @@ func (s *Service) SharePerms(ctx context.Context, id, key string) (store.Share, 
 func (s *Service) ShareConnect(ctx context.Context, id, key string) (fastx.Connect, error) {
 	sh, err := s.st.GetShare(ctx, id, HashShareKey(key))
 	if err != nil {
-		return fastx.Connect{}, httpapi.NotFound("no share key matches on session %q", id)
+		return fastx.Connect{}, fault.NotFoundf("no share key matches on session %q", id)
 	}
 	row, err := s.st.GetSession(ctx, id)
 	if err != nil || row.State != StateRunning {
-		return fastx.Connect{}, httpapi.NotFound("no share key matches on session %q", id)
+		return fastx.Connect{}, fault.NotFoundf("no share key matches on session %q", id)
 	}
 	g := display.Grant{SessionID: id, ViewOnly: slices.Contains(sh.Perms, PermViewer), Label: shareLabel(sh),
 		Deps: revoke.Deps{ShareID: sh.ID, UserID: row.UserID}}
@@ -254,7 +253,7 @@ func (s *Service) EmailShare(ctx context.Context, c Caller, m mail.Sender, baseU
 			baseURL + "/#session=" + id + "&key=" + fresh.key + "\n"}
 	if err := m.Send(ctx, msg); err != nil {
 		_ = s.st.DeleteShare(ctx, id, fresh.ID)
-		return nil, &httpapi.Error{Status: http.StatusBadGateway, Msg: "the invitation could not be mailed", Err: err}
+		return nil, fault.Wrap(fault.BadGateway, err, "the invitation could not be mailed")
 	}
 	return s.shareList(ctx, id, nil)
 }
