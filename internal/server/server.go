@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -276,10 +275,10 @@ func (s *Server) setupSessions(opts Options) error {
 		return err
 	}
 	s.identities = ids
-	var suggestions []fastx.Bookmark
+	var suggestions []session.Bookmark
 	for i, sg := range cfg.Sessions.Suggestions {
 		name, cmd, _ := strings.Cut(sg, "=")
-		suggestions = append(suggestions, fastx.Bookmark{ID: fmt.Sprintf("s-%d", i+1), Name: name, Command: cmd, Tags: []string{}})
+		suggestions = append(suggestions, session.Bookmark{ID: fmt.Sprintf("s-%d", i+1), Name: name, Command: cmd, Tags: []string{}})
 	}
 	svc = session.New(session.Options{Store: s.store, Provider: s.prov, Relay: s.relay, Secrets: s.secrets, Log: s.log,
 		ServerID: s.serverID, Hostname: s.hostname, Port: cfg.Port(), DefaultGeometry: cfg.Display.Geometry, Depth: cfg.Display.ColorDepth,

@@ -112,7 +112,7 @@ func (s *Server) bookmarkList(c *httpapi.Call, who session.Caller, _ *httpapi.Em
 }
 
 func (s *Server) bookmarkEdit(c *httpapi.Call, who session.Caller, r *fastx.Bookmark) (fastx.BookmarkList, error) {
-	return s.sessions.EditBookmark(c.Ctx, who, *r)
+	return s.sessions.EditBookmark(c.Ctx, who, session.Bookmark{ID: r.ID, Command: r.Command, Name: r.Name, Geometry: r.Geometry, Tags: r.Tags})
 }
 
 func (s *Server) bookmarkDelete(c *httpapi.Call, who session.Caller, r *fastx.BookmarkRef) (fastx.BookmarkList, error) {

@@ -17,7 +17,18 @@ const (
 	kindHistory  = "history"
 )
 
-func bookmarkOut(b store.Bookmark) fastx.Bookmark {
+// paramShortcut is the session parameter naming the bookmark a session was started from.
+const paramShortcut = "shortcut"
+
+// Bookmark is a command to start, with the name, geometry (WIDTHxHEIGHT or rootless) and tags it
+// starts with: a user's bookmark as EditBookmark takes it, or a global suggestion (Options).
+type Bookmark struct {
+	ID, Command, Name, Geometry string
+	Tags                        []string
+}
+
+// out is the bookmark as bookmark/list answers it.
+func (b Bookmark) out() fastx.Bookmark {
 	tags := b.Tags
 	if tags == nil {
 		tags = []string{}
@@ -25,9 +36,16 @@ func bookmarkOut(b store.Bookmark) fastx.Bookmark {
 	return fastx.Bookmark{ID: b.ID, Command: b.Command, Name: b.Name, Geometry: b.Geometry, Tags: tags}
 }
 
+func bookmarkOut(b store.Bookmark) fastx.Bookmark {
+	return Bookmark{ID: b.ID, Command: b.Command, Name: b.Name, Geometry: b.Geometry, Tags: b.Tags}.out()
+}
+
 // Bookmarks answers suggestions, the user's bookmarks and their history.
 func (s *Service) Bookmarks(ctx context.Context, c Caller) (fastx.BookmarkList, error) {
-	out := fastx.BookmarkList{Suggestions: append([]fastx.Bookmark{}, s.o.Suggestions...), Bookmarks: []fastx.Bookmark{}, History: []fastx.Bookmark{}}
+	out := fastx.BookmarkList{Suggestions: make([]fastx.Bookmark, 0, len(s.o.Suggestions)), Bookmarks: []fastx.Bookmark{}, History: []fastx.Bookmark{}}
+	for _, b := range s.o.Suggestions {
+		out.Suggestions = append(out.Suggestions, b.out())
+	}
 	for _, kind := range []string{kindBookmark, kindHistory} {
 		rows, err := s.st.ListBookmarks(ctx, c.UserID, kind)
 		if err != nil {
@@ -45,7 +63,7 @@ func (s *Service) Bookmarks(ctx context.Context, c Caller) (fastx.BookmarkList, 
 }
 
 // EditBookmark creates or replaces one of the user's bookmarks.
-func (s *Service) EditBookmark(ctx context.Context, c Caller, b fastx.Bookmark) (fastx.BookmarkList, error) {
+func (s *Service) EditBookmark(ctx context.Context, c Caller, b Bookmark) (fastx.BookmarkList, error) {
 	if !idRE.MatchString(b.ID) {
 		return fastx.BookmarkList{}, fault.Memberf("id", "must be 1 to 64 letters, digits, '_', '.' or '-'")
 	}
@@ -101,7 +119,7 @@ func (s *Service) StartBookmark(ctx context.Context, c Caller, id string) (fastx
 	if err != nil {
 		return fastx.Connect{}, err
 	}
-	return s.Start(ctx, c, StartSpec{Command: b.Command, Geometry: b.Geometry, Name: b.Name, Params: fastx.Params{"shortcut": b.ID}})
+	return s.Start(ctx, c, StartSpec{Command: b.Command, Geometry: b.Geometry, Name: b.Name, Params: map[string]string{paramShortcut: b.ID}})
 }
 
 // Shortcut connects to the running session started from bookmark id, or starts one.
@@ -111,7 +129,7 @@ func (s *Service) Shortcut(ctx context.Context, c Caller, id string) (fastx.Conn
 		return fastx.Connect{}, err
 	}
 	for _, r := range rows {
-		if r.Params["shortcut"] == id {
+		if r.Params[paramShortcut] == id {
 			return s.connect(r, c.grant(r.ID)), nil
 		}
 	}

@@ -56,7 +56,7 @@ type Options struct {
 	// themselves).
 	Identities Identities
 	// Suggestions are the global bookmarks.
-	Suggestions []fastx.Bookmark
+	Suggestions []Bookmark
 	// ShareTimeout is the default seconds a guest has to use a share connect password.
 	ShareTimeout int
 	// Revoke is kicked after share keys are deleted, so that what depended on them ends at once.
@@ -270,7 +270,7 @@ func describeState(state string) string {
 // StartSpec is a session to start.
 type StartSpec struct {
 	ID, Command, Geometry, Name string
-	Params                      fastx.Params
+	Params                      map[string]string
 }
 
 // geometry turns a request geometry into size and mode.
@@ -347,7 +347,7 @@ func (s *Service) prepare(ctx context.Context, c Caller, sp StartSpec) (store.Se
 				"you run %d sessions already, the most allowed; terminate one first", len(running))
 		}
 	}
-	params := fastx.Params{}
+	params := map[string]string{}
 	for k, v := range sp.Params {
 		if v != "" {
 			params[k] = v
@@ -443,7 +443,7 @@ func nonNil(p map[string]string) fastx.Params {
 }
 
 // Connect answers a fresh connect object for one of the caller's running sessions, setting params.
-func (s *Service) Connect(ctx context.Context, c Caller, id string, params fastx.Params) (fastx.Connect, error) {
+func (s *Service) Connect(ctx context.Context, c Caller, id string, params map[string]string) (fastx.Connect, error) {
 	row, err := s.live(ctx, c, id)
 	if err != nil {
 		return fastx.Connect{}, err
@@ -636,7 +636,7 @@ func (s *Service) Terminate(ctx context.Context, c Caller, id string) error {
 	return nil
 }
 
-func (s *Service) setParams(ctx context.Context, row store.Session, params fastx.Params) (store.Session, error) {
+func (s *Service) setParams(ctx context.Context, row store.Session, params map[string]string) (store.Session, error) {
 	if row.Params == nil {
 		row.Params = map[string]string{}
 	}
@@ -654,7 +654,7 @@ func (s *Service) setParams(ctx context.Context, row store.Session, params fastx
 }
 
 // Params updates the session's parameters (an empty value deletes the key).
-func (s *Service) Params(ctx context.Context, c Caller, id string, params fastx.Params) (fastx.Params, error) {
+func (s *Service) Params(ctx context.Context, c Caller, id string, params map[string]string) (fastx.Params, error) {
 	row, err := s.own(ctx, c, id)
 	if err != nil {
 		return nil, err
