@@ -12,9 +12,10 @@ import (
 // Bookmarks: the user's own, their history of started commands, and the global suggestions; starting
 // a session from one.
 
+// The kinds of the user's bookmarks, as stored.
 const (
-	kindBookmark = "bookmark"
-	kindHistory  = "history"
+	kindBookmark = store.BookmarkKindBookmark
+	kindHistory  = store.BookmarkKindHistory
 )
 
 // paramShortcut is the session parameter naming the bookmark a session was started from.

@@ -216,7 +216,7 @@ type Caller struct {
 	UserID   int64
 	Login    string
 	Admin    bool
-	Provider string // "local" | "ssh"
+	Provider string // store.ProviderLocal or store.ProviderSSH
 	TokenID  int64  // the token the caller came with: what it is granted dies with it
 }
 
@@ -289,7 +289,7 @@ func (s *Service) geometry(g string) (w, h int, rootless bool, err error) {
 }
 
 func (s *Service) runAs(c Caller) (provider.RunAs, error) {
-	if c.Provider == "ssh" {
+	if c.Provider == store.ProviderSSH {
 		u, err := user.Lookup(c.Login)
 		if err != nil {
 			return provider.RunAs{}, fault.Conflictf("the host account %q no longer exists", c.Login)
@@ -420,7 +420,7 @@ func (s *Service) remember(ctx context.Context, userID int64, row *store.Session
 	if row.WindowMode == fastx.WindowModeRootless {
 		geom = fastx.Rootless
 	}
-	b := store.Bookmark{ID: "h-" + hex.EncodeToString(sum[:6]), UserID: userID, Kind: "history",
+	b := store.Bookmark{ID: "h-" + hex.EncodeToString(sum[:6]), UserID: userID, Kind: kindHistory,
 		Name: row.Name, Command: row.Command, Geometry: geom}
 	if err := s.st.PutBookmark(ctx, &b); err != nil {
 		s.log.Warn("history", "error", err)
@@ -690,7 +690,7 @@ func (s *Service) Screenshot(ctx context.Context, c Caller, id string, o provide
 		return "", err
 	}
 	if o.Format == "" {
-		o.Format = "png"
+		o.Format = fastx.FormatPNG
 	}
 	img, err := s.prov.Screenshot(ctx, id, o)
 	if err != nil {

@@ -21,8 +21,8 @@ import (
 
 // Share permissions.
 const (
-	PermViewer  = "viewer"
-	PermGranter = "granter"
+	PermViewer  = fastx.PermViewer
+	PermGranter = fastx.PermGranter
 )
 
 // shareOut is a share as share/list answers it. The key itself is stored only hashed: "key" names the
