@@ -12,6 +12,7 @@ import (
 
 	"github.com/deskhub/deskhub/api/spawner"
 	"github.com/deskhub/deskhub/internal/agent/audio"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
 
@@ -59,10 +60,10 @@ func audioErr(err error) error {
 	var bad *audio.BadAddressError
 	switch {
 	case errors.As(err, &unknown):
-		return httpapi.BadRequest("sink", "member \"sink\": no sink %q (sinks: %s)", unknown.Sink, strings.Join(unknown.Sinks, ", "))
+		return fault.Memberf("sink", ": no sink %q (sinks: %s)", unknown.Sink, strings.Join(unknown.Sinks, ", "))
 	case errors.As(err, &bad):
 		field := map[string]string{"ip": "destinationIp", "port": "port"}[bad.Field]
-		return httpapi.BadRequest(field, "member %q: %v", field, err)
+		return fault.Memberf(field, ": %v", err)
 	}
 	return err
 }
@@ -93,7 +94,7 @@ func (a *Agent) playAudioSample(c *httpapi.Call, _ *httpapi.Empty) (spawner.Proc
 func (a *Agent) configurePulse(c *httpapi.Call, r *spawner.ConfigurePulse) (string, error) {
 	port, err := audio.ParsePort(r.Port)
 	if err != nil {
-		return "", httpapi.BadRequest("port", "member \"port\": %v", err)
+		return "", fault.Memberf("port", ": %v", err)
 	}
 	if _, err := audio.CheckRTPDestination(r.DestinationIP, port); err != nil {
 		return "", audioErr(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/deskhub/deskhub/api/spawner"
 	"github.com/deskhub/deskhub/internal/agent/files"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
 
@@ -28,11 +29,11 @@ func filesErr(member string, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ke):
-		return httpapi.BadRequest(member, "member %q: %v", member, err)
+		return fault.Memberf(member, ": %v", err)
 	case errors.As(err, &pe):
-		return httpapi.BadRequest(member, "member %q: %v", member, err)
+		return fault.Memberf(member, ": %v", err)
 	case errors.As(err, &ie):
-		return httpapi.BadRequest(member, "member %q: %v", member, err)
+		return fault.Memberf(member, ": %v", err)
 	case errors.Is(err, files.ErrNotFound) || errors.Is(err, os.ErrNotExist):
 		return httpapi.NotFound("%s: not found", member)
 	}
@@ -162,18 +163,18 @@ func (a *Agent) launch(c *httpapi.Call, r *spawner.Launch) (spawner.LaunchResult
 		argv = []string{r.Command}
 	}
 	if argv == nil {
-		return spawner.LaunchResult{}, httpapi.BadRequest("command", "member \"command\": %q is not an application of this desktop", r.Command)
+		return spawner.LaunchResult{}, fault.Memberf("command", ": %q is not an application of this desktop", r.Command)
 	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		return spawner.LaunchResult{}, httpapi.BadRequest("command", "member \"command\": %s is not installed", argv[0])
+		return spawner.LaunchResult{}, fault.Memberf("command", ": %s is not installed", argv[0])
 	}
 	cmd := exec.Command(path, append(argv[1:], r.Args...)...)
 	cmd.Dir = a.o.Home
 	cmd.Env = append(os.Environ(), "DISPLAY="+a.o.Display, "HOME="+a.o.Home, "LANG="+langFrom(c.R))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return spawner.LaunchResult{}, httpapi.BadRequest("command", "member \"command\": %v", err)
+		return spawner.LaunchResult{}, fault.Memberf("command", ": %v", err)
 	}
 	go func() {
 		_ = cmd.Wait()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/deskhub/deskhub/api/spawner"
 	"github.com/deskhub/deskhub/internal/agent/x11"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
 
@@ -91,12 +92,12 @@ func windowIDs(ids []int64) ([]uint32, error) {
 	out := make([]uint32, 0, len(ids))
 	for i, id := range ids {
 		if id <= 0 || id > 0xffffffff {
-			return nil, httpapi.BadRequest(fmt.Sprintf("windowsid[%d]", i), "member \"windowsid[%d]\": %d is not an X window id", i, id)
+			return nil, fault.Memberf(fmt.Sprintf("windowsid[%d]", i), ": %d is not an X window id", id)
 		}
 		out = append(out, uint32(id))
 	}
 	if len(out) == 0 {
-		return nil, httpapi.BadRequest("windowsid", "member \"windowsid\" must list at least one window")
+		return nil, fault.Memberf("windowsid", "must list at least one window")
 	}
 	return out, nil
 }
@@ -155,7 +156,7 @@ func (a *Agent) setBackgroundColor(_ *httpapi.Call, r *spawner.SetBackgroundColo
 	err := a.x.do(func(c *x11.Conn) error { return c.SetBackgroundColor(r.Color) })
 	var bad *x11.BadColorError
 	if errors.As(err, &bad) {
-		return "", httpapi.BadRequest("color", "member \"color\" must be #RRGGBB or #RRGGBBAA, not %q", r.Color)
+		return "", fault.Memberf("color", "must be #RRGGBB or #RRGGBBAA, not %q", r.Color)
 	}
 	if err == nil {
 		a.events.publish(Event{Type: "display.setBackgroundBorderColor", Data: r.Color})
@@ -166,7 +167,7 @@ func (a *Agent) setBackgroundColor(_ *httpapi.Call, r *spawner.SetBackgroundColo
 // wallpaper loads an image from the wallpapers directory (plain names only).
 func (a *Agent) wallpaper(name string) (image.Image, error) {
 	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
-		return nil, httpapi.BadRequest("imgName", "member \"imgName\" must be a file name in the wallpapers folder")
+		return nil, fault.Memberf("imgName", "must be a file name in the wallpapers folder")
 	}
 	f, err := os.Open(filepath.Join(a.o.Wallpapers, name))
 	if errors.Is(err, os.ErrNotExist) {
