@@ -246,7 +246,7 @@ func instanceNotFound(id int64) error { return fault.NotFoundf("no instance with
 func (s *Service) GetInstance(ctx context.Context, c Caller, serverID int64, name string) (ResourceView[vmm.InstanceAttributes], error) {
 	var zero ResourceView[vmm.InstanceAttributes]
 	if name == "" {
-		return zero, fault.Invalidf("instance_name", "member \"instance_name\" must not be empty")
+		return zero, fault.Memberf("instance_name", "must not be empty")
 	}
 	list, err := s.ListInstances(ctx, c, serverID, 0)
 	if err != nil {

@@ -137,7 +137,7 @@ var fingerprintRE = regexp.MustCompile(`^[0-9a-fA-F]{12,64}$`)
 // is asked.
 func checkFingerprint(member, fp string) error {
 	if !fingerprintRE.MatchString(fp) {
-		return fault.Invalidf(member, "member %q must be a SHA-256 fingerprint (12 to 64 hex digits), not %q", member, fp)
+		return fault.Memberf(member, "must be a SHA-256 fingerprint (12 to 64 hex digits), not %q", fp)
 	}
 	return nil
 }
@@ -225,7 +225,7 @@ func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, n
 	var zero ResourceView[vmm.ProfileAttributes]
 	pb, err := parseProfileBody(body)
 	if err != nil {
-		return zero, fault.Invalidf("profile_body", "member \"profile_body\" is not a profile in YAML or JSON: %v", err)
+		return zero, fault.Memberf("profile_body", "is not a profile in YAML or JSON: %v", err)
 	}
 	for dev, cfg := range pb.Devices {
 		if cfg["type"] == "" {
@@ -233,7 +233,7 @@ func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, n
 		}
 	}
 	if rename != "" && !profileNameRE.MatchString(rename) {
-		return zero, fault.Invalidf("profile_rename", "member \"profile_rename\" must be 1-63 letters, digits, '.', '_' or '-', not %q", rename)
+		return zero, fault.Memberf("profile_rename", "must be 1-63 letters, digits, '.', '_' or '-', not %q", rename)
 	}
 	if rename != "" && name == "default" {
 		return zero, fault.Invalidf("profile_rename", "the default profile cannot be renamed")

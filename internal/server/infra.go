@@ -15,6 +15,7 @@ import (
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/events"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/infra"
 	"github.com/deskhub/deskhub/internal/lxdconn"
@@ -348,7 +349,7 @@ func (s *Server) eventSubscribe(c *httpapi.Call) error {
 	err := s.hub.Serve(c.W, c.R, r.Stream)
 	switch {
 	case errors.Is(err, events.ErrBadStreamID):
-		return httpapi.BadRequest("stream", "member \"stream\" must be 8 to 128 letters, digits, '-' or '_' (take one from config.get)")
+		return fault.Memberf("stream", "must be 8 to 128 letters, digits, '-' or '_' (take one from config.get)")
 	case errors.Is(err, events.ErrStreamInUse):
 		return httpapi.Errorf(http.StatusConflict, "stream %q is open already", r.Stream)
 	case errors.Is(err, events.ErrClosed):

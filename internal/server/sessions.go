@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/revoke"
@@ -79,7 +80,7 @@ func (s *Server) sessionScreenshot(c *httpapi.Call, who session.Caller, r *fastx
 	if r.Geometry != "" {
 		var err error
 		if w, h, _, err = fastx.ParseGeometry(r.Geometry); err != nil {
-			return fastx.Screenshot{}, httpapi.BadRequest("geometry", "member \"geometry\" %v", err)
+			return fastx.Screenshot{}, fault.Memberf("geometry", "%v", err)
 		}
 	}
 	if w < 0 || h < 0 || w > fastx.MaxGeometry || h > fastx.MaxGeometry {
