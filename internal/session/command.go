@@ -1,6 +1,8 @@
 // Package session is deskhub's session broker: it starts desktops through a provider, keeps them in the
 // store, lists, filters and sorts them, hands out one-time secrets for the display relay, and manages
-// bookmarks, sharing and scheduled starts. The HTTP layer (internal/server) only converts.
+// bookmarks (bookmarks.go), sharing (shares.go), scheduled starts (schedules.go) and the system views
+// (system.go). The HTTP layer (internal/server) only converts: session returns internal/fault errors and
+// imports neither net/http nor internal/httpapi (imports_test.go).
 package session
 
 import (
