@@ -12,8 +12,6 @@
 package local
 
 import (
-	"github.com/deskhub/deskhub/internal/xauth"
-
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -35,6 +33,7 @@ import (
 	"github.com/jezek/xgb"
 
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/xauth"
 )
 
 var _ provider.Provider = (*Provider)(nil)
@@ -1029,26 +1028,6 @@ func (p *Provider) DialRFB(ctx context.Context, id string) (net.Conn, error) {
 	}
 	var dialer net.Dialer
 	return dialer.DialContext(ctx, "unix", d.rfbPath())
-}
-
-// Screenshot implements provider.Provider.
-func (p *Provider) Screenshot(ctx context.Context, id string, o provider.ScreenshotOptions) ([]byte, error) {
-	d, err := p.running(id)
-	if err != nil {
-		return nil, err
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	x, err := dialX(cctx, d.rt.Display, d.cookie)
-	if err != nil {
-		return nil, fmt.Errorf("local: screenshot %s: %w", id, err)
-	}
-	defer x.Close()
-	img, err := grabRoot(x)
-	if err != nil {
-		return nil, fmt.Errorf("local: screenshot %s: %w", id, err)
-	}
-	return encodeShot(img, o)
 }
 
 // Exec implements provider.Provider.
