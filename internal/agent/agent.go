@@ -1,7 +1,7 @@
 // Package agent is the desktop agent (`deskhub agent`): it runs inside each desktop and serves the
 // Spawner API (windows, clipboard, audio, files, wallpaper, settings) on a unix socket that only the
-// broker reaches. Its route table (routes.go) is shared with the broker, which proxies it at
-// /spawner/{session_id}/….
+// broker reaches. The endpoints are typed once in api/spawner; routes.go binds the agent's handlers to
+// them, and the broker proxies the same table at /spawner/{session_id}/….
 package agent
 
 import (
@@ -82,8 +82,8 @@ func New(o Options) (*Agent, error) {
 	}
 	a := &Agent{o: o, build: buildinfo.Get(), x: &xconn{display: o.Display, xauth: o.XAuthority}, events: newHub()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, Routes("", httpapi.Public, a.choose))
-	a.mux.HandleFunc("GET /events", a.serveEvents)
+	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, routes(a.handlers()))
+	a.mux.HandleFunc("GET "+spawner.EventsPath, a.serveEvents)
 	doc, err := apidoc.Build(apidoc.Info{Title: "deskhub agent", Version: a.build.Version,
 		Description: "The desktop agent (Spawner v1) as it serves itself inside a desktop; the broker proxies the same endpoints at /spawner/{session_id}/…"}, a.mux.Routes())
 	if err != nil {
@@ -99,57 +99,6 @@ func New(o Options) (*Agent, error) {
 	})
 	a.mux.HandleUnknown("/", httpapi.Agent)
 	return a, nil
-}
-
-// choose gives the endpoints this agent implements; the others stay planned.
-func (a *Agent) choose(seed string, planned httpapi.Operation) httpapi.Operation {
-	switch seed {
-	case "GET /version":
-		return httpapi.Op(a.version)
-	case "GET /about":
-		return httpapi.Op(a.about)
-	case "GET /getSettings":
-		return httpapi.Op(a.settings)
-	case "GET /getwindowslist":
-		return httpapi.Op(a.windows)
-	case "POST /activatewindows":
-		return httpapi.Op(a.activate)
-	case "POST /closewindows":
-		return httpapi.Op(a.closeWindows)
-	case "POST /placeAllWindows":
-		return httpapi.Op(a.tile)
-	case "POST /broadcastwindowslist":
-		return httpapi.Op(a.broadcast)
-	case "POST /clipboardsync":
-		return httpapi.Op(a.clipboardSync)
-	case "POST /setBackgroundColor":
-		return httpapi.Op(a.setBackgroundColor)
-	case "POST /setBackgroundImage":
-		return httpapi.Op(a.setBackgroundImage)
-	case "POST /setDefaultImage":
-		return httpapi.Op(a.setDefaultImage)
-	case "POST /setDesktop":
-		return httpapi.Op(a.setDesktop)
-	case "GET /getDesktop":
-		return httpapi.Op(a.getDesktop)
-	case "GET /getmimeforfile":
-		return httpapi.Op(a.mimeForFile)
-	case "GET /getappforfile":
-		return httpapi.Op(a.appsForFile)
-	case "GET /filesearch":
-		return httpapi.Op(a.fileSearch)
-	case "POST /generateDesktopFiles":
-		return httpapi.Op(a.generateDesktopFiles)
-	case "POST /launch":
-		return httpapi.Op(a.launch)
-	case "POST /setAudioQuality":
-		return httpapi.Op(a.setAudioQuality)
-	case "POST /playAudioSample":
-		return httpapi.Op(a.playAudioSample)
-	case "PUT /configurePulse":
-		return httpapi.Op(a.configurePulse)
-	}
-	return planned
 }
 
 // Close drops the X connection and ends clipboard ownership.
@@ -181,7 +130,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-func (a *Agent) version(*httpapi.Call, *httpapi.Empty) (spawner.Version, error) {
+func (a *Agent) version(*httpapi.Call, *spawner.Empty) (spawner.Version, error) {
 	v := spawner.Version{Commit: a.build.Commit, Version: a.build.Version}
 	if t, err := time.Parse(time.RFC3339, a.build.Date); err == nil && !t.IsZero() && t.Year() > 1 {
 		v.Date = &t
@@ -191,7 +140,7 @@ func (a *Agent) version(*httpapi.Call, *httpapi.Empty) (spawner.Version, error) 
 
 // about describes the desktop. The orchestrator members stay empty (deskhub has none), and nothing
 // secret (tokens, keys, the environment) is ever included.
-func (a *Agent) about(c *httpapi.Call, _ *httpapi.Empty) (spawner.About, error) {
+func (a *Agent) about(c *httpapi.Call, _ *spawner.Empty) (spawner.About, error) {
 	host, _ := os.Hostname()
 	out := spawner.About{Hostname: host, IPAddr: primaryAddr(), Plateform: runtime.GOOS, Arch: runtime.GOARCH,
 		Release: kernelRelease(), CPU: cpuModel(), ClientIPAddr: clientAddr(c.R),
@@ -274,7 +223,7 @@ func cpuModel() string {
 
 // settings lists the settings tabs that work here: audio when the session's PulseAudio answers,
 // printers when CUPS answers.
-func (a *Agent) settings(c *httpapi.Call, _ *httpapi.Empty) ([]spawner.SettingTab, error) {
+func (a *Agent) settings(c *httpapi.Call, _ *spawner.Empty) ([]spawner.SettingTab, error) {
 	tabs := []spawner.SettingTab{}
 	if p, err := a.pulse(c.Ctx); err == nil && p.Available(c.Ctx) {
 		tabs = append(tabs, spawner.SettingTab{Tab: "audio", Enabled: true})

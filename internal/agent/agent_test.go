@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/api/spawner"
 )
 
 func get(t *testing.T, h http.Handler, path string, hdr ...string) (int, map[string]any) {
@@ -76,8 +76,48 @@ func TestAgentBasics(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || doc.OpenAPI != "3.1.0" || len(doc.Paths) != 22 || doc.Paths["/getwindowslist"] == nil {
 		t.Fatalf("agent openapi: %v %s %d", err, doc.OpenAPI, len(doc.Paths))
 	}
-	if len(Routes("", httpapi.Public, nil)) != 22 {
+	if len(spawner.Endpoints()) != 22 {
 		t.Fatal("the agent table must have the seed's 22 endpoints")
+	}
+}
+
+// TestEveryEndpointHasAHandler: the agent binds a handler to each endpoint of the Spawner table, once,
+// and serves every one of them (none planned).
+func TestEveryEndpointHasAHandler(t *testing.T) {
+	a, err := New(Options{Home: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	bound := map[spawner.Spec]int{}
+	for _, h := range a.handlers() {
+		bound[h.spec]++
+	}
+	for _, e := range spawner.Endpoints() {
+		switch n := bound[e.Describe()]; n {
+		case 0:
+			t.Errorf("%s: no handler in the agent", e.Describe().Seed())
+		case 1:
+		default:
+			t.Errorf("%s: %d handlers", e.Describe().Seed(), n)
+		}
+		delete(bound, e.Describe())
+	}
+	for spec := range bound {
+		t.Errorf("%s: a handler for an endpoint that is not in the table", spec.Seed())
+	}
+	served := 0
+	for _, r := range a.mux.Routes() {
+		if r.Seed == "" {
+			continue
+		}
+		served++
+		if !r.Op.Implemented() {
+			t.Errorf("%s is routed but planned (501)", r.Seed)
+		}
+	}
+	if served != len(spawner.Endpoints()) {
+		t.Errorf("%d seed routes served, want %d", served, len(spawner.Endpoints()))
 	}
 }
 

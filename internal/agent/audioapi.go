@@ -79,7 +79,7 @@ func (a *Agent) setAudioQuality(c *httpapi.Call, r *spawner.SetAudioQuality) (sp
 	return spawner.ProcessResult{Output: "default sink: " + r.Sink}, nil
 }
 
-func (a *Agent) playAudioSample(c *httpapi.Call, _ *httpapi.Empty) (spawner.ProcessResult, error) {
+func (a *Agent) playAudioSample(c *httpapi.Call, _ *spawner.Empty) (spawner.ProcessResult, error) {
 	p, err := a.pulse(c.Ctx)
 	if err != nil {
 		return spawner.ProcessResult{}, err
@@ -87,7 +87,7 @@ func (a *Agent) playAudioSample(c *httpapi.Call, _ *httpapi.Empty) (spawner.Proc
 	if err := p.PlaySample(c.Ctx); err != nil {
 		return spawner.ProcessResult{ExitCode: 1}, err
 	}
-	a.events.publish(Event{Type: "speaker.available", Data: true})
+	a.events.publish(spawner.Event{Type: "speaker.available", Data: true})
 	return spawner.ProcessResult{Output: "played a 440 Hz sample"}, nil
 }
 

@@ -8,32 +8,28 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/deskhub/deskhub/api/spawner"
 )
 
-// Event is one message to the desktop's listeners (the dock): window.list, proc.started, proc.killed,
-// display.setBackgroundBorderColor, speaker.available.
-type Event struct {
-	Type string `json:"type"`
-	Data any    `json:"data"`
-}
-
-// hub fans events out to subscribers; a subscriber that cannot keep up is dropped, never waited for.
+// hub fans events (spawner.Event: window.list, proc.started, proc.killed,
+// display.setBackgroundBorderColor, speaker.available) out to subscribers; a subscriber that cannot keep up is dropped, never waited for.
 type hub struct {
 	mu   sync.Mutex
-	subs map[chan Event]struct{}
+	subs map[chan spawner.Event]struct{}
 }
 
-func newHub() *hub { return &hub{subs: map[chan Event]struct{}{}} }
+func newHub() *hub { return &hub{subs: map[chan spawner.Event]struct{}{}} }
 
-func (h *hub) subscribe() chan Event {
-	ch := make(chan Event, 64)
+func (h *hub) subscribe() chan spawner.Event {
+	ch := make(chan spawner.Event, 64)
 	h.mu.Lock()
 	h.subs[ch] = struct{}{}
 	h.mu.Unlock()
 	return ch
 }
 
-func (h *hub) unsubscribe(ch chan Event) {
+func (h *hub) unsubscribe(ch chan spawner.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.subs[ch]; ok {
@@ -43,7 +39,7 @@ func (h *hub) unsubscribe(ch chan Event) {
 }
 
 // publish sends e to every subscriber and returns how many got it.
-func (h *hub) publish(e Event) int {
+func (h *hub) publish(e spawner.Event) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
@@ -75,14 +71,14 @@ func (a *Agent) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}()
 	ch := a.events.subscribe()
 	defer a.events.unsubscribe(ch)
-	send := func(e Event) error {
+	send := func(e spawner.Event) error {
 		b, _ := json.Marshal(e)
 		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 		defer wcancel()
 		return ws.Write(wctx, websocket.MessageText, b)
 	}
 	if list, err := a.windows(nil, nil); err == nil {
-		if send(Event{Type: "window.list", Data: list}) != nil {
+		if send(spawner.Event{Type: "window.list", Data: list}) != nil {
 			return
 		}
 	}

@@ -178,10 +178,10 @@ func (a *Agent) launch(c *httpapi.Call, r *spawner.Launch) (spawner.LaunchResult
 	}
 	go func() {
 		_ = cmd.Wait()
-		a.events.publish(Event{Type: "proc.killed", Data: map[string]any{"pid": cmd.Process.Pid, "command": r.Command,
+		a.events.publish(spawner.Event{Type: "proc.killed", Data: map[string]any{"pid": cmd.Process.Pid, "command": r.Command,
 			"exitCode": cmd.ProcessState.ExitCode()}})
 	}()
-	a.events.publish(Event{Type: "proc.started", Data: map[string]any{"pid": cmd.Process.Pid, "command": r.Command}})
+	a.events.publish(spawner.Event{Type: "proc.started", Data: map[string]any{"pid": cmd.Process.Pid, "command": r.Command}})
 	return spawner.LaunchResult{Pid: cmd.Process.Pid, Command: r.Command}, nil
 }
 

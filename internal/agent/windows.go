@@ -78,7 +78,7 @@ func windowsOut(ws []x11.Window) []spawner.Window {
 	return out
 }
 
-func (a *Agent) windows(*httpapi.Call, *httpapi.Empty) ([]spawner.Window, error) {
+func (a *Agent) windows(*httpapi.Call, *spawner.Empty) ([]spawner.Window, error) {
 	var out []spawner.Window
 	err := a.x.do(func(c *x11.Conn) error {
 		ws, err := c.Windows()
@@ -127,7 +127,7 @@ func (a *Agent) closeWindows(_ *httpapi.Call, r *spawner.WindowIDs) (string, err
 	return "ok", windowErr(a.x.do(func(c *x11.Conn) error { return c.CloseWindows(ids) }))
 }
 
-func (a *Agent) tile(*httpapi.Call, *httpapi.Empty) (string, error) {
+func (a *Agent) tile(*httpapi.Call, *spawner.Empty) (string, error) {
 	var n int
 	err := a.x.do(func(c *x11.Conn) error {
 		rects, err := c.Tile()
@@ -139,7 +139,7 @@ func (a *Agent) tile(*httpapi.Call, *httpapi.Empty) (string, error) {
 
 // clipboardSync copies PRIMARY into CLIPBOARD; the agent keeps serving CLIPBOARD until another client
 // takes it.
-func (a *Agent) clipboardSync(*httpapi.Call, *httpapi.Empty) (string, error) {
+func (a *Agent) clipboardSync(*httpapi.Call, *spawner.Empty) (string, error) {
 	var text string
 	err := a.x.do(func(c *x11.Conn) error {
 		var err error
@@ -159,7 +159,7 @@ func (a *Agent) setBackgroundColor(_ *httpapi.Call, r *spawner.SetBackgroundColo
 		return "", fault.Memberf("color", "must be #RRGGBB or #RRGGBBAA, not %q", r.Color)
 	}
 	if err == nil {
-		a.events.publish(Event{Type: "display.setBackgroundBorderColor", Data: r.Color})
+		a.events.publish(spawner.Event{Type: "display.setBackgroundBorderColor", Data: r.Color})
 	}
 	return "ok", err
 }
@@ -197,7 +197,7 @@ func (a *Agent) setBackgroundImage(_ *httpapi.Call, r *spawner.SetBackgroundImag
 	if err != nil {
 		return spawner.BackgroundImage{}, err
 	}
-	a.events.publish(Event{Type: "display.setBackgroundBorderColor", Data: color})
+	a.events.publish(spawner.Event{Type: "display.setBackgroundBorderColor", Data: color})
 	return spawner.BackgroundImage{Color: color, SubData: spawner.Success{Code: 200, Data: "ok"}}, nil
 }
 
@@ -206,7 +206,7 @@ const DefaultWallpaper = "default.png"
 
 // setDefaultImage puts the default wallpaper (default.png in the wallpapers folder, else deskhub's own
 // gradient) on the desktop and answers its dominant colour.
-func (a *Agent) setDefaultImage(c *httpapi.Call, _ *httpapi.Empty) (string, error) {
+func (a *Agent) setDefaultImage(c *httpapi.Call, _ *spawner.Empty) (string, error) {
 	img, err := a.wallpaper(DefaultWallpaper)
 	var he *httpapi.Error
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {
@@ -222,7 +222,7 @@ func (a *Agent) setDefaultImage(c *httpapi.Call, _ *httpapi.Empty) (string, erro
 		return err
 	})
 	if err == nil {
-		a.events.publish(Event{Type: "display.setBackgroundBorderColor", Data: color})
+		a.events.publish(spawner.Event{Type: "display.setBackgroundBorderColor", Data: color})
 	}
 	return color, err
 }
@@ -242,7 +242,7 @@ func builtinWallpaper() image.Image {
 }
 
 // broadcast pushes the window list to the event subscribers.
-func (a *Agent) broadcast(*httpapi.Call, *httpapi.Empty) (string, error) {
+func (a *Agent) broadcast(*httpapi.Call, *spawner.Empty) (string, error) {
 	var ws []x11.Window
 	if err := a.x.do(func(c *x11.Conn) error {
 		var err error
@@ -251,7 +251,7 @@ func (a *Agent) broadcast(*httpapi.Call, *httpapi.Empty) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	n := a.events.publish(Event{Type: "window.list", Data: windowsOut(ws)})
+	n := a.events.publish(spawner.Event{Type: "window.list", Data: windowsOut(ws)})
 	return fmt.Sprintf("sent to %d listeners", n), nil
 }
 
@@ -260,7 +260,7 @@ func (a *Agent) watchWindows(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := a.x.do(func(c *x11.Conn) error {
 			c.Watch(ctx, func(e x11.Event) {
-				a.events.publish(Event{Type: e.Type, Data: windowsOut(e.Windows)})
+				a.events.publish(spawner.Event{Type: e.Type, Data: windowsOut(e.Windows)})
 			})
 			return nil
 		})

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/deskhub/deskhub/internal/agent"
+	"github.com/deskhub/deskhub/api/spawner"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/revoke"
@@ -24,14 +24,15 @@ const agentPrefix = "/spawner/{session_id}"
 // the desktop agent of the session, for the session's owner (and administrators), and for holders of a
 // share key of the session (X-Share-Key): granters fully, viewers read-only.
 func (s *Server) agentRoutes() []httpapi.Route {
-	routes := agent.Routes(agentPrefix, httpapi.User, func(_ string, planned httpapi.Operation) httpapi.Operation {
-		return httpapi.RawAs(planned.Req, planned.Resp, s.agentProxy)
+	routes := httpapi.SpawnerRoutes(agentPrefix, httpapi.User, func(e spawner.AnyEndpoint) httpapi.Operation {
+		req, resp := e.Types()
+		return httpapi.RawAs(req, resp, s.agentProxy)
 	})
 	// deskhub's addition: the agent's live events (window.list, …) as a websocket of JSON messages.
 	return append(routes, httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet},
-		Path: agentPrefix + "/events", Access: httpapi.User, Tag: "windows",
+		Path: agentPrefix + spawner.EventsPath, Access: httpapi.User, Tag: "windows",
 		Summary: "Live events of the desktop (websocket): window.list, display.setBackgroundBorderColor, …",
-		Op:      httpapi.RawAs(nil, reflect.TypeFor[agent.Event](), s.agentProxy)})
+		Op:      httpapi.RawAs(nil, reflect.TypeFor[spawner.Event](), s.agentProxy)})
 }
 
 // agentProxy forwards one agent call to the session's agent over its unix socket, after checking that

@@ -1,19 +1,12 @@
 package local
 
 import (
-	"github.com/deskhub/deskhub/internal/xauth"
-
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
-	"net"
-	"os"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/jezek/xgb"
@@ -23,140 +16,24 @@ import (
 	"github.com/deskhub/deskhub/internal/provider"
 )
 
-// openNoFollow opens a file inside a session directory (which the session user owns) without following
-// symlinks and refuses anything but a regular file, so the user cannot point deskhub (root) elsewhere.
-func openNoFollow(path string, flag int) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+// Screenshot implements provider.Provider.
+func (p *Provider) Screenshot(ctx context.Context, id string, o provider.ScreenshotOptions) ([]byte, error) {
+	d, err := p.running(id)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	x, err := dialX(cctx, d.rt.Display, d.cookie)
 	if err != nil {
-		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("local: screenshot %s: %w", id, err)
 	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-		f.Close()
-		return nil, fmt.Errorf("%s has more than one link", path)
-	}
-	return f, nil
-}
-
-// dialX opens an X connection to display :n with the cookie. The connection setup is bounded by ctx.
-func dialX(ctx context.Context, n int, cookie []byte) (*xgb.Conn, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "unix", "/tmp/.X11-unix/X"+strconv.Itoa(n))
+	defer x.Close()
+	img, err := grabRoot(x)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("local: screenshot %s: %w", id, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	return xauth.Connect(nc, cookie, deadline)
-}
-
-// topLevelWindows counts the mapped, managed (not override-redirect) children of the root window.
-func topLevelWindows(x *xgb.Conn) (int, error) {
-	root := xproto.Setup(x).DefaultScreen(x).Root
-	tree, err := xproto.QueryTree(x, root).Reply()
-	if err != nil {
-		return 0, err
-	}
-	cookies := make([]xproto.GetWindowAttributesCookie, len(tree.Children))
-	for i, w := range tree.Children {
-		cookies[i] = xproto.GetWindowAttributes(x, w)
-	}
-	n := 0
-	for _, c := range cookies {
-		a, err := c.Reply()
-		if err != nil || a == nil { // the window went away meanwhile
-			continue
-		}
-		if a.MapState != xproto.MapStateUnmapped && !a.OverrideRedirect && a.Class == xproto.WindowClassInputOutput {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// wmRunning tells whether a window manager has taken the screen: it set the EWMH check window (openbox
-// does so after selecting SubstructureRedirect on the root), or, when ownerOK, owns the ICCCM WM_S0
-// selection (taken a little earlier, for window managers without EWMH).
-func wmRunning(x *xgb.Conn, ownerOK bool) bool {
-	root := xproto.Setup(x).DefaultScreen(x).Root
-	const check = "_NET_SUPPORTING_WM_CHECK"
-	if a, err := xproto.InternAtom(x, true, uint16(len(check)), check).Reply(); err == nil && a.Atom != xproto.AtomNone {
-		if r, err := xproto.GetProperty(x, false, root, a.Atom, xproto.AtomWindow, 0, 1).Reply(); err == nil && len(r.Value) >= 4 {
-			return true
-		}
-	}
-	if ownerOK {
-		if a, err := xproto.InternAtom(x, false, uint16(len("WM_S0")), "WM_S0").Reply(); err == nil {
-			if o, err := xproto.GetSelectionOwner(x, a.Atom).Reply(); err == nil && o.Owner != xproto.WindowNone {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// probeWM creates an unmapped InputOnly window, asks to resize it and waits for the ConfigureNotify: with a
-// window manager holding SubstructureRedirect, the request goes to the window manager, which applies it
-// once it handles events. It reports false when ctx ends first.
-func probeWM(ctx context.Context, x *xgb.Conn) (bool, error) {
-	scr := xproto.Setup(x).DefaultScreen(x)
-	wid, err := xproto.NewWindowId(x)
-	if err != nil {
-		return false, err
-	}
-	if err := xproto.CreateWindowChecked(x, 0, wid, scr.Root, -10, -10, 1, 1, 0,
-		xproto.WindowClassInputOnly, 0, xproto.CwEventMask,
-		[]uint32{xproto.EventMaskStructureNotify}).Check(); err != nil {
-		return false, fmt.Errorf("probe window: %w", err)
-	}
-	defer xproto.DestroyWindow(x, wid)
-	events := make(chan xgb.Event, 16)
-	go func() {
-		defer close(events)
-		for {
-			ev, xerr := x.WaitForEvent()
-			if ev == nil && xerr == nil {
-				return // connection closed
-			}
-			if ev != nil {
-				select {
-				case events <- ev:
-				default:
-				}
-			}
-		}
-	}()
-	// A window manager still starting drops ConfigureRequests (openbox does): ask again until one is served.
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for i := uint32(0); ; i++ {
-		if err := xproto.ConfigureWindowChecked(x, wid, xproto.ConfigWindowWidth, []uint32{2 + i%2}).Check(); err != nil {
-			return false, fmt.Errorf("probe window: %w", err)
-		}
-		select {
-		case <-tick.C:
-			continue
-		case ev, ok := <-events:
-			if !ok {
-				return false, errors.New("X connection closed")
-			}
-			if cn, ok := ev.(xproto.ConfigureNotifyEvent); ok && cn.Window == wid {
-				return true, nil
-			}
-		case <-ctx.Done():
-			return false, nil
-		}
-	}
+	return encodeShot(img, o)
 }
 
 // grabRoot reads the root window into an RGBA image.
@@ -332,5 +209,3 @@ func targetSize(sw, sh, w, h int, keepAspect bool) (int, int) {
 	}
 	return max(1, (sw*h+sh/2)/sh), h
 }
-
-var errNoDisplay = errors.New("display does not answer")

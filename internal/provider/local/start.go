@@ -1,0 +1,291 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/xauth"
+)
+
+// Start implements provider.Provider.
+func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desktop, err error) {
+	if err := checkID(s.ID); err != nil {
+		return nil, err
+	}
+	if len(s.Command) == 0 {
+		return nil, fmt.Errorf("%w: no command", provider.ErrBadCommand)
+	}
+	if s.Width == 0 {
+		s.Width = 1024
+	}
+	if s.Height == 0 {
+		s.Height = 768
+	}
+	if s.Width < 64 || s.Height < 64 || s.Width > 8192 || s.Height > 8192 {
+		return nil, fmt.Errorf("local: geometry %dx%d out of range (64..8192)", s.Width, s.Height)
+	}
+	if s.Depth == 0 {
+		s.Depth = 24
+	}
+	if s.Depth != 16 && s.Depth != 24 && s.Depth != 32 {
+		return nil, fmt.Errorf("local: depth %d: want 16, 24 or 32", s.Depth)
+	}
+	if s.FrameRate <= 0 {
+		s.FrameRate = 30
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errors.New("local: provider closed")
+	}
+	if d, ok := p.desktops[s.ID]; (ok && d.state() == stateRunning) || p.starting[s.ID] {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("local: desktop %s already runs", s.ID)
+	}
+	p.starting[s.ID] = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.starting, s.ID)
+		p.mu.Unlock()
+	}()
+
+	acc, err := lookupAccount(s.RunAs)
+	if err != nil {
+		return nil, err
+	}
+	// Resolve everything before starting anything: a bad command leaves nothing behind.
+	cmdPath, err := acc.lookPath(s.Command[0])
+	if err != nil {
+		return nil, err
+	}
+	xvnc := p.o.XvncPath
+	if xvnc == "" {
+		if xvnc, err = exec.LookPath("Xvnc"); err != nil {
+			return nil, errors.New("local: Xvnc not found (install tigervnc-standalone-server or set XvncPath)")
+		}
+	}
+	var wmArgv []string
+	var wmPath string
+	if !s.Rootless {
+		wmArgv = strings.Fields(p.o.WindowManager)
+		if wmPath, err = acc.lookPath(wmArgv[0]); err != nil {
+			return nil, fmt.Errorf("local: window manager %q not found", wmArgv[0])
+		}
+	}
+	if err := acc.ensureHome(); err != nil {
+		return nil, err
+	}
+	if err := ensureX11Dir(); err != nil {
+		return nil, err
+	}
+
+	dir := filepath.Join(p.o.StateDir, s.ID)
+	if err := makeSessionDir(dir, acc); err != nil {
+		return nil, err
+	}
+	cookie := make([]byte, 16)
+	if _, err := rand.Read(cookie); err != nil {
+		return nil, err
+	}
+	dt := &desktop{
+		id:        s.ID,
+		cookie:    cookie,
+		marker:    "DESKHUB_SESSION=" + s.ID,
+		tornDown:  make(chan struct{}),
+		stopWatch: make(chan struct{}),
+		rt: runtimeInfo{V: 1, Dir: dir, User: *acc, Rootless: s.Rootless,
+			Width: s.Width, Height: s.Height, Depth: s.Depth},
+	}
+	if err := writeUserFile(dt.xauthPath(), xauth.Entry(cookie), acc); err != nil {
+		return nil, fmt.Errorf("local: xauthority: %w", err)
+	}
+	logf, err := openNoFollow(dt.logPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND)
+	if err != nil {
+		return nil, fmt.Errorf("local: session log: %w", err)
+	}
+	defer logf.Close()
+	if os.Geteuid() == 0 {
+		_ = logf.Chown(int(acc.UID), int(acc.GID))
+	}
+	_ = logf.Chmod(0o600)
+	fmt.Fprintf(logf, "deskhub: %s starting desktop %s for %q as %s: %q (rootless=%v)\n",
+		time.Now().Format(time.RFC3339), s.ID, s.Login, acc.Name, s.Command, s.Rootless)
+
+	// From here on, a failure tears down what was started.
+	defer func() {
+		if err != nil {
+			p.kill(dt)
+			p.cleanupFiles(dt)
+			p.releaseDisplay(dt.rt.Display, s.ID)
+			fmt.Fprintf(logf, "deskhub: start failed: %v\n", err)
+		}
+	}()
+
+	const attempts = 8
+	for try := 0; ; try++ {
+		n, err := p.reserveDisplay(s.ID)
+		if err != nil {
+			return nil, err
+		}
+		dt.rt.Display = n
+		env := acc.env(n, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
+		argv := []string{xvnc, ":" + strconv.Itoa(n),
+			"-geometry", fmt.Sprintf("%dx%d", s.Width, s.Height),
+			"-depth", strconv.Itoa(s.Depth),
+			"-rfbunixpath", dt.rfbPath(), "-rfbunixmode", "0600", "-rfbport", "-1",
+			"-SecurityTypes", "None", "-nolisten", "tcp", "-auth", dt.xauthPath(),
+			"-FrameRate", strconv.Itoa(s.FrameRate), "-AlwaysShared", "-noreset",
+			"-desktop", "deskhub"}
+		off := fileSize(dt.logPath())
+		ref, done, _, serr := spawn(xvnc, argv, env, acc, logf)
+		if serr != nil {
+			return nil, fmt.Errorf("local: start Xvnc: %w", serr)
+		}
+		dt.rt.Server, dt.serverDone = ref, done
+		werr := p.waitX(ctx, dt)
+		if werr == nil {
+			break
+		}
+		p.kill(dt)
+		p.releaseDisplay(n, s.ID)
+		dt.rt.Server = procRef{}
+		tail := logSince(dt.logPath(), off)
+		if errors.Is(werr, errDisplayBusy) || strings.Contains(tail, "already active") ||
+			strings.Contains(tail, "Cannot establish any listening sockets") {
+			if try+1 < attempts {
+				p.log.Info("display taken meanwhile, trying the next one", "display", n, "session", s.ID)
+				continue
+			}
+		}
+		return nil, fmt.Errorf("local: Xvnc on :%d did not come up: %v; log: %s", n, werr, lastLines(tail, 15))
+	}
+	env := acc.env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
+	if !s.Rootless {
+		off := fileSize(dt.logPath())
+		ref, wmDone, _, werr := spawn(wmPath, wmArgv, env, acc, logf)
+		if werr != nil {
+			return nil, fmt.Errorf("local: start window manager: %w", werr)
+		}
+		dt.rt.WM = &ref
+		// A client that maps its window while the window manager is still starting can end up unmanaged
+		// and unmapped (seen with openbox): start the command once the window manager is in charge.
+		if werr := p.waitWM(ctx, dt, wmDone); werr != nil {
+			return nil, fmt.Errorf("local: window manager %s: %v; log: %s", wmArgv[0], werr,
+				lastLines(logSince(dt.logPath(), off), 10))
+		}
+	}
+	ref, done, status, cerr := spawn(cmdPath, s.Command, env, acc, logf)
+	if cerr != nil {
+		return nil, fmt.Errorf("%w: %s: %v", provider.ErrBadCommand, s.Command[0], cerr)
+	}
+	dt.rt.App, dt.appDone, dt.appStatus = ref, done, status
+
+	rt, _ := json.Marshal(dt.rt)
+	dt.d = provider.Desktop{
+		ID:        s.ID,
+		Display:   ":" + strconv.Itoa(dt.rt.Display),
+		Hostname:  p.hostname,
+		User:      acc.Name,
+		ServerPID: dt.rt.Server.PID,
+		AppPID:    dt.rt.App.PID,
+		RFB:       provider.Endpoint{Network: "unix", Address: dt.rfbPath()},
+		StartedAt: time.Now().UTC(),
+		Runtime:   rt,
+	}
+	if err = p.register(dt); err != nil {
+		return nil, err
+	}
+	p.log.Info("desktop started", "session", s.ID, "login", s.Login, "user", acc.Name,
+		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless)
+	d := dt.d
+	return &d, nil
+}
+
+// waitX waits until the session's Xvnc accepts X connections with the session cookie.
+func (p *Provider) waitX(ctx context.Context, dt *desktop) error {
+	ctx, cancel := context.WithTimeout(ctx, p.o.StartTimeout)
+	defer cancel()
+	n := dt.rt.Display
+	var last error = errNoDisplay
+	for {
+		select {
+		case <-dt.serverDone:
+			return errors.New("Xvnc exited")
+		default:
+		}
+		if pid, ok := lockPID(n); ok && pid != dt.rt.Server.PID && (procRef{PID: pid}).alive() {
+			return errDisplayBusy
+		}
+		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+		x, err := dialX(cctx, n, dt.cookie)
+		ccancel()
+		if err == nil {
+			x.Close()
+			// Make sure it is our server that answered.
+			if pid, ok := lockPID(n); ok && pid == dt.rt.Server.PID {
+				return nil
+			}
+			last = errors.New("display answers but its lock is not Xvnc's")
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-dt.serverDone:
+			return errors.New("Xvnc exited")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitWM waits (at most 5 s) until a window manager runs on the display and handles requests: it has
+// announced itself (see wmRunning), and a ConfigureWindow of an unmapped probe window, which the window
+// manager receives as a ConfigureRequest, comes back as a ConfigureNotify. Without the second step, a
+// program started right away (xterm) can wait 5 s for a window manager still busy starting (Xt wmTimeout).
+// A window manager that never announces itself is given the 5 s.
+func (p *Provider) waitWM(ctx context.Context, dt *desktop, done <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	x, err := dialX(ctx, dt.rt.Display, dt.cookie)
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	timedOut := func() error {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			p.log.Warn("window manager did not answer in time; going on", "session", dt.id)
+			return nil
+		}
+		return ctx.Err()
+	}
+	t0 := time.Now()
+	for !wmRunning(x, time.Since(t0) > 2*time.Second) {
+		select {
+		case <-done:
+			return errors.New("exited at start")
+		case <-ctx.Done():
+			return timedOut()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	ok, err := probeWM(ctx, x)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return timedOut()
+	}
+	return nil
+}
