@@ -4,10 +4,10 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,33 +21,35 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/deskhub/deskhub/client"
+	"github.com/deskhub/deskhub/internal/servetest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+func TestMain(m *testing.M) {
+	code := m.Run()
+	servetest.Cleanup()
+	os.Exit(code)
+}
 
-// deskhub builds the binary once per test run.
+// deskhub builds the binary once per test run (internal/servetest).
 func deskhub(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "deskhub-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "deskhub")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/deskhub").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin, err := servetest.Binary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	return bin
+}
+
+// api is a client of the server p runs, sending token.
+func (p *proc) api(t *testing.T, token string) *client.Client {
+	t.Helper()
+	c, err := client.New("http://"+p.addr, &client.Options{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func freeAddr(t *testing.T) string {
@@ -134,34 +136,23 @@ func (p *proc) stop(t *testing.T) (int, time.Duration) {
 	return p.cmd.ProcessState.ExitCode(), time.Since(start)
 }
 
-func post(t *testing.T, addr, path, body string) (int, map[string]any) {
-	t.Helper()
-	resp, err := http.Post("http://"+addr+path, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%s: not JSON: %q", path, b)
-	}
-	return resp.StatusCode, m
-}
-
 // TestServeSQLiteAndSIGTERM: the binary serves on SQLite, answers the three surfaces, and on SIGTERM
 // exits 0 with the database closed cleanly (SQLite's WAL file is checkpointed away on a clean close).
 func TestServeSQLiteAndSIGTERM(t *testing.T) {
 	data := t.TempDir()
 	p := startServe(t, []string{"DESKHUB_DATA=" + data})
-	status, m := post(t, p.addr, "/api/v1/health.ready", "{}")
-	if status != 200 || m["data"].(map[string]any)["attributes"].(map[string]any)["store"] != "sqlite" {
-		t.Fatalf("ready: %d %v", status, m)
+	ctx := context.Background()
+	c := p.api(t, "")
+	ready, err := c.Ready(ctx)
+	if err != nil || ready.Store != "sqlite" {
+		t.Fatalf("ready: %v %+v", err, ready)
 	}
-	status, m = post(t, p.addr, "/v3/api", "")
-	if status != 200 || m["result"].(map[string]any)["version"] != 3.0 {
-		t.Fatalf("/v3/api: %d %v", status, m)
+	cfg, err := c.SessionConfig(ctx)
+	if err != nil || cfg.Version != 3 {
+		t.Fatalf("/v3/api: %v %+v", err, cfg)
 	}
+	// A raw request on purpose: the agent surface's own envelope ({"code": 401, …}) is checked, which
+	// the SDK turns into a *client.Error.
 	resp, err := http.Get("http://" + p.addr + "/spawner/abc/version")
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +162,9 @@ func TestServeSQLiteAndSIGTERM(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 401 || agent["code"] != 401.0 {
 		t.Fatalf("agent surface without a token: %d %v", resp.StatusCode, agent)
+	}
+	if _, err := c.Agent("abc").Version(ctx); client.StatusCode(err) != 401 {
+		t.Fatalf("agent surface without a token, through the SDK: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(data, "deskhub.db-wal")); err != nil {
 		t.Fatalf("expected a WAL file while serving (WAL mode): %v", err)
@@ -235,9 +229,9 @@ func TestServePostgres(t *testing.T) {
 		t.Fatalf("user add on postgres: %v\n%s", err, out)
 	}
 	p := startServe(t, env)
-	status, m := post(t, p.addr, "/api/v1/health.ready", "{}")
-	if status != 200 || m["data"].(map[string]any)["attributes"].(map[string]any)["store"] != "postgres" {
-		t.Fatalf("ready: %d %v", status, m)
+	ready, err := p.api(t, "").Ready(context.Background())
+	if err != nil || ready.Store != "postgres" {
+		t.Fatalf("ready: %v %+v", err, ready)
 	}
 	if code, _ := p.stop(t); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, p.stderr)
