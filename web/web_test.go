@@ -14,7 +14,7 @@ var importRe = regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?from\s*["']
 // TestModulesResolve: every module the viewer loads, from static/viewer.js through noVNC's core/rfb.js,
 // is embedded (a missing vendored file breaks the viewer only in the browser otherwise).
 func TestModulesResolve(t *testing.T) {
-	for _, p := range []string{"viewer.html", "passkey.html", "infra.html", "static/infra.js", "static/ui.js", "static/infra.css", "static/viewer.css", "static/novnc/LICENSE.txt", "static/novnc/vendor/pako/LICENSE"} {
+	for _, p := range []string{"viewer.html", "passkey.html", "infra.html", "static/infra.js", "static/ui.js", "static/api.js", "static/infra.css", "static/viewer.css", "static/novnc/LICENSE.txt", "static/novnc/vendor/pako/LICENSE"} {
 		if _, err := fs.Stat(FS, p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}

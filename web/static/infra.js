@@ -7,9 +7,9 @@
 // (closed, open, bound); rows carry data-id / data-name / data-state / data-status; each event in
 // #events carries data-type, data-status and data-request.
 
-import { $, APIError, act as actOn, say } from "./ui.js";
+import { API } from "./api.js";
+import { $, act as actOn, say } from "./ui.js";
 
-const store = window.sessionStorage;
 const TOKEN = "deskhub.infraToken";
 
 function setState(state) {
@@ -19,24 +19,9 @@ function setState(state) {
   $("account").hidden = state !== "signed-in";
 }
 
-// api POSTs body to /api/v1/<call> and returns the JSON:API document; an error document throws its
-// first detail.
-async function api(call, body, token = store.getItem(TOKEN)) {
-  const headers = { "Content-Type": "application/vnd.api+json" };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const r = await fetch(`/api/v1/${call}`, { method: "POST", headers, body: JSON.stringify(body || {}) });
-  let doc = {};
-  try {
-    doc = await r.json();
-  } catch {
-    // not JSON: reported below by status
-  }
-  if (!r.ok) {
-    const detail = doc.errors && doc.errors[0] && doc.errors[0].detail;
-    throw new APIError(detail || `${call}: HTTP ${r.status}`, r.status);
-  }
-  return doc;
-}
+// api.infra(call, body, token) POSTs to /api/v1/<call> and returns the JSON:API document (api.js);
+// token overrides the stored one ("": none).
+const api = new API(TOKEN);
 
 // act wraps a UI action (ui.js); a 401 means the login expired.
 const act = (fn) => actOn(fn, () => signedOut("Your login has expired; log in again."));
@@ -56,7 +41,7 @@ function cell(tr, text, cls) {
 let servers = [];
 
 async function loadServers() {
-  const doc = await api("server.list", { provider: "lxd", server_id: 0 });
+  const doc = await api.infra("server.list", { provider: "lxd", server_id: 0 });
   servers = doc.data || [];
   const body = $("servers").querySelector("tbody");
   body.replaceChildren();
@@ -90,7 +75,7 @@ async function loadImages() {
     sel.replaceChildren();
     return;
   }
-  const doc = await api("image.list", { provider: "lxd", server_id: id });
+  const doc = await api.infra("image.list", { provider: "lxd", server_id: id });
   const opts = [];
   for (const im of doc.data || []) {
     const a = im.attributes;
@@ -105,7 +90,7 @@ async function loadImages() {
 // ---- instances ----
 
 async function loadInstances() {
-  const doc = await api("instance.list", { provider: "lxd" });
+  const doc = await api.infra("instance.list", { provider: "lxd" });
   const list = doc.data || [];
   const body = $("instances").querySelector("tbody");
   body.replaceChildren();
@@ -136,7 +121,7 @@ async function loadInstances() {
 async function instanceAction(a, action) {
   if (action === "delete" && !window.confirm(`Delete instance ${a.instance_name}?`)) return;
   const rid = requestID(action);
-  await api("instance.action", { instance_id: a.instance_id, instance_status: action, request_id: rid, provider: "lxd" });
+  await api.infra("instance.action", { instance_id: a.instance_id, instance_status: action, request_id: rid, provider: "lxd" });
   say(`${action} ${a.instance_name}: requested (${rid})`);
 }
 
@@ -178,7 +163,7 @@ function logEvent(type, ev) {
 
 async function openStream() {
   closeStream();
-  const cfg = await api("config.get", {}, "");
+  const cfg = await api.infra("config.get", {}, "");
   const id = cfg.data.attributes.stream;
   const es = new EventSource(`/api/v1/event.subscribe?stream=${encodeURIComponent(id)}`);
   source = es;
@@ -188,7 +173,7 @@ async function openStream() {
     if (bound || source !== es) return;
     bound = true;
     try {
-      await api("event.auth", { stream: id });
+      await api.infra("event.auth", { stream: id });
     } catch (e) {
       bound = false;
       say(`event stream: ${e.message}`, true);
@@ -220,7 +205,7 @@ async function openStream() {
     streamState("closed", "stream closed; reconnecting…");
     retry = Math.min(retry + 1, 5);
     setTimeout(() => {
-      if (store.getItem(TOKEN) && !source) openStream().catch((e) => say(`event stream: ${e.message}`, true));
+      if (api.token && !source) openStream().catch((e) => say(`event stream: ${e.message}`, true));
     }, 1000 * retry);
   };
   es.addEventListener("close", reopen);
@@ -238,14 +223,14 @@ function closeStream() {
 // ---- log in / out ----
 
 function signedOut(msg) {
-  store.removeItem(TOKEN);
+  api.token = null;
   closeStream();
   setState("signed-out");
   if (msg) say(msg, true);
 }
 
 async function signedIn() {
-  const me = await api("user.get", {});
+  const me = await api.infra("user.get", {});
   $("whoami").textContent = me.data.attributes.user_login;
   setState("signed-in");
   await refresh();
@@ -254,15 +239,15 @@ async function signedIn() {
 
 async function start() {
   $("login-form").addEventListener("submit", act(async () => {
-    const doc = await api("user.login", { user_login: $("login-user").value, user_password: $("login-password").value }, "");
-    store.setItem(TOKEN, doc.data.attributes.token);
+    const doc = await api.infra("user.login", { user_login: $("login-user").value, user_password: $("login-password").value }, "");
+    api.token = doc.data.attributes.token;
     $("login-password").value = "";
     say("");
     await signedIn();
   }));
   $("logout").addEventListener("click", act(async () => {
     try {
-      await api("user.logout", {});
+      await api.infra("user.logout", {});
     } finally {
       signedOut("");
     }
@@ -270,7 +255,7 @@ async function start() {
   $("refresh").addEventListener("click", act(refresh));
   $("launch-server").addEventListener("change", act(loadImages));
   $("add-server").addEventListener("submit", act(async () => {
-    const doc = await api("server.add", {
+    const doc = await api.infra("server.add", {
       server_host: $("add-host").value.trim(),
       server_port: Number($("add-port").value),
       server_protocol: $("add-protocol").value,
@@ -287,10 +272,10 @@ async function start() {
     const rid = requestID("launch");
     const body = { server_id: Number($("launch-server").value), instance_name: $("launch-name").value.trim(), request_id: rid, provider: "lxd" };
     body[img.dataset.kind === "alias" ? "image_alias" : "image_fingerprint"] = img.value;
-    await api("instance.add", body);
+    await api.infra("instance.add", body);
     say(`Launching ${body.instance_name} (${rid})…`);
   }));
-  if (!store.getItem(TOKEN)) {
+  if (!api.token) {
     setState("signed-out");
     return;
   }

@@ -1,5 +1,6 @@
-// ui.js: what deskhub's pages share — element lookup, the status line, API errors, and act, which
-// wraps a UI action (buttons stay disabled while it runs; its failure becomes the status).
+// ui.js: what deskhub's pages share on screen — element lookup, the status line, and act, which wraps
+// a UI action (buttons stay disabled while it runs; its failure becomes the status). API calls are in
+// api.js.
 export const $ = (id) => document.getElementById(id);
 
 // say shows msg in #status; class "error" marks a failure.
@@ -7,15 +8,6 @@ export function say(msg, isError) {
   const st = $("status");
   st.textContent = msg || "";
   st.className = isError ? "error" : "";
-}
-
-// APIError is a failed API call: the API's own message, the HTTP status, and the error's name.
-export class APIError extends Error {
-  constructor(message, status, name) {
-    super(message);
-    this.status = status;
-    this.name = name || "APIError";
-  }
 }
 
 // act wraps fn as an event handler: the element that fired stays disabled while fn runs, and a

@@ -5,7 +5,8 @@
 // connecting, connected. #status holds the last message; class "error" marks a failure, with the API's
 // own {error:{message}} text.
 import RFB from "./novnc/core/rfb.js";
-import { $, APIError, act as actOn, say } from "./ui.js";
+import { API } from "./api.js";
+import { $, act as actOn, say } from "./ui.js";
 
 const store = window.sessionStorage;
 const TOKEN = "deskhub.sessionToken";
@@ -23,43 +24,26 @@ function setState(state) {
 
 // act wraps a UI action (ui.js); a 401 means the login expired.
 const act = (fn) => actOn(fn, () => {
-  if (store.getItem(TOKEN)) signedOut("Your login has expired; log in again.");
+  if (api.token) signedOut("Your login has expired; log in again.");
 });
 
 // ---- the session API ----
 
-// api POSTs a JSON body to /v3/api/<call> and returns its result; an {error:{message}} answer throws
-// that message. token overrides the stored token ("": none).
-async function api(call, body, token) {
-  const headers = { "Content-Type": "application/json" };
-  const tok = token !== undefined ? token : store.getItem(TOKEN);
-  if (tok) headers.Authorization = "Bearer " + tok;
-  let resp;
-  try {
-    resp = await fetch("/v3/api/" + call, { method: "POST", headers, body: JSON.stringify(body || {}), cache: "no-store" });
-  } catch (e) {
-    throw new APIError(`${call}: deskhub cannot be reached (${e.message})`, 0);
-  }
-  const doc = await resp.json().catch(() => null);
-  if (!resp.ok || !doc || doc.error) {
-    const err = doc && doc.error;
-    const msg = (err && (err.message || err.name)) || `${call}: HTTP ${resp.status}`;
-    throw new APIError(msg, resp.status, err && err.name);
-  }
-  return doc.result;
-}
+// api.session(call, body, token) POSTs to /v3/api/<call> and returns its result (api.js); token
+// overrides the stored one ("": none).
+const api = new API(TOKEN);
 
 // ---- logging in and out ----
 
 async function login(username, password) {
-  let stage = await api("user/login", { username, password }, "");
+  let stage = await api.session("user/login", { username, password }, "");
   // The local provider answers "success" at once; the ssh one may ask for the password again.
   for (let i = 0; i < 4 && stage && stage.stage !== "success"; i++) {
     if (stage.stage === "password") {
-      stage = await api("user/login/password", { password }, stage.token);
+      stage = await api.session("user/login/password", { password }, stage.token);
     } else if (stage.stage === "keyboard-interactive") {
       const n = (stage.prompts && stage.prompts.length) || 1;
-      stage = await api("user/login/keyboard-interactive", { answer: Array(n).fill(password) }, stage.token);
+      stage = await api.session("user/login/keyboard-interactive", { answer: Array(n).fill(password) }, stage.token);
     } else {
       throw new Error(`This page cannot answer the "${stage.stage}" login stage.`);
     }
@@ -70,7 +54,7 @@ async function login(username, password) {
 
 function signedOut(msg, isError = true) {
   disconnect();
-  store.removeItem(TOKEN);
+  api.token = null;
   store.removeItem(LOGIN);
   setState("signed-out");
   if (msg) say(msg, isError);
@@ -89,7 +73,7 @@ let listGen = 0;
 
 async function refresh() {
   const gen = ++listGen;
-  const sessions = (await api("session/list", {})) || [];
+  const sessions = (await api.session("session/list", {})) || [];
   if (gen !== listGen) return;
   const ul = $("sessions");
   ul.replaceChildren();
@@ -112,7 +96,7 @@ async function refresh() {
 // thumbnail fills img with a small screenshot; a failure just leaves it blank.
 async function thumbnail(id, img) {
   try {
-    const shot = await api("session/screenshot", { id, width: 320, height: 200, format: "jpeg" });
+    const shot = await api.session("session/screenshot", { id, width: 320, height: 200, format: "jpeg" });
     if (shot && shot.src) img.src = shot.src;
   } catch {
     /* the list stays usable without thumbnails */
@@ -135,16 +119,16 @@ async function start() {
   const fit = choice === "fit";
   const geometry = fit ? fitGeometry() : choice;
   say(`Starting ${command} (${geometry})…`);
-  const c = await api("session/start", { command, geometry });
+  const c = await api.session("session/start", { command, geometry });
   $("view-mode").value = fit ? "remote" : "scale";
   show(c, command);
 }
 
 async function terminate(id) {
   if (current && current.id === id) disconnect();
-  await api("session/terminate", { id });
+  await api.session("session/terminate", { id });
   say("The desktop was terminated.");
-  if (store.getItem(TOKEN)) {
+  if (api.token) {
     setState("signed-in");
     await refresh();
   }
@@ -157,7 +141,7 @@ let current = null; // the connect object shown
 
 async function connect(id, title) {
   say("Connecting…");
-  const c = await api("session/connect", { id });
+  const c = await api.session("session/connect", { id });
   show(c, title);
 }
 
@@ -196,7 +180,7 @@ function show(c, title) {
     current = null;
     delete document.body.dataset.session;
     const msg = clean ? "Disconnected." : "The connection to the desktop was lost (it may have ended, or the connect password expired).";
-    if (!store.getItem(TOKEN)) {
+    if (!api.token) {
       // A guest (share link) has no desktop list to go back to: show the login form with the message.
       setState("signed-out");
       say(msg, !clean);
@@ -262,7 +246,7 @@ function init() {
     if (!user || !password) throw new Error("Type your login and password.");
     say("Logging in…");
     const token = await login(user, password);
-    store.setItem(TOKEN, token);
+    api.token = token;
     store.setItem(LOGIN, user);
     $("login-password").value = "";
     say("");
@@ -270,7 +254,7 @@ function init() {
   }));
   $("logout").addEventListener("click", act(async () => {
     try {
-      await api("user/logout", {});
+      await api.session("user/logout", {});
     } finally {
       signedOut("You are logged out.", false);
     }
@@ -303,8 +287,8 @@ function init() {
   window.addEventListener("beforeunload", disconnect);
   // Keep the login alive while the page is open (the token otherwise expires after the login TTL).
   setInterval(() => {
-    if (!store.getItem(TOKEN)) return;
-    api("user/keepalive", {}).catch((e) => {
+    if (!api.token) return;
+    api.session("user/keepalive", {}).catch((e) => {
       if (e.status === 401) signedOut("Your login has expired; log in again.");
     });
   }, 4 * 60 * 1000);
@@ -314,12 +298,12 @@ function init() {
   if (share.get("session") && share.get("key")) {
     act(async () => {
       say("Connecting to the shared desktop…");
-      const c = await api("share/connect", { id: share.get("session"), key: share.get("key") });
+      const c = await api.session("share/connect", { id: share.get("session"), key: share.get("key") });
       show(c, "shared desktop");
     })();
     return;
   }
-  if (store.getItem(TOKEN)) {
+  if (api.token) {
     act(signedIn)();
   } else {
     signedOut("", false);
