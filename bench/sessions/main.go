@@ -40,6 +40,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/store"
 	"github.com/deskhub/deskhub/internal/store/sqlite"
 )
@@ -98,8 +100,7 @@ type bench struct {
 	cmd     *exec.Cmd
 	rssBoot int64 // deskhub's VmRSS right after login, kB
 	exited  chan struct{}
-	token   string
-	client  *http.Client
+	api     *client.Client // deskhub's Go SDK, logged in as the bench user
 	mu      sync.Mutex
 	started map[string]bool // session ids not terminated yet
 	all     []string        // every session id started, for the final sweep
@@ -131,8 +132,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err := copyFile(o.deskhub, bin); err != nil {
 		return err
 	}
-	b := &bench{o: o, work: work, data: filepath.Join(work, "data"), started: map[string]bool{},
-		client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	b := &bench{o: o, work: work, data: filepath.Join(work, "data"), started: map[string]bool{}}
 	if err := b.start(ctx, bin); err != nil {
 		return err
 	}
@@ -250,6 +250,11 @@ func (b *bench) start(ctx context.Context, bin string) error {
 	addr := l.Addr().String()
 	l.Close()
 	b.base = "http://" + addr
+	b.api, err = client.New(b.base, &client.Options{
+		HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}})
+	if err != nil {
+		return err
+	}
 	logf, err := os.Create(filepath.Join(b.work, "serve.log"))
 	if err != nil {
 		return err
@@ -265,12 +270,8 @@ func (b *bench) start(ctx context.Context, bin string) error {
 	go func() { _ = b.cmd.Wait(); logf.Close(); close(b.exited) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var r struct {
-			Result struct{ Token string }
-		}
-		err := b.post(ctx, "/v3/api/user/login", map[string]string{"username": login, "password": password}, &r)
-		if err == nil && r.Result.Token != "" {
-			b.token = r.Result.Token
+		_, err := b.api.Login(ctx, fastx.LoginRequest{Username: login, Password: password})
+		if err == nil && b.api.Token() != "" {
 			b.rssBoot = procKB(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid), "VmRSS")
 			return nil
 		}
@@ -331,58 +332,19 @@ func (b *bench) shutdown() {
 	}
 }
 
-func (b *bench) post(ctx context.Context, path string, body, out any) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, "POST", b.base+path, bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if b.token != "" {
-		req.Header.Set("Authorization", "Bearer "+b.token)
-	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s: %d %.300s", path, resp.StatusCode, data)
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
-}
-
-type connect struct {
-	Result struct {
-		ID  string `json:"id"`
-		URL string `json:"url"`
-	} `json:"result"`
-}
-
-func (b *bench) startSession(ctx context.Context, geometry string) (connect, error) {
-	var c connect
-	err := b.post(ctx, "/v3/api/session/start", map[string]string{"command": "xterm", "geometry": geometry}, &c)
-	if err == nil && c.Result.ID != "" {
+func (b *bench) startSession(ctx context.Context, geometry string) (fastx.Connect, error) {
+	c, err := b.api.StartSession(ctx, fastx.StartRequest{Command: "xterm", Geometry: geometry})
+	if err == nil && c.ID != "" {
 		b.mu.Lock()
-		b.started[c.Result.ID] = true
-		b.all = append(b.all, c.Result.ID)
+		b.started[c.ID] = true
+		b.all = append(b.all, c.ID)
 		b.mu.Unlock()
 	}
 	return c, err
 }
 
 func (b *bench) terminate(ctx context.Context, id string) {
-	if err := b.post(ctx, "/v3/api/session/terminate", map[string]string{"id": id}, nil); err != nil {
+	if err := b.api.TerminateSession(ctx, id); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/sessions: terminate %s: %v\n", id, err)
 	}
 	b.mu.Lock()
@@ -410,8 +372,8 @@ func (b *bench) firstFrame(ctx context.Context) error {
 			}
 			return err
 		}
-		ft, err := b.frame(ctx, c.Result.URL, t0, time.Since(t0))
-		b.terminate(context.WithoutCancel(ctx), c.Result.ID)
+		ft, err := b.frame(ctx, c, t0, time.Since(t0))
+		b.terminate(context.WithoutCancel(ctx), c.ID)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -453,12 +415,11 @@ func (b *bench) firstFrame(ctx context.Context) error {
 
 // frame opens the relay websocket, does the RFB 3.8 handshake (security None), asks for the full
 // screen and times the first FramebufferUpdate (its header and, in Raw encoding, its end).
-func (b *bench) frame(ctx context.Context, url string, t0 time.Time, startDur time.Duration) (frameTimes, error) {
+func (b *bench) frame(ctx context.Context, c fastx.Connect, t0 time.Time, startDur time.Duration) (frameTimes, error) {
 	ft := frameTimes{start: startDur}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.base, "http")+url,
-		&websocket.DialOptions{Subprotocols: []string{"binary"}})
+	ws, err := b.api.DialDisplayWebSocket(ctx, c)
 	if err != nil {
 		return ft, fmt.Errorf("websocket: %w", err)
 	}
@@ -617,12 +578,6 @@ func comm(pid int) string {
 	return strings.TrimSpace(string(raw))
 }
 
-type listObj struct {
-	ID        string `json:"id"`
-	ServerPid int    `json:"serverPid"`
-	AppPid    int    `json:"appPid"`
-}
-
 func (b *bench) memory(ctx context.Context) error {
 	deskhubPID := b.cmd.Process.Pid
 	rss0 := procKB(fmt.Sprintf("/proc/%d/status", deskhubPID), "VmRSS")
@@ -637,22 +592,22 @@ func (b *bench) memory(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ids = append(ids, c.Result.ID)
+		ids = append(ids, c.ID)
 	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(b.o.settle):
 	}
-	var list struct{ Result []listObj }
-	if err := b.post(ctx, "/v3/api/session/list", map[string]any{}, &list); err != nil {
+	list, err := b.api.ListSessions(ctx, fastx.ListRequest{})
+	if err != nil {
 		return err
 	}
 	type acc struct{ pss, rss, n int64 }
 	byName := map[string]*acc{}
 	var names []string
 	var total acc
-	for _, s := range list.Result {
+	for _, s := range list {
 		if !slices.Contains(ids, s.ID) {
 			continue
 		}
@@ -713,7 +668,7 @@ func (b *bench) screenshots(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		id := c.Result.ID
+		id := c.ID
 		err = func() error {
 			defer b.terminate(context.WithoutCancel(ctx), id)
 			time.Sleep(time.Second) // let xterm draw
@@ -721,13 +676,13 @@ func (b *bench) screenshots(ctx context.Context) error {
 				var d []time.Duration
 				var size int
 				for range b.o.shots {
-					var r struct{ Result struct{ Src string } }
 					t := time.Now()
-					if err := b.post(ctx, "/v3/api/session/screenshot", map[string]string{"id": id, "format": f}, &r); err != nil {
+					r, err := b.api.Screenshot(ctx, fastx.ScreenshotRequest{ID: id, Format: f})
+					if err != nil {
 						return err
 					}
 					d = append(d, time.Since(t))
-					size = len(r.Result.Src)
+					size = len(r.Src)
 				}
 				p := pcts(d, 50, 95, 100)
 				fmt.Printf("| %s | %s | %s | %s | %s | %.0f KiB |\n", g, f, ms(p[0]), ms(p[1]), ms(p[2]), float64(size)/1024)
@@ -782,11 +737,11 @@ func (b *bench) list(ctx context.Context) error {
 	limit := 50
 	bodies := []struct {
 		name string
-		body any
+		body fastx.ListRequest
 		want int
 	}{
-		{"`{}` (all rows)", map[string]any{}, b.o.rows},
-		{"`filter project==p1,p2,p3` + `sortBy started` + `limit 50`", map[string]any{"filter": []string{"project==p1,p2,p3"}, "sortBy": "started", "limit": limit},
+		{"`{}` (all rows)", fastx.ListRequest{}, b.o.rows},
+		{"`filter project==p1,p2,p3` + `sortBy started` + `limit 50`", fastx.ListRequest{Filter: []string{"project==p1,p2,p3"}, SortBy: "started", Limit: &limit},
 			min(limit, matching)},
 	}
 	fmt.Printf("### session/list with %d session rows in the store (%d connections, %s each; rows inserted in %s)\n\n",
@@ -795,12 +750,12 @@ func (b *bench) list(ctx context.Context) error {
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, q := range bodies {
 		raw, _ := json.Marshal(q.body)
-		var check struct{ Result []json.RawMessage }
-		if err := b.post(ctx, "/v3/api/session/list", q.body, &check); err != nil {
+		check, err := b.api.ListSessions(ctx, q.body)
+		if err != nil {
 			return err
 		}
-		if len(check.Result) != q.want {
-			return fmt.Errorf("%s answered %d sessions, want %d", raw, len(check.Result), q.want)
+		if len(check) != q.want {
+			return fmt.Errorf("%s answered %d sessions, want %d", raw, len(check), q.want)
 		}
 		res, err := b.load(ctx, "/v3/api/session/list", raw)
 		if err != nil {
@@ -821,7 +776,9 @@ type loadResult struct {
 	elapsed time.Duration
 }
 
-// load posts body to path from -c connections for -d (at most 1e6 requests in all).
+// load posts body to path from -c connections for -d (at most 1e6 requests in all). It sends raw
+// requests on purpose, not the SDK's: it measures the server, so it neither decodes the answers (their
+// size is a column) nor adds the client's cost to the latencies.
 func (b *bench) load(ctx context.Context, path string, body []byte) (loadResult, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: b.o.conns, MaxConnsPerHost: b.o.conns, DisableCompression: true}
 	defer tr.CloseIdleConnections()
@@ -834,6 +791,7 @@ func (b *bench) load(ctx context.Context, path string, body []byte) (loadResult,
 		wg   sync.WaitGroup
 		sent int
 	)
+	token := b.api.Token()
 	start := time.Now()
 	for range b.o.conns {
 		wg.Add(1)
@@ -851,7 +809,7 @@ func (b *bench) load(ctx context.Context, path string, body []byte) (loadResult,
 				mu.Unlock()
 				req, _ := http.NewRequestWithContext(ctx, "POST", b.base+path, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+b.token)
+				req.Header.Set("Authorization", "Bearer "+token)
 				t := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
