@@ -69,6 +69,7 @@ type Server struct {
 	hostname string
 	registry *prometheus.Registry
 	mux      *httpapi.Mux
+	handler  http.Handler
 	openapi  []byte
 	auth     *auth.Service
 	mailer   mail.Sender
@@ -149,11 +150,13 @@ func New(opts Options) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(s.openapi)
 	})
+	s.handler = httpapi.BodyDeadline(s.mux, opts.Config.BodyTimeout)
 	return s, nil
 }
 
 // Handler is the HTTP handler of every surface.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Request bodies must arrive within the configured body timeout.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Routes lists the routes of the three surfaces.
 func (s *Server) Routes() []httpapi.Route { return s.mux.Routes() }
@@ -182,6 +185,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("resuming infrastructure operations: %w", err)
 	}
 	defer s.closeInfra()
+	// No ReadTimeout: it would cut websockets and event streams. Headers have ReadHeaderTimeout, bodies
+	// the per-request deadline of Handler (Config.BodyTimeout), keep-alive connections IdleTimeout.
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
