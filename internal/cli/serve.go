@@ -121,6 +121,9 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := secureDataDir(cfg.DataDir); err != nil {
+		return err
+	}
 	if err := bootstrapAdmin(ctx, e, st, log); err != nil {
 		return err
 	}

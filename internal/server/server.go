@@ -229,7 +229,7 @@ func loadServerID(dataDir string) (string, error) {
 		return "", fmt.Errorf("reading server id: %w", err)
 	}
 	id := uuid.NewString()
-	if err := os.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing server id: %w", err)
 	}
 	return id, nil
