@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,15 +25,25 @@ type HashQueueOptions struct {
 	MaxQueue int
 }
 
-// HashQueue runs password hash computations (argon2id) a bounded number at a time, in arrival order.
-// A waiting caller is handed the slot of the computation that finishes (no thundering herd of waiters
-// racing for a semaphore), and a caller may be refused at its turn, before any hashing, by an admit
-// check (the login throttle, whose verdict may have changed while it waited).
+// HashQueue runs password hash computations (argon2id) a bounded number at a time, fairly: callers
+// wait in one line per key (the client address), served in arrival order within a line and in turn
+// across lines. A waiting caller is handed the slot of the computation that finishes (no thundering
+// herd of waiters racing for a semaphore), and a caller may be refused at its turn, before any
+// hashing, by an admit check (the login throttle, whose verdict may have changed while it waited).
+//
+// Why a line per address rather than one line: a flood of logins from one address, all arriving before
+// any has failed (so before the throttle can stop them), would otherwise stand between every other
+// login and its hash; with a line each, a login from elsewhere waits for at most one computation per
+// address ahead of it in the round, and the flood's own line is refused at its turns once the throttle
+// has seen its first failures.
 type HashQueue struct {
 	o       HashQueueOptions
 	mu      sync.Mutex
 	running int
-	waiting list.List     // of *turn, oldest first
+	lines   map[string]*list.List // key → waiting *turn, oldest first
+	ring    []string              // keys with waiters, in serving order
+	next    int                   // index in ring of the line served next
+	waiting int
 	avg     time.Duration // moving average of one computation
 	done    int64         // computations run (tests)
 }
@@ -54,7 +65,7 @@ func NewHashQueue(o HashQueueOptions) *HashQueue {
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 256
 	}
-	return &HashQueue{o: o, avg: 100 * time.Millisecond}
+	return &HashQueue{o: o, avg: 100 * time.Millisecond, lines: map[string]*list.List{}}
 }
 
 // Options returns the options in force.
@@ -67,10 +78,10 @@ func (q *HashQueue) Done() int64 {
 	return q.done
 }
 
-// Do waits for a turn, runs admit (nil: none) and, if it lets the caller in, fn. It answers admit's
-// error, a 503 when the queue is too long, or the context's error.
-func (q *HashQueue) Do(ctx context.Context, admit func() error, fn func()) error {
-	if err := q.acquire(ctx); err != nil {
+// Do waits for a turn in key's line, runs admit (nil: none) and, if it lets the caller in, fn. It
+// answers admit's error, a 503 when the wait would be too long, or the context's error.
+func (q *HashQueue) Do(ctx context.Context, key string, admit func() error, fn func()) error {
+	if err := q.acquire(ctx, key); err != nil {
 		return err
 	}
 	defer q.release()
@@ -85,21 +96,34 @@ func (q *HashQueue) Do(ctx context.Context, admit func() error, fn func()) error
 	return nil
 }
 
-func (q *HashQueue) acquire(ctx context.Context) error {
+func (q *HashQueue) acquire(ctx context.Context, key string) error {
 	q.mu.Lock()
-	if q.running < q.o.Workers && q.waiting.Len() == 0 {
+	if q.running < q.o.Workers && q.waiting == 0 {
 		q.running++
 		q.mu.Unlock()
 		return nil
 	}
-	// Expected wait: everyone ahead, plus the ones running, shared by the workers.
-	expect := time.Duration(q.waiting.Len()+1) * q.avg / time.Duration(q.o.Workers)
-	if q.waiting.Len() >= q.o.MaxQueue || expect > q.o.MaxWait {
+	line := q.lines[key]
+	ahead, lines := 0, len(q.ring)
+	if line != nil {
+		ahead = line.Len()
+	} else {
+		lines++
+	}
+	// Expected wait: a full round of the lines for each caller ahead in this one, and this round.
+	expect := time.Duration(min(q.waiting+1, (ahead+1)*lines)) * q.avg / time.Duration(q.o.Workers)
+	if q.waiting >= q.o.MaxQueue || expect > q.o.MaxWait {
 		q.mu.Unlock()
 		return busy(expect - q.o.MaxWait)
 	}
+	if line == nil {
+		line = list.New()
+		q.lines[key] = line
+		q.ring = append(q.ring, key)
+	}
 	t := &turn{ready: make(chan struct{})}
-	el := q.waiting.PushBack(t)
+	el := line.PushBack(t)
+	q.waiting++
 	q.mu.Unlock()
 
 	timer := time.NewTimer(q.o.MaxWait)
@@ -119,22 +143,45 @@ func (q *HashQueue) acquire(ctx context.Context) error {
 		q.release()
 		return err
 	}
-	q.waiting.Remove(el)
+	line.Remove(el)
+	q.waiting--
+	if line.Len() == 0 {
+		q.dropLine(key)
+	}
 	q.mu.Unlock()
 	return err
 }
 
-// release hands the slot to the oldest waiter, or frees it.
+// release hands the slot to the head of the next line in the round, or frees it.
 func (q *HashQueue) release() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if el := q.waiting.Front(); el != nil {
-		t := q.waiting.Remove(el).(*turn)
-		t.granted = true
-		close(t.ready)
+	if q.waiting == 0 {
+		q.running--
 		return
 	}
-	q.running--
+	q.next %= len(q.ring)
+	key := q.ring[q.next]
+	line := q.lines[key]
+	t := line.Remove(line.Front()).(*turn)
+	q.waiting--
+	if line.Len() == 0 {
+		q.dropLine(key) // the next line moves into this index
+	} else {
+		q.next++
+	}
+	t.granted = true
+	close(t.ready)
+}
+
+// dropLine forgets an empty line, keeping the round's position.
+func (q *HashQueue) dropLine(key string) {
+	delete(q.lines, key)
+	i := slices.Index(q.ring, key)
+	q.ring = slices.Delete(q.ring, i, i+1)
+	if i < q.next {
+		q.next--
+	}
 }
 
 func (q *HashQueue) observe(d time.Duration) {

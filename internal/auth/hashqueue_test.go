@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,7 @@ import (
 func occupy(t *testing.T, q *HashQueue) func() {
 	t.Helper()
 	started, release := make(chan struct{}), make(chan struct{})
-	go func() { _ = q.Do(context.Background(), nil, func() { close(started); <-release }) }()
+	go func() { _ = q.Do(context.Background(), "", nil, func() { close(started); <-release }) }()
 	<-started
 	return func() { close(release) }
 }
@@ -28,7 +29,7 @@ func waitQueued(t *testing.T, q *HashQueue, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		q.mu.Lock()
-		l := q.waiting.Len()
+		l := q.waiting
 		q.mu.Unlock()
 		if l == n {
 			return
@@ -47,7 +48,7 @@ func TestHashQueueRunsInArrivalOrder(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := q.Do(context.Background(), nil, func() { mu.Lock(); order = append(order, i); mu.Unlock() }); err != nil {
+			if err := q.Do(context.Background(), "", nil, func() { mu.Lock(); order = append(order, i); mu.Unlock() }); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -62,6 +63,33 @@ func TestHashQueueRunsInArrivalOrder(t *testing.T) {
 	}
 }
 
+// TestHashQueueServesLinesInTurn: a long line (a flood from one address) does not stand between a
+// caller of another line and its turn.
+func TestHashQueueServesLinesInTurn(t *testing.T) {
+	q := NewHashQueue(HashQueueOptions{Workers: 1})
+	free := occupy(t, q)
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	arrivals := []string{"a1", "a2", "a3", "a4", "b1", "c1", "b2"}
+	for i, name := range arrivals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = q.Do(context.Background(), name[:1], nil, func() { mu.Lock(); order = append(order, name); mu.Unlock() })
+		}()
+		waitQueued(t, q, i+1)
+	}
+	free()
+	wg.Wait()
+	if got, want := strings.Join(order, " "), "a1 b1 c1 a2 b2 a3 a4"; got != want {
+		t.Fatalf("served %s, want %s", got, want)
+	}
+	if len(q.lines) != 0 || len(q.ring) != 0 {
+		t.Fatalf("lines left behind: %v %v", q.lines, q.ring)
+	}
+}
+
 func TestHashQueueBoundsConcurrency(t *testing.T) {
 	for _, workers := range []int{1, 2, 3} {
 		t.Run(fmt.Sprint(workers), func(t *testing.T) {
@@ -72,7 +100,7 @@ func TestHashQueueBoundsConcurrency(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_ = q.Do(context.Background(), nil, func() {
+					_ = q.Do(context.Background(), "", nil, func() {
 						n := now.Add(1)
 						for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 						}
@@ -102,11 +130,11 @@ func TestHashQueueWaitLimit(t *testing.T) {
 		free := occupy(t, q)
 		defer free()
 		for range 2 {
-			go func() { _ = q.Do(context.Background(), nil, func() {}) }()
+			go func() { _ = q.Do(context.Background(), "", nil, func() {}) }()
 		}
 		waitQueued(t, q, 2)
 		start := time.Now()
-		err := q.Do(context.Background(), nil, func() { t.Error("ran past a full queue") })
+		err := q.Do(context.Background(), "", nil, func() { t.Error("ran past a full queue") })
 		if s, ra := status(err); s != http.StatusServiceUnavailable || ra < 1 || time.Since(start) > 100*time.Millisecond {
 			t.Fatalf("%v (status %d, Retry-After %d) after %s", err, s, ra, time.Since(start))
 		}
@@ -117,10 +145,10 @@ func TestHashQueueWaitLimit(t *testing.T) {
 		free := occupy(t, q)
 		defer free()
 		for range 2 {
-			go func() { _ = q.Do(context.Background(), nil, func() {}) }()
+			go func() { _ = q.Do(context.Background(), "", nil, func() {}) }()
 		}
 		waitQueued(t, q, 2) // third in line: 300 ms expected
-		if s, _ := status(q.Do(context.Background(), nil, func() {})); s != http.StatusServiceUnavailable {
+		if s, _ := status(q.Do(context.Background(), "", nil, func() {})); s != http.StatusServiceUnavailable {
 			t.Fatalf("status %d, want 503", s)
 		}
 	})
@@ -129,13 +157,13 @@ func TestHashQueueWaitLimit(t *testing.T) {
 		q.avg = time.Millisecond
 		free := occupy(t, q)
 		start := time.Now()
-		err := q.Do(context.Background(), nil, func() { t.Error("ran after giving up") })
+		err := q.Do(context.Background(), "", nil, func() { t.Error("ran after giving up") })
 		if s, _ := status(err); s != http.StatusServiceUnavailable || time.Since(start) < 200*time.Millisecond {
 			t.Fatalf("%v after %s", err, time.Since(start))
 		}
 		waitQueued(t, q, 0)
 		free()
-		if err := q.Do(context.Background(), nil, func() {}); err != nil { // the slot was not lost
+		if err := q.Do(context.Background(), "", nil, func() {}); err != nil { // the slot was not lost
 			t.Fatal(err)
 		}
 	})
@@ -144,14 +172,14 @@ func TestHashQueueWaitLimit(t *testing.T) {
 		free := occupy(t, q)
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error)
-		go func() { errc <- q.Do(ctx, nil, func() { t.Error("ran after cancel") }) }()
+		go func() { errc <- q.Do(ctx, "", nil, func() { t.Error("ran after cancel") }) }()
 		waitQueued(t, q, 1)
 		cancel()
 		if err := <-errc; !errors.Is(err, context.Canceled) {
 			t.Fatal(err)
 		}
 		free()
-		if err := q.Do(context.Background(), nil, func() {}); err != nil {
+		if err := q.Do(context.Background(), "", nil, func() {}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -160,21 +188,21 @@ func TestHashQueueWaitLimit(t *testing.T) {
 func TestHashQueueAdmitRefusesBeforeWork(t *testing.T) {
 	q := NewHashQueue(HashQueueOptions{Workers: 1})
 	no := httpapi.Errorf(http.StatusTooManyRequests, "no")
-	if err := q.Do(context.Background(), func() error { return no }, func() { t.Error("ran although refused") }); err != no {
+	if err := q.Do(context.Background(), "", func() error { return no }, func() { t.Error("ran although refused") }); err != no {
 		t.Fatalf("got %v", err)
 	}
 	if q.Done() != 0 {
 		t.Fatal("a refused caller was counted as a computation")
 	}
-	if err := q.Do(context.Background(), nil, func() {}); err != nil { // its slot was freed
+	if err := q.Do(context.Background(), "", nil, func() {}); err != nil { // its slot was freed
 		t.Fatal(err)
 	}
 }
 
 // TestLoginFloodIsThrottledBeforeTheHash: 100 concurrent wrong logins (half for unknown accounts) from
 // one address all pass the throttle on arrival; at their turn the throttle refuses all but the first
-// few, before hashing. A genuine login from another address, queued behind the flood, goes through
-// after a handful of hashes, not a hundred.
+// few, before hashing. A genuine login from another address, arriving behind the whole flood, has its
+// turn after one of the flood's hashes, not a hundred (nor the four the throttle lets through).
 func TestLoginFloodIsThrottledBeforeTheHash(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/deskhub.db", nil)
@@ -213,14 +241,19 @@ func TestLoginFloodIsThrottledBeforeTheHash(t *testing.T) {
 	}
 	waitQueued(t, q, 100)
 	genuine := make(chan error)
+	var doneThen int64
 	go func() {
 		_, err := svc.CheckLoginPassword(ctx, "bob", "correct horse battery", "203.0.113.9")
+		doneThen = q.Done()
 		genuine <- err
 	}()
 	waitQueued(t, q, 101)
 	free()
 	if err := <-genuine; err != nil {
 		t.Fatalf("genuine login: %v", err)
+	}
+	if doneThen > 3 { // occupy's, one of the flood's, its own
+		t.Fatalf("the genuine login finished after %d computations, want 3", doneThen)
 	}
 	wg.Wait()
 	count := func(status int) int64 {

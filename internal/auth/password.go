@@ -35,10 +35,11 @@ const (
 // exhausting memory and making every login slow at once.
 var sharedHashes = NewHashQueue(HashQueueOptions{})
 
-// argonKey computes an argon2id key in its turn on q; admit (nil: none) may refuse the caller then.
-func argonKey(ctx context.Context, q *HashQueue, admit func() error, pw, salt []byte, p argonParams, keyLen uint32) ([]byte, error) {
+// argonKey computes an argon2id key in its turn in key's line on q; admit (nil: none) may refuse the
+// caller then.
+func argonKey(ctx context.Context, q *HashQueue, line string, admit func() error, pw, salt []byte, p argonParams, keyLen uint32) ([]byte, error) {
 	var key []byte
-	err := q.Do(ctx, admit, func() { key = argon2.IDKey(pw, salt, p.time, p.memory, p.threads, keyLen) })
+	err := q.Do(ctx, line, admit, func() { key = argon2.IDKey(pw, salt, p.time, p.memory, p.threads, keyLen) })
 	return key, err
 }
 
@@ -66,7 +67,7 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key, err := argonKey(context.Background(), sharedHashes, nil, []byte(pw), salt,
+	key, err := argonKey(context.Background(), sharedHashes, "", nil, []byte(pw), salt,
 		argonParams{time: argonTime, memory: argonMemory, threads: argonThreads}, argonKeyLen)
 	if err != nil {
 		return "", err
@@ -78,16 +79,16 @@ func HashPassword(pw string) (string, error) {
 // VerifyPassword checks pw against a hash made by HashPassword: nil on a match, ErrMismatch on a wrong
 // password, another error for a malformed hash (or a 503 when the hash queue is too long).
 func VerifyPassword(hash, pw string) error {
-	return verifyPassword(context.Background(), sharedHashes, nil, hash, pw)
+	return verifyPassword(context.Background(), sharedHashes, "", nil, hash, pw)
 }
 
-// verifyPassword is VerifyPassword in its turn on q, after admit (nil: none) lets it in.
-func verifyPassword(ctx context.Context, q *HashQueue, admit func() error, hash, pw string) error {
+// verifyPassword is VerifyPassword in its turn in line's line on q, after admit (nil: none) lets it in.
+func verifyPassword(ctx context.Context, q *HashQueue, line string, admit func() error, hash, pw string) error {
 	p, err := parseHash(hash)
 	if err != nil {
 		return err
 	}
-	key, err := argonKey(ctx, q, admit, []byte(pw), p.salt, p, uint32(len(p.key)))
+	key, err := argonKey(ctx, q, line, admit, []byte(pw), p.salt, p, uint32(len(p.key)))
 	if err != nil {
 		return err
 	}

@@ -214,10 +214,10 @@ func (s *Service) Keepalive(ctx context.Context, secret string) error {
 
 // CheckLoginPassword checks login and password for a login door, with throttling per account and per
 // client address. Unknown account and wrong password fail alike (and take alike long): both wait their
-// turn on the hash queue and hash. The throttle is asked on arrival and again when the turn comes,
+// turn in the address's line of the hash queue and hash. The throttle is asked on arrival and again when the turn comes,
 // before any hashing: a flood of concurrent tries from one address all pass the first check (none has
 // failed yet), but once the first few have failed the rest are refused at their turn at no cost, so
-// they delay the other logins in the queue by microseconds, not by a hash each.
+// they cost the other addresses' logins no hash each.
 func (s *Service) CheckLoginPassword(ctx context.Context, login, password, remote string) (store.User, error) {
 	if err := s.throttle.Check(login, remote); err != nil {
 		return store.User{}, err
@@ -231,7 +231,7 @@ func (s *Service) CheckLoginPassword(ctx context.Context, login, password, remot
 		hash = dummyHash // same work as a real check, so timing does not tell accounts apart
 	}
 	admit := func() error { return s.throttle.Check(login, remote) }
-	verr := verifyPassword(ctx, s.opts.Hashes, admit, hash, password)
+	verr := verifyPassword(ctx, s.opts.Hashes, "addr:"+remote, admit, hash, password)
 	var refused *httpapi.Error
 	if errors.As(verr, &refused) || ctx.Err() != nil && errors.Is(verr, ctx.Err()) {
 		return store.User{}, verr // throttled or queue full (429/503): not a guess, not a failure
