@@ -44,6 +44,7 @@ type HashQueue struct {
 	ring    []string              // keys with waiters, in serving order
 	next    int                   // index in ring of the line served next
 	waiting int
+	retryAt time.Time     // when the last caller refused for a long wait was told to come back
 	avg     time.Duration // moving average of one computation
 	done    int64         // computations run (tests)
 }
@@ -113,8 +114,9 @@ func (q *HashQueue) acquire(ctx context.Context, key string) error {
 	// Expected wait: a full round of the lines for each caller ahead in this one, and this round.
 	expect := time.Duration(min(q.waiting+1, (ahead+1)*lines)) * q.avg / time.Duration(q.o.Workers)
 	if q.waiting >= q.o.MaxQueue || expect > q.o.MaxWait {
+		err := busy(q.retryAfter(expect - q.o.MaxWait))
 		q.mu.Unlock()
-		return busy(expect - q.o.MaxWait)
+		return err
 	}
 	if line == nil {
 		line = list.New()
@@ -150,6 +152,20 @@ func (q *HashQueue) acquire(ctx context.Context, key string) error {
 	}
 	q.mu.Unlock()
 	return err
+}
+
+// retryAfter is how long a refused caller should stay away: until the line would take it within the
+// wait limit, and after the callers refused before it, one computation apart — so that a burst of
+// refused callers comes back at the pace the queue serves, not all at once to be refused again.
+// Called under the lock.
+func (q *HashQueue) retryAfter(short time.Duration) time.Duration {
+	now := time.Now()
+	at := now.Add(short)
+	if q.retryAt.After(at) {
+		at = q.retryAt
+	}
+	q.retryAt = at.Add(q.avg / time.Duration(q.o.Workers))
+	return at.Sub(now)
 }
 
 // release hands the slot to the head of the next line in the round, or frees it.

@@ -152,6 +152,27 @@ func TestHashQueueWaitLimit(t *testing.T) {
 			t.Fatalf("status %d, want 503", s)
 		}
 	})
+	t.Run("refused callers are told to come back at the queue's pace", func(t *testing.T) {
+		q := NewHashQueue(HashQueueOptions{Workers: 1, MaxWait: 250 * time.Millisecond})
+		q.avg = 100 * time.Millisecond
+		free := occupy(t, q)
+		defer free()
+		for range 2 {
+			go func() { _ = q.Do(context.Background(), "", nil, func() {}) }()
+		}
+		waitQueued(t, q, 2)
+		var last int
+		for i := range 30 { // 100 ms apart: the 30th comes back 3 s after the first
+			s, ra := status(q.Do(context.Background(), "", nil, func() {}))
+			if s != http.StatusServiceUnavailable || ra < last {
+				t.Fatalf("refusal %d: status %d, Retry-After %d after %d", i, s, ra, last)
+			}
+			last = ra
+		}
+		if last < 3 || last > 4 {
+			t.Fatalf("the 30th refused caller comes back after %d s, want 3–4", last)
+		}
+	})
 	t.Run("a waiter gives up after the limit and leaves the line", func(t *testing.T) {
 		q := NewHashQueue(HashQueueOptions{Workers: 1, MaxWait: 200 * time.Millisecond})
 		q.avg = time.Millisecond
