@@ -35,8 +35,8 @@ const (
 // exhausting memory and making every login slow at once.
 var sharedHashes = NewHashQueue(HashQueueOptions{})
 
-// argonKey computes an argon2id key in its turn in key's line on q; admit (nil: none) may refuse the
-// caller then.
+// argonKey computes an argon2id key at its turn in the given line of q; admit (nil: none) may refuse
+// the caller then.
 func argonKey(ctx context.Context, q *HashQueue, line string, admit func() error, pw, salt []byte, p argonParams, keyLen uint32) ([]byte, error) {
 	var key []byte
 	err := q.Do(ctx, line, admit, func() { key = argon2.IDKey(pw, salt, p.time, p.memory, p.threads, keyLen) })
@@ -82,7 +82,7 @@ func VerifyPassword(hash, pw string) error {
 	return verifyPassword(context.Background(), sharedHashes, "", nil, hash, pw)
 }
 
-// verifyPassword is VerifyPassword in its turn in line's line on q, after admit (nil: none) lets it in.
+// verifyPassword is VerifyPassword at its turn in the given line of q, if admit (nil: none) lets it in.
 func verifyPassword(ctx context.Context, q *HashQueue, line string, admit func() error, hash, pw string) error {
 	p, err := parseHash(hash)
 	if err != nil {

@@ -214,10 +214,10 @@ func (s *Service) Keepalive(ctx context.Context, secret string) error {
 
 // CheckLoginPassword checks login and password for a login door, with throttling per account and per
 // client address. Unknown account and wrong password fail alike (and take alike long): both wait their
-// turn in the address's line of the hash queue and hash. The throttle is asked on arrival and again when the turn comes,
-// before any hashing: a flood of concurrent tries from one address all pass the first check (none has
-// failed yet), but once the first few have failed the rest are refused at their turn at no cost, so
-// they cost the other addresses' logins no hash each.
+// turn in the address's line of the hash queue, then hash. The throttle is asked on arrival and again
+// when the turn comes, before any hashing: a flood of concurrent tries from one address all pass the
+// first check (none has failed yet), but once the first few have failed the rest are refused at their
+// turn, unhashed, and the line per address keeps them from delaying other addresses' logins meanwhile.
 func (s *Service) CheckLoginPassword(ctx context.Context, login, password, remote string) (store.User, error) {
 	if err := s.throttle.Check(login, remote); err != nil {
 		return store.User{}, err
