@@ -104,3 +104,51 @@ func TestBodyDeadlineSkipsUpgrades(t *testing.T) {
 		t.Fatal("a plain request is taken for an upgrade")
 	}
 }
+
+// TestBufferBody: a raw route (a proxy) that buffers its body first refuses an oversized one with a 413
+// before doing anything, and otherwise finds the whole body again, with its length.
+func TestBufferBody(t *testing.T) {
+	var ran atomic.Int64
+	m := NewMux(Options{MaxBody: 1024}, []Route{{Surface: Agent, Methods: []string{"POST"}, Path: "/spawner/{id}/launch",
+		Op: RawAs(nil, nil, func(c *Call) error {
+			if err := BufferBody(c); err != nil {
+				return err
+			}
+			ran.Add(1)
+			b, _ := io.ReadAll(c.R.Body)
+			if int64(len(b)) != c.R.ContentLength {
+				return fmt.Errorf("read %d bytes, Content-Length %d", len(b), c.R.ContentLength)
+			}
+			WriteResult(c.W, Agent, http.StatusOK, len(b))
+			return nil
+		})}})
+	for _, tc := range []struct {
+		name    string
+		body    string
+		chunked bool
+		status  int
+	}{
+		{"small", `{"x":1}`, false, 200},
+		{"empty", "", false, 200},
+		{"at the limit", strings.Repeat("x", 1024), false, 200},
+		{"over the limit", strings.Repeat("x", 2<<20), false, 413},
+		{"over the limit, chunked", strings.Repeat("x", 2<<20), true, 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := ran.Load()
+			r := httptest.NewRequest("POST", "/spawner/s1/launch", strings.NewReader(tc.body))
+			if tc.chunked {
+				r.ContentLength = -1
+				r.TransferEncoding = []string{"chunked"}
+			}
+			rec := httptest.NewRecorder()
+			m.ServeHTTP(rec, r)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if tc.status != 200 && ran.Load() != before {
+				t.Fatal("the handler went on after a refused body")
+			}
+		})
+	}
+}

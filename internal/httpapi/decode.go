@@ -93,8 +93,8 @@ func DecodeJSON(body []byte, dst any, unwrapJSONAPI bool) error {
 // that streamed it on would find out halfway and could only answer 502.
 func BufferBody(c *Call) error {
 	body, err := readBody(c)
-	if err != nil || body == nil {
-		return err
+	if err != nil || len(body) == 0 {
+		return err // an empty body is read to its end already
 	}
 	c.R.Body = io.NopCloser(bytes.NewReader(body))
 	c.R.ContentLength = int64(len(body))
