@@ -166,11 +166,15 @@ const (
 	FormatJPEG = "jpeg"
 )
 
+// MaxScreenshotSide bounds a screenshot's width and height in pixels (an 8192x8192 RGBA image is
+// already 256 MiB to scale and encode).
+const MaxScreenshotSide = 8192
+
 // ScreenshotRequest is the body of /v3/api/session/screenshot.
 type ScreenshotRequest struct {
 	ID         string `json:"id" required:"true" doc:"session id"`
-	Width      int    `json:"width,omitempty" doc:"screenshot width in pixels"`
-	Height     int    `json:"height,omitempty" doc:"screenshot height in pixels"`
+	Width      int    `json:"width,omitempty" doc:"screenshot width in pixels (at most 8192)"`
+	Height     int    `json:"height,omitempty" doc:"screenshot height in pixels (at most 8192)"`
 	Format     string `json:"format,omitempty" doc:"image format: png (default) or jpeg"`
 	KeepAspect *int   `json:"keep_aspect,omitempty" doc:"1: keep the aspect ratio when reducing the image, 0: do not"`
 	Geometry   string `json:"geometry,omitempty" doc:"WIDTHxHEIGHT in pixels, instead of width and height"`
@@ -190,14 +194,20 @@ func (r *ScreenshotRequest) Validate() error {
 		name string
 		v    int
 	}{{"width", r.Width}, {"height", r.Height}} {
-		if m.v < 0 || m.v > MaxGeometry {
-			return field.Errorf(m.name, "must be from 1 to %d (0 or absent: the session's size)", MaxGeometry)
+		if m.v < 0 || m.v > MaxScreenshotSide {
+			return field.Errorf(m.name, "must be from 1 to %d (0 or absent: the session's size), not %d", MaxScreenshotSide, m.v)
 		}
 	}
 	if r.Geometry == Rootless {
 		return field.Errorf("geometry", "must be WIDTHxHEIGHT")
 	}
-	return checkGeometry("geometry", r.Geometry)
+	if err := checkGeometry("geometry", r.Geometry); err != nil {
+		return err
+	}
+	if w, h, _, _ := ParseGeometry(r.Geometry); w > MaxScreenshotSide || h > MaxScreenshotSide {
+		return field.Errorf("geometry", "must be at most %dx%d, not %q", MaxScreenshotSide, MaxScreenshotSide, r.Geometry)
+	}
+	return nil
 }
 
 // Screenshot is the answer of /v3/api/session/screenshot.

@@ -3,12 +3,12 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"unicode/utf8"
 
@@ -30,14 +30,17 @@ const (
 	MaxPasswordLen = 1024
 )
 
-// argonSlots bounds how many argon2id computations run at once: each takes 64 MiB, so a flood of
-// logins queues here instead of exhausting memory (and the cores are saturated by this many anyway).
-var argonSlots = make(chan struct{}, max(2, runtime.NumCPU()))
+// sharedHashes bounds the process's argon2id computations: each takes 64 MiB and keeps argonThreads
+// cores busy, so a flood of logins waits its turn here (in order, within a wait limit) instead of
+// exhausting memory and making every login slow at once.
+var sharedHashes = NewHashQueue(HashQueueOptions{})
 
-func argonKey(pw, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-	argonSlots <- struct{}{}
-	defer func() { <-argonSlots }()
-	return argon2.IDKey(pw, salt, time, memory, threads, keyLen)
+// argonKey computes an argon2id key at its turn in the given line of q; admit (nil: none) may refuse
+// the caller then.
+func argonKey(ctx context.Context, q *HashQueue, line string, admit func() error, pw, salt []byte, p argonParams, keyLen uint32) ([]byte, error) {
+	var key []byte
+	err := q.Do(ctx, line, admit, func() { key = argon2.IDKey(pw, salt, p.time, p.memory, p.threads, keyLen) })
+	return key, err
 }
 
 // ErrMismatch is returned by VerifyPassword for a wrong password.
@@ -58,24 +61,37 @@ func CheckPassword(pw string) error {
 
 // HashPassword returns an argon2id hash of pw in the PHC string format:
 // $argon2id$v=19$m=65536,t=3,p=2$<salt>$<hash>.
+// It waits its turn on the process's hash queue (a 503 error when that is too long).
 func HashPassword(pw string) (string, error) {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argonKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key, err := argonKey(context.Background(), sharedHashes, "", nil, []byte(pw), salt,
+		argonParams{time: argonTime, memory: argonMemory, threads: argonThreads}, argonKeyLen)
+	if err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
 // VerifyPassword checks pw against a hash made by HashPassword: nil on a match, ErrMismatch on a wrong
-// password, another error for a malformed hash.
+// password, another error for a malformed hash (or a 503 when the hash queue is too long).
 func VerifyPassword(hash, pw string) error {
+	return verifyPassword(context.Background(), sharedHashes, "", nil, hash, pw)
+}
+
+// verifyPassword is VerifyPassword at its turn in the given line of q, if admit (nil: none) lets it in.
+func verifyPassword(ctx context.Context, q *HashQueue, line string, admit func() error, hash, pw string) error {
 	p, err := parseHash(hash)
 	if err != nil {
 		return err
 	}
-	key := argonKey([]byte(pw), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+	key, err := argonKey(ctx, q, line, admit, []byte(pw), p.salt, p, uint32(len(p.key)))
+	if err != nil {
+		return err
+	}
 	if subtle.ConstantTimeCompare(key, p.key) != 1 {
 		return ErrMismatch
 	}

@@ -40,6 +40,8 @@ type Options struct {
 	// PublicURL is where users reach deskhub, used in mails.
 	PublicURL string
 	Throttle  ThrottleOptions
+	// Hashes is the queue password checks wait on (default: the process's shared one).
+	Hashes *HashQueue
 }
 
 // Service is deskhub's account security: tokens, one-time codes, password checks with throttling.
@@ -66,6 +68,9 @@ func New(o Options) *Service {
 	}
 	if o.MaxTokenLifetime == 0 {
 		o.MaxTokenLifetime = 365 * 24 * time.Hour
+	}
+	if o.Hashes == nil {
+		o.Hashes = sharedHashes
 	}
 	s := &Service{opts: o, st: o.Store, log: o.Log.With("component", "auth")}
 	s.throttle = NewThrottle(o.Throttle, o.Now)
@@ -208,7 +213,11 @@ func (s *Service) Keepalive(ctx context.Context, secret string) error {
 }
 
 // CheckLoginPassword checks login and password for a login door, with throttling per account and per
-// client address. Unknown account and wrong password fail alike (and take alike long).
+// client address. Unknown account and wrong password fail alike (and take alike long): both wait their
+// turn in the address's line of the hash queue, then hash. The throttle is asked on arrival and again
+// when the turn comes, before any hashing: a flood of concurrent tries from one address all pass the
+// first check (none has failed yet), but once the first few have failed the rest are refused at their
+// turn, unhashed, and the line per address keeps them from delaying other addresses' logins meanwhile.
 func (s *Service) CheckLoginPassword(ctx context.Context, login, password, remote string) (store.User, error) {
 	if err := s.throttle.Check(login, remote); err != nil {
 		return store.User{}, err
@@ -221,7 +230,12 @@ func (s *Service) CheckLoginPassword(ctx context.Context, login, password, remot
 	if err != nil || hash == "" || u.Provider != "local" {
 		hash = dummyHash // same work as a real check, so timing does not tell accounts apart
 	}
-	verr := VerifyPassword(hash, password)
+	admit := func() error { return s.throttle.Check(login, remote) }
+	verr := verifyPassword(ctx, s.opts.Hashes, "addr:"+remote, admit, hash, password)
+	var refused *httpapi.Error
+	if errors.As(verr, &refused) || ctx.Err() != nil && errors.Is(verr, ctx.Err()) {
+		return store.User{}, verr // throttled or queue full (429/503): not a guess, not a failure
+	}
 	if err != nil || verr != nil || u.Disabled || u.PasswordHash == "" || u.Provider != "local" {
 		s.throttle.Fail(login, remote)
 		s.log.Info("login failed", "login", login, "remote", remote)

@@ -261,6 +261,8 @@ func TestServeBadConfiguration(t *testing.T) {
 		{"bad db url", []string{"--data", t.TempDir(), "--db", "mysql://u:pw@host/db"}, "want empty (SQLite)", "pw@"},
 		{"bad listen", []string{"--data", t.TempDir(), "--listen", "nowhere"}, "listen address", ""},
 		{"bad geometry", []string{"--data", t.TempDir(), "--display-geometry", "big"}, "display geometry", ""},
+		{"bad body timeout", []string{"--data", t.TempDir(), "--body-timeout", "soon"}, "--body-timeout", ""},
+		{"short body timeout", []string{"--data", t.TempDir(), "--body-timeout", "10ms"}, "body timeout", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,7 +22,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b := &envFlags{e: e, fs: fs}
 	cfg := config.Default()
 	var sf storeFlags
-	var logLevel, logFormat, grace string
+	var logLevel, logFormat, grace, bodyTimeout string
 	var maxBody int
 	b.string(&cfg.Listen, "listen", "DESKHUB_LISTEN", cfg.Listen, "HTTP listen address host:port")
 	sf.bind(b)
@@ -30,6 +30,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&logFormat, "log-format", "DESKHUB_LOG_FORMAT", "json", "log format: json or text")
 	b.string(&grace, "shutdown-grace", "DESKHUB_SHUTDOWN_GRACE", cfg.ShutdownGrace.String(), "how long in-flight requests may finish after SIGTERM")
 	b.int(&maxBody, "max-body", "DESKHUB_MAX_BODY", int(cfg.MaxBody), "largest accepted API request body in bytes")
+	b.string(&bodyTimeout, "body-timeout", "DESKHUB_BODY_TIMEOUT", cfg.BodyTimeout.String(), "longest a client may take to send a request body (websockets and event streams excepted)")
 	b.string(&cfg.Hostname, "hostname", "DESKHUB_HOSTNAME", "", "host name reported to clients (default: the system's)")
 	f := &cfg.Features
 	b.bool(&f.DisableUserRegistration, "disable-user-registration", "DESKHUB_DISABLE_USER_REGISTRATION", f.DisableUserRegistration, "refuse user.register")
@@ -99,7 +100,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	for _, d := range []struct {
 		flag, val string
 		dst       *time.Duration
-	}{{"--shutdown-grace", grace, &cfg.ShutdownGrace}, {"--login-ttl", loginTTL, &a.LoginTTL},
+	}{{"--shutdown-grace", grace, &cfg.ShutdownGrace}, {"--body-timeout", bodyTimeout, &cfg.BodyTimeout}, {"--login-ttl", loginTTL, &a.LoginTTL},
 		{"--code-ttl", codeTTL, &a.CodeTTL}, {"--max-token-lifetime", maxToken, &a.MaxTokenLifetime},
 		{"--op-timeout", opTimeout, &in.OpTimeout}, {"--stream-bind-timeout", bindTimeout, &in.StreamBindTimeout},
 		{"--stream-heartbeat", heartbeat, &in.Heartbeat}} {
@@ -120,6 +121,9 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := secureDataDir(cfg.DataDir); err != nil {
+		return err
+	}
 	if err := bootstrapAdmin(ctx, e, st, log); err != nil {
 		return err
 	}

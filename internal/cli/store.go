@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -39,7 +40,7 @@ func (sf *storeFlags) bind(b *envFlags) {
 func prepareDataDir(dir string) error {
 	// 0711: desktops run as other Unix users and must traverse to their session and home directories;
 	// nothing here can be listed or read by them.
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, dataDirMode); err != nil {
 		return fmt.Errorf("data directory %s cannot be created: %w", dir, unwrapPathErr(err))
 	}
 	probe, err := os.CreateTemp(dir, ".write-test-*")
@@ -49,6 +50,68 @@ func prepareDataDir(dir string) error {
 	name := probe.Name()
 	probe.Close()
 	return os.Remove(name)
+}
+
+// Modes `deskhub serve` gives its data directory and what is in it. The directory is 0711, not 0700:
+// each deskhub account's desktops run as a Unix user of their own, which must traverse it to reach
+// <data>/sessions/<id> and <data>/homes/<login>; the missing read bit keeps them from listing it, so
+// they find nothing they are not told the name of. Everything else in it is the broker's alone:
+// the database and its WAL files, keys, the known sshd host keys, the server id, the mail outbox.
+const (
+	dataDirMode   = 0o711
+	privateMode   = 0o600
+	privateDirMod = 0o700
+)
+
+// privateFiles are the data directory's files only the broker may read (absent ones are skipped).
+var privateFiles = []string{"deskhub.db", "deskhub.db-wal", "deskhub.db-shm", "secret.key", "server-id", "ssh_known_hosts"}
+
+// secureDataDir forces the modes above onto an existing data directory too (one made by hand, or by an
+// older deskhub, may be 0755 with readable files). It does not touch the sessions and homes trees:
+// their owners are the desktops' users, and the provider sets their modes.
+func secureDataDir(dir string) error {
+	if err := os.Chmod(dir, dataDirMode); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, unwrapPathErr(err))
+	}
+	for _, name := range privateFiles {
+		if err := chmodIfExists(filepath.Join(dir, name), privateMode); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"sessions", "homes"} {
+		if err := chmodIfExists(filepath.Join(dir, name), dataDirMode); err != nil {
+			return err
+		}
+	}
+	outbox := filepath.Join(dir, "outbox")
+	if err := chmodIfExists(outbox, privateDirMod); err != nil {
+		return err
+	}
+	mails, _ := filepath.Glob(filepath.Join(outbox, "*.eml"))
+	for _, m := range mails {
+		if err := chmodIfExists(m, privateMode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chmodIfExists sets the mode of path unless it does not exist; it never follows a symbolic link.
+func chmodIfExists(path string, mode os.FileMode) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 || fi.Mode().Perm() == mode {
+		return nil
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	return nil
 }
 
 func unwrapPathErr(err error) error {

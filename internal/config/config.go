@@ -27,6 +27,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxBody limits API request bodies in bytes.
 	MaxBody int64
+	// BodyTimeout bounds how long a client may take to send a request body (websockets and bodiless
+	// requests, such as event streams, are not bound by it).
+	BodyTimeout time.Duration
 	// Hostname is reported by /v3/api (default: the OS hostname).
 	Hostname string
 
@@ -136,6 +139,7 @@ func Default() Config {
 		DataDir:       "./var",
 		ShutdownGrace: 15 * time.Second,
 		MaxBody:       1 << 20,
+		BodyTimeout:   30 * time.Second,
 		Features:      Features{WebAuthnEnabled: true, SimplestreamEnabled: true},
 		SSH:           SSHLogin{PublicKey: true},
 		Display:       DisplayDefaults{Geometry: "1280x800", ColorDepth: 24, FrameRate: 30, Clipboard: "both"},
@@ -165,6 +169,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBody < 1024 {
 		return fmt.Errorf("max body must be at least 1024 bytes, not %d", c.MaxBody)
+	}
+	if c.BodyTimeout < time.Second {
+		return fmt.Errorf("body timeout %s: want at least 1s", c.BodyTimeout)
 	}
 	if !geometryRE.MatchString(c.Display.Geometry) {
 		return fmt.Errorf("display geometry %q: want WIDTHxHEIGHT, e.g. 1280x800", c.Display.Geometry)

@@ -23,6 +23,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"data dir":             func(c *Config) { c.DataDir = "" },
 		"shutdown grace":       func(c *Config) { c.ShutdownGrace = -time.Second },
 		"max body":             func(c *Config) { c.MaxBody = 10 },
+		"body timeout":         func(c *Config) { c.BodyTimeout = 0 },
 		"display geometry":     func(c *Config) { c.Display.Geometry = "1280*800" },
 		"display colour depth": func(c *Config) { c.Display.ColorDepth = 12 },
 		"display frame rate":   func(c *Config) { c.Display.FrameRate = 0 },

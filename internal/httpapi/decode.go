@@ -29,8 +29,8 @@ type Validator interface {
 // a GET (or any request with an empty body) takes them from the query string instead, converted by the
 // types of dst's members. On the infrastructure surface a JSON:API wrapper {"data":{"attributes":{…}}}
 // is accepted as well as the flat object. Members tagged `required:"true"` must be present and not null.
-// Members the request type does not have are refused. Errors are 400s (413 for oversized bodies) naming
-// the member at fault.
+// Members the request type does not have are refused. Errors are 400s naming the member at fault (413
+// for an oversized body, 408 for one that did not arrive in time).
 func Decode(c *Call, dst any) error {
 	body, err := readBody(c)
 	if err != nil {
@@ -88,6 +88,21 @@ func DecodeJSON(body []byte, dst any, unwrapJSONAPI bool) error {
 	return nil
 }
 
+// BufferBody reads the whole request body into memory and puts it back for the handler, so that a body
+// over the limit (413) or too slow to arrive (408) is refused before anything is done with it — a proxy
+// that streamed it on would find out halfway and could only answer 502.
+func BufferBody(c *Call) error {
+	body, err := readBody(c)
+	if err != nil || len(body) == 0 {
+		return err // an empty body is read to its end already
+	}
+	c.R.Body = io.NopCloser(bytes.NewReader(body))
+	c.R.ContentLength = int64(len(body))
+	c.R.Header.Del("Transfer-Encoding")
+	c.R.TransferEncoding = nil
+	return nil
+}
+
 func readBody(c *Call) ([]byte, error) {
 	if c.R.Body == nil || c.R.Body == http.NoBody {
 		return nil, nil
@@ -95,7 +110,8 @@ func readBody(c *Call) ([]byte, error) {
 	body, err := io.ReadAll(c.R.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var slow *BodyTimeoutError
+		if errors.As(err, &tooBig) || errors.As(err, &slow) {
 			return nil, AsError(err)
 		}
 		return nil, BadRequest("", "cannot read request body: %v", err)

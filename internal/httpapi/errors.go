@@ -68,10 +68,13 @@ func AsError(err error) *Error {
 		return &Error{Status: kindStatus[f.Kind], Msg: f.Msg, Field: f.Field, Err: f.Err, RetryAfter: f.RetryAfter}
 	}
 	var tooBig *http.MaxBytesError
+	var slow *BodyTimeoutError
 	switch {
 	case errors.As(err, &tooBig):
 		return &Error{Status: http.StatusRequestEntityTooLarge,
 			Msg: fmt.Sprintf("request body is larger than the limit of %d bytes", tooBig.Limit), Err: err}
+	case errors.As(err, &slow):
+		return &Error{Status: http.StatusRequestTimeout, Msg: slow.Error(), Err: err}
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Msg: err.Error(), Err: err}
 	case errors.Is(err, store.ErrConflict):
@@ -116,6 +119,8 @@ func errorName(status int) string {
 		return "NotFound"
 	case http.StatusMethodNotAllowed:
 		return "MethodNotAllowed"
+	case http.StatusRequestTimeout:
+		return "RequestTimeout"
 	case http.StatusConflict:
 		return "Conflict"
 	case http.StatusRequestEntityTooLarge:

@@ -71,6 +71,16 @@ func TestAgentProxy(t *testing.T) {
 	if r.Status != 200 || r.get("code") != 200.0 || r.str("data", "version") == "" {
 		t.Fatalf("agent version through the broker: %d %s", r.Status, r.Raw)
 	}
+	// Bodies over the limit are a 413 from the broker, before anything reaches the agent (streamed on,
+	// they failed halfway and answered 502).
+	big := `{"command":"` + strings.Repeat("x", 2<<20) + `"}`
+	for _, ep := range []struct{ method, path string }{{"POST", "/launch"}, {"POST", "/setDesktop"},
+		{"POST", "/setBackgroundColor"}, {"PUT", "/configurePulse"}, {"POST", "/activatewindows"}} {
+		r := h.call(ep.method, "/spawner/"+id+ep.path, owner, big)
+		if r.Status != 413 || r.get("code") != 413.0 || !strings.Contains(r.str("data"), "larger than the limit") {
+			t.Fatalf("%s %s with 2 MiB: %d %.200s", ep.method, ep.path, r.Status, r.Raw)
+		}
+	}
 	about := h.call("GET", "/spawner/"+id+"/about", owner, nil, "Accept-Language", "de-DE").want(t, 200)
 	if about.str("data", "language") != "de" || about.str("data", "clientipaddr") != "192.0.2.10" {
 		t.Fatalf("about: %s", about.Raw)

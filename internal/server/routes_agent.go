@@ -68,6 +68,9 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 	if !ok {
 		return httpapi.Errorf(http.StatusNotImplemented, "desktops of this host run no agent")
 	}
+	if err := httpapi.BufferBody(c); err != nil {
+		return err // too large (413) or too slow (408): refused here, the agent never sees it
+	}
 	prefix := "/spawner/" + id
 	var upstreamErr error
 	rp := &httputil.ReverseProxy{

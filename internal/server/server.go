@@ -71,6 +71,7 @@ type Server struct {
 	hostname string
 	registry *prometheus.Registry
 	mux      *httpapi.Mux
+	handler  http.Handler
 	openapi  []byte
 	auth     *auth.Service
 	mailer   mail.Sender
@@ -155,11 +156,13 @@ func New(opts Options) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(s.openapi)
 	})
+	s.handler = httpapi.BodyDeadline(s.mux, opts.Config.BodyTimeout)
 	return s, nil
 }
 
 // Handler is the HTTP handler of every surface.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Request bodies must arrive within the configured body timeout.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Routes lists the routes of the three surfaces.
 func (s *Server) Routes() []httpapi.Route { return s.mux.Routes() }
@@ -188,6 +191,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("resuming infrastructure operations: %w", err)
 	}
 	defer s.closeInfra()
+	// No ReadTimeout: it would cut websockets and event streams. Headers have ReadHeaderTimeout, bodies
+	// the per-request deadline of Handler (Config.BodyTimeout), keep-alive connections IdleTimeout.
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -230,7 +235,7 @@ func loadServerID(dataDir string) (string, error) {
 		return "", fmt.Errorf("reading server id: %w", err)
 	}
 	id := uuid.NewString()
-	if err := os.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing server id: %w", err)
 	}
 	return id, nil

@@ -83,8 +83,8 @@ func (s *Server) sessionScreenshot(c *httpapi.Call, who session.Caller, r *fastx
 			return fastx.Screenshot{}, fault.Memberf("geometry", "%v", err)
 		}
 	}
-	if w < 0 || h < 0 || w > fastx.MaxGeometry || h > fastx.MaxGeometry {
-		return fastx.Screenshot{}, httpapi.BadRequest("width", "width and height must be between 0 and %d", fastx.MaxGeometry)
+	if w < 0 || h < 0 || w > fastx.MaxScreenshotSide || h > fastx.MaxScreenshotSide { // Validate checked; kept as a guard
+		return fastx.Screenshot{}, httpapi.BadRequest("width", "width and height must be between 0 and %d", fastx.MaxScreenshotSide)
 	}
 	src, err := s.sessions.Screenshot(c.Ctx, who, r.ID, provider.ScreenshotOptions{Format: r.Format, Width: w, Height: h,
 		KeepAspect: r.KeepAspect == nil || *r.KeepAspect != 0})

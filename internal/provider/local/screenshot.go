@@ -13,6 +13,7 @@ import (
 	"github.com/jezek/xgb/xproto"
 	"golang.org/x/image/draw"
 
+	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/provider"
 )
 
@@ -144,8 +145,8 @@ func convertZPixmap(data []byte, w, h, bpp, pad int, msb bool, rm, gm, bm uint32
 	return img, nil
 }
 
-// maxShotSide bounds screenshot dimensions.
-const maxShotSide = 8192
+// maxShotSide bounds screenshot dimensions (the broker refuses larger ones with a 400 before asking).
+const maxShotSide = fastx.MaxScreenshotSide
 
 // encodeShot scales and encodes a screenshot.
 func encodeShot(src *image.RGBA, o provider.ScreenshotOptions) ([]byte, error) {

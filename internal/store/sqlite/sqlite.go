@@ -73,6 +73,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (store.Store, erro
 		return nil, fmt.Errorf("sqlite: cannot open %s: %w", path, unwrapPathError(err))
 	}
 	f.Close()
+	makePrivate(path, log)
 
 	db, err := sql.Open("sqlite", path+"?"+dsnParams.Encode())
 	if err != nil {
@@ -124,6 +125,21 @@ func scrubShareKeys(ctx context.Context, st *sqlstore.Store, log *slog.Logger) e
 		}
 	}
 	return nil
+}
+
+// makePrivate gives the database file mode 0600: an existing file keeps its mode on open. SQLite gives
+// the -wal and -shm files the database file's mode, so that covers those it creates from now on; present
+// ones are fixed here. Failing (a file of another owner) is logged, not fatal.
+func makePrivate(path string, log *slog.Logger) {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() == 0o600 {
+			continue
+		}
+		if err := os.Chmod(p, 0o600); err != nil {
+			log.Warn("the database file is readable by others and cannot be made private", "file", p, "error", err)
+		}
+	}
 }
 
 // walWait bounds how long Open retries switching the file to WAL while

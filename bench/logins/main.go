@@ -1,0 +1,390 @@
+// Command logins benchmarks password logins through a running `deskhub serve` (loopback only):
+//
+//  1. idle: -idle sequential logins of one account, nothing else running;
+//  2. burst: -users accounts log in at once (one request each, all from 127.0.0.1) while -desktops
+//     xterm desktops start; a 503 (hash queue full) is retried after its Retry-After (up to three
+//     times), and the figure is the time to a token including those waits;
+//  3. flood: -rounds times, -flood wrong logins at once from one address (127.0.0.<66+round>; half for
+//     an existing account, half for unknown ones) and, 20 ms in, one genuine login from 127.0.0.1.
+//
+// Everything is bounded (counts, client timeouts); everything started is stopped on the way out. Prints
+// a Markdown table and the machine it ran on.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const password = "bench-Passw0rd-for-loopback-only"
+
+type options struct {
+	deskhub  string
+	build    bool
+	users    int
+	idle     int
+	desktops int
+	flood    int
+	rounds   int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.deskhub, "deskhub", "bin/deskhub", "deskhub binary (copied into the work dir before it runs)")
+	flag.BoolVar(&o.build, "build", true, "build -deskhub first (make -s build) from the current directory")
+	flag.IntVar(&o.users, "users", 50, "accounts logging in at once in the burst (at most 200)")
+	flag.IntVar(&o.idle, "idle", 10, "sequential logins of the idle phase")
+	flag.IntVar(&o.desktops, "desktops", 3, "xterm desktops started during the burst (at most 10)")
+	flag.IntVar(&o.flood, "flood", 100, "wrong logins at once per flood round (at most 500)")
+	flag.IntVar(&o.rounds, "rounds", 10, "flood rounds (at most 50)")
+	flag.Parse()
+	o.users, o.desktops, o.flood, o.rounds = min(o.users, 200), min(o.desktops, 10), min(o.flood, 500), min(o.rounds, 50)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/logins:", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	work, data, base string
+	cmd              *exec.Cmd
+}
+
+func run(ctx context.Context, o options) error {
+	load := loadavg()
+	if o.build {
+		b := exec.CommandContext(ctx, "make", "-s", "build")
+		b.Stdout, b.Stderr = os.Stderr, os.Stderr
+		if err := b.Run(); err != nil {
+			return fmt.Errorf("make build: %w", err)
+		}
+	}
+	work, err := os.MkdirTemp("/tmp", "deskhub-bench-logins-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	b := &bench{work: work, data: filepath.Join(work, "data")}
+	// Desktops' Unix users must traverse to their session directories.
+	for _, d := range []string{work, b.data} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return err
+		}
+		if err := os.Chmod(d, 0o711); err != nil {
+			return err
+		}
+	}
+	bin := filepath.Join(work, "deskhub")
+	if err := copyFile(o.deskhub, bin); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "creating %d accounts…\n", o.users+1)
+	for i := 0; i <= o.users; i++ {
+		if err := addUser(ctx, bin, b.data, userName(i)); err != nil {
+			return err
+		}
+	}
+	if err := b.start(ctx, bin); err != nil {
+		return err
+	}
+	defer b.stop()
+
+	fmt.Println("| phase | logins | p50 | p99 | max | other answers |")
+	fmt.Println("|---|---|---|---|---|---|")
+	idle, _ := b.sequential(ctx, o.idle)
+	row("idle, one at a time", idle, "")
+
+	burst, desks, notes, err := b.burst(ctx, o)
+	if err != nil {
+		return err
+	}
+	row(fmt.Sprintf("%d at once while %d desktops start", o.users, o.desktops), burst, notes)
+	row("(the desktops' session/start)", desks, "")
+
+	genuine, floodNotes := b.floods(ctx, o)
+	row(fmt.Sprintf("genuine, during %d wrong logins from one address (%d rounds)", o.flood, o.rounds), genuine, floodNotes)
+	fmt.Printf("\nmachine: %d cores, load average at the start %s, after %s; %s\n",
+		runtime.NumCPU(), load, loadavg(), runtime.Version())
+	return nil
+}
+
+func userName(i int) string { return fmt.Sprintf("user%03d", i) }
+
+func addUser(ctx context.Context, bin, data, login string) error {
+	c := exec.CommandContext(ctx, bin, "user", "add", "--login", login, "--email", login+"@example.org", "--password-stdin", "--data", data)
+	c.Stdin = strings.NewReader(password + "\n")
+	if out, err := c.CombinedOutput(); err != nil {
+		return fmt.Errorf("user add %s: %v: %s", login, err, out)
+	}
+	return nil
+}
+
+func (b *bench) start(ctx context.Context, bin string) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	b.base = "http://" + addr
+	logf, err := os.Create(filepath.Join(b.work, "serve.log"))
+	if err != nil {
+		return err
+	}
+	b.cmd = exec.Command(bin, "serve", "--listen", addr, "--data", b.data, "--log-level", "warn")
+	b.cmd.Stdout, b.cmd.Stderr = logf, logf
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := b.cmd.Start(); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Post(b.base+"/api/v1/health.alive", "application/json", nil); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("deskhub did not come up; see its log")
+}
+
+func (b *bench) stop() {
+	if b.cmd == nil || b.cmd.Process == nil {
+		return
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = b.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// client makes requests from the given loopback address, one connection per request.
+func client(from string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
+	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
+// post sends a JSON body and answers status, Retry-After and the decoded body.
+func post(ctx context.Context, c *http.Client, url, token string, body any) (int, int, map[string]any, error) {
+	raw, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(raw))
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	return resp.StatusCode, ra, m, nil
+}
+
+// login logs in on the session surface; a 503 is retried after its Retry-After, up to three times. It
+// answers the time to the final answer, that answer's status and the statuses on the way.
+func (b *bench) login(ctx context.Context, c *http.Client, user, pw string) (time.Duration, int, []int, string) {
+	start := time.Now()
+	var seen []int
+	for try := 0; ; try++ {
+		status, ra, m, err := post(ctx, c, b.base+"/v3/api/user/login", "", map[string]any{"username": user, "password": pw})
+		if err != nil {
+			return time.Since(start), 0, seen, ""
+		}
+		seen = append(seen, status)
+		if status == http.StatusServiceUnavailable && try < 3 && ra > 0 {
+			time.Sleep(time.Duration(ra) * time.Second)
+			continue
+		}
+		r, _ := m["result"].(map[string]any)
+		tok, _ := r["token"].(string)
+		return time.Since(start), status, seen, tok
+	}
+}
+
+func (b *bench) sequential(ctx context.Context, n int) ([]time.Duration, error) {
+	c := client("127.0.0.1")
+	var out []time.Duration
+	for range n {
+		d, status, _, _ := b.login(ctx, c, userName(1), password)
+		if status != 200 {
+			return out, fmt.Errorf("idle login: %d", status)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// burst starts the desktops and the logins together.
+func (b *bench) burst(ctx context.Context, o options) ([]time.Duration, []time.Duration, string, error) {
+	c := client("127.0.0.1")
+	_, status, _, deskTok := b.login(ctx, c, userName(0), password)
+	if status != 200 {
+		return nil, nil, "", fmt.Errorf("login of the desktops' account: %d", status)
+	}
+	var mu sync.Mutex
+	var logins, desks []time.Duration
+	var ids []string
+	statuses := map[string]int{}
+	var wg sync.WaitGroup
+	defer func() { // desktops outlive deskhub: stop them whatever happens
+		for _, id := range ids {
+			_, _, _, _ = post(context.WithoutCancel(ctx), c, b.base+"/v3/api/session/terminate", deskTok, map[string]any{"id": id})
+		}
+	}()
+	startGate := make(chan struct{})
+	for range o.desktops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-startGate
+			t := time.Now()
+			st, _, m, err := post(ctx, c, b.base+"/v3/api/session/start", deskTok, map[string]any{"command": "xterm", "geometry": "1024x768"})
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil && st == 200 {
+				desks = append(desks, time.Since(t))
+				r, _ := m["result"].(map[string]any)
+				id, _ := r["id"].(string)
+				ids = append(ids, id)
+			} else {
+				statuses[fmt.Sprintf("session/start %d %v", st, err)]++
+			}
+		}()
+	}
+	for i := 1; i <= o.users; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-startGate
+			d, st, seen, _ := b.login(ctx, c, userName(i), password)
+			mu.Lock()
+			defer mu.Unlock()
+			if st == 200 {
+				logins = append(logins, d)
+			}
+			if len(seen) > 1 || st != 200 {
+				statuses[fmt.Sprint(seen)]++
+			}
+		}()
+	}
+	close(startGate)
+	wg.Wait()
+	return logins, desks, notes(statuses), nil
+}
+
+// floods runs the flood rounds and answers the genuine logins' times.
+func (b *bench) floods(ctx context.Context, o options) ([]time.Duration, string) {
+	var genuine []time.Duration
+	statuses := map[string]int{}
+	var mu sync.Mutex
+	for round := range o.rounds {
+		attacker := client(fmt.Sprintf("127.0.0.%d", 66+round))
+		var wg sync.WaitGroup
+		for i := range o.flood {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				user := userName(o.users) // an existing account …
+				if i%2 == 1 {
+					user = fmt.Sprintf("nobody-%d-%d", round, i) // … and unknown ones
+				}
+				st, _, _, err := post(ctx, attacker, b.base+"/v3/api/user/login", "", map[string]any{"username": user, "password": "wrong-password"})
+				mu.Lock()
+				statuses[fmt.Sprintf("flood %d", st)]++
+				if err != nil {
+					statuses["flood error"]++
+				}
+				mu.Unlock()
+			}()
+		}
+		time.Sleep(20 * time.Millisecond)
+		d, st, seen, _ := b.login(ctx, client("127.0.0.1"), userName(1+round%max(1, o.users-1)), password)
+		if st == 200 {
+			genuine = append(genuine, d)
+		} else {
+			statuses[fmt.Sprintf("genuine %v", seen)]++
+		}
+		wg.Wait()
+	}
+	return genuine, notes(statuses)
+}
+
+func notes(m map[string]int) string {
+	var parts []string
+	for k, n := range m {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, n))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func row(phase string, ds []time.Duration, other string) {
+	if len(ds) == 0 {
+		fmt.Printf("| %s | 0 | – | – | – | %s |\n", phase, other)
+		return
+	}
+	slices.Sort(ds)
+	pct := func(p float64) time.Duration { return ds[min(len(ds)-1, int(p*float64(len(ds))))] }
+	fmt.Printf("| %s | %d | %s | %s | %s | %s |\n", phase, len(ds), ms(pct(0.50)), ms(pct(0.99)), ms(ds[len(ds)-1]), other)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,216 @@
+package auth
+
+import (
+	"container/list"
+	"context"
+	"math"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/deskhub/deskhub/internal/httpapi"
+)
+
+// HashQueueOptions tune a HashQueue; zero values take the defaults.
+type HashQueueOptions struct {
+	// Workers is how many computations run at once (default GOMAXPROCS / argon2id lanes, at least 1:
+	// one argon2id computation already keeps argonThreads cores busy, and each holds 64 MiB).
+	Workers int
+	// MaxWait bounds the wait for a turn (default 5 s): a caller whose expected wait is longer is
+	// refused at once, and one still waiting after MaxWait gives up; both get a 503 with Retry-After.
+	MaxWait time.Duration
+	// MaxQueue bounds how many callers wait (default 256).
+	MaxQueue int
+}
+
+// HashQueue runs password hash computations (argon2id) a bounded number at a time, fairly: callers
+// wait in one line per key (the client address), served in arrival order within a line and in turn
+// across lines. A waiting caller is handed the slot of the computation that finishes (no thundering
+// herd of waiters racing for a semaphore), and a caller may be refused at its turn, before any
+// hashing, by an admit check (the login throttle, whose verdict may have changed while it waited).
+//
+// Why a line per address rather than one line: a flood of logins from one address, all arriving before
+// any has failed (so before the throttle can stop them), would otherwise stand between every other
+// login and its hash; with a line each, a login from elsewhere waits for at most one computation per
+// address ahead of it in the round, and the flood's own line is refused at its turns once the throttle
+// has seen its first failures.
+type HashQueue struct {
+	o       HashQueueOptions
+	mu      sync.Mutex
+	running int
+	lines   map[string]*list.List // key → waiting *turn, oldest first
+	ring    []string              // keys with waiters, in serving order
+	next    int                   // index in ring of the line served next
+	waiting int
+	retryAt time.Time     // when the last caller refused for a long wait was told to come back
+	avg     time.Duration // moving average of one computation
+	done    int64         // computations run (tests)
+}
+
+// turn is one waiting caller; granted (under the queue's lock) means a slot was handed to it.
+type turn struct {
+	ready   chan struct{}
+	granted bool
+}
+
+// NewHashQueue returns a queue with the options' defaults filled in.
+func NewHashQueue(o HashQueueOptions) *HashQueue {
+	if o.Workers <= 0 {
+		o.Workers = max(1, runtime.GOMAXPROCS(0)/argonThreads)
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = 5 * time.Second
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 256
+	}
+	return &HashQueue{o: o, avg: 100 * time.Millisecond, lines: map[string]*list.List{}}
+}
+
+// Options returns the options in force.
+func (q *HashQueue) Options() HashQueueOptions { return q.o }
+
+// Done is how many computations the queue has run.
+func (q *HashQueue) Done() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.done
+}
+
+// Do waits for a turn in key's line, runs admit (nil: none) and, if it lets the caller in, fn. It
+// answers admit's error, a 503 when the wait would be too long, or the context's error.
+func (q *HashQueue) Do(ctx context.Context, key string, admit func() error, fn func()) error {
+	if err := q.acquire(ctx, key); err != nil {
+		return err
+	}
+	defer q.release()
+	if admit != nil {
+		if err := admit(); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	fn()
+	q.observe(time.Since(start))
+	return nil
+}
+
+func (q *HashQueue) acquire(ctx context.Context, key string) error {
+	q.mu.Lock()
+	if q.running < q.o.Workers && q.waiting == 0 {
+		q.running++
+		q.mu.Unlock()
+		return nil
+	}
+	line := q.lines[key]
+	ahead, lines := 0, len(q.ring)
+	if line != nil {
+		ahead = line.Len()
+	} else {
+		lines++
+	}
+	// Expected wait: a full round of the lines for each caller ahead in this one, and this round.
+	expect := time.Duration(min(q.waiting+1, (ahead+1)*lines)) * q.avg / time.Duration(q.o.Workers)
+	if q.waiting >= q.o.MaxQueue || expect > q.o.MaxWait {
+		err := busy(q.retryAfter(expect - q.o.MaxWait))
+		q.mu.Unlock()
+		return err
+	}
+	if line == nil {
+		line = list.New()
+		q.lines[key] = line
+		q.ring = append(q.ring, key)
+	}
+	t := &turn{ready: make(chan struct{})}
+	el := line.PushBack(t)
+	q.waiting++
+	q.mu.Unlock()
+
+	timer := time.NewTimer(q.o.MaxWait)
+	defer timer.Stop()
+	var err error
+	select {
+	case <-t.ready:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timer.C:
+		err = busy(time.Second)
+	}
+	q.mu.Lock()
+	if t.granted { // the slot came as we gave up: pass it on
+		q.mu.Unlock()
+		q.release()
+		return err
+	}
+	line.Remove(el)
+	q.waiting--
+	if line.Len() == 0 {
+		q.dropLine(key)
+	}
+	q.mu.Unlock()
+	return err
+}
+
+// retryAfter is how long a refused caller should stay away: until the line would take it within the
+// wait limit, and after the callers refused before it, one computation apart — so that a burst of
+// refused callers comes back at the pace the queue serves, not all at once to be refused again.
+// Called under the lock.
+func (q *HashQueue) retryAfter(short time.Duration) time.Duration {
+	now := time.Now()
+	at := now.Add(short)
+	if q.retryAt.After(at) {
+		at = q.retryAt
+	}
+	q.retryAt = at.Add(q.avg / time.Duration(q.o.Workers))
+	return at.Sub(now)
+}
+
+// release hands the slot to the head of the next line in the round, or frees it.
+func (q *HashQueue) release() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.waiting == 0 {
+		q.running--
+		return
+	}
+	q.next %= len(q.ring)
+	key := q.ring[q.next]
+	line := q.lines[key]
+	t := line.Remove(line.Front()).(*turn)
+	q.waiting--
+	if line.Len() == 0 {
+		q.dropLine(key) // the next line moves into this index
+	} else {
+		q.next++
+	}
+	t.granted = true
+	close(t.ready)
+}
+
+// dropLine forgets an empty line, keeping the round's position.
+func (q *HashQueue) dropLine(key string) {
+	delete(q.lines, key)
+	i := slices.Index(q.ring, key)
+	q.ring = slices.Delete(q.ring, i, i+1)
+	if i < q.next {
+		q.next--
+	}
+}
+
+func (q *HashQueue) observe(d time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.done++
+	q.avg += (d - q.avg) / 8
+}
+
+// busy is the 503 of a full queue; Retry-After is at least a second.
+func busy(after time.Duration) error {
+	secs := max(1, int(math.Ceil(after.Seconds())))
+	e := httpapi.Errorf(http.StatusServiceUnavailable, "too many logins at once; try again in %d seconds", secs)
+	e.RetryAfter = secs
+	return e
+}
