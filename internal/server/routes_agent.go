@@ -60,17 +60,18 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 	// The call (the events websocket above all) lasts only as long as the token, account and share key
 	// it came with: cancelling the request's context closes the upstream connection and with it the
 	// proxied one, upgraded or not.
-	ctx, cancel := context.WithCancel(c.R.Context())
-	defer cancel()
-	defer s.revoke.Watch(deps, cancel)()
-	req := c.R.WithContext(ctx)
 	dialer, ok := s.prov.(provider.AgentDialer)
 	if !ok {
 		return httpapi.Errorf(http.StatusNotImplemented, "desktops of this host run no agent")
 	}
+	// Before the request is copied below: the copy must carry the buffered body.
 	if err := httpapi.BufferBody(c); err != nil {
 		return err // too large (413) or too slow (408): refused here, the agent never sees it
 	}
+	ctx, cancel := context.WithCancel(c.R.Context())
+	defer cancel()
+	defer s.revoke.Watch(deps, cancel)()
+	req := c.R.WithContext(ctx)
 	prefix := "/spawner/" + id
 	var upstreamErr error
 	rp := &httputil.ReverseProxy{
