@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -336,6 +337,27 @@ func (h *harness) url() string {
 	return ts.URL
 }
 
+// wantErr fails unless err is an answer of the server with the status whose message contains detail.
+func wantErr(t testing.TB, err error, status int, detail string) *client.Error {
+	t.Helper()
+	var e *client.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v (%T), want a %d answer", err, err, status)
+	}
+	if e.Status != status || !strings.Contains(e.Message, detail) {
+		t.Fatalf("got %d %q, want %d with %q", e.Status, e.Message, status, detail)
+	}
+	return e
+}
+
+// must fails the test on an error.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // listeners are a harness's HTTP listeners, by server (a copied harness with another server gets its
 // own).
 type listeners struct {
@@ -360,7 +382,9 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		req.Body.Close()
 	}
 	req = req.Clone(req.Context())
-	req.Body = io.NopCloser(bytes.NewReader(raw))
+	if req.Body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(raw))
+	}
 	for k, vs := range v.header {
 		req.Header[k] = vs
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/provider/local"
 	"github.com/deskhub/deskhub/internal/session"
@@ -88,7 +89,7 @@ func TestSharingViewOnly(t *testing.T) {
 	// A key works for its own session only.
 	h.call("POST", "/v3/api/share/connect", "", map[string]any{"id": other, "key": viewKey}).wantErr(t, 404, "no share key")
 	conn := h.call("POST", "/v3/api/share/connect", "", map[string]any{"id": id, "key": viewKey}).want(t, 200)
-	ws, done := openDisplay(t, h, conn.str("result", "url"))
+	ws, done := openDisplay(t, h.client(""), fastx.Connect{URL: conn.str("result", "url")})
 	defer done()
 	waitFor(t, "viewer connected", func() bool { return h.s.relay.Clients(id) == 1 })
 	// share/reset of viewer keys drops the viewer at once.
