@@ -42,6 +42,8 @@ type Client struct {
 	http *http.Client
 	ua   string
 
+	shareKey string // X-Share-Key of every call (WithShareKey)
+
 	mu    sync.RWMutex
 	token string
 }
@@ -89,6 +91,13 @@ func (c *Client) SetToken(token string) {
 	c.mu.Unlock()
 }
 
+// WithShareKey answers a client like c (its token at the time of the call) that sends a share key of a
+// session (X-Share-Key) with every call: a granter key lets its holder make viewer keys of the session
+// with CreateShare and EditShare (Agent(…).WithShareKey is the agent's form).
+func (c *Client) WithShareKey(key string) *Client {
+	return &Client{base: c.base, http: c.http, ua: c.ua, token: c.Token(), shareKey: key}
+}
+
 // request describes one HTTP call.
 type request struct {
 	method string
@@ -116,6 +125,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
 	if err != nil {
 		return nil, err
+	}
+	if c.shareKey != "" {
+		req.Header.Set("X-Share-Key", c.shareKey)
 	}
 	for k, v := range r.header {
 		req.Header[k] = v

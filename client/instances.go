@@ -23,6 +23,9 @@ func (c *Client) GetInstance(ctx context.Context, req vmm.InstanceGetRequest) (j
 
 // AddInstance creates an instance (instance.add).
 func (c *Client) AddInstance(ctx context.Context, req vmm.InstanceAddRequest) (jsonapi.One[vmm.OperationAttributes], error) {
+	if req.Profiles == nil {
+		req.Profiles = []string{} // the document wants an array; empty is the server's default profile too
+	}
 	return infraCall[jsonapi.One[vmm.OperationAttributes]](ctx, c, "instance.add", req)
 }
 

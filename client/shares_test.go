@@ -58,3 +58,25 @@ func TestShares(t *testing.T) {
 		}
 	}
 }
+
+// TestGranterKey: the holder of a granter key makes viewer keys of the session, and only those.
+func TestGranterKey(t *testing.T) {
+	ctx := context.Background()
+	c := login(t, "bob", bobPW)
+	conn := startDesktop(t, c)
+	grant, err := c.CreateShare(ctx, conn.ID, fastx.PermGranter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := login(t, "carol", "carol-password-1")
+	if _, err := carol.CreateShare(ctx, conn.ID, fastx.PermViewer); !client.IsNotFound(err) {
+		t.Fatalf("CreateShare without the key: %v", err)
+	}
+	granter := carol.WithShareKey(grant.Key)
+	if k, err := granter.CreateShare(ctx, conn.ID, fastx.PermViewer); err != nil || k.Perms[0] != fastx.PermViewer {
+		t.Fatalf("CreateShare with a granter key: %+v, %v", k, err)
+	}
+	if _, err := granter.CreateShare(ctx, conn.ID, fastx.PermGranter); client.StatusCode(err) != 403 {
+		t.Fatalf("a granter key made a granter key: %v", err)
+	}
+}

@@ -3,9 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/api/spawner"
 	"github.com/deskhub/deskhub/internal/config"
 )
 
@@ -56,150 +55,221 @@ func agentBinary(t *testing.T) string {
 func TestAgentProxy(t *testing.T) {
 	bin := agentBinary(t)
 	h := desktopHarness(t, func(c *config.Config, _ *Options) { c.Sessions.AgentCommand = []string{bin, "agent"} })
-	owner := h.user("ada", false)
-	other := h.user("bo", false)
-	id := h.call("POST", "/v3/api/session/start", owner, map[string]any{"command": "xterm"}).want(t, 200).str("result", "id")
-	var r reply
+	ownerTok := h.user("ada", false)
+	owner := h.client(ownerTok)
+	other := h.client(h.user("bo", false))
+	ctx := context.Background()
+	conn, err := owner.StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	id := conn.ID
+	a := owner.Agent(id)
+	var v spawner.Version
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r = h.call("GET", "/spawner/"+id+"/version", owner, nil)
-		if r.Status == 200 || time.Now().After(deadline) {
+		if v, err = a.Version(ctx); err == nil || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if r.Status != 200 || r.get("code") != 200.0 || r.str("data", "version") == "" {
-		t.Fatalf("agent version through the broker: %d %s", r.Status, r.Raw)
+	if err != nil || v.Version == "" {
+		t.Fatalf("agent version through the broker: %+v, %v", v, err)
+	}
+	// The agent's envelope as it comes through the proxy (raw calls: the wire shape is the point).
+	if r := h.call("GET", "/spawner/"+id+"/version", ownerTok, nil); r.Status != 200 || r.get("code") != 200.0 {
+		t.Fatalf("agent envelope through the proxy: %d %s", r.Status, r.Raw)
 	}
 	// Bodies over the limit are a 413 from the broker, before anything reaches the agent (streamed on,
-	// they failed halfway and answered 502).
+	// they failed halfway and answered 502). Raw calls: the oversized body is the point.
 	big := `{"command":"` + strings.Repeat("x", 2<<20) + `"}`
 	for _, ep := range []struct{ method, path string }{{"POST", "/launch"}, {"POST", "/setDesktop"},
 		{"POST", "/setBackgroundColor"}, {"PUT", "/configurePulse"}, {"POST", "/activatewindows"}} {
-		r := h.call(ep.method, "/spawner/"+id+ep.path, owner, big)
+		r := h.call(ep.method, "/spawner/"+id+ep.path, ownerTok, big)
 		if r.Status != 413 || r.get("code") != 413.0 || !strings.Contains(r.str("data"), "larger than the limit") {
 			t.Fatalf("%s %s with 2 MiB: %d %.200s", ep.method, ep.path, r.Status, r.Raw)
 		}
 	}
-	about := h.call("GET", "/spawner/"+id+"/about", owner, nil, "Accept-Language", "de-DE").want(t, 200)
-	if about.str("data", "language") != "de" || about.str("data", "clientipaddr") != "192.0.2.10" {
-		t.Fatalf("about: %s", about.Raw)
+	about, err := h.client(ownerTok, "Accept-Language", "de-DE").Agent(id).About(ctx)
+	must(t, err)
+	if about.Language != "de" || about.ClientIPAddr != "192.0.2.10" {
+		t.Fatalf("about: %+v", about)
 	}
-	h.call("GET", "/spawner/"+id+"/getSettings", owner, nil).want(t, 200)
+	_, err = a.Settings(ctx)
+	must(t, err)
 	// The agent's own errors come through in its envelope.
-	if nf := h.call("GET", "/spawner/"+id+"/getDesktop?key=nothing", owner, nil); nf.Status != 404 || nf.get("code") != 404.0 {
+	if nf := h.call("GET", "/spawner/"+id+"/getDesktop?key=nothing", ownerTok, nil); nf.Status != 404 || nf.get("code") != 404.0 {
 		t.Fatalf("agent error through the proxy: %d %s", nf.Status, nf.Raw)
 	}
 
 	// Live events through the broker: a new window shows up as a window.list message.
-	ts := httptest.NewServer(h.s.Handler())
-	defer ts.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ectx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/spawner/"+id+"/events",
-		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + owner}}})
+	events, err := a.Events(ectx)
 	if err != nil {
 		t.Fatalf("events websocket: %v", err)
 	}
-	defer ws.CloseNow()
-	_, first, err := ws.Read(ctx)
-	if err != nil || !strings.Contains(string(first), `"window.list"`) || !strings.Contains(string(first), "XTerm") {
-		t.Fatalf("first event: %s %v", first, err)
+	defer events.Close()
+	first, err := events.Next(ectx)
+	if err != nil || first.Type != "window.list" || !strings.Contains(string(first.Data), "XTerm") {
+		t.Fatalf("first event: %+v %v", first, err)
 	}
 
 	// Windows: the xterm is listed with its pid; xclock appears (event and list); activate, tile, close.
-	wl := h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil).want(t, 200)
-	if wl.str("data", 0, "wm_class") != "XTerm" || wl.get("data", 0, "pid").(float64) <= 0 {
-		t.Fatalf("window list: %s", wl.Raw)
+	wl, err := a.Windows(ctx)
+	must(t, err)
+	if len(wl) == 0 || wl[0].WMClass != "XTerm" || wl[0].Pid <= 0 {
+		t.Fatalf("window list: %+v", wl)
 	}
-	h.call("POST", "/v3/api/session/exec", owner, map[string]any{"id": id, "command": "xclock"}).want(t, 200)
+	xterm := wl[0].ID
+	_, err = owner.Exec(ctx, fastx.ExecRequest{ID: id, Command: "xclock"})
+	must(t, err)
 	for {
-		_, msg, err := ws.Read(ctx)
+		e, err := events.Next(ectx)
 		if err != nil {
 			t.Fatalf("no window.list event with XClock: %v", err)
 		}
-		if strings.Contains(string(msg), "XClock") {
+		if strings.Contains(string(e.Data), "XClock") {
 			break
 		}
 	}
-	var clock float64
-	for _, w := range h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil).want(t, 200).get("data").([]any) {
-		if w.(map[string]any)["wm_class"] == "XClock" {
-			clock = w.(map[string]any)["id"].(float64)
+	var clock int64
+	wl, err = a.Windows(ctx)
+	must(t, err)
+	for _, w := range wl {
+		if w.WMClass == "XClock" {
+			clock = w.ID
 		}
 	}
-	xterm := wl.get("data", 0, "id")
-	h.call("POST", "/spawner/"+id+"/activatewindows", owner, map[string]any{"windowsid": []any{xterm}}).want(t, 200)
-	h.call("POST", "/spawner/"+id+"/activatewindows", owner, map[string]any{"windowsid": []any{12345}}).wantErr(t, 404, "12345")
-	h.call("POST", "/spawner/"+id+"/activatewindows", owner, map[string]any{"windowsid": "x"}).wantErr(t, 400, "windowsid")
-	h.call("POST", "/spawner/"+id+"/placeAllWindows", owner, nil).want(t, 200)
-	h.call("POST", "/spawner/"+id+"/closewindows", owner, map[string]any{"windowsid": []any{clock}}).want(t, 200)
-	waitFor(t, "xclock closed", func() bool {
-		return !strings.Contains(h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil).Raw, "XClock")
-	})
-	// Launch: an application of the desktop, with real arguments, no shell.
-	l := h.call("POST", "/spawner/"+id+"/launch", owner, map[string]any{"command": "xterm", "args": []string{"-title", "launched by deskhub"}}).want(t, 200)
-	if l.get("data", "pid").(float64) <= 0 {
-		t.Fatalf("launch: %s", l.Raw)
+	if clock == 0 {
+		t.Fatalf("xclock not listed: %+v", wl)
 	}
-	waitFor(t, "the launched window", func() bool {
-		return strings.Contains(h.call("GET", "/spawner/"+id+"/getwindowslist", owner, nil).Raw, "launched by deskhub")
-	})
-	h.call("POST", "/spawner/"+id+"/launch", owner, map[string]any{"command": "/bin/sh"}).wantErr(t, 400, "not an application")
+	hasWindow := func(s string) bool {
+		wl, err := a.Windows(ctx)
+		must(t, err)
+		for _, w := range wl {
+			if w.WMClass == s || w.Title == s {
+				return true
+			}
+		}
+		return false
+	}
+	_, err = a.ActivateWindows(ctx, xterm)
+	must(t, err)
+	_, err = a.ActivateWindows(ctx, 12345)
+	wantErr(t, err, 404, "12345")
+	// A malformed body stays a raw call.
+	h.call("POST", "/spawner/"+id+"/activatewindows", ownerTok, `{"windowsid":"x"}`).wantErr(t, 400, "windowsid")
+	_, err = a.PlaceAllWindows(ctx)
+	must(t, err)
+	_, err = a.CloseWindows(ctx, clock)
+	must(t, err)
+	waitFor(t, "xclock closed", func() bool { return !hasWindow("XClock") })
+	// Launch: an application of the desktop, with real arguments, no shell.
+	l, err := a.Launch(ctx, "xterm", "-title", "launched by deskhub")
+	must(t, err)
+	if l.Pid <= 0 {
+		t.Fatalf("launch: %+v", l)
+	}
+	waitFor(t, "the launched window", func() bool { return hasWindow("launched by deskhub") })
+	_, err = a.Launch(ctx, "/bin/sh")
+	wantErr(t, err, 400, "not an application")
 	// Sound: the agent starts the desktop's PulseAudio (null sink "deskhub") and plays a real tone.
-	h.call("POST", "/spawner/"+id+"/setAudioQuality", owner, map[string]any{"sink": "deskhub"}).want(t, 200)
-	h.call("POST", "/spawner/"+id+"/setAudioQuality", owner, map[string]any{"sink": "nope"}).wantErr(t, 400, "no sink")
-	h.call("POST", "/spawner/"+id+"/playAudioSample", owner, nil).want(t, 200)
-	if st := h.call("GET", "/spawner/"+id+"/getSettings", owner, nil).want(t, 200); !strings.Contains(st.Raw, `"audio"`) {
-		t.Fatalf("getSettings without audio while PulseAudio runs: %s", st.Raw)
+	_, err = a.SetAudioQuality(ctx, "deskhub")
+	must(t, err)
+	_, err = a.SetAudioQuality(ctx, "nope")
+	wantErr(t, err, 400, "no sink")
+	_, err = a.PlayAudioSample(ctx)
+	must(t, err)
+	tabs, err := a.Settings(ctx)
+	must(t, err)
+	if b, _ := json.Marshal(tabs); !strings.Contains(string(b), `"audio"`) {
+		t.Fatalf("getSettings without audio while PulseAudio runs: %s", b)
 	}
 	// Desktop store through the broker.
-	h.call("POST", "/spawner/"+id+"/setDesktop", owner, map[string]any{"key": "k", "value": map[string]any{"a": 1}}).want(t, 200)
-	if v := h.call("GET", "/spawner/"+id+"/getDesktop?key=k", owner, nil).want(t, 200); v.get("data", "a") != 1.0 {
-		t.Fatalf("getDesktop: %s", v.Raw)
+	_, err = a.SetDesktop(ctx, "k", struct {
+		A int `json:"a"`
+	}{1})
+	must(t, err)
+	raw, err := a.GetDesktop(ctx, "k")
+	must(t, err)
+	var stored struct {
+		A int `json:"a"`
+	}
+	if err := json.Unmarshal(raw, &stored); err != nil || stored.A != 1 {
+		t.Fatalf("getDesktop: %s", raw)
 	}
 	// Background colour: the root window's pixels change (read back through a screenshot's corner).
-	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "#00ff00"}).want(t, 200)
-	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "green"}).wantErr(t, 400, "color")
+	_, err = a.SetBackgroundColor(ctx, "#00ff00")
+	must(t, err)
+	_, err = a.SetBackgroundColor(ctx, "green")
+	wantErr(t, err, 400, "color")
 	// The default wallpaper replaces the colour (dominant colour answered).
-	if dw := h.call("POST", "/spawner/"+id+"/setDefaultImage", owner, nil).want(t, 200); !strings.HasPrefix(dw.str("data"), "#") {
-		t.Fatalf("setDefaultImage: %s", dw.Raw)
+	if dw, err := a.SetDefaultImage(ctx); err != nil || !strings.HasPrefix(dw, "#") {
+		t.Fatalf("setDefaultImage: %q, %v", dw, err)
 	}
-	h.call("POST", "/spawner/"+id+"/setBackgroundImage", owner, map[string]any{"imgName": "../../etc/passwd"}).want(t, 400)
-	h.call("POST", "/spawner/"+id+"/setBackgroundImage", owner, map[string]any{"imgName": "nope.png"}).want(t, 404)
-	h.call("POST", "/spawner/"+id+"/setBackgroundColor", owner, map[string]any{"color": "#00ff00"}).want(t, 200)
-	shot := decodeDataURL(t, h.call("POST", "/v3/api/session/screenshot", owner, map[string]any{"id": id, "format": "png"}).want(t, 200).str("result", "src"))
+	_, err = a.SetBackgroundImage(ctx, "../../etc/passwd")
+	wantErr(t, err, 400, "")
+	_, err = a.SetBackgroundImage(ctx, "nope.png")
+	wantErr(t, err, 404, "")
+	_, err = a.SetBackgroundColor(ctx, "#00ff00")
+	must(t, err)
+	src, err := owner.Screenshot(ctx, fastx.ScreenshotRequest{ID: id, Format: "png"})
+	must(t, err)
+	shot := decodeDataURL(t, src.Src)
 	b := shot.Bounds()
 	if r, g, bl, _ := shot.At(b.Max.X-2, b.Max.Y-2).RGBA(); r>>8 > 30 || g>>8 < 220 || bl>>8 > 30 {
 		t.Fatalf("corner pixel after setBackgroundColor #00ff00: %d,%d,%d", r>>8, g>>8, bl>>8)
 	}
 	// Share keys: a viewer reads (window list) but cannot act; a granter can.
-	vk := h.call("POST", "/v3/api/share/edit", owner, map[string]any{"id": id, "key": "", "perms": []string{"viewer"}}).want(t, 200).str("result", 0, "key")
-	h.call("GET", "/spawner/"+id+"/getwindowslist", other, nil, "X-Share-Key", vk).want(t, 200)
-	h.call("POST", "/spawner/"+id+"/placeAllWindows", other, nil, "X-Share-Key", vk).wantErr(t, 403, "viewer")
-	h.call("POST", "/spawner/"+id+"/setDesktop", other, map[string]any{"key": "x", "value": 1}, "X-Share-Key", vk).want(t, 403)
-	h.call("POST", "/v3/api/share/reset", owner, map[string]any{"id": id}).want(t, 200)
-	gk := h.call("POST", "/v3/api/share/edit", owner, map[string]any{"id": id, "key": "", "perms": []string{"granter"}}).want(t, 200).str("result", 0, "key")
-	h.call("POST", "/spawner/"+id+"/placeAllWindows", other, nil, "X-Share-Key", gk).want(t, 200)
-	h.call("GET", "/spawner/"+id+"/getwindowslist", other, nil, "X-Share-Key", "wrong").want(t, 404)
-	h.call("POST", "/v3/api/share/reset", owner, map[string]any{"id": id}).want(t, 200)
-	h.call("GET", "/spawner/"+id+"/getwindowslist", other, nil, "X-Share-Key", gk).want(t, 404)
+	vk, err := owner.CreateShare(ctx, id, "viewer")
+	must(t, err)
+	viewer := other.Agent(id).WithShareKey(vk.Key)
+	_, err = viewer.Windows(ctx)
+	must(t, err)
+	_, err = viewer.PlaceAllWindows(ctx)
+	wantErr(t, err, 403, "viewer")
+	_, err = viewer.SetDesktop(ctx, "x", 1)
+	wantErr(t, err, 403, "")
+	_, err = owner.ResetShares(ctx, id)
+	must(t, err)
+	gk, err := owner.CreateShare(ctx, id, "granter")
+	must(t, err)
+	_, err = other.Agent(id).WithShareKey(gk.Key).PlaceAllWindows(ctx)
+	must(t, err)
+	_, err = other.Agent(id).WithShareKey("wrong").Windows(ctx)
+	wantErr(t, err, 404, "")
+	_, err = owner.ResetShares(ctx, id)
+	must(t, err)
+	_, err = other.Agent(id).WithShareKey(gk.Key).Windows(ctx)
+	wantErr(t, err, 404, "")
 	// Another user's session answers like a missing one; no token is refused.
-	h.call("GET", "/spawner/"+id+"/version", other, nil).want(t, 404)
-	h.call("GET", "/spawner/nope/version", other, nil).want(t, 404)
-	h.call("GET", "/spawner/"+id+"/version", "", nil).want(t, 401)
+	_, err = other.Agent(id).Version(ctx)
+	wantErr(t, err, 404, "")
+	_, err = other.Agent("nope").Version(ctx)
+	wantErr(t, err, 404, "")
+	_, err = h.client("").Agent(id).Version(ctx)
+	wantErr(t, err, 401, "")
 	// The agent is restarted when it dies.
-	display := h.call("POST", "/v3/api/session/list", owner, "{}").str("result", 0, "display")
+	list, err := owner.ListSessions(ctx, fastx.ListRequest{})
+	must(t, err)
+	if len(list) == 0 {
+		t.Fatal("no session listed")
+	}
+	display := list[0].Display
 	pid := agentPID(t, bin, display)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "a new agent", func() bool {
 		p := agentPIDOrZero(bin, display)
-		return p != 0 && p != pid && h.call("GET", "/spawner/"+id+"/version", owner, nil).Status == 200
+		if p == 0 || p == pid {
+			return false
+		}
+		_, err := a.Version(ctx)
+		return err == nil
 	})
-	h.call("POST", "/v3/api/session/terminate", owner, map[string]any{"id": id}).want(t, 200)
-	h.call("GET", "/spawner/"+id+"/version", owner, nil).want(t, 409)
+	must(t, owner.TerminateSession(ctx, id))
+	_, err = a.Version(ctx)
+	wantErr(t, err, 409, "")
 }
 
 // agentPIDOrZero finds the agent process of a display by its command line.

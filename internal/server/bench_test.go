@@ -8,7 +8,9 @@ import (
 )
 
 // In-process benchmarks of the request pipeline (routing, decoding, envelope, logging off, metrics on),
-// without the network: the cost deskhub adds per call. The loopback figures are in bench/run.sh.
+// without the network: the cost deskhub adds per call. The loopback figures are in bench/run.sh. Raw
+// in-process calls on purpose: the SDK would put the loopback network into the figures, and
+// BenchmarkRejectMalformed sends a malformed body.
 
 func benchCall(b *testing.B, method, path, body string, want int) {
 	s := newTestServerB(b)

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -21,18 +19,24 @@ func TestEventStreamRoutes(t *testing.T) {
 	ts := httptest.NewServer(h.s.Handler())
 	defer ts.Close()
 	defer h.s.closeInfra()
-	alice := h.user("alice", false)
-	bob := h.user("bob", false)
-
-	h.call("GET", "/api/v1/event.subscribe?stream=bad%20id", "", nil).wantErr(t, 400, "stream")
-	h.call("POST", "/api/v1/event.subscribe", "", map[string]any{}).wantErr(t, 400, "stream")
-	h.call("POST", "/api/v1/event.auth", alice, map[string]any{"stream": "0b7c6a7e-0000-4000-8000-00000000dead"}).wantErr(t, 404, "no open stream")
-	h.call("POST", "/api/v1/event.auth", "", map[string]any{"stream": "0b7c6a7e-0000-4000-8000-00000000dead"}).want(t, 401)
-
-	// A websocket on the same path: open, bound, and bob cannot take alice's stream.
-	id := h.call("POST", "/api/v1/config.get", "", nil).want(t, 200).str("data", "attributes", "stream")
+	alice := h.client(h.user("alice", false))
+	bob := h.client(h.user("bob", false))
+	anon := h.client("")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+
+	_, err := anon.OpenEventStream(ctx, "bad id")
+	wantErr(t, err, 400, "stream")
+	// The POST form without a stream stays a raw call: the SDK subscribes by GET only.
+	h.call("POST", "/api/v1/event.subscribe", "", map[string]any{}).wantErr(t, 400, "stream")
+	wantErr(t, alice.AuthEventStream(ctx, "0b7c6a7e-0000-4000-8000-00000000dead"), 404, "no open stream")
+	wantErr(t, anon.AuthEventStream(ctx, "0b7c6a7e-0000-4000-8000-00000000dead"), 401, "")
+
+	// A websocket on the same path (raw: the SDK reads the server-sent events form): open, bound, and
+	// bob cannot take alice's stream.
+	cfg, err := anon.InfraConfig(ctx)
+	must(t, err)
+	id := cfg.Stream
 	ws, _, err := websocket.Dial(ctx, strings.Replace(ts.URL, "http", "ws", 1)+"/api/v1/event.subscribe?stream="+id, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -48,33 +52,29 @@ func TestEventStreamRoutes(t *testing.T) {
 	if m := read(); !strings.Contains(m, `"event":"open"`) {
 		t.Fatalf("first message %s", m)
 	}
-	resp, err := http.Get(ts.URL + "/api/v1/event.subscribe?stream=" + id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 409 {
-		t.Fatalf("second subscriber on an open stream: %d", resp.StatusCode)
-	}
-	h.call("POST", "/api/v1/event.auth", alice, map[string]any{"stream": id}).want(t, 200)
+	_, err = anon.OpenEventStream(ctx, id)
+	wantErr(t, err, 409, "")
+	must(t, alice.AuthEventStream(ctx, id))
 	if m := read(); !strings.Contains(m, `"event":"bound"`) {
 		t.Fatalf("after event.auth: %s", m)
 	}
-	h.call("POST", "/api/v1/event.auth", bob, map[string]any{"stream": id}).wantErr(t, 409, "another user")
-	h.call("POST", "/api/v1/event.auth", alice, map[string]any{"stream": id}).want(t, 200)
+	wantErr(t, bob.AuthEventStream(ctx, id), 409, "another user")
+	must(t, alice.AuthEventStream(ctx, id))
 
 	// An unbound stream is closed after the bind timeout.
-	id2 := h.call("POST", "/api/v1/config.get", "", nil).want(t, 200).str("data", "attributes", "stream")
+	cfg, err = anon.InfraConfig(ctx)
+	must(t, err)
 	start := time.Now()
-	resp, err = http.Get(ts.URL + "/api/v1/event.subscribe?stream=" + id2)
-	if err != nil {
-		t.Fatal(err)
+	es, err := anon.OpenEventStream(ctx, cfg.Stream)
+	must(t, err)
+	defer es.Close()
+	for es.Closed() == "" {
+		if _, err := es.Next(ctx); err != nil {
+			t.Fatalf("unbound stream ended without a close message: %v", err)
+		}
 	}
-	body := new(strings.Builder)
-	_, _ = io.Copy(body, resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(body.String(), "event: close") || !strings.Contains(body.String(), "bind timeout") {
-		t.Fatalf("unbound stream ended with %q", body)
+	if !strings.Contains(es.Closed(), "bind timeout") {
+		t.Fatalf("unbound stream closed with %q", es.Closed())
 	}
 	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Fatalf("unbound stream closed after %s, before the bind timeout", d)

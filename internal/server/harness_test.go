@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/infra/lxdtest"
@@ -139,6 +141,9 @@ type harness struct {
 	clock  *clock
 	router routers.Router
 	remote string
+	// root is the test that made the harness; listeners (see url) serve h.s to SDK clients.
+	root      testing.TB
+	listeners *listeners
 }
 
 type harnessOpt func(*config.Config, *Options)
@@ -146,7 +151,8 @@ type harnessOpt func(*config.Config, *Options)
 func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	cfg := testConfig(t)
-	h := &harness{t: t, mail: &memMailer{}, clock: &clock{t: time.Now().UTC()}, remote: "192.0.2.10:5555"}
+	h := &harness{t: t, mail: &memMailer{}, clock: &clock{t: time.Now().UTC()}, remote: "192.0.2.10:5555",
+		root: t, listeners: &listeners{m: map[*Server]*httptest.Server{}}}
 	o := Options{Config: cfg, Mailer: h.mail, Now: h.clock.Now, Throttle: auth.ThrottleOptions{Free: 3, Base: time.Second}}
 	for _, f := range opts {
 		f(&o.Config, &o)
@@ -260,27 +266,149 @@ func (h *harness) call(method, path, token string, body any, headers ...string) 
 	if err := json.Unmarshal(rec.Body.Bytes(), &r.Body); err != nil && path != "/metrics" {
 		h.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, rec.Body)
 	}
+	req.Body = io.NopCloser(bytes.NewReader(raw))
+	if err := h.validate(req, raw, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+// validate checks a request (its body raw) and its answer against /openapi.json. An answer that does
+// not match is an error whatever its status; a 2xx answer to a request the document does not allow is
+// one too, and a 2xx answer that matches marks its route as validated. Requests to undocumented paths
+// (unknown path tests) are not checked.
+func (h *harness) validate(req *http.Request, raw []byte, status int, header http.Header, body []byte) error {
 	route, params, err := h.router.FindRoute(req)
 	if err != nil {
-		return r // not a documented route (unknown path tests)
+		return nil
 	}
 	req.Body = io.NopCloser(bytes.NewReader(raw))
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: validateOpts}
 	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
-	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code,
-		Header: rec.Header(), Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())), Options: validateOpts}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status,
+		Header: header, Body: io.NopCloser(bytes.NewReader(body)), Options: validateOpts}
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
-		h.t.Fatalf("%s %s: the %d answer does not match /openapi.json: %v\n%s", method, path, rec.Code, err, rec.Body)
+		return fmt.Errorf("%s %s: the %d answer does not match /openapi.json: %v\n%s", req.Method, req.URL.Path, status, err, body)
 	}
-	if rec.Code/100 == 2 {
+	if status/100 == 2 {
 		if reqErr != nil {
-			h.t.Fatalf("%s %s: accepted a request /openapi.json does not allow: %v\n%s", method, path, reqErr, raw)
+			return fmt.Errorf("%s %s: accepted a request /openapi.json does not allow: %v\n%s", req.Method, req.URL.Path, reqErr, raw)
 		}
 		validated.Lock()
-		validated.m[method+" "+route.Path] = true
+		validated.m[req.Method+" "+route.Path] = true
 		validated.Unlock()
 	}
-	return r
+	return nil
+}
+
+// client answers an SDK client of the harness's server sending token ("": none) and the headers (in
+// pairs) on every request. It talks HTTP to a real listener of the server's handler (so websockets and
+// event streams work; the server sees the harness's remote address), through a transport that checks
+// every request and answer against /openapi.json as call does: a mismatch fails the test and makes the
+// call fail, and 2xx answers count for TestMain's coverage check.
+func (h *harness) client(token string, headers ...string) *client.Client {
+	h.t.Helper()
+	tr := &validatingTransport{h: h, base: http.DefaultTransport, header: http.Header{}}
+	for i := 0; i+1 < len(headers); i += 2 {
+		tr.header.Set(headers[i], headers[i+1])
+	}
+	c, err := client.New(h.url(), &client.Options{Token: token, HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// url answers the base URL of a listener serving h.s (one per server, closed at the end of the test
+// that made the harness).
+func (h *harness) url() string {
+	h.listeners.Lock()
+	defer h.listeners.Unlock()
+	if ts := h.listeners.m[h.s]; ts != nil {
+		return ts.URL
+	}
+	handler, remote := h.s.Handler(), h.remote
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = remote
+		handler.ServeHTTP(w, r)
+	}))
+	h.listeners.m[h.s] = ts
+	h.root.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// wantErr fails unless err is an answer of the server with the status whose message contains detail.
+func wantErr(t testing.TB, err error, status int, detail string) *client.Error {
+	t.Helper()
+	var e *client.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v (%T), want a %d answer", err, err, status)
+	}
+	if e.Status != status || !strings.Contains(e.Message, detail) {
+		t.Fatalf("got %d %q, want %d with %q", e.Status, e.Message, status, detail)
+	}
+	return e
+}
+
+// must fails the test on an error.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// listeners are a harness's HTTP listeners, by server (a copied harness with another server gets its
+// own).
+type listeners struct {
+	sync.Mutex
+	m map[*Server]*httptest.Server
+}
+
+// validatingTransport is the harness's checks as an http.RoundTripper for the SDK.
+type validatingTransport struct {
+	h      *harness
+	base   http.RoundTripper
+	header http.Header
+}
+
+func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var raw []byte
+	if req.Body != nil {
+		var err error
+		if raw, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+	}
+	req = req.Clone(req.Context())
+	if req.Body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(raw))
+	}
+	for k, vs := range v.header {
+		req.Header[k] = vs
+	}
+	resp, err := v.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	// Websocket upgrades and event streams are not documents to check: they pass as they are.
+	if resp.StatusCode == http.StatusSwitchingProtocols || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return resp, nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	check := httptest.NewRequest(req.Method, req.URL.RequestURI(), bytes.NewReader(raw))
+	check.Header = req.Header.Clone()
+	if err := v.h.validate(check, raw, resp.StatusCode, resp.Header, body); err != nil {
+		v.h.t.Error(err) // Error, not Fatal: the SDK may call from any goroutine
+		return nil, err
+	}
+	return resp, nil
 }
 
 // want fails unless the answer has the status.
@@ -299,4 +427,26 @@ func (r reply) wantErr(t testing.TB, status int, detail string) reply {
 		t.Fatalf("error %q does not contain %q", r.detail(), detail)
 	}
 	return r
+}
+
+// TestHarnessClient: the SDK client's calls are checked and counted like call's, and the server sees
+// the harness's remote address.
+func TestHarnessClient(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	validated.Lock()
+	delete(validated.m, "POST /api/v1/health.alive")
+	validated.Unlock()
+	if a, err := h.client("").Alive(ctx); err != nil || a.Status != "ok" {
+		t.Fatalf("Alive: %+v, %v", a, err)
+	}
+	validated.Lock()
+	ok := validated.m["POST /api/v1/health.alive"]
+	validated.Unlock()
+	if !ok {
+		t.Fatal("an SDK call did not count as validated")
+	}
+	if _, err := h.client("dh_forged").ListTokens(ctx); client.StatusCode(err) != http.StatusUnauthorized {
+		t.Fatalf("a forged token: %v", err)
+	}
 }

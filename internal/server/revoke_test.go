@@ -3,13 +3,14 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/store"
 )
@@ -23,18 +24,19 @@ const revokeLimit = time.Second
 
 // liveWS is a websocket whose end is watched: done closes when a read fails.
 type liveWS struct {
-	ws   *websocket.Conn
 	done chan struct{}
 }
 
 func watchWS(ws *websocket.Conn) *liveWS {
-	l := &liveWS{ws: ws, done: make(chan struct{})}
+	return watch(func() error { _, _, err := ws.Read(context.Background()); return err })
+}
+
+// watch answers a liveWS whose done closes when read fails.
+func watch(read func() error) *liveWS {
+	l := &liveWS{done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
-		for {
-			if _, _, err := ws.Read(context.Background()); err != nil {
-				return
-			}
+		for read() == nil {
 		}
 	}()
 	return l
@@ -63,31 +65,25 @@ func (l *liveWS) stillOpen(t *testing.T, what string) {
 	}
 }
 
-// revokeRig is one running desktop and a test server for websockets.
+// revokeRig is one running desktop and an SDK client without a token (display secrets, share keys).
 type revokeRig struct {
-	t  *testing.T
-	h  *harness
-	ts *httptest.Server
-	id string // the session
+	t    *testing.T
+	h    *harness
+	anon *client.Client
+	id   string // the session
 }
 
 func newRevokeRig(t *testing.T, opts ...harnessOpt) *revokeRig {
 	h := desktopHarness(t, opts...)
-	ts := httptest.NewServer(h.s.Handler())
-	t.Cleanup(ts.Close)
-	return &revokeRig{t: t, h: h, ts: ts}
+	return &revokeRig{t: t, h: h, anon: h.client("")}
 }
 
-func (r *revokeRig) wsURL(path string) string {
-	return "ws" + strings.TrimPrefix(r.ts.URL, "http") + path
-}
-
-// display opens the relay websocket of a connect object's url and waits for the RFB greeting.
-func (r *revokeRig) display(url string) *liveWS {
+// display opens the relay websocket of a connect object and waits for the RFB greeting.
+func (r *revokeRig) display(conn fastx.Connect) *liveWS {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, r.wsURL(url), &websocket.DialOptions{Subprotocols: []string{"binary"}})
+	ws, err := r.anon.DialDisplayWebSocket(ctx, conn)
 	if err != nil {
 		r.t.Fatalf("display websocket: %v", err)
 	}
@@ -99,62 +95,66 @@ func (r *revokeRig) display(url string) *liveWS {
 }
 
 // refused checks that an unused connect secret no longer opens the display.
-func (r *revokeRig) refused(what, url string) {
+func (r *revokeRig) refused(what string, conn fastx.Connect) {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, r.wsURL(url), &websocket.DialOptions{Subprotocols: []string{"binary"}})
+	ws, err := r.anon.DialDisplayWebSocket(ctx, conn)
 	if err == nil {
 		ws.CloseNow()
 		r.t.Fatalf("%s: an unused secret still opens the display after the revocation", what)
 	}
-	if resp == nil || resp.StatusCode != http.StatusUnauthorized {
+	if client.StatusCode(err) != http.StatusUnauthorized {
 		r.t.Fatalf("%s: unused secret after the revocation: %v (want 401)", what, err)
 	}
 }
 
-// connect answers the display url of session/connect for token.
-func (r *revokeRig) connect(token string) string {
+// connect answers the connect object of session/connect for c.
+func (r *revokeRig) connect(c *client.Client) fastx.Connect {
 	r.t.Helper()
-	return r.h.call("POST", "/v3/api/session/connect", token, map[string]any{"id": r.id}).want(r.t, 200).str("result", "url")
+	conn, err := c.ConnectSession(context.Background(), r.id, nil)
+	must(r.t, err)
+	return conn
 }
 
 // shareKey makes a key of the session and answers it (in full: the answer of its creation).
-func (r *revokeRig) shareKey(owner string, perms ...string) (key, id string) {
+func (r *revokeRig) shareKey(owner *client.Client, perms ...string) (key, id string) {
 	r.t.Helper()
-	list := r.h.call("POST", "/v3/api/share/edit", owner, map[string]any{"id": r.id, "key": "", "perms": perms}).want(r.t, 200)
-	for _, k := range list.get("result").([]any) {
-		m := k.(map[string]any)
-		if m["key"] != m["keyId"] {
-			return m["key"].(string), m["keyId"].(string)
-		}
-	}
-	r.t.Fatalf("no new key in full in %s", list.Raw)
-	return "", ""
+	k, err := owner.CreateShare(context.Background(), r.id, perms...)
+	must(r.t, err)
+	return k.Key, k.KeyID
 }
 
-func (r *revokeRig) shareURL(key string) string {
+func (r *revokeRig) shareConn(key string) fastx.Connect {
 	r.t.Helper()
-	return r.h.call("POST", "/v3/api/share/connect", "", map[string]any{"id": r.id, "key": key}).want(r.t, 200).str("result", "url")
+	conn, err := r.anon.ConnectShare(context.Background(), r.id, key)
+	must(r.t, err)
+	return conn
 }
 
-func (r *revokeRig) apiToken(owner string, revokeAll bool) (secret, name string) {
+// apiToken creates an API token of owner and answers a client of it and its name.
+func (r *revokeRig) apiToken(owner *client.Client, revokeAll bool) (*client.Client, string) {
 	r.t.Helper()
-	tok := r.h.call("POST", "/api/v1/token.create", owner, map[string]any{"token_lifetime": 3600, "token_revoke_all": revokeAll}).want(r.t, 200)
-	return tok.str("data", "attributes", "token"), tok.str("data", "id")
+	tok, err := owner.CreateToken(context.Background(), time.Hour, revokeAll)
+	must(r.t, err)
+	return r.h.client(tok.Data.Attributes.Token), tok.Data.ID
 }
 
 // TestRevokeDisplay: each revocation ends the live display connections and the unused secrets issued
 // through the revoked credential, within 1 s, and leaves the others alone.
 func TestRevokeDisplay(t *testing.T) {
 	r := newRevokeRig(t)
-	owner := r.h.user("ada", false)
-	r.id = r.h.call("POST", "/v3/api/session/start", owner, map[string]any{"command": "xterm"}).want(t, 200).str("result", "id")
+	ctx := context.Background()
+	owner := r.h.client(r.h.user("ada", false))
+	conn, err := owner.StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	r.id = conn.ID
 	control := r.display(r.connect(owner)) // owner's first token: survives everything but the lock
+	login := func() *client.Client { return r.h.client(r.h.login("ada", testPassword)) }
 
 	type victim struct {
 		live   *liveWS
-		unused string
+		unused fastx.Connect
 	}
 	// through returns a live connection and an unused secret issued through the credential.
 	tests := []struct {
@@ -163,40 +163,43 @@ func TestRevokeDisplay(t *testing.T) {
 	}{
 		{"share/delete", func() (victim, func()) {
 			key, id := r.shareKey(owner, "viewer")
-			v := victim{r.display(r.shareURL(key)), r.shareURL(key)}
+			v := victim{r.display(r.shareConn(key)), r.shareConn(key)}
 			return v, func() {
-				r.h.call("POST", "/v3/api/share/delete", owner, map[string]any{"id": r.id, "key": id}).want(t, 200)
+				_, err := owner.DeleteShare(ctx, r.id, id)
+				must(t, err)
 			}
 		}},
 		{"share/delete by key", func() (victim, func()) {
 			key, _ := r.shareKey(owner, "granter")
-			v := victim{r.display(r.shareURL(key)), r.shareURL(key)}
+			v := victim{r.display(r.shareConn(key)), r.shareConn(key)}
 			return v, func() {
-				r.h.call("POST", "/v3/api/share/delete", owner, map[string]any{"id": r.id, "key": key}).want(t, 200)
+				_, err := owner.DeleteShare(ctx, r.id, key)
+				must(t, err)
 			}
 		}},
 		{"share/reset", func() (victim, func()) {
 			key, _ := r.shareKey(owner, "viewer")
-			v := victim{r.display(r.shareURL(key)), r.shareURL(key)}
+			v := victim{r.display(r.shareConn(key)), r.shareConn(key)}
 			return v, func() {
-				r.h.call("POST", "/v3/api/share/reset", owner, map[string]any{"id": r.id, "perms": []string{}}).want(t, 200)
+				_, err := owner.ResetShares(ctx, r.id)
+				must(t, err)
 			}
 		}},
 		{"user/logout", func() (victim, func()) {
-			tok := r.h.login("ada", testPassword)
+			tok := login()
 			v := victim{r.display(r.connect(tok)), r.connect(tok)}
-			return v, func() { r.h.call("POST", "/v3/api/user/logout", tok, nil).want(t, 200) }
+			return v, func() { must(t, tok.Logout(ctx)) }
 		}},
 		{"user.logout", func() (victim, func()) {
-			tok := r.h.login("ada", testPassword)
+			tok := login()
 			v := victim{r.display(r.connect(tok)), r.connect(tok)}
-			return v, func() { r.h.call("POST", "/api/v1/user.logout", tok, nil).want(t, 200) }
+			return v, func() { must(t, tok.UserLogout(ctx)) }
 		}},
 		{"token.revoke", func() (victim, func()) {
 			tok, name := r.apiToken(owner, false)
 			v := victim{r.display(r.connect(tok)), r.connect(tok)}
 			return v, func() {
-				r.h.call("POST", "/api/v1/token.revoke", owner, map[string]any{"token_name": name}).want(t, 200)
+				must(t, owner.RevokeToken(ctx, name))
 			}
 		}},
 		{"token.create token_revoke_all", func() (victim, func()) {
@@ -205,11 +208,13 @@ func TestRevokeDisplay(t *testing.T) {
 			return v, func() { r.apiToken(owner, true) }
 		}},
 		{"user.passwordChange", func() (victim, func()) {
-			tok := r.h.login("ada", testPassword)
+			tok := login()
 			v := victim{r.display(r.connect(tok)), r.connect(tok)}
 			return v, func() {
-				r.h.call("POST", "/api/v1/user.passwordChange", owner, map[string]any{"user_password": testPassword + "2", "user_passwordRepeat": testPassword + "2"}).want(t, 200)
-				r.h.call("POST", "/api/v1/user.passwordChange", owner, map[string]any{"user_password": testPassword, "user_passwordRepeat": testPassword}).want(t, 200)
+				_, err := owner.ChangePassword(ctx, testPassword+"2")
+				must(t, err)
+				_, err = owner.ChangePassword(ctx, testPassword)
+				must(t, err)
 			}
 		}},
 	}
@@ -225,7 +230,7 @@ func TestRevokeDisplay(t *testing.T) {
 	// Account lock, as `deskhub user lock` does it: another process writes the database, nothing in
 	// this one is told. The owner's connections end, and so do the guests' of the owner's desktop.
 	key, _ := r.shareKey(owner, "viewer")
-	guest, guestUnused := r.display(r.shareURL(key)), r.shareURL(key)
+	guest, guestUnused := r.display(r.shareConn(key)), r.shareConn(key)
 	unused := r.connect(owner)
 	start := time.Now()
 	lockAsCLI(t, r.h.s.store, "ada")
@@ -261,41 +266,42 @@ func lockAsCLI(t *testing.T, st store.Store, login string) {
 func TestRevokeAgentProxy(t *testing.T) {
 	bin := agentBinary(t)
 	r := newRevokeRig(t, func(c *config.Config, _ *Options) { c.Sessions.AgentCommand = []string{bin, "agent"} })
-	owner := r.h.user("ada", false)
-	guestTok := r.h.user("bo", false)
-	r.id = r.h.call("POST", "/v3/api/session/start", owner, map[string]any{"command": "xterm"}).want(t, 200).str("result", "id")
-	waitFor(t, "the agent", func() bool { return r.h.call("GET", "/spawner/"+r.id+"/version", owner, nil).Status == 200 })
-	events := func(token string, headers ...string) *liveWS {
+	ctx := context.Background()
+	owner := r.h.client(r.h.user("ada", false))
+	guestClient := r.h.client(r.h.user("bo", false))
+	conn, err := owner.StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	r.id = conn.ID
+	waitFor(t, "the agent", func() bool { _, err := owner.Agent(r.id).Version(ctx); return err == nil })
+	events := func(a *client.Agent) *liveWS {
 		t.Helper()
-		h := http.Header{"Authorization": {"Bearer " + token}}
-		for i := 0; i+1 < len(headers); i += 2 {
-			h.Set(headers[i], headers[i+1])
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		ws, _, err := websocket.Dial(ctx, r.wsURL("/spawner/"+r.id+"/events"), &websocket.DialOptions{HTTPHeader: h})
+		ev, err := a.Events(ctx)
 		if err != nil {
 			t.Fatalf("events websocket: %v", err)
 		}
-		t.Cleanup(func() { ws.CloseNow() })
-		if _, _, err := ws.Read(ctx); err != nil {
+		t.Cleanup(func() { ev.Close() })
+		if _, err := ev.Next(ctx); err != nil {
 			t.Fatalf("first event: %v", err)
 		}
-		return watchWS(ws)
+		return watch(func() error { _, err := ev.Next(context.Background()); return err })
 	}
-	control := events(owner)
+	control := events(owner.Agent(r.id))
 
 	key, id := r.shareKey(owner, "viewer")
-	guest := events(guestTok, "X-Share-Key", key)
+	guest := events(guestClient.Agent(r.id).WithShareKey(key))
 	start := time.Now()
-	r.h.call("POST", "/v3/api/share/delete", owner, map[string]any{"id": r.id, "key": id}).want(t, 200)
+	_, err = owner.DeleteShare(ctx, r.id, id)
+	must(t, err)
 	guest.endedWithin(t, "agent events through a deleted share key", start)
-	r.h.call("GET", "/spawner/"+r.id+"/version", guestTok, nil, "X-Share-Key", key).want(t, 404)
+	_, err = guestClient.Agent(r.id).WithShareKey(key).Version(ctx)
+	wantErr(t, err, 404, "")
 
-	tok := r.h.login("ada", testPassword)
-	mine := events(tok)
+	tok := r.h.client(r.h.login("ada", testPassword))
+	mine := events(tok.Agent(r.id))
 	start = time.Now()
-	r.h.call("POST", "/v3/api/user/logout", tok, nil).want(t, 200)
+	must(t, tok.Logout(ctx))
 	mine.endedWithin(t, "agent events after logout", start)
 	control.stillOpen(t, "agent events through another token")
 
@@ -308,30 +314,23 @@ func TestRevokeAgentProxy(t *testing.T) {
 // revoked (logout) or the account is locked.
 func TestRevokeEventStream(t *testing.T) {
 	h := newHarness(t)
-	ts := httptest.NewServer(h.s.Handler())
-	defer ts.Close()
 	defer h.s.closeInfra()
 	h.user("ada", false)
-	stream := func(token string) *liveWS {
+	// stream binds a fresh event stream (server-sent events) to c's token.
+	stream := func(c *client.Client) *liveWS {
 		t.Helper()
-		id := h.call("POST", "/api/v1/config.get", "", nil).want(t, 200).str("data", "attributes", "stream")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/v1/event.subscribe?stream="+id, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ws.CloseNow() })
-		if _, _, err := ws.Read(ctx); err != nil {
-			t.Fatal(err)
-		}
-		h.call("POST", "/api/v1/event.auth", token, map[string]any{"stream": id}).want(t, 200)
-		return watchWS(ws)
+		es, err := c.Subscribe(ctx)
+		must(t, err)
+		t.Cleanup(func() { es.Close() })
+		// The server ends a revoked stream with a close message, then the response.
+		return watch(func() error { _, err := es.Next(context.Background()); return err })
 	}
-	tok, other := h.login("ada", testPassword), h.login("ada", testPassword)
+	tok, other := h.client(h.login("ada", testPassword)), h.client(h.login("ada", testPassword))
 	mine, control := stream(tok), stream(other)
 	start := time.Now()
-	h.call("POST", "/api/v1/user.logout", tok, nil).want(t, 200)
+	must(t, tok.UserLogout(context.Background()))
 	mine.endedWithin(t, "event stream after logout", start)
 	control.stillOpen(t, "event stream of another token")
 	start = time.Now()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/store"
@@ -82,7 +83,8 @@ func decode(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 }
 
 // TestPublicCallsMatchOpenAPI calls every implemented public endpoint that takes no parameters, with
-// every method it takes, through the validating harness.
+// every method it takes, through the validating harness. Raw calls: it walks the route table by path and
+// method, which the SDK (one method per endpoint) does not.
 func TestPublicCallsMatchOpenAPI(t *testing.T) {
 	h := newHarness(t)
 	checked := 0
@@ -105,54 +107,44 @@ func TestPublicCallsMatchOpenAPI(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	cfg := testConfig(t)
-	st := openSQLite(t, cfg.DataDir)
-	s := newTestServerWith(t, cfg, st)
-	_, rec := call(t, s.Handler(), "POST", "/api/v1/health.alive", "")
-	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/vnd.api+json" {
-		t.Fatalf("alive: %d %v", rec.Code, rec.Header())
+	h := newHarness(t)
+	c := h.client("")
+	ctx := context.Background()
+	// The JSON:API envelope and its media type (raw: the wire shape is the point).
+	rec := h.call("POST", "/api/v1/health.alive", "", nil).want(t, 200)
+	if rec.Header.Get("Content-Type") != "application/vnd.api+json" || rec.str("data", "type") != "health" {
+		t.Fatalf("alive: %v %s", rec.Header, rec.Raw)
 	}
-	data := decode(t, rec)["data"].(map[string]any)
-	if data["type"] != "health" || data["attributes"].(map[string]any)["status"] != "ok" {
-		t.Fatalf("alive: %v", data)
+	if a, err := c.Alive(ctx); err != nil || a.Status != "ok" {
+		t.Fatalf("alive: %+v, %v", a, err)
 	}
-	_, rec = call(t, s.Handler(), "POST", "/api/v1/health.ready", "{}")
-	attrs := decode(t, rec)["data"].(map[string]any)["attributes"].(map[string]any)
-	if rec.Code != 200 || attrs["store"] != "sqlite" {
-		t.Fatalf("ready: %d %v", rec.Code, attrs)
+	if r, err := c.Ready(ctx); err != nil || r.Store != "sqlite" {
+		t.Fatalf("ready: %+v, %v", r, err)
 	}
 	// With the store gone, ready says so (alive does not care).
-	st.Close()
-	_, rec = call(t, s.Handler(), "POST", "/api/v1/health.ready", "{}")
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("ready with a closed store: %d %s", rec.Code, rec.Body)
-	}
-	errs := decode(t, rec)["errors"].([]any)
-	if d := errs[0].(map[string]any)["detail"].(string); !strings.Contains(d, "store does not answer") {
-		t.Fatalf("detail %q", d)
-	}
-	if _, rec = call(t, s.Handler(), "POST", "/api/v1/health.alive", "{}"); rec.Code != 200 {
-		t.Fatalf("alive with a closed store: %d", rec.Code)
+	h.s.store.Close()
+	_, err := c.Ready(ctx)
+	wantErr(t, err, http.StatusServiceUnavailable, "store does not answer")
+	if _, err := c.Alive(ctx); err != nil {
+		t.Fatalf("alive with a closed store: %v", err)
 	}
 }
 
 func TestConfigGetReflectsConfiguration(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Features.DisableUserRegistration = true
-	cfg.Features.DisableSSHKeyAdd = true
-	cfg.Features.WebAuthnEnabled = false
-	s := newTestServerWith(t, cfg, nil)
-	_, rec := call(t, s.Handler(), "POST", "/api/v1/config.get", "{}")
-	attrs := decode(t, rec)["data"].(map[string]any)["attributes"].(map[string]any)
-	want := map[string]any{"disable_user_registration": true, "disable_user_recovery": false,
-		"disable_server_add": false, "disable_ssh_key_add": true, "webauth_enabled": false, "simplestream_enabled": true}
-	for k, v := range want {
-		if attrs[k] != v {
-			t.Errorf("%s = %v, want %v", k, attrs[k], v)
-		}
+	h := newHarness(t, func(cfg *config.Config, _ *Options) {
+		cfg.Features.DisableUserRegistration = true
+		cfg.Features.DisableSSHKeyAdd = true
+		cfg.Features.WebAuthnEnabled = false
+	})
+	got, err := h.client("").InfraConfig(context.Background())
+	must(t, err)
+	want := vmm.ConfigAttributes{DisableUserRegistration: true, DisableUserRecovery: false,
+		DisableServerAdd: false, DisableSSHKeyAdd: true, WebauthEnabled: false, SimplestreamEnabled: true, Stream: got.Stream}
+	if got != want {
+		t.Errorf("config.get %+v, want %+v", got, want)
 	}
-	if s, _ := attrs["stream"].(string); len(s) != 36 {
-		t.Errorf("stream %v is not a fresh id", attrs["stream"])
+	if len(got.Stream) != 36 {
+		t.Errorf("stream %v is not a fresh id", got.Stream)
 	}
 }
 
@@ -161,6 +153,7 @@ func TestFastXDiscovery(t *testing.T) {
 	cfg.SSH.HidePasswordField = true
 	cfg.Display.Geometry = "1600x900"
 	s := newTestServerWith(t, cfg, nil)
+	// Raw calls: both paths with both methods (the SDK calls one).
 	for _, method := range []string{"GET", "POST"} {
 		for _, path := range []string{"/v3/api", "/v3/api/config"} {
 			_, rec := call(t, s.Handler(), method, path, "")
@@ -174,10 +167,9 @@ func TestFastXDiscovery(t *testing.T) {
 			}
 		}
 	}
-	_, rec := call(t, s.Handler(), "GET", "/v3/api/xrdp/config", "")
-	res := decode(t, rec)["result"].(map[string]any)
-	if res["geometry"] != "1600x900" || res["colorDepth"] != 24.0 || res["frameRate"] != 30.0 {
-		t.Fatalf("xrdp config %v", res)
+	h := newHarness(t, func(c *config.Config, _ *Options) { c.Display.Geometry = "1600x900" })
+	if x, err := h.client("").XrdpConfig(context.Background()); err != nil || x.Geometry != "1600x900" || x.ColorDepth != 24 || x.FrameRate != 30 {
+		t.Fatalf("xrdp config %+v, %v", x, err)
 	}
 	// The server id survives a restart on the same data dir.
 	s2 := newTestServerWith(t, cfg, nil)

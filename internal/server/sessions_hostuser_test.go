@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/sshlogin/sshdtest"
 )
@@ -37,23 +38,37 @@ func TestDesktopRunsAsItsUser(t *testing.T) {
 		c.Auth.Provider = "ssh"
 		c.Auth.SSHAddr = srv.Addr
 	})
-	r := h.call("POST", "/v3/api/user/login", "", map[string]any{"username": sshdtest.UserPassword, "password": srv.Passwords[sshdtest.UserPassword]}).want(t, 200)
-	host := r.str("result", "token")
-	h.call("POST", "/v3/api/session/start", host, map[string]any{"command": "xterm"}).want(t, 200)
-	obj := h.call("POST", "/v3/api/session/list", host, "{}").want(t, 200)
+	ctx := context.Background()
+	host := h.client("")
+	if st, err := host.Login(ctx, fastx.LoginRequest{Username: sshdtest.UserPassword, Password: srv.Passwords[sshdtest.UserPassword]}); err != nil ||
+		st.Stage != fastx.StageSuccess {
+		t.Fatalf("login: %+v, %v", st, err)
+	}
+	_, err := host.StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	list, err := host.ListSessions(ctx, fastx.ListRequest{})
+	must(t, err)
+	if len(list) == 0 {
+		t.Fatal("no session listed")
+	}
 	u, err := user.Lookup(sshdtest.UserPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pid := range []float64{obj.get("result", 0, "serverPid").(float64), obj.get("result", 0, "appPid").(float64)} {
-		if uid := procUID(t, int(pid)); uid != u.Uid {
+	for _, pid := range []int{list[0].ServerPid, list[0].AppPid} {
+		if uid := procUID(t, pid); uid != u.Uid {
 			t.Fatalf("pid %v runs as uid %s, want %s (%s)", pid, uid, u.Uid, u.Username)
 		}
 	}
 
-	local := h.user("lena", false)
-	h.call("POST", "/v3/api/session/start", local, map[string]any{"command": "xterm"}).want(t, 200)
-	obj = h.call("POST", "/v3/api/session/list", local, "{}").want(t, 200)
+	local := h.client(h.user("lena", false))
+	_, err = local.StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	list, err = local.ListSessions(ctx, fastx.ListRequest{})
+	must(t, err)
+	if len(list) == 0 {
+		t.Fatal("no session listed")
+	}
 	acct, err := h.s.store.GetUserByLogin(context.Background(), "lena")
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +77,7 @@ func TestDesktopRunsAsItsUser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no Unix identity for lena: %v", err)
 	}
-	if uid := procUID(t, int(obj.get("result", 0, "appPid").(float64))); uid != own.Uid || uid == "0" {
+	if uid := procUID(t, list[0].AppPid); uid != own.Uid || uid == "0" {
 		t.Fatalf("a deskhub account's desktop runs as uid %s, want its own identity's %s", uid, own.Uid)
 	}
 	home := h.s.cfg.DataDir + "/homes/lena"

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/provider/local"
 	"github.com/deskhub/deskhub/internal/session"
@@ -22,16 +24,21 @@ func x11Sockets(t *testing.T) int {
 
 func TestSessionBadInputAndIsolation(t *testing.T) {
 	h := desktopHarness(t, func(c *config.Config, _ *Options) { c.Sessions.MaxPerUser = 1 })
-	a := h.user("ann", false)
-	b := h.user("ben", false)
+	a := h.client(h.user("ann", false))
+	b := h.client(h.user("ben", false))
+	ctx := context.Background()
+	start := func(c *client.Client, req fastx.StartRequest) error {
+		_, err := c.StartSession(ctx, req)
+		return err
+	}
 	before := x11Sockets(t)
 	for _, g := range []string{"0x0", "99999x99999", "abc", "1024x", "-5x10"} {
-		h.call("POST", "/v3/api/session/start", a, map[string]any{"command": "xterm", "geometry": g}).wantErr(t, 400, "geometry")
+		wantErr(t, start(a, fastx.StartRequest{Command: "xterm", Geometry: g}), 400, "geometry")
 	}
-	h.call("POST", "/v3/api/session/start", a, map[string]any{"command": "no-such-program-xyz"}).wantErr(t, 400, "command")
-	h.call("POST", "/v3/api/session/start", a, map[string]any{"command": "xterm 'unclosed"}).wantErr(t, 400, "quote")
-	h.call("POST", "/v3/api/session/start", a, map[string]any{"command": ""}).wantErr(t, 400, "empty")
-	h.call("POST", "/v3/api/session/start", a, map[string]any{"command": "xterm", "id": "../../etc"}).wantErr(t, 400, "id")
+	wantErr(t, start(a, fastx.StartRequest{Command: "no-such-program-xyz"}), 400, "command")
+	wantErr(t, start(a, fastx.StartRequest{Command: "xterm 'unclosed"}), 400, "quote")
+	wantErr(t, start(a, fastx.StartRequest{Command: ""}), 400, "empty")
+	wantErr(t, start(a, fastx.StartRequest{Command: "xterm", ID: "../../etc"}), 400, "id")
 	if rows, _ := h.s.store.ListSessions(context.Background(), store.SessionFilter{}); len(rows) != 0 {
 		t.Fatalf("refused starts left %d rows", len(rows))
 	}
@@ -39,138 +46,185 @@ func TestSessionBadInputAndIsolation(t *testing.T) {
 		t.Fatalf("refused starts left X servers: %d sockets, were %d", n, before)
 	}
 
-	id := h.call("POST", "/v3/api/session/start", a, map[string]any{"command": "xterm"}).want(t, 200).str("result", "id")
+	conn, err := a.StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	id := conn.ID
 	// The per-user limit.
-	h.call("POST", "/v3/api/session/start", a, map[string]any{"command": "xterm"}).wantErr(t, 429, "most allowed")
+	wantErr(t, start(a, fastx.StartRequest{Command: "xterm"}), 429, "most allowed")
 	// Another user's session answers exactly like an unknown one.
-	for _, path := range []string{"connect", "disconnect", "terminate", "log", "screenshot", "params"} {
-		theirs := h.call("POST", "/v3/api/session/"+path, b, map[string]any{"id": id}).want(t, 404)
-		unknown := h.call("POST", "/v3/api/session/"+path, b, map[string]any{"id": "nope"}).want(t, 404)
-		if strings.ReplaceAll(theirs.detail(), id, "nope") != unknown.detail() {
-			t.Errorf("%s: another's session %q vs unknown %q", path, theirs.detail(), unknown.detail())
+	calls := map[string]func(id string) error{
+		"connect":    func(id string) error { _, err := b.ConnectSession(ctx, id, nil); return err },
+		"disconnect": func(id string) error { return b.DisconnectSession(ctx, id) },
+		"terminate":  func(id string) error { return b.TerminateSession(ctx, id) },
+		"log":        func(id string) error { _, err := b.SessionLog(ctx, id); return err },
+		"screenshot": func(id string) error { _, err := b.Screenshot(ctx, fastx.ScreenshotRequest{ID: id}); return err },
+		"params":     func(id string) error { _, err := b.SetSessionParams(ctx, id, nil); return err },
+	}
+	for path, call := range calls {
+		theirs := wantErr(t, call(id), 404, "")
+		unknown := wantErr(t, call("nope"), 404, "")
+		if strings.ReplaceAll(theirs.Message, id, "nope") != unknown.Message {
+			t.Errorf("%s: another's session %q vs unknown %q", path, theirs.Message, unknown.Message)
 		}
 	}
-	if n := len(h.call("POST", "/v3/api/session/list", b, "{}").get("result").([]any)); n != 0 {
-		t.Fatal("ben sees ann's session")
+	if list, err := b.ListSessions(ctx, fastx.ListRequest{}); err != nil || len(list) != 0 {
+		t.Fatalf("ben sees ann's session: %v, %v", list, err)
 	}
-	h.call("POST", "/v3/api/session/list", a, map[string]any{"filter": []string{"bad filter"}}).wantErr(t, 400, "filter")
-	h.call("POST", "/v3/api/session/screenshot", a, map[string]any{"id": id, "format": "gif"}).wantErr(t, 400, "format")
-	h.call("POST", "/v3/api/session/terminate", a, map[string]any{"id": id}).want(t, 200)
+	_, err = a.ListSessions(ctx, fastx.ListRequest{Filter: []string{"bad filter"}})
+	wantErr(t, err, 400, "filter")
+	_, err = a.Screenshot(ctx, fastx.ScreenshotRequest{ID: id, Format: "gif"})
+	wantErr(t, err, 400, "format")
+	must(t, a.TerminateSession(ctx, id))
 }
 
 func TestSharingViewOnly(t *testing.T) {
 	h := desktopHarness(t)
-	owner := h.user("olga", false)
-	guest := h.user("gus", false)
-	id := h.call("POST", "/v3/api/session/start", owner, map[string]any{"command": "xterm"}).want(t, 200).str("result", "id")
-	other := h.call("POST", "/v3/api/session/start", guest, map[string]any{"command": "xterm"}).want(t, 200).str("result", "id")
+	owner := h.client(h.user("olga", false))
+	guest := h.client(h.user("gus", false))
+	anon := h.client("")
+	ctx := context.Background()
+	conn, err := owner.StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	id := conn.ID
+	conn, err = guest.StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	other := conn.ID
 
-	keys := h.call("POST", "/v3/api/share/edit", owner, map[string]any{"id": id, "key": "", "perms": []string{"viewer"}}).want(t, 200)
-	viewKey := keys.str("result", 0, "key")
-	if viewKey == "" || keys.get("result", 0, "perms", 0) != "viewer" {
-		t.Fatalf("share/edit: %s", keys.Raw)
+	keys, err := owner.EditShare(ctx, fastx.ShareEditRequest{ID: id, Perms: []string{"viewer"}})
+	must(t, err)
+	if len(keys) == 0 || keys[0].Key == "" || len(keys[0].Perms) == 0 || keys[0].Perms[0] != "viewer" {
+		t.Fatalf("share/edit: %+v", keys)
 	}
-	grant := h.call("POST", "/v3/api/share/edit", owner, map[string]any{"id": id, "key": "", "perms": []string{"granter"}}).want(t, 200)
+	viewKey := keys[0].Key
+	grant, err := owner.EditShare(ctx, fastx.ShareEditRequest{ID: id, Perms: []string{"granter"}})
+	must(t, err)
 	var grantKey string
-	for _, k := range grant.get("result").([]any) {
-		if k.(map[string]any)["key"] != viewKey {
-			grantKey = k.(map[string]any)["key"].(string)
+	for _, k := range grant {
+		if k.Key != viewKey {
+			grantKey = k.Key
 		}
 	}
 	// A granter creates viewer keys, and only those.
-	h.call("POST", "/v3/api/share/edit", guest, map[string]any{"id": id, "key": "", "perms": []string{"viewer"}}, "X-Share-Key", grantKey).want(t, 200)
-	h.call("POST", "/v3/api/share/edit", guest, map[string]any{"id": id, "key": "", "perms": []string{"granter"}}, "X-Share-Key", grantKey).wantErr(t, 403, "only")
-	h.call("POST", "/v3/api/share/edit", guest, map[string]any{"id": id, "key": "", "perms": []string{"viewer"}}).want(t, 404)
-	if n := len(h.call("POST", "/v3/api/share/list", owner, map[string]any{"id": id}).want(t, 200).get("result").([]any)); n != 3 {
-		t.Fatalf("%d keys", n)
+	granter := guest.WithShareKey(grantKey)
+	_, err = granter.EditShare(ctx, fastx.ShareEditRequest{ID: id, Perms: []string{"viewer"}})
+	must(t, err)
+	_, err = granter.EditShare(ctx, fastx.ShareEditRequest{ID: id, Perms: []string{"granter"}})
+	wantErr(t, err, 403, "only")
+	_, err = guest.EditShare(ctx, fastx.ShareEditRequest{ID: id, Perms: []string{"viewer"}})
+	wantErr(t, err, 404, "")
+	if keys, err := owner.ListShares(ctx, id); err != nil || len(keys) != 3 {
+		t.Fatalf("%d keys (%v)", len(keys), err)
 	}
-	h.call("POST", "/v3/api/share/list", guest, map[string]any{"id": id}).want(t, 404)
+	_, err = guest.ListShares(ctx, id)
+	wantErr(t, err, 404, "")
 	// A key works for its own session only.
-	h.call("POST", "/v3/api/share/connect", "", map[string]any{"id": other, "key": viewKey}).wantErr(t, 404, "no share key")
-	conn := h.call("POST", "/v3/api/share/connect", "", map[string]any{"id": id, "key": viewKey}).want(t, 200)
-	ws, done := openDisplay(t, h, conn.str("result", "url"))
+	_, err = anon.ConnectShare(ctx, other, viewKey)
+	wantErr(t, err, 404, "no share key")
+	view, err := anon.ConnectShare(ctx, id, viewKey)
+	must(t, err)
+	ws, done := openDisplay(t, anon, view)
 	defer done()
 	waitFor(t, "viewer connected", func() bool { return h.s.relay.Clients(id) == 1 })
 	// share/reset of viewer keys drops the viewer at once.
-	h.call("POST", "/v3/api/share/reset", owner, map[string]any{"id": id, "perms": []string{"viewer"}}).want(t, 200)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, err = owner.ResetShares(ctx, id, "viewer")
+	must(t, err)
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	for {
-		if _, _, err := ws.Read(ctx); err != nil {
+		if _, _, err := ws.Read(rctx); err != nil {
 			break
 		}
 	}
-	if n := len(h.call("POST", "/v3/api/share/list", owner, map[string]any{"id": id}).get("result").([]any)); n != 1 {
-		t.Fatalf("%d keys left after resetting viewers, want the granter key", n)
+	if keys, err := owner.ListShares(ctx, id); err != nil || len(keys) != 1 {
+		t.Fatalf("%d keys left after resetting viewers, want the granter key (%v)", len(keys), err)
 	}
-	h.call("POST", "/v3/api/share/connect", "", map[string]any{"id": id, "key": viewKey}).want(t, 404)
-	h.call("POST", "/v3/api/share/delete", owner, map[string]any{"id": id, "key": grantKey}).want(t, 200)
-	h.call("POST", "/v3/api/share/delete", owner, map[string]any{"id": id, "key": grantKey}).want(t, 404)
+	_, err = anon.ConnectShare(ctx, id, viewKey)
+	wantErr(t, err, 404, "")
+	_, err = owner.DeleteShare(ctx, id, grantKey)
+	must(t, err)
+	_, err = owner.DeleteShare(ctx, id, grantKey)
+	wantErr(t, err, 404, "")
 	// share/email makes a key and mails its link.
-	h.call("POST", "/v3/api/share/email", owner, map[string]any{"id": id, "email": "friend@example.org"}).want(t, 200)
+	_, err = owner.EmailShare(ctx, fastx.ShareEmailRequest{ID: id, Email: "friend@example.org"})
+	must(t, err)
 	if h.mail.count("friend@example.org") != 1 {
 		t.Fatal("no invitation mailed")
 	}
-	h.call("POST", "/v3/api/share/reset", owner, map[string]any{"id": id}).want(t, 200)
+	_, err = owner.ResetShares(ctx, id)
+	must(t, err)
 }
 
 func TestBookmarksShortcutsSchedule(t *testing.T) {
 	h := desktopHarness(t)
-	tok := h.user("bea", false)
-	list := h.call("GET", "/v3/api/bookmark/list", tok, nil).want(t, 200)
-	if len(list.get("result", "suggestions").([]any)) == 0 {
-		t.Fatalf("no suggestions: %s", list.Raw)
+	c := h.client(h.user("bea", false))
+	ctx := context.Background()
+	list, err := c.ListBookmarks(ctx)
+	must(t, err)
+	if len(list.Suggestions) == 0 {
+		t.Fatalf("no suggestions: %+v", list)
 	}
-	h.call("POST", "/v3/api/bookmark/edit", tok, map[string]any{"id": "term", "command": "xterm -title bm", "name": "My terminal", "geometry": "800x600", "tags": []string{"dev"}}).want(t, 200)
-	h.call("POST", "/v3/api/bookmark/edit", tok, map[string]any{"id": "bad", "command": "xterm", "geometry": "1x"}).wantErr(t, 400, "geometry")
-	c := h.call("POST", "/v3/api/session/start/bookmark", tok, map[string]any{"id": "term"}).want(t, 200)
-	if c.str("result", "geometry") != "800x600" {
-		t.Fatalf("bookmark start: %s", c.Raw)
+	_, err = c.EditBookmark(ctx, fastx.Bookmark{ID: "term", Command: "xterm -title bm", Name: "My terminal", Geometry: "800x600", Tags: []string{"dev"}})
+	must(t, err)
+	_, err = c.EditBookmark(ctx, fastx.Bookmark{ID: "bad", Command: "xterm", Geometry: "1x"})
+	wantErr(t, err, 400, "geometry")
+	started, err := c.StartBookmark(ctx, "term")
+	must(t, err)
+	if started.Geometry != "800x600" {
+		t.Fatalf("bookmark start: %+v", started)
 	}
 	// shortcut connects to the running session started from the bookmark instead of starting another.
-	s2 := h.call("POST", "/v3/api/session/shortcut", tok, map[string]any{"id": "term"}).want(t, 200)
-	if s2.str("result", "id") != c.str("result", "id") {
+	s2, err := c.Shortcut(ctx, "term")
+	must(t, err)
+	if s2.ID != started.ID {
 		t.Fatal("shortcut started a second session")
 	}
-	l := h.call("POST", "/v3/api/bookmark/list", tok, "{}").want(t, 200)
-	if len(l.get("result", "history").([]any)) == 0 || len(l.get("result", "bookmarks").([]any)) != 1 {
-		t.Fatalf("bookmark list: %s", l.Raw)
+	l, err := c.ListBookmarks(ctx)
+	must(t, err)
+	if len(l.History) == 0 || len(l.Bookmarks) != 1 {
+		t.Fatalf("bookmark list: %+v", l)
 	}
-	h.call("POST", "/v3/api/bookmark/delete", tok, map[string]any{"id": "term"}).want(t, 200)
-	h.call("POST", "/v3/api/bookmark/delete", tok, map[string]any{"id": "term"}).want(t, 404)
-	h.call("POST", "/v3/api/session/start/bookmark", tok, map[string]any{"id": "term"}).want(t, 404)
+	_, err = c.DeleteBookmark(ctx, "term")
+	must(t, err)
+	_, err = c.DeleteBookmark(ctx, "term")
+	wantErr(t, err, 404, "")
+	_, err = c.StartBookmark(ctx, "term")
+	wantErr(t, err, 404, "")
 
 	// A schedule in the near future starts on time.
-	at := time.Now().Add(300 * time.Millisecond).UTC().Format(time.RFC3339Nano)
-	sch := h.call("POST", "/v3/api/session/schedule", tok, map[string]any{"command": "xterm", "at": at, "name": "later"}).want(t, 200)
-	sid := sch.str("result", "id")
+	sch, err := c.ScheduleSession(ctx, fastx.ScheduleRequest{Command: "xterm", At: time.Now().Add(300 * time.Millisecond).UTC(), Name: "later"})
+	must(t, err)
 	waitFor(t, "scheduled session running", func() bool {
-		r, err := h.s.store.GetSession(context.Background(), sid)
+		r, err := h.s.store.GetSession(context.Background(), sch.ID)
 		return err == nil && r.State == session.StateRunning
 	})
 }
 
 func TestSystemViews(t *testing.T) {
 	h := desktopHarness(t)
-	admin := h.user("root", true)
-	u := h.user("uma", false)
-	h.call("POST", "/v3/api/session/start", u, map[string]any{"command": "xterm"}).want(t, 200)
-	h.call("GET", "/v3/system/session/list", u, nil).want(t, 403)
-	all := h.call("GET", "/v3/system/session/list", admin, nil).want(t, 200)
-	if n := len(all.get("result").([]any)); n != 1 {
-		t.Fatalf("admin sees %d sessions", n)
+	admin := h.client(h.user("root", true))
+	u := h.client(h.user("uma", false))
+	ctx := context.Background()
+	_, err := u.StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	_, err = u.SystemSessions(ctx, fastx.ListRequest{})
+	wantErr(t, err, 403, "")
+	all, err := admin.SystemSessions(ctx, fastx.ListRequest{})
+	must(t, err)
+	if len(all) != 1 {
+		t.Fatalf("admin sees %d sessions", len(all))
 	}
-	if n := h.call("POST", "/v3/system/session/count", admin, map[string]any{"filter": []string{"login==uma"}}).want(t, 200).get("result"); n != 1.0 {
-		t.Fatalf("count %v", n)
+	if n, err := admin.SystemSessionCount(ctx, "login==uma"); err != nil || n != 1 {
+		t.Fatalf("count %v, %v", n, err)
 	}
-	srv := h.call("GET", "/v3/system/server/list", admin, nil).want(t, 200)
-	if srv.get("result", 0, "cpus").(float64) < 1 || srv.get("result", 0, "totalMemory").(float64) <= 0 || srv.get("result", 0, "sessions") != 1.0 ||
-		srv.get("result", 0, "uptime").(float64) <= 0 {
-		t.Fatalf("server list: %s", srv.Raw)
+	srv, err := admin.SystemServers(ctx)
+	must(t, err)
+	if len(srv) == 0 || srv[0].CPUs < 1 || srv[0].TotalMemory <= 0 || srv[0].Sessions != 1 || srv[0].Uptime <= 0 {
+		t.Fatalf("server list: %+v", srv)
 	}
-	prof := h.call("GET", "/v3/system/session/profile", u, nil).want(t, 200)
-	if prof.get("result", "sessions") != 1.0 || prof.str("result", "login") != "uma" {
-		t.Fatalf("profile: %s", prof.Raw)
+	prof, err := u.SessionProfile(ctx)
+	must(t, err)
+	if prof.Sessions != 1 || prof.Login != "uma" {
+		t.Fatalf("profile: %+v", prof)
 	}
 }
 
@@ -179,9 +233,12 @@ func TestSystemViews(t *testing.T) {
 func TestRestartAdoptsDesktops(t *testing.T) {
 	h := desktopHarness(t)
 	tok := h.user("rita", false)
-	keep := h.call("POST", "/v3/api/session/start", tok, map[string]any{"command": "xterm"}).want(t, 200).str("result", "id")
-	kill := h.call("POST", "/v3/api/session/start", tok, map[string]any{"command": "xterm"}).want(t, 200).str("result", "id")
-	killRow, _ := h.s.store.GetSession(context.Background(), kill)
+	ctx := context.Background()
+	keep, err := h.client(tok).StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	kill, err := h.client(tok).StartSession(ctx, fastx.StartRequest{Command: "xterm"})
+	must(t, err)
+	killRow, _ := h.s.store.GetSession(context.Background(), kill.ID)
 	// The old server goes away without stopping anything (as after kill -9): close its watchers only.
 	h.s.closeSessions()
 	_ = syscall.Kill(killRow.ServerPID, syscall.SIGKILL)
@@ -201,13 +258,16 @@ func TestRestartAdoptsDesktops(t *testing.T) {
 	h2 := *h
 	h2.s = s2
 	defer s2.closeSessions()
-	list := h2.call("POST", "/v3/api/session/list", tok, "{}").want(t, 200)
-	if n := len(list.get("result").([]any)); n != 1 || list.str("result", 0, "id") != keep {
-		t.Fatalf("after restart: %s", list.Raw)
+	c2 := h2.client(tok) // talks to s2
+	list, err := c2.ListSessions(ctx, fastx.ListRequest{})
+	must(t, err)
+	if len(list) != 1 || list[0].ID != keep.ID {
+		t.Fatalf("after restart: %+v", list)
 	}
-	h2.call("POST", "/v3/api/session/screenshot", tok, map[string]any{"id": keep}).want(t, 200)
-	if r, _ := s2.store.GetSession(context.Background(), kill); r.State != session.StateEnded {
+	_, err = c2.Screenshot(ctx, fastx.ScreenshotRequest{ID: keep.ID})
+	must(t, err)
+	if r, _ := s2.store.GetSession(context.Background(), kill.ID); r.State != session.StateEnded {
 		t.Fatalf("dead desktop is %s, want ended", r.State)
 	}
-	h2.call("POST", "/v3/api/session/terminate", tok, map[string]any{"id": keep}).want(t, 200)
+	must(t, c2.TerminateSession(ctx, keep.ID))
 }

@@ -7,13 +7,14 @@ import (
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/provider/xtest"
 )
@@ -41,22 +42,20 @@ func desktopHarness(t *testing.T, opts ...harnessOpt) *harness {
 	return h
 }
 
-// openDisplay opens the relay websocket of a connect object and reads the RFB version.
-func openDisplay(t *testing.T, h *harness, url string) (*websocket.Conn, func()) {
+// openDisplay opens the relay websocket of a connect object with c and reads the RFB version.
+func openDisplay(t *testing.T, c *client.Client, conn fastx.Connect) (*websocket.Conn, func()) {
 	t.Helper()
-	ts := httptest.NewServer(h.s.Handler())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+url, &websocket.DialOptions{Subprotocols: []string{"binary"}})
+	ws, err := c.DialDisplayWebSocket(ctx, conn)
 	if err != nil {
 		cancel()
-		ts.Close()
 		t.Fatalf("websocket: %v", err)
 	}
-	_, msg, err := c.Read(ctx)
+	_, msg, err := ws.Read(ctx)
 	if err != nil || !strings.HasPrefix(string(msg), "RFB 003.") {
 		t.Fatalf("no RFB greeting through the relay: %q %v", msg, err)
 	}
-	return c, func() { c.CloseNow(); cancel(); ts.Close() }
+	return ws, func() { ws.CloseNow(); cancel() }
 }
 
 func decodeDataURL(t *testing.T, src string) image.Image {
@@ -78,97 +77,113 @@ func decodeDataURL(t *testing.T, src string) image.Image {
 
 func TestSessionLifecycle(t *testing.T) {
 	h := desktopHarness(t)
-	tok := h.user("alice", false)
+	c := h.client(h.user("alice", false))
+	ctx := context.Background()
 
-	start := h.call("POST", "/v3/api/session/start", tok, map[string]any{"command": "xterm -title deskhub-test", "geometry": "1024x768",
-		"name": "work", "params": map[string]string{"project": "x"}}).want(t, 200)
-	id := start.str("result", "id")
-	if id == "" || start.str("result", "password") == "" || start.str("result", "windowMode") != "desktop" ||
-		start.str("result", "geometry") != "1024x768" || start.get("result", "port") != 18080.0 || !strings.HasPrefix(start.str("result", "url"), "/ws/display/"+id+"?secret=") {
-		t.Fatalf("start: %s", start.Raw)
+	start, err := c.StartSession(ctx, fastx.StartRequest{Command: "xterm -title deskhub-test", Geometry: "1024x768",
+		Name: "work", Params: fastx.Params{"project": "x"}})
+	must(t, err)
+	id := start.ID
+	if id == "" || start.Password == "" || start.WindowMode != "desktop" ||
+		start.Geometry != "1024x768" || start.Port != 18080 || !strings.HasPrefix(start.URL, "/ws/display/"+id+"?secret=") {
+		t.Fatalf("start: %+v", start)
 	}
 
-	list := h.call("POST", "/v3/api/session/list", tok, "{}").want(t, 200)
-	obj, _ := list.get("result", 0).(map[string]any)
-	if obj == nil || obj["id"] != id || obj["display"] == "" || obj["serverPid"].(float64) <= 0 || obj["appPid"].(float64) <= 0 ||
-		obj["login"] != "alice" || obj["serverId"] != h.s.ServerID() || obj["state"] != "running" || obj["windowMode"] != "desktop" {
-		t.Fatalf("list: %s", list.Raw)
+	list, err := c.ListSessions(ctx, fastx.ListRequest{})
+	must(t, err)
+	if len(list) == 0 {
+		t.Fatal("list: no session")
 	}
-	if obj["params"].(map[string]any)["project"] != "x" || obj["params"].(map[string]any)["name"] != "work" {
-		t.Fatalf("params: %v", obj["params"])
+	obj := list[0]
+	if obj.ID != id || obj.Display == "" || obj.ServerPid <= 0 || obj.AppPid <= 0 ||
+		obj.Login != "alice" || obj.ServerID != h.s.ServerID() || obj.State != "running" || obj.WindowMode != "desktop" {
+		t.Fatalf("list: %+v", list)
 	}
-	if n := h.call("GET", "/v3/api/session/list/count", tok, nil).want(t, 200).get("result"); n != 1.0 {
-		t.Fatalf("count %v", n)
+	if obj.Params["project"] != "x" || obj.Params["name"] != "work" {
+		t.Fatalf("params: %v", obj.Params)
+	}
+	if n, err := c.CountSessions(ctx); err != nil || n != 1 {
+		t.Fatalf("count %v, %v", n, err)
 	}
 
 	// Params: set one, delete one with "".
-	p := h.call("POST", "/v3/api/session/params", tok, map[string]any{"id": id, "params": map[string]string{"color": "blue", "project": ""}}).want(t, 200)
-	if p.get("result", "color") != "blue" || p.get("result", "project") != nil {
-		t.Fatalf("params: %s", p.Raw)
+	p, err := c.SetSessionParams(ctx, id, fastx.Params{"color": "blue", "project": ""})
+	must(t, err)
+	if _, has := p["project"]; p["color"] != "blue" || has {
+		t.Fatalf("params: %v", p)
 	}
 
 	// Screenshot, scaled without and with keeping the aspect.
-	shot := h.call("POST", "/v3/api/session/screenshot", tok, map[string]any{"id": id, "width": 320, "height": 320, "keep_aspect": 0}).want(t, 200)
-	if b := decodeDataURL(t, shot.str("result", "src")).Bounds(); b.Dx() != 320 || b.Dy() != 320 {
+	noAspect := 0
+	shot, err := c.Screenshot(ctx, fastx.ScreenshotRequest{ID: id, Width: 320, Height: 320, KeepAspect: &noAspect})
+	must(t, err)
+	if b := decodeDataURL(t, shot.Src).Bounds(); b.Dx() != 320 || b.Dy() != 320 {
 		t.Fatalf("screenshot %v", b)
 	}
-	shot = h.call("POST", "/v3/api/session/screenshot", tok, map[string]any{"id": id, "geometry": "512x512", "format": "jpeg"}).want(t, 200)
-	if !strings.HasPrefix(shot.str("result", "src"), "data:image/jpeg;base64,") {
+	shot, err = c.Screenshot(ctx, fastx.ScreenshotRequest{ID: id, Geometry: "512x512", Format: "jpeg"})
+	must(t, err)
+	if !strings.HasPrefix(shot.Src, "data:image/jpeg;base64,") {
 		t.Fatal("not jpeg")
 	}
-	if b := decodeDataURL(t, shot.str("result", "src")).Bounds(); b.Dx() != 512 || b.Dy() != 384 {
+	if b := decodeDataURL(t, shot.Src).Bounds(); b.Dx() != 512 || b.Dy() != 384 {
 		t.Fatalf("keep-aspect screenshot %v, want 512x384", b)
 	}
 
 	// Exec runs a program in the display.
-	if pid := h.call("POST", "/v3/api/session/exec", tok, map[string]any{"id": id, "command": "xclock"}).want(t, 200).get("result", "pid"); pid.(float64) <= 0 {
-		t.Fatalf("exec pid %v", pid)
+	if r, err := c.Exec(ctx, fastx.ExecRequest{ID: id, Command: "xclock"}); err != nil || r.Pid <= 0 {
+		t.Fatalf("exec pid %v, %v", r.Pid, err)
 	}
-	h.call("POST", "/v3/api/session/exec", tok, map[string]any{"id": id, "command": "no-such-program-xyz"}).wantErr(t, 400, "command")
+	_, err = c.Exec(ctx, fastx.ExecRequest{ID: id, Command: "no-such-program-xyz"})
+	wantErr(t, err, 400, "command")
 
+	// session0 answers the first session of the list.
+	session0 := func() fastx.Session {
+		list, err := c.ListSessions(ctx, fastx.ListRequest{})
+		if err != nil || len(list) == 0 {
+			t.Fatalf("list: %v, %v", list, err)
+		}
+		return list[0]
+	}
 	// The display relay: the one-time secret opens the screen once.
-	ws, done := openDisplay(t, h, start.str("result", "url"))
-	waitFor(t, "clients=1", func() bool {
-		return h.call("POST", "/v3/api/session/list", tok, "{}").get("result", 0, "clients") == 1.0
-	})
-	if h.call("POST", "/v3/api/session/list", tok, "{}").get("result", 0, "lastConnect") == nil {
+	ws, done := openDisplay(t, c, start)
+	waitFor(t, "clients=1", func() bool { return session0().Clients == 1 })
+	if session0().LastConnect == nil {
 		t.Fatal("lastConnect not recorded")
 	}
-	ts := httptest.NewServer(h.s.Handler())
-	defer ts.Close()
-	if _, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(ts.URL, "http")+start.str("result", "url"), nil); err == nil {
+	if _, err := c.DialDisplayWebSocket(ctx, start); err == nil {
 		t.Fatal("a used one-time secret opened the display again")
 	}
 	// disconnect drops the client.
-	h.call("POST", "/v3/api/session/disconnect", tok, map[string]any{"id": id}).want(t, 200)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	must(t, c.DisconnectSession(ctx, id))
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	for {
-		if _, _, err := ws.Read(ctx); err != nil {
+		if _, _, err := ws.Read(rctx); err != nil {
 			break
 		}
 	}
 	done()
-	waitFor(t, "lastDisconnect", func() bool {
-		return h.call("POST", "/v3/api/session/list", tok, "{}").get("result", 0, "lastDisconnect") != nil
-	})
+	waitFor(t, "lastDisconnect", func() bool { return session0().LastDisconnect != nil })
 	// connect hands out a fresh secret.
-	c2 := h.call("POST", "/v3/api/session/connect", tok, map[string]any{"id": id}).want(t, 200)
-	_, done2 := openDisplay(t, h, c2.str("result", "url"))
+	c2, err := c.ConnectSession(ctx, id, nil)
+	must(t, err)
+	_, done2 := openDisplay(t, c, c2)
 	done2()
 
-	log := h.call("POST", "/v3/api/session/log", tok, map[string]any{"id": id}).want(t, 200)
-	if log.str("result", "id") != id {
-		t.Fatalf("log: %s", log.Raw)
+	log, err := c.SessionLog(ctx, id)
+	must(t, err)
+	if log.ID != id {
+		t.Fatalf("log: %+v", log)
 	}
 
 	// Terminate: gone from the list, its screenshot refused.
-	h.call("POST", "/v3/api/session/terminate", tok, map[string]any{"id": id}).want(t, 200)
-	if n := len(h.call("POST", "/v3/api/session/list", tok, "{}").get("result").([]any)); n != 0 {
-		t.Fatalf("%d sessions after terminate", n)
+	must(t, c.TerminateSession(ctx, id))
+	if list, err := c.ListSessions(ctx, fastx.ListRequest{}); err != nil || len(list) != 0 {
+		t.Fatalf("%d sessions after terminate (%v)", len(list), err)
 	}
-	h.call("POST", "/v3/api/session/screenshot", tok, map[string]any{"id": id}).wantErr(t, 409, "ended")
-	h.call("POST", "/v3/api/session/terminate", tok, map[string]any{"id": id}).wantErr(t, 409, "ended")
+	_, err = c.Screenshot(ctx, fastx.ScreenshotRequest{ID: id})
+	wantErr(t, err, 409, "ended")
+	wantErr(t, c.TerminateSession(ctx, id), 409, "ended")
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
