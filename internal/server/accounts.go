@@ -295,7 +295,7 @@ func (s *Server) userPasswordChange(c *httpapi.Call, r *vmm.UserPasswordChangeRe
 		if err := tx.UpdateUser(c.Ctx, &u); err != nil {
 			return err
 		}
-		_, err := tx.RevokeUserTokens(c.Ctx, u.ID, auth.TokenLogin, c.Principal.TokenID, time.Now())
+		_, err := tx.RevokeUserTokens(c.Ctx, u.ID, store.TokenUserLogin, c.Principal.TokenID, time.Now())
 		return err
 	})
 	if err != nil {
@@ -362,7 +362,7 @@ func (s *Server) userLogin(c *httpapi.Call, r *vmm.UserLoginRequest) (jsonapi.On
 		s.audit(c.Ctx, c, 0, r.UserLogin, "user.login.failed", r.UserLogin, nil)
 		return jsonapi.One[vmm.TokenAttributes]{}, err
 	}
-	secret, tok, err := s.auth.IssueToken(c.Ctx, nil, u.ID, auth.TokenLogin, s.auth.Options().LoginTTL)
+	secret, tok, err := s.auth.IssueToken(c.Ctx, nil, u.ID, store.TokenUserLogin, s.auth.Options().LoginTTL)
 	if err != nil {
 		return jsonapi.One[vmm.TokenAttributes]{}, err
 	}
@@ -397,11 +397,11 @@ func (s *Server) tokenCreate(c *httpapi.Call, r *vmm.TokenCreateRequest) (jsonap
 	var tok store.Token
 	err := s.store.InTx(c.Ctx, func(tx store.Store) error {
 		var err error
-		if secret, tok, err = s.auth.IssueToken(c.Ctx, tx, c.Principal.UserID, auth.TokenAPI, time.Duration(r.TokenLifetime)*time.Second); err != nil {
+		if secret, tok, err = s.auth.IssueToken(c.Ctx, tx, c.Principal.UserID, store.TokenSystemAPI, time.Duration(r.TokenLifetime)*time.Second); err != nil {
 			return err
 		}
 		if r.TokenRevokeAll {
-			_, err = tx.RevokeUserTokens(c.Ctx, c.Principal.UserID, auth.TokenAPI, tok.ID, time.Now())
+			_, err = tx.RevokeUserTokens(c.Ctx, c.Principal.UserID, store.TokenSystemAPI, tok.ID, time.Now())
 		}
 		return err
 	})

@@ -234,7 +234,7 @@ func (s *Server) loginSuccess(c *httpapi.Call, a *attempt, provider string) (fas
 }
 
 func (s *Server) issueStageToken(c *httpapi.Call, u store.User, provider string) (fastx.LoginStage, error) {
-	secret, tok, err := s.auth.IssueToken(c.Ctx, nil, u.ID, auth.TokenLogin, s.auth.Options().LoginTTL)
+	secret, tok, err := s.auth.IssueToken(c.Ctx, nil, u.ID, store.TokenUserLogin, s.auth.Options().LoginTTL)
 	if err != nil {
 		return fastx.LoginStage{}, err
 	}
@@ -244,7 +244,7 @@ func (s *Server) issueStageToken(c *httpapi.Call, u store.User, provider string)
 
 // attemptFor finds the login in progress named by the request's stage token.
 func (s *Server) attemptFor(c *httpapi.Call) (string, *attempt, error) {
-	tok := auth.BearerToken(c.R, httpapi.Session)
+	tok := bearerToken(c.R, httpapi.Session)
 	a := s.logins.get(tok)
 	if tok == "" || a == nil {
 		return "", nil, errNoAttempt
@@ -353,7 +353,7 @@ func (s *Server) v3Profile(c *httpapi.Call, _ *httpapi.Empty) (fastx.Profile, er
 	if err != nil {
 		return fastx.Profile{}, err
 	}
-	p := fastx.Profile{Token: auth.BearerToken(c.R, httpapi.Session), Login: u.Login, Hostname: s.hostname,
+	p := fastx.Profile{Token: bearerToken(c.R, httpapi.Session), Login: u.Login, Hostname: s.hostname,
 		Provider: u.Provider, Authenticated: true, LoggedIn: true, Groups: []string{}, Email: u.Email}
 	if first, last, ok := strings.Cut(u.Name, " "); ok {
 		p.FirstName, p.LastName = first, last
@@ -402,5 +402,5 @@ func (s *Server) v3Admin(c *httpapi.Call, _ *httpapi.Empty) (fastx.Null, error) 
 
 // v3Keepalive extends a login token to a full login lifetime from now (API tokens keep their expiry).
 func (s *Server) v3Keepalive(c *httpapi.Call, _ *httpapi.Empty) (fastx.Null, error) {
-	return fastx.Null{}, s.auth.Keepalive(c.Ctx, auth.BearerToken(c.R, httpapi.Session))
+	return fastx.Null{}, s.auth.Keepalive(c.Ctx, bearerToken(c.R, httpapi.Session))
 }

@@ -140,7 +140,7 @@ func New(opts Options) (*Server, error) {
 	s.mux = httpapi.NewMux(httpapi.Options{
 		Log:        opts.Log.With("component", "http"),
 		Registerer: s.registry,
-		Auth:       s.auth,
+		Auth:       authenticator{s.auth},
 		MaxBody:    opts.Config.MaxBody,
 	}, s.infraRoutes(), s.sessionRoutes(), s.agentRoutes())
 	if s.openapi, err = s.openAPIJSON(); err != nil {

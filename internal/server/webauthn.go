@@ -594,7 +594,7 @@ func (s *Server) userAssertionVerify(c *httpapi.Call, r *vmm.UserAssertionVerify
 		if err := tx.UpdateCredential(c.Ctx, &row); err != nil {
 			return err
 		}
-		secret, tok, err = s.auth.IssueToken(c.Ctx, tx, u.ID, auth.TokenLogin, s.auth.Options().LoginTTL)
+		secret, tok, err = s.auth.IssueToken(c.Ctx, tx, u.ID, store.TokenUserLogin, s.auth.Options().LoginTTL)
 		return err
 	})
 	if err != nil {

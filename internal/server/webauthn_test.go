@@ -17,7 +17,6 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
-	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/store"
 )
@@ -464,7 +463,7 @@ func TestWebAuthnHostAccount(t *testing.T) {
 	if err := h.s.store.CreateUser(context.Background(), &u); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := h.s.auth.IssueToken(context.Background(), nil, u.ID, auth.TokenLogin, time.Hour)
+	tok, _, err := h.s.auth.IssueToken(context.Background(), nil, u.ID, store.TokenUserLogin, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
