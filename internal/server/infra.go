@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/deskhub/deskhub/internal/account"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -89,8 +90,8 @@ func loadSecretKey(cfg config.Config) ([]byte, error) {
 	return []byte(key), nil
 }
 
-func infraCaller(c *httpapi.Call) infra.Caller {
-	return infra.Caller{UserID: c.Principal.UserID, Login: c.Principal.Login, Admin: c.Principal.Admin}
+func infraCaller(c *httpapi.Call) account.Caller {
+	return who(c)
 }
 
 // internalProvider answers calls about provider "internal" resources of a kind deskhub keeps only on
@@ -198,7 +199,7 @@ func (s *Server) serverDelete(c *httpapi.Call, r *vmm.ServerDeleteRequest) (json
 
 // serverResources builds a list handler of one kind of resource on a server.
 func serverResources[Req any, A any](typ string, get func(*Req) (vmm.Provider, int64),
-	list func(ctx context.Context, c infra.Caller, serverID int64) ([]infra.ResourceView[A], error)) func(*httpapi.Call, *Req) (jsonapi.Many[A], error) {
+	list func(ctx context.Context, c account.Caller, serverID int64) ([]infra.ResourceView[A], error)) func(*httpapi.Call, *Req) (jsonapi.Many[A], error) {
 	return func(c *httpapi.Call, r *Req) (jsonapi.Many[A], error) {
 		p, id := get(r)
 		if out, ok := internalNone[A](p); ok {
@@ -213,8 +214,8 @@ func serverResources[Req any, A any](typ string, get func(*Req) (vmm.Provider, i
 }
 
 // imageLister lists a server's images: the catalog (image.list) or everything stored (image.serverList).
-func (s *Server) imageLister(all bool) func(context.Context, infra.Caller, int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
-	return func(ctx context.Context, c infra.Caller, serverID int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
+func (s *Server) imageLister(all bool) func(context.Context, account.Caller, int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
+	return func(ctx context.Context, c account.Caller, serverID int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
 		return s.infra.ListImages(ctx, c, serverID, all)
 	}
 }
