@@ -46,7 +46,7 @@ func NewLocalUser(login, email, password string, admin bool) (store.User, error)
 	if err != nil {
 		return store.User{}, err
 	}
-	return store.User{Login: login, Email: email, PasswordHash: hash, Provider: "local", Admin: admin}, nil
+	return store.User{Login: login, Email: email, PasswordHash: hash, Provider: store.ProviderLocal, Admin: admin}, nil
 }
 
 // RandomPassword returns a random password of 26 base32 characters (128 bits).

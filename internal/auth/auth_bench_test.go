@@ -131,11 +131,11 @@ func BenchmarkTokenVerify(b *testing.B) {
 	ctx := context.Background()
 	svc := New(Options{Store: st})
 	for i := range 1000 { // other users' tokens fill the index
-		if _, _, err := svc.IssueToken(ctx, nil, u.ID-1-int64(i%200), TokenLogin, time.Hour); err != nil {
+		if _, _, err := svc.IssueToken(ctx, nil, u.ID-1-int64(i%200), store.TokenUserLogin, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
-	secret, _, err := svc.IssueToken(ctx, nil, u.ID, TokenLogin, time.Hour)
+	secret, _, err := svc.IssueToken(ctx, nil, u.ID, store.TokenUserLogin, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}

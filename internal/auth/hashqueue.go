@@ -4,13 +4,12 @@ import (
 	"container/list"
 	"context"
 	"math"
-	"net/http"
 	"runtime"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
 )
 
 // HashQueueOptions tune a HashQueue; zero values take the defaults.
@@ -210,7 +209,7 @@ func (q *HashQueue) observe(d time.Duration) {
 // busy is the 503 of a full queue; Retry-After is at least a second.
 func busy(after time.Duration) error {
 	secs := max(1, int(math.Ceil(after.Seconds())))
-	e := httpapi.Errorf(http.StatusServiceUnavailable, "too many logins at once; try again in %d seconds", secs)
+	e := fault.New(fault.Unavailable, "too many logins at once; try again in %d seconds", secs)
 	e.RetryAfter = secs
 	return e
 }

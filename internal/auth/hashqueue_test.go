@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/store/sqlite"
 )
 
@@ -119,11 +119,11 @@ func TestHashQueueBoundsConcurrency(t *testing.T) {
 
 func TestHashQueueWaitLimit(t *testing.T) {
 	status := func(err error) (int, int) {
-		var e *httpapi.Error
+		var e *fault.Error
 		if !errors.As(err, &e) {
 			return 0, 0
 		}
-		return e.Status, e.RetryAfter
+		return kindStatus[e.Kind], e.RetryAfter
 	}
 	t.Run("a full queue refuses at once", func(t *testing.T) {
 		q := NewHashQueue(HashQueueOptions{Workers: 1, MaxQueue: 2, MaxWait: time.Minute})
@@ -208,7 +208,7 @@ func TestHashQueueWaitLimit(t *testing.T) {
 
 func TestHashQueueAdmitRefusesBeforeWork(t *testing.T) {
 	q := NewHashQueue(HashQueueOptions{Workers: 1})
-	no := httpapi.Errorf(http.StatusTooManyRequests, "no")
+	no := fault.New(fault.TooMany, "no")
 	if err := q.Do(context.Background(), "", func() error { return no }, func() { t.Error("ran although refused") }); err != no {
 		t.Fatalf("got %v", err)
 	}
@@ -254,9 +254,12 @@ func TestLoginFloodIsThrottledBeforeTheHash(t *testing.T) {
 				login = fmt.Sprintf("nobody-%d", i)
 			}
 			_, err := svc.CheckLoginPassword(ctx, login, "wrong password", "198.51.100.7")
-			var e *httpapi.Error
-			errors.As(err, &e)
-			n, _ := statuses.LoadOrStore(e.Status, new(atomic.Int64))
+			var e *fault.Error
+			status := http.StatusUnauthorized
+			if errors.As(err, &e) {
+				status = kindStatus[e.Kind]
+			}
+			n, _ := statuses.LoadOrStore(status, new(atomic.Int64))
 			n.(*atomic.Int64).Add(1)
 		}()
 	}
@@ -292,3 +295,7 @@ func TestLoginFloodIsThrottledBeforeTheHash(t *testing.T) {
 		t.Fatalf("%d computations, want 6", done)
 	}
 }
+
+// kindStatus is the status internal/httpapi answers each kind of error the queue and the throttle give.
+var kindStatus = map[fault.Kind]int{fault.TooMany: http.StatusTooManyRequests, fault.Unavailable: http.StatusServiceUnavailable,
+	fault.Unauthorized: http.StatusUnauthorized}

@@ -1,5 +1,7 @@
-// Package auth holds deskhub's account security: password hashing (argon2id), and later tokens,
-// one-time codes, WebAuthn and the SSH login stages.
+// Package auth holds deskhub's credential mechanics: password hashing (argon2id) behind a bounded hash
+// queue, the login throttle, tokens and one-time codes (issue, verify, consume). It decides nothing
+// about accounts: internal/account owns the account transactions (registration, recovery, password and
+// email changes, tokens, SSH keys, WebAuthn, staged logins) and calls auth for the credentials.
 package auth
 
 import (

@@ -9,19 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/mail"
 	"github.com/deskhub/deskhub/internal/store"
-)
-
-// Token types, as token.get reports them.
-const (
-	TokenLogin = "user.login" // from a login; ends at logout
-	TokenAPI   = "system.api" // from token.create, for scripts
 )
 
 // Options configure the Service; New fills the zero values.
@@ -137,59 +130,32 @@ func TokenState(t store.Token, now time.Time) string {
 	return "active"
 }
 
-var errBadToken = httpapi.Errorf(http.StatusUnauthorized, "the token is not valid (unknown, revoked or expired); log in again")
+// ErrBadToken answers a token that is unknown, revoked or expired.
+var ErrBadToken = fault.New(fault.Unauthorized, "the token is not valid (unknown, revoked or expired); log in again")
 
-// BearerToken returns the token a request carries: Authorization: Bearer, or X-FASTX-TOKEN on the
-// session surface.
-func BearerToken(r *http.Request, surface httpapi.Surface) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if scheme, tok, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(tok)
-		}
-		return ""
-	}
-	if surface == httpapi.Session {
-		return strings.TrimSpace(r.Header.Get("X-FASTX-TOKEN"))
-	}
-	return ""
-}
-
-// Authenticate implements httpapi.Authenticator.
-func (s *Service) Authenticate(ctx context.Context, r *http.Request, surface httpapi.Surface) (*httpapi.Principal, error) {
-	secret := BearerToken(r, surface)
-	if secret == "" {
-		if r.Header.Get("Authorization") != "" {
-			return nil, httpapi.Errorf(http.StatusUnauthorized, "the Authorization header must be \"Bearer <token>\"")
-		}
-		return nil, nil
-	}
-	p, _, err := s.Verify(ctx, secret)
-	return p, err
-}
-
-// Verify checks a token secret and returns its principal and the user.
-func (s *Service) Verify(ctx context.Context, secret string) (*httpapi.Principal, store.User, error) {
+// Verify checks a token secret and returns the token and its user.
+func (s *Service) Verify(ctx context.Context, secret string) (store.Token, store.User, error) {
 	if len(secret) > 256 {
-		return nil, store.User{}, errBadToken
+		return store.Token{}, store.User{}, ErrBadToken
 	}
 	tok, err := s.st.GetTokenByHash(ctx, hashSecret(secret))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.User{}, errBadToken
+		return store.Token{}, store.User{}, ErrBadToken
 	} else if err != nil {
-		return nil, store.User{}, err
+		return store.Token{}, store.User{}, err
 	}
 	now := s.opts.Now()
 	if TokenState(tok, now) != "active" {
-		return nil, store.User{}, errBadToken
+		return store.Token{}, store.User{}, ErrBadToken
 	}
 	u, err := s.st.GetUser(ctx, tok.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.User{}, errBadToken
+		return store.Token{}, store.User{}, ErrBadToken
 	} else if err != nil {
-		return nil, store.User{}, err
+		return store.Token{}, store.User{}, err
 	}
 	if u.Disabled {
-		return nil, store.User{}, httpapi.Errorf(http.StatusUnauthorized, "this account is disabled")
+		return store.Token{}, store.User{}, fault.New(fault.Unauthorized, "this account is disabled")
 	}
 	// Record use at most once a minute: a write per request would cost more than the request.
 	if now.Sub(tok.LastUsedAt) > time.Minute {
@@ -197,16 +163,16 @@ func (s *Service) Verify(ctx context.Context, secret string) (*httpapi.Principal
 			s.log.Warn("recording token use", "error", err)
 		}
 	}
-	return &httpapi.Principal{UserID: u.ID, Login: u.Login, Admin: u.Admin, TokenID: tok.ID}, u, nil
+	return tok, u, nil
 }
 
 // Keepalive extends a login token to a full login lifetime from now; API tokens keep their expiry.
 func (s *Service) Keepalive(ctx context.Context, secret string) error {
 	tok, err := s.st.GetTokenByHash(ctx, hashSecret(secret))
 	if err != nil {
-		return errBadToken
+		return ErrBadToken
 	}
-	if tok.Type != TokenLogin {
+	if tok.Type != store.TokenUserLogin {
 		return nil
 	}
 	return s.st.ExtendToken(ctx, tok.ID, s.opts.Now().UTC().Add(s.opts.LoginTTL))
@@ -227,19 +193,19 @@ func (s *Service) CheckLoginPassword(ctx context.Context, login, password, remot
 		return store.User{}, err
 	}
 	hash := u.PasswordHash
-	if err != nil || hash == "" || u.Provider != "local" {
+	if err != nil || hash == "" || u.Provider != store.ProviderLocal {
 		hash = dummyHash // same work as a real check, so timing does not tell accounts apart
 	}
 	admit := func() error { return s.throttle.Check(login, remote) }
 	verr := verifyPassword(ctx, s.opts.Hashes, "addr:"+remote, admit, hash, password)
-	var refused *httpapi.Error
+	var refused *fault.Error
 	if errors.As(verr, &refused) || ctx.Err() != nil && errors.Is(verr, ctx.Err()) {
 		return store.User{}, verr // throttled or queue full (429/503): not a guess, not a failure
 	}
-	if err != nil || verr != nil || u.Disabled || u.PasswordHash == "" || u.Provider != "local" {
+	if err != nil || verr != nil || u.Disabled || u.PasswordHash == "" || u.Provider != store.ProviderLocal {
 		s.throttle.Fail(login, remote)
 		s.log.Info("login failed", "login", login, "remote", remote)
-		return store.User{}, httpapi.Errorf(http.StatusUnauthorized, "wrong login or password")
+		return store.User{}, fault.New(fault.Unauthorized, "wrong login or password")
 	}
 	s.throttle.Succeed(login, remote)
 	return u, nil
@@ -275,7 +241,7 @@ func (s *Service) IssueCode(ctx context.Context, purpose string, userID int64, e
 		Body: fmt.Sprintf("%s\n\nYour code: %s\n\nIt works once, until %s.\n\n-- deskhub %s\n",
 			body, code, c.ExpiresAt.Format(time.RFC1123), s.opts.PublicURL)}
 	if err := s.opts.Mailer.Send(ctx, msg); err != nil {
-		return &httpapi.Error{Status: http.StatusBadGateway, Msg: "the mail with your code could not be sent; try again later", Err: err}
+		return fault.Wrap(fault.BadGateway, err, "the mail with your code could not be sent; try again later")
 	}
 	return nil
 }
@@ -287,7 +253,7 @@ func (s *Service) ConsumeCode(ctx context.Context, st store.Store, purpose, code
 	}
 	c, err := st.ConsumeCode(ctx, purpose, hashSecret(strings.ToLower(strings.TrimSpace(code))), s.opts.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Code{}, httpapi.BadRequest("user_code", "the code is wrong, used or expired; ask for a new one")
+		return store.Code{}, fault.Invalidf("user_code", "the code is wrong, used or expired; ask for a new one")
 	}
 	return c, err
 }

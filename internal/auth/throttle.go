@@ -2,11 +2,10 @@ package auth
 
 import (
 	"math"
-	"net/http"
 	"sync"
 	"time"
 
-	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/fault"
 )
 
 // ThrottleOptions tune login throttling; zero values take the defaults.
@@ -77,7 +76,7 @@ func (t *Throttle) Check(login, remote string) error {
 		return nil
 	}
 	secs := int(math.Ceil(wait.Seconds()))
-	e := httpapi.Errorf(http.StatusTooManyRequests, "too many failed logins; try again in %d seconds", secs)
+	e := fault.New(fault.TooMany, "too many failed logins; try again in %d seconds", secs)
 	e.RetryAfter = secs
 	return e
 }

@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/deskhub/deskhub/internal/account"
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/store"
 	"github.com/deskhub/deskhub/internal/unixid"
@@ -103,19 +104,13 @@ func runUserAdd(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := auth.NewLocalUser(*login, *email, password, *admin)
-	if err != nil {
-		return err
-	}
 	st, err := openQuiet(ctx, sf)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.CreateUser(ctx, &u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("an account with login %q or email %q exists already", u.Login, u.Email)
-		}
+	u, err := accounts(st).AddUser(ctx, account.Operator, account.NewUser{Login: *login, Email: *email, Password: password, Admin: *admin})
+	if err != nil {
 		return err
 	}
 	role := "user"
@@ -185,15 +180,6 @@ func parseLogin(e *Env, fs *flag.FlagSet, name string, args []string) (string, e
 	return pos[0], nil
 }
 
-// findUser looks an account up by login; a missing one is a one-line error.
-func findUser(ctx context.Context, st store.Store, login string) (store.User, error) {
-	u, err := st.GetUserByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
-		return u, fmt.Errorf("no account with login %q", login)
-	}
-	return u, err
-}
-
 // userJSON is one line of `user list --json`.
 type userJSON struct {
 	ID             int64     `json:"id"`
@@ -225,7 +211,7 @@ func runUserList(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	users, err := st.ListUsers(ctx)
+	users, err := accounts(st).Users(ctx, account.Operator)
 	if err != nil {
 		return err
 	}
@@ -281,31 +267,11 @@ func runUserLock(ctx context.Context, e *Env, args []string, lock bool) error {
 		return err
 	}
 	defer st.Close()
-	var (
-		u       store.User
-		was     bool
-		revoked int
-	)
-	err = st.InTx(ctx, func(tx store.Store) error {
-		var err error
-		if u, err = findUser(ctx, tx, login); err != nil {
-			return err
-		}
-		was = u.Disabled
-		if u.Disabled != lock {
-			u.Disabled = lock
-			if err := tx.UpdateUser(ctx, &u); err != nil {
-				return err
-			}
-		}
-		if lock {
-			revoked, err = tx.RevokeUserTokens(ctx, u.ID, "", 0, time.Now().UTC())
-		}
-		return err
-	})
+	l, err := accounts(st).SetDisabled(ctx, account.Operator, login, lock)
 	if err != nil {
 		return err
 	}
+	u, was, revoked := l.User, l.Was, l.Revoked
 	switch {
 	case lock && was:
 		fmt.Fprintf(e.Stdout, "%q (id %d) was already locked; revoked %s\n", u.Login, u.ID, plural(revoked, "token"))
@@ -340,40 +306,12 @@ func runUserPasswd(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := auth.CheckPassword(password); err != nil {
-		return err
-	}
 	st, err := openQuiet(ctx, sf)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := findUser(ctx, st, login)
-	if err != nil {
-		return err
-	}
-	if u.Provider != store.ProviderLocal {
-		return fmt.Errorf("%q logs in through %s, not with a deskhub password", u.Login, u.Provider)
-	}
-	hash, err := auth.HashPassword(password) // slow: outside the transaction
-	if err != nil {
-		return err
-	}
-	var revoked int
-	err = st.InTx(ctx, func(tx store.Store) error {
-		var err error
-		if u, err = tx.GetUser(ctx, u.ID); errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no account with login %q", login)
-		} else if err != nil {
-			return err
-		}
-		u.PasswordHash = hash
-		if err := tx.UpdateUser(ctx, &u); err != nil {
-			return err
-		}
-		revoked, err = tx.RevokeUserTokens(ctx, u.ID, store.TokenUserLogin, 0, time.Now().UTC())
-		return err
-	})
+	u, revoked, err := accounts(st).SetPassword(ctx, account.Operator, login, password)
 	if err != nil {
 		return err
 	}
@@ -405,55 +343,11 @@ func runUserDelete(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	var (
-		u                             store.User
-		tokens, keys, creds, sessions int
-	)
-	err = st.InTx(ctx, func(tx store.Store) error {
-		var err error
-		if u, err = findUser(ctx, tx, login); err != nil {
-			return err
-		}
-		if u.Admin {
-			users, err := tx.ListUsers(ctx)
-			if err != nil {
-				return err
-			}
-			others := 0
-			for _, o := range users {
-				if o.Admin && !o.Disabled && o.ID != u.ID {
-					others++
-				}
-			}
-			if others == 0 {
-				return fmt.Errorf("refusing to delete %q: it is the last active administrator (create another one with 'deskhub user add --admin' first)", u.Login)
-			}
-		}
-		if !*yes {
-			return fmt.Errorf("add --yes to delete %q (id %d) with its tokens, SSH keys, WebAuthn credentials and sessions; this cannot be undone", u.Login, u.ID)
-		}
-		ts, err := tx.ListTokens(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		ks, err := tx.ListSSHKeys(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		cs, err := tx.ListCredentials(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		ss, err := tx.ListSessions(ctx, store.SessionFilter{UserID: u.ID})
-		if err != nil {
-			return err
-		}
-		tokens, keys, creds, sessions = len(ts), len(ks), len(cs), len(ss)
-		return tx.DeleteUser(ctx, u.ID) // the schema cascades to the rows above
-	})
+	d, err := accounts(st).DeleteUser(ctx, account.Operator, login, *yes)
 	if err != nil {
 		return err
 	}
+	u, tokens, keys, creds, sessions := d.User, d.Tokens, d.SSHKeys, d.Credentials, d.Sessions
 	fmt.Fprintf(e.Stdout, "deleted %q (id %d) with %s, %s, %s and %s\n", u.Login, u.ID, plural(tokens, "token"),
 		plural(keys, "SSH key"), plural(creds, "WebAuthn credential"), plural(sessions, "session record"))
 	if u.Provider != store.ProviderLocal {
@@ -492,6 +386,12 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// accounts is the account service over st: the subcommands are adapters over the same methods the
+// HTTP handlers call.
+func accounts(st store.Store) *account.Service {
+	return account.New(account.Options{Store: st, Auth: auth.New(auth.Options{Store: st})})
 }
 
 // openQuiet opens the configured store for a user subcommand (store logs are not shown on a terminal).

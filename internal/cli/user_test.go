@@ -164,7 +164,7 @@ func TestUserLockUnlock(t *testing.T) {
 		t.Fatal("a locked account can log in")
 	}
 	// A token issued while locked (say, by a door that forgot to check) is refused too.
-	late, _, err := svc.IssueToken(ctx, nil, bob.ID, auth.TokenLogin, time.Hour)
+	late, _, err := svc.IssueToken(ctx, nil, bob.ID, store.TokenUserLogin, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestUserDelete(t *testing.T) {
 	ctx := context.Background()
 	svc := auth.New(auth.Options{Store: st})
 	bob := getUser(t, st, "bob")
-	tok, _, err := svc.IssueToken(ctx, nil, bob.ID, auth.TokenAPI, time.Hour)
+	tok, _, err := svc.IssueToken(ctx, nil, bob.ID, store.TokenSystemAPI, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,10 +354,10 @@ func TestUserDelete(t *testing.T) {
 func issueTokens(t *testing.T, svc *auth.Service, userID int64) (login, api string) {
 	t.Helper()
 	var err error
-	if login, _, err = svc.IssueToken(context.Background(), nil, userID, auth.TokenLogin, time.Hour); err != nil {
+	if login, _, err = svc.IssueToken(context.Background(), nil, userID, store.TokenUserLogin, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if api, _, err = svc.IssueToken(context.Background(), nil, userID, auth.TokenAPI, time.Hour); err != nil {
+	if api, _, err = svc.IssueToken(context.Background(), nil, userID, store.TokenSystemAPI, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	return login, api

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deskhub/deskhub/internal/account"
 	"slices"
 	"sort"
 	"strconv"
@@ -89,7 +90,7 @@ type InstanceList struct {
 
 // ListInstances is instance.list: instances on the caller's servers and the instances deskhub created
 // for the caller elsewhere, optionally only on one server or only one instance.
-func (s *Service) ListInstances(ctx context.Context, c Caller, serverID, instanceID int64) (InstanceList, error) {
+func (s *Service) ListInstances(ctx context.Context, c account.Caller, serverID, instanceID int64) (InstanceList, error) {
 	out := InstanceList{Instances: []ResourceView[vmm.InstanceAttributes]{}}
 	var rows []store.Server
 	if instanceID != 0 {
@@ -120,7 +121,7 @@ func (s *Service) ListInstances(ctx context.Context, c Caller, serverID, instanc
 		if row.Provider != string(vmm.ProviderLXD) {
 			continue
 		}
-		whole := c.mayUseServer(row)
+		whole := mayUseServer(c, row)
 		if !whole && len(owned[row.ID]) == 0 {
 			if serverID != 0 {
 				return out, serverNotFound(serverID)
@@ -146,7 +147,7 @@ func (s *Service) ListInstances(ctx context.Context, c Caller, serverID, instanc
 }
 
 // ownedInstances maps server id → names of the instances deskhub created for the caller.
-func (s *Service) ownedInstances(ctx context.Context, c Caller) (map[int64]map[string]bool, error) {
+func (s *Service) ownedInstances(ctx context.Context, c account.Caller) (map[int64]map[string]bool, error) {
 	rows, err := s.st.ListInstancesByOwner(ctx, c.UserID)
 	if err != nil {
 		return nil, err
@@ -243,7 +244,7 @@ func instanceNotFound(id int64) error { return fault.NotFoundf("no instance with
 
 // GetInstance is instance.get: one instance by name, on the given server or (server_id 0) on any
 // server the caller sees it on.
-func (s *Service) GetInstance(ctx context.Context, c Caller, serverID int64, name string) (ResourceView[vmm.InstanceAttributes], error) {
+func (s *Service) GetInstance(ctx context.Context, c account.Caller, serverID int64, name string) (ResourceView[vmm.InstanceAttributes], error) {
 	var zero ResourceView[vmm.InstanceAttributes]
 	if name == "" {
 		return zero, fault.Memberf("instance_name", "must not be empty")
@@ -295,7 +296,7 @@ type NewInstance struct {
 
 // AddInstance is instance.add. It checks what it can at once (server, name, image, profiles, type),
 // answers the operation, and creates (and starts) the instance in the background.
-func (s *Service) AddInstance(ctx context.Context, c Caller, r NewInstance) (ResourceView[vmm.OperationAttributes], error) {
+func (s *Service) AddInstance(ctx context.Context, c account.Caller, r NewInstance) (ResourceView[vmm.OperationAttributes], error) {
 	var zero ResourceView[vmm.OperationAttributes]
 	row, cl, err := s.serverClient(ctx, c, r.ServerID)
 	if err != nil {
@@ -356,7 +357,7 @@ type Action struct {
 }
 
 // InstanceAction is instance.action: it answers the operation at once and acts in the background.
-func (s *Service) InstanceAction(ctx context.Context, c Caller, r Action) (ResourceView[vmm.OperationAttributes], error) {
+func (s *Service) InstanceAction(ctx context.Context, c account.Caller, r Action) (ResourceView[vmm.OperationAttributes], error) {
 	var zero ResourceView[vmm.OperationAttributes]
 	in, err := s.st.GetInstance(ctx, r.InstanceID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -365,7 +366,7 @@ func (s *Service) InstanceAction(ctx context.Context, c Caller, r Action) (Resou
 		return zero, err
 	}
 	row, err := s.st.GetServer(ctx, in.ServerID)
-	if err != nil || !(c.mayUseServer(row) || (in.OwnerID != 0 && in.OwnerID == c.UserID)) {
+	if err != nil || !(mayUseServer(c, row) || (in.OwnerID != 0 && in.OwnerID == c.UserID)) {
 		return zero, instanceNotFound(r.InstanceID)
 	}
 	// A server that is away for a moment (offline, reconnecting) gets the action when it is back, within

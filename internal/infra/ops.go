@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/deskhub/deskhub/internal/account"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ import (
 const stopTimeout = 30
 
 // startOp records an operation and runs it in the background.
-func (s *Service) startOp(ctx context.Context, c Caller, op store.Operation, spec opSpec) (ResourceView[vmm.OperationAttributes], error) {
+func (s *Service) startOp(ctx context.Context, c account.Caller, op store.Operation, spec opSpec) (ResourceView[vmm.OperationAttributes], error) {
 	b, _ := json.Marshal(spec)
 	op.UserID, op.Spec, op.Status = c.UserID, string(b), store.OperationPending
 	now := time.Now().UTC()

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"github.com/deskhub/deskhub/internal/account"
 	"io"
 	"regexp"
 	"slices"
@@ -32,7 +33,7 @@ func resID(serverID int64, name string) string { return strconv.FormatInt(server
 // ---- pools, networks, volumes -------------------------------------------------------------------------
 
 // ListPools is pool.list.
-func (s *Service) ListPools(ctx context.Context, c Caller, serverID int64) ([]ResourceView[vmm.PoolAttributes], error) {
+func (s *Service) ListPools(ctx context.Context, c account.Caller, serverID int64) ([]ResourceView[vmm.PoolAttributes], error) {
 	return listOn(s, ctx, c, serverID, "storage pools", incus.InstanceServer.GetStoragePools,
 		func(cl incus.InstanceServer, p api.StoragePool) (ResourceView[vmm.PoolAttributes], bool) {
 			a := vmm.PoolAttributes{PoolName: p.Name, PoolDriver: p.Driver, PoolDescription: p.Description, PoolStatus: p.Status,
@@ -46,7 +47,7 @@ func (s *Service) ListPools(ctx context.Context, c Caller, serverID int64) ([]Re
 
 // listOn reads one kind of resource from a server the caller may use, converting each item (conv
 // may leave one out).
-func listOn[T, A any](s *Service, ctx context.Context, c Caller, serverID int64, what string,
+func listOn[T, A any](s *Service, ctx context.Context, c account.Caller, serverID int64, what string,
 	fetch func(incus.InstanceServer) ([]T, error), conv func(incus.InstanceServer, T) (ResourceView[A], bool)) ([]ResourceView[A], error) {
 	_, cl, err := s.serverClient(ctx, c, serverID)
 	if err != nil {
@@ -66,7 +67,7 @@ func listOn[T, A any](s *Service, ctx context.Context, c Caller, serverID int64,
 }
 
 // ListNetworks is network.list.
-func (s *Service) ListNetworks(ctx context.Context, c Caller, serverID int64) ([]ResourceView[vmm.NetworkAttributes], error) {
+func (s *Service) ListNetworks(ctx context.Context, c account.Caller, serverID int64) ([]ResourceView[vmm.NetworkAttributes], error) {
 	return listOn(s, ctx, c, serverID, "networks", incus.InstanceServer.GetNetworks,
 		func(_ incus.InstanceServer, n api.Network) (ResourceView[vmm.NetworkAttributes], bool) {
 			return ResourceView[vmm.NetworkAttributes]{ID: resID(serverID, n.Name), Attrs: vmm.NetworkAttributes{
@@ -77,7 +78,7 @@ func (s *Service) ListNetworks(ctx context.Context, c Caller, serverID int64) ([
 }
 
 // ListVolumes is volume.list: the volumes of every pool, in the server's project.
-func (s *Service) ListVolumes(ctx context.Context, c Caller, serverID int64) ([]ResourceView[vmm.VolumeAttributes], error) {
+func (s *Service) ListVolumes(ctx context.Context, c account.Caller, serverID int64) ([]ResourceView[vmm.VolumeAttributes], error) {
 	_, cl, err := s.serverClient(ctx, c, serverID)
 	if err != nil {
 		return nil, err
@@ -105,7 +106,7 @@ func (s *Service) ListVolumes(ctx context.Context, c Caller, serverID int64) ([]
 // ---- images -------------------------------------------------------------------------------------------
 
 // ListImages is image.list (catalog set) and image.serverList (all set: cached copies too).
-func (s *Service) ListImages(ctx context.Context, c Caller, serverID int64, all bool) ([]ResourceView[vmm.ImageAttributes], error) {
+func (s *Service) ListImages(ctx context.Context, c account.Caller, serverID int64, all bool) ([]ResourceView[vmm.ImageAttributes], error) {
 	return listOn(s, ctx, c, serverID, "images", incus.InstanceServer.GetImages,
 		func(_ incus.InstanceServer, im api.Image) (ResourceView[vmm.ImageAttributes], bool) {
 			return ResourceView[vmm.ImageAttributes]{ID: im.Fingerprint, Attrs: imageAttributes(serverID, im)}, all || !im.Cached || len(im.Aliases) > 0
@@ -143,7 +144,7 @@ func checkFingerprint(member, fp string) error {
 }
 
 // DeleteImage is image.delete; it waits for LXD to finish.
-func (s *Service) DeleteImage(ctx context.Context, c Caller, serverID int64, fp string) error {
+func (s *Service) DeleteImage(ctx context.Context, c account.Caller, serverID int64, fp string) error {
 	if err := checkFingerprint("image_fingerprint", fp); err != nil {
 		return err
 	}
@@ -171,7 +172,7 @@ func (s *Service) DeleteImage(ctx context.Context, c Caller, serverID int64, fp 
 // ---- profiles -----------------------------------------------------------------------------------------
 
 // ListProfiles is profile.list.
-func (s *Service) ListProfiles(ctx context.Context, c Caller, serverID int64) ([]ResourceView[vmm.ProfileAttributes], error) {
+func (s *Service) ListProfiles(ctx context.Context, c account.Caller, serverID int64) ([]ResourceView[vmm.ProfileAttributes], error) {
 	return listOn(s, ctx, c, serverID, "profiles", incus.InstanceServer.GetProfiles,
 		func(_ incus.InstanceServer, p api.Profile) (ResourceView[vmm.ProfileAttributes], bool) {
 			return ResourceView[vmm.ProfileAttributes]{ID: resID(serverID, p.Name), Attrs: profileAttributes(serverID, p)}, true
@@ -221,7 +222,7 @@ var profileNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // UpdateProfile is profile.update: the body (YAML or JSON) replaces the profile's description, config
 // and devices, then the profile is renamed if asked. Nothing changes if the body does not parse.
-func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, name, body, rename string) (ResourceView[vmm.ProfileAttributes], error) {
+func (s *Service) UpdateProfile(ctx context.Context, c account.Caller, serverID int64, name, body, rename string) (ResourceView[vmm.ProfileAttributes], error) {
 	var zero ResourceView[vmm.ProfileAttributes]
 	pb, err := parseProfileBody(body)
 	if err != nil {
@@ -275,7 +276,7 @@ func (s *Service) UpdateProfile(ctx context.Context, c Caller, serverID int64, n
 }
 
 // DeleteProfile is profile.delete.
-func (s *Service) DeleteProfile(ctx context.Context, c Caller, serverID int64, name string) error {
+func (s *Service) DeleteProfile(ctx context.Context, c account.Caller, serverID int64, name string) error {
 	if name == "default" {
 		return fault.Invalidf("profile_name", "the default profile cannot be deleted")
 	}
@@ -295,7 +296,7 @@ func (s *Service) DeleteProfile(ctx context.Context, c Caller, serverID int64, n
 // ---- certificates -------------------------------------------------------------------------------------
 
 // ListCertificates is certificate.list: the server's trust store, deskhub's own certificate marked.
-func (s *Service) ListCertificates(ctx context.Context, c Caller, serverID int64) ([]ResourceView[vmm.CertificateAttributes], error) {
+func (s *Service) ListCertificates(ctx context.Context, c account.Caller, serverID int64) ([]ResourceView[vmm.CertificateAttributes], error) {
 	out, err := listOn(s, ctx, c, serverID, "certificates", incus.InstanceServer.GetCertificates,
 		func(_ incus.InstanceServer, ct api.Certificate) (ResourceView[vmm.CertificateAttributes], bool) {
 			a := vmm.CertificateAttributes{CertificateName: ct.Name, CertificateFingerprint: ct.Fingerprint, CertificateType: ct.Type,
@@ -315,7 +316,7 @@ func (s *Service) ListCertificates(ctx context.Context, c Caller, serverID int64
 
 // RevokeCertificate is certificate.revoke. Revoking deskhub's own certificate cuts deskhub off the
 // server, so it needs force.
-func (s *Service) RevokeCertificate(ctx context.Context, c Caller, serverID int64, fp string, force bool) error {
+func (s *Service) RevokeCertificate(ctx context.Context, c account.Caller, serverID int64, fp string, force bool) error {
 	if err := checkFingerprint("certificate_fingerprint", fp); err != nil {
 		return err
 	}

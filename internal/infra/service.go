@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/deskhub/deskhub/internal/account"
 	"log/slog"
 	"os"
 	"sync"
@@ -43,13 +44,6 @@ type Options struct {
 	// CacheTTL is how long an instance list read from a server is reused (default 2 s; lifecycle
 	// events and deskhub's own operations drop it sooner).
 	CacheTTL time.Duration
-}
-
-// Caller is who asks.
-type Caller struct {
-	UserID int64
-	Login  string
-	Admin  bool
 }
 
 // Service is the LXD side of the infrastructure surface.
@@ -129,22 +123,22 @@ type AddParams struct {
 func serverNotFound(id int64) error { return fault.NotFoundf("no server with server_id %d", id) }
 
 // visibleServer returns the server row if the caller may see it.
-func (s *Service) visibleServer(ctx context.Context, c Caller, id int64) (store.Server, error) {
+func (s *Service) visibleServer(ctx context.Context, c account.Caller, id int64) (store.Server, error) {
 	row, err := s.st.GetServer(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (row.Provider != string(vmm.ProviderLXD) || !c.mayUseServer(row))) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (row.Provider != string(vmm.ProviderLXD) || !mayUseServer(c, row))) {
 		return store.Server{}, serverNotFound(id)
 	}
 	return row, err
 }
 
-func (c Caller) mayUseServer(row store.Server) bool {
+func mayUseServer(c account.Caller, row store.Server) bool {
 	return c.Admin || (c.UserID != 0 && row.OwnerID == c.UserID)
 }
 
 // probe reaches the server described by p, makes it trust deskhub if it does not yet (and keep is
 // true; with keep false, a trust made only to check the password is withdrawn again), and reads what
 // it reports.
-func (s *Service) probe(ctx context.Context, c Caller, p AddParams, keep bool) (lxdconn.Target, lxdconn.Info, error) {
+func (s *Service) probe(ctx context.Context, c account.Caller, p AddParams, keep bool) (lxdconn.Target, lxdconn.Info, error) {
 	t := lxdconn.Target{Host: p.Host, Port: p.Port, Path: p.Path, Project: p.Project}
 	if t.Project == "" {
 		t.Project = "default"
@@ -224,7 +218,7 @@ func (s *Service) checkProject(cl incus.InstanceServer, t lxdconn.Target) error 
 
 // AddServer is server.add: the server trusts deskhub from now on and is recorded as the caller's. The
 // password is used once and never stored.
-func (s *Service) AddServer(ctx context.Context, c Caller, p AddParams) (vmm.ServerAttributes, int64, error) {
+func (s *Service) AddServer(ctx context.Context, c account.Caller, p AddParams) (vmm.ServerAttributes, int64, error) {
 	t, info, err := s.probe(ctx, c, p, true)
 	if err != nil {
 		return vmm.ServerAttributes{}, 0, err
@@ -257,7 +251,7 @@ func (s *Service) AddServer(ctx context.Context, c Caller, p AddParams) (vmm.Ser
 }
 
 // VerifyServer is server.verify: it reaches the server and checks the credentials, recording nothing.
-func (s *Service) VerifyServer(ctx context.Context, c Caller, p AddParams) (vmm.ServerAttributes, error) {
+func (s *Service) VerifyServer(ctx context.Context, c account.Caller, p AddParams) (vmm.ServerAttributes, error) {
 	t, info, err := s.probe(ctx, c, p, false)
 	if err != nil {
 		return vmm.ServerAttributes{}, err
@@ -282,7 +276,7 @@ type ServerView struct {
 }
 
 // ListServers is server.list: the caller's servers (an administrator's: all); id 0 lists every one.
-func (s *Service) ListServers(ctx context.Context, c Caller, id int64) ([]ServerView, error) {
+func (s *Service) ListServers(ctx context.Context, c account.Caller, id int64) ([]ServerView, error) {
 	var rows []store.Server
 	if id != 0 {
 		row, err := s.visibleServer(ctx, c, id)
@@ -318,7 +312,7 @@ func (s *Service) ListServers(ctx context.Context, c Caller, id int64) ([]Server
 
 // GetServer is server.get: the server with what it reports live (cpu, memory, storage, kernel…), and
 // its storage pools.
-func (s *Service) GetServer(ctx context.Context, c Caller, id int64) (vmm.ServerAttributes, []ResourceView[vmm.PoolAttributes], error) {
+func (s *Service) GetServer(ctx context.Context, c account.Caller, id int64) (vmm.ServerAttributes, []ResourceView[vmm.PoolAttributes], error) {
 	row, err := s.visibleServer(ctx, c, id)
 	if err != nil {
 		return vmm.ServerAttributes{}, nil, err
@@ -405,7 +399,7 @@ func nonNil[T any](v []T) []T {
 // and while no other added record uses the same server, withdraws deskhub's certificate from the
 // server's trust store. It refuses while operations on the server are unfinished. trustRemoved tells
 // whether the certificate was withdrawn.
-func (s *Service) DeleteServer(ctx context.Context, c Caller, id int64, keepTrust bool) (trustRemoved bool, err error) {
+func (s *Service) DeleteServer(ctx context.Context, c account.Caller, id int64, keepTrust bool) (trustRemoved bool, err error) {
 	row, err := s.visibleServer(ctx, c, id)
 	if err != nil {
 		return false, err
@@ -475,7 +469,7 @@ func (s *Service) Health() []ServerHealth {
 }
 
 // serverClient returns a visible server's row and a client for it, or a 503 when it does not answer.
-func (s *Service) serverClient(ctx context.Context, c Caller, id int64) (store.Server, incus.InstanceServer, error) {
+func (s *Service) serverClient(ctx context.Context, c account.Caller, id int64) (store.Server, incus.InstanceServer, error) {
 	row, err := s.visibleServer(ctx, c, id)
 	if err != nil {
 		return row, nil, err

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/deskhub/deskhub/internal/account"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -89,8 +90,8 @@ func loadSecretKey(cfg config.Config) ([]byte, error) {
 	return []byte(key), nil
 }
 
-func infraCaller(c *httpapi.Call) infra.Caller {
-	return infra.Caller{UserID: c.Principal.UserID, Login: c.Principal.Login, Admin: c.Principal.Admin}
+func infraCaller(c *httpapi.Call) account.Caller {
+	return who(c)
 }
 
 // internalProvider answers calls about provider "internal" resources of a kind deskhub keeps only on
@@ -134,7 +135,7 @@ func (s *Server) serverAdd(c *httpapi.Call, r *vmm.ServerAddRequest) (jsonapi.On
 	if err != nil {
 		return none, err
 	}
-	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "server.add", fmt.Sprint(id), map[string]any{"host": r.ServerHost, "port": r.ServerPort, "path": r.ServerPath})
+	s.audit(c, "server.add", fmt.Sprint(id), map[string]any{"host": r.ServerHost, "port": r.ServerPort, "path": r.ServerPath})
 	return jsonapi.NewOne(vmm.TypeServer, fmt.Sprint(id), attrs), nil
 }
 
@@ -190,7 +191,7 @@ func (s *Server) serverDelete(c *httpapi.Call, r *vmm.ServerDeleteRequest) (json
 	if err != nil {
 		return jsonapi.Meta{}, err
 	}
-	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "server.delete", fmt.Sprint(r.ServerID), map[string]any{"trust_removed": removed})
+	s.audit(c, "server.delete", fmt.Sprint(r.ServerID), map[string]any{"trust_removed": removed})
 	return done("server.delete", "server_id", r.ServerID, "trust_removed", removed), nil
 }
 
@@ -198,7 +199,7 @@ func (s *Server) serverDelete(c *httpapi.Call, r *vmm.ServerDeleteRequest) (json
 
 // serverResources builds a list handler of one kind of resource on a server.
 func serverResources[Req any, A any](typ string, get func(*Req) (vmm.Provider, int64),
-	list func(ctx context.Context, c infra.Caller, serverID int64) ([]infra.ResourceView[A], error)) func(*httpapi.Call, *Req) (jsonapi.Many[A], error) {
+	list func(ctx context.Context, c account.Caller, serverID int64) ([]infra.ResourceView[A], error)) func(*httpapi.Call, *Req) (jsonapi.Many[A], error) {
 	return func(c *httpapi.Call, r *Req) (jsonapi.Many[A], error) {
 		p, id := get(r)
 		if out, ok := internalNone[A](p); ok {
@@ -213,8 +214,8 @@ func serverResources[Req any, A any](typ string, get func(*Req) (vmm.Provider, i
 }
 
 // imageLister lists a server's images: the catalog (image.list) or everything stored (image.serverList).
-func (s *Server) imageLister(all bool) func(context.Context, infra.Caller, int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
-	return func(ctx context.Context, c infra.Caller, serverID int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
+func (s *Server) imageLister(all bool) func(context.Context, account.Caller, int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
+	return func(ctx context.Context, c account.Caller, serverID int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
 		return s.infra.ListImages(ctx, c, serverID, all)
 	}
 }
@@ -235,7 +236,7 @@ func (s *Server) imageDelete(c *httpapi.Call, r *vmm.ImageDeleteRequest) (jsonap
 	if err := s.infra.DeleteImage(c.Ctx, infraCaller(c), r.ServerID, r.ImageFingerprint); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "image.delete", r.ImageFingerprint, map[string]any{"server_id": r.ServerID})
+	s.audit(c, "image.delete", r.ImageFingerprint, map[string]any{"server_id": r.ServerID})
 	return done("image.delete", "image_fingerprint", r.ImageFingerprint), nil
 }
 
@@ -247,7 +248,7 @@ func (s *Server) profileUpdate(c *httpapi.Call, r *vmm.ProfileUpdateRequest) (js
 	if err != nil {
 		return jsonapi.One[vmm.ProfileAttributes]{}, err
 	}
-	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "profile.update", r.ProfileName, map[string]any{"server_id": r.ServerID, "rename": r.ProfileRename})
+	s.audit(c, "profile.update", r.ProfileName, map[string]any{"server_id": r.ServerID, "rename": r.ProfileRename})
 	out := jsonapi.NewOne(vmm.TypeProfile, v.ID, v.Attrs)
 	out.Data.Relationships = serverRelationship(r.ServerID)
 	return out, nil
@@ -260,7 +261,7 @@ func (s *Server) profileDelete(c *httpapi.Call, r *vmm.ProfileDeleteRequest) (js
 	if err := s.infra.DeleteProfile(c.Ctx, infraCaller(c), r.ServerID, r.ProfileName); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "profile.delete", r.ProfileName, map[string]any{"server_id": r.ServerID})
+	s.audit(c, "profile.delete", r.ProfileName, map[string]any{"server_id": r.ServerID})
 	return done("profile.delete", "profile_name", r.ProfileName), nil
 }
 
@@ -271,7 +272,7 @@ func (s *Server) certificateRevoke(c *httpapi.Call, r *vmm.CertificateRevokeRequ
 	if err := s.infra.RevokeCertificate(c.Ctx, infraCaller(c), r.ServerID, r.CertificateFingerprint, r.CertificateForce); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "certificate.revoke", r.CertificateFingerprint, map[string]any{"server_id": r.ServerID})
+	s.audit(c, "certificate.revoke", r.CertificateFingerprint, map[string]any{"server_id": r.ServerID})
 	return done("certificate.revoke", "certificate_fingerprint", r.CertificateFingerprint), nil
 }
 
@@ -322,7 +323,7 @@ func (s *Server) instanceAdd(c *httpapi.Call, r *vmm.InstanceAddRequest) (jsonap
 	if err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "instance.add", r.InstanceName, map[string]any{"server_id": r.ServerID, "operation": v.ID})
+	s.audit(c, "instance.add", r.InstanceName, map[string]any{"server_id": r.ServerID, "operation": v.ID})
 	return opDocument(v), nil
 }
 
@@ -334,7 +335,7 @@ func (s *Server) instanceAction(c *httpapi.Call, r *vmm.InstanceActionRequest) (
 	if err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	s.audit(c.Ctx, c, c.Principal.UserID, c.Principal.Login, "instance.action", fmt.Sprint(r.InstanceID), map[string]any{"action": r.InstanceStatus, "operation": v.ID})
+	s.audit(c, "instance.action", fmt.Sprint(r.InstanceID), map[string]any{"action": r.InstanceStatus, "operation": v.ID})
 	return opDocument(v), nil
 }
 

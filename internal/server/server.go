@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/deskhub/deskhub/internal/account"
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/buildinfo"
 	"github.com/deskhub/deskhub/internal/config"
@@ -75,7 +76,7 @@ type Server struct {
 	openapi  []byte
 	auth     *auth.Service
 	mailer   mail.Sender
-	logins   *loginAttempts
+	accounts *account.Service
 	prov     provider.Provider
 	relay    *display.Relay
 	secrets  *display.Secrets
@@ -83,7 +84,6 @@ type Server struct {
 	sessions *session.Service
 	// identities are the Unix identities of deskhub accounts on this host.
 	identities *unixid.Registry
-	webauthn   *webAuthnRP
 	hub        *events.Hub
 	infra      *infra.Service
 	lxd        *lxdconn.Registry // links to the LXD servers, shared by infra (and the LXD provider)
@@ -128,11 +128,20 @@ func New(opts Options) (*Server, error) {
 		PublicURL:        opts.Config.BaseURL(),
 		Throttle:         opts.Throttle,
 	})
-	s.logins = newLoginAttempts()
 	if err := s.setupSessions(opts); err != nil {
 		return nil, err
 	}
-	s.webauthn = newWebAuthnRP(opts.Config)
+	s.accounts = account.New(account.Options{
+		Store:     opts.Store,
+		Auth:      s.auth,
+		Log:       opts.Log,
+		PublicURL: opts.Config.BaseURL(),
+		Revoke:    s.revoke,
+		Logins:    s.loginOptions(),
+		Features: account.Features{DisableRegistration: opts.Config.Features.DisableUserRegistration,
+			DisableRecovery: opts.Config.Features.DisableUserRecovery, DisableSSHKeyAdd: opts.Config.Features.DisableSSHKeyAdd,
+			WebAuthn: opts.Config.Features.WebAuthnEnabled},
+	})
 	if err := s.setupInfra(context.Background(), opts.Config); err != nil {
 		s.closeSessions()
 		return nil, fmt.Errorf("server: %w", err)
@@ -140,7 +149,7 @@ func New(opts Options) (*Server, error) {
 	s.mux = httpapi.NewMux(httpapi.Options{
 		Log:        opts.Log.With("component", "http"),
 		Registerer: s.registry,
-		Auth:       s.auth,
+		Auth:       authenticator{s.auth},
 		MaxBody:    opts.Config.MaxBody,
 	}, s.infraRoutes(), s.sessionRoutes(), s.agentRoutes())
 	if s.openapi, err = s.openAPIJSON(); err != nil {

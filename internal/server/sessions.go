@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"github.com/deskhub/deskhub/internal/account"
 	"net/http"
 
 	"github.com/deskhub/deskhub/api/fastx"
@@ -15,16 +16,16 @@ import (
 // The session surface's desktop calls (session/*, bookmark/*, share/*, /v3/system/*): each converts
 // and calls the session service.
 
-func (s *Server) caller(c *httpapi.Call) (session.Caller, error) {
+func (s *Server) caller(c *httpapi.Call) (account.Caller, error) {
 	u, err := s.currentUser(c)
 	if err != nil {
-		return session.Caller{}, err
+		return account.Caller{}, err
 	}
-	return session.Caller{UserID: u.ID, Login: u.Login, Admin: u.Admin, Provider: u.Provider, TokenID: c.Principal.TokenID}, nil
+	return account.CallerOf(u, c.Principal.TokenID, remoteAddr(c.R)), nil
 }
 
 // withCaller adapts a handler that needs the session caller.
-func withCaller[Req, Resp any](s *Server, fn func(c *httpapi.Call, who session.Caller, r *Req) (Resp, error)) httpapi.Operation {
+func withCaller[Req, Resp any](s *Server, fn func(c *httpapi.Call, who account.Caller, r *Req) (Resp, error)) httpapi.Operation {
 	return httpapi.Op(func(c *httpapi.Call, r *Req) (Resp, error) {
 		who, err := s.caller(c)
 		if err != nil {
@@ -35,47 +36,47 @@ func withCaller[Req, Resp any](s *Server, fn func(c *httpapi.Call, who session.C
 	})
 }
 
-func (s *Server) sessionStart(c *httpapi.Call, who session.Caller, r *fastx.StartRequest) (fastx.Connect, error) {
+func (s *Server) sessionStart(c *httpapi.Call, who account.Caller, r *fastx.StartRequest) (fastx.Connect, error) {
 	return s.sessions.Start(c.Ctx, who, session.StartSpec{ID: r.ID, Command: r.Command, Geometry: r.Geometry, Name: r.Name, Params: r.Params})
 }
 
-func (s *Server) sessionList(c *httpapi.Call, who session.Caller, r *fastx.ListRequest) ([]fastx.Session, error) {
+func (s *Server) sessionList(c *httpapi.Call, who account.Caller, r *fastx.ListRequest) ([]fastx.Session, error) {
 	return s.sessions.List(c.Ctx, who, session.ListOptions{Start: r.Start, Limit: r.Limit, SortBy: r.SortBy, SortReverse: r.SortReverse, Filter: r.Filter})
 }
 
-func (s *Server) systemSessionList(c *httpapi.Call, who session.Caller, r *fastx.ListRequest) ([]fastx.Session, error) {
+func (s *Server) systemSessionList(c *httpapi.Call, who account.Caller, r *fastx.ListRequest) ([]fastx.Session, error) {
 	return s.sessions.List(c.Ctx, who, session.ListOptions{Start: r.Start, Limit: r.Limit, SortBy: r.SortBy, SortReverse: r.SortReverse, Filter: r.Filter, AllUsers: true})
 }
 
-func (s *Server) sessionCount(c *httpapi.Call, who session.Caller, _ *httpapi.Empty) (int, error) {
+func (s *Server) sessionCount(c *httpapi.Call, who account.Caller, _ *httpapi.Empty) (int, error) {
 	return s.sessions.Count(c.Ctx, who)
 }
 
-func (s *Server) systemSessionCount(c *httpapi.Call, who session.Caller, r *fastx.SystemCountRequest) (int, error) {
+func (s *Server) systemSessionCount(c *httpapi.Call, who account.Caller, r *fastx.SystemCountRequest) (int, error) {
 	return s.sessions.CountAll(c.Ctx, who, r.Filter)
 }
 
-func (s *Server) sessionConnect(c *httpapi.Call, who session.Caller, r *fastx.ConnectRequest) (fastx.Connect, error) {
+func (s *Server) sessionConnect(c *httpapi.Call, who account.Caller, r *fastx.ConnectRequest) (fastx.Connect, error) {
 	return s.sessions.Connect(c.Ctx, who, r.ID, r.Params)
 }
 
-func (s *Server) sessionDisconnect(c *httpapi.Call, who session.Caller, r *fastx.SessionRef) (fastx.Null, error) {
+func (s *Server) sessionDisconnect(c *httpapi.Call, who account.Caller, r *fastx.SessionRef) (fastx.Null, error) {
 	return fastx.Null{}, s.sessions.Disconnect(c.Ctx, who, r.ID)
 }
 
-func (s *Server) sessionTerminate(c *httpapi.Call, who session.Caller, r *fastx.SessionRef) (fastx.Null, error) {
+func (s *Server) sessionTerminate(c *httpapi.Call, who account.Caller, r *fastx.SessionRef) (fastx.Null, error) {
 	return fastx.Null{}, s.sessions.Terminate(c.Ctx, who, r.ID)
 }
 
-func (s *Server) sessionParams(c *httpapi.Call, who session.Caller, r *fastx.ParamsRequest) (fastx.Params, error) {
+func (s *Server) sessionParams(c *httpapi.Call, who account.Caller, r *fastx.ParamsRequest) (fastx.Params, error) {
 	return s.sessions.Params(c.Ctx, who, r.ID, r.Params)
 }
 
-func (s *Server) sessionLog(c *httpapi.Call, who session.Caller, r *fastx.SessionRef) (fastx.SessionLog, error) {
+func (s *Server) sessionLog(c *httpapi.Call, who account.Caller, r *fastx.SessionRef) (fastx.SessionLog, error) {
 	return s.sessions.Log(c.Ctx, who, r.ID)
 }
 
-func (s *Server) sessionScreenshot(c *httpapi.Call, who session.Caller, r *fastx.ScreenshotRequest) (fastx.Screenshot, error) {
+func (s *Server) sessionScreenshot(c *httpapi.Call, who account.Caller, r *fastx.ScreenshotRequest) (fastx.Screenshot, error) {
 	w, h := r.Width, r.Height
 	if r.Geometry != "" {
 		var err error
@@ -91,36 +92,36 @@ func (s *Server) sessionScreenshot(c *httpapi.Call, who session.Caller, r *fastx
 	return fastx.Screenshot{Src: src}, err
 }
 
-func (s *Server) sessionExec(c *httpapi.Call, who session.Caller, r *fastx.ExecRequest) (fastx.ExecResult, error) {
+func (s *Server) sessionExec(c *httpapi.Call, who account.Caller, r *fastx.ExecRequest) (fastx.ExecResult, error) {
 	pid, err := s.sessions.Exec(c.Ctx, who, r.ID, append([]string{r.Command}, r.Args...))
 	return fastx.ExecResult{Pid: pid}, err
 }
 
-func (s *Server) sessionShortcut(c *httpapi.Call, who session.Caller, r *fastx.ShortcutRequest) (fastx.Connect, error) {
+func (s *Server) sessionShortcut(c *httpapi.Call, who account.Caller, r *fastx.ShortcutRequest) (fastx.Connect, error) {
 	return s.sessions.Shortcut(c.Ctx, who, r.ID)
 }
 
-func (s *Server) sessionStartBookmark(c *httpapi.Call, who session.Caller, r *fastx.BookmarkRef) (fastx.Connect, error) {
+func (s *Server) sessionStartBookmark(c *httpapi.Call, who account.Caller, r *fastx.BookmarkRef) (fastx.Connect, error) {
 	return s.sessions.StartBookmark(c.Ctx, who, r.ID)
 }
 
-func (s *Server) sessionSchedule(c *httpapi.Call, who session.Caller, r *fastx.ScheduleRequest) (fastx.Schedule, error) {
+func (s *Server) sessionSchedule(c *httpapi.Call, who account.Caller, r *fastx.ScheduleRequest) (fastx.Schedule, error) {
 	return s.sessions.Schedule(c.Ctx, who, session.StartSpec{Command: r.Command, Geometry: r.Geometry, Name: r.Name, Params: r.Params}, r.At)
 }
 
-func (s *Server) bookmarkList(c *httpapi.Call, who session.Caller, _ *httpapi.Empty) (fastx.BookmarkList, error) {
+func (s *Server) bookmarkList(c *httpapi.Call, who account.Caller, _ *httpapi.Empty) (fastx.BookmarkList, error) {
 	return s.sessions.Bookmarks(c.Ctx, who)
 }
 
-func (s *Server) bookmarkEdit(c *httpapi.Call, who session.Caller, r *fastx.Bookmark) (fastx.BookmarkList, error) {
+func (s *Server) bookmarkEdit(c *httpapi.Call, who account.Caller, r *fastx.Bookmark) (fastx.BookmarkList, error) {
 	return s.sessions.EditBookmark(c.Ctx, who, session.Bookmark{ID: r.ID, Command: r.Command, Name: r.Name, Geometry: r.Geometry, Tags: r.Tags})
 }
 
-func (s *Server) bookmarkDelete(c *httpapi.Call, who session.Caller, r *fastx.BookmarkRef) (fastx.BookmarkList, error) {
+func (s *Server) bookmarkDelete(c *httpapi.Call, who account.Caller, r *fastx.BookmarkRef) (fastx.BookmarkList, error) {
 	return s.sessions.DeleteBookmark(c.Ctx, who, r.ID)
 }
 
-func (s *Server) shareList(c *httpapi.Call, who session.Caller, r *fastx.SessionRef) ([]fastx.ShareKey, error) {
+func (s *Server) shareList(c *httpapi.Call, who account.Caller, r *fastx.SessionRef) ([]fastx.ShareKey, error) {
 	return s.sessions.Shares(c.Ctx, who, r.ID)
 }
 
@@ -130,23 +131,23 @@ func (s *Server) shareConnect(c *httpapi.Call, r *fastx.ShareConnectRequest) (fa
 
 // shareEdit: the owner edits any key; the holder of a granter key (header X-Share-Key) creates viewer
 // keys.
-func (s *Server) shareEdit(c *httpapi.Call, who session.Caller, r *fastx.ShareEditRequest) ([]fastx.ShareKey, error) {
+func (s *Server) shareEdit(c *httpapi.Call, who account.Caller, r *fastx.ShareEditRequest) ([]fastx.ShareKey, error) {
 	return s.sessions.EditShare(c.Ctx, who, r.ID, r.Key, r.Perms, c.R.Header.Get("X-Share-Key"))
 }
 
-func (s *Server) shareDelete(c *httpapi.Call, who session.Caller, r *fastx.ShareDeleteRequest) ([]fastx.ShareKey, error) {
+func (s *Server) shareDelete(c *httpapi.Call, who account.Caller, r *fastx.ShareDeleteRequest) ([]fastx.ShareKey, error) {
 	return s.sessions.DeleteShare(c.Ctx, who, r.ID, r.Key)
 }
 
-func (s *Server) shareReset(c *httpapi.Call, who session.Caller, r *fastx.ShareResetRequest) ([]fastx.ShareKey, error) {
+func (s *Server) shareReset(c *httpapi.Call, who account.Caller, r *fastx.ShareResetRequest) ([]fastx.ShareKey, error) {
 	return s.sessions.ResetShares(c.Ctx, who, r.ID, r.Perms)
 }
 
-func (s *Server) shareEmail(c *httpapi.Call, who session.Caller, r *fastx.ShareEmailRequest) ([]fastx.ShareKey, error) {
+func (s *Server) shareEmail(c *httpapi.Call, who account.Caller, r *fastx.ShareEmailRequest) ([]fastx.ShareKey, error) {
 	return s.sessions.EmailShare(c.Ctx, who, s.mailer, s.cfg.BaseURL(), r.ID, r.Perms, r.Email)
 }
 
-func (s *Server) systemProfile(c *httpapi.Call, who session.Caller, _ *httpapi.Empty) (fastx.SessionProfile, error) {
+func (s *Server) systemProfile(c *httpapi.Call, who account.Caller, _ *httpapi.Empty) (fastx.SessionProfile, error) {
 	return s.sessions.Profile(c.Ctx, who)
 }
 

@@ -17,7 +17,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
-	"github.com/deskhub/deskhub/internal/auth"
+	"github.com/deskhub/deskhub/internal/account"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/store"
 )
@@ -302,12 +302,12 @@ func TestWebAuthnCeremonyExpires(t *testing.T) {
 	tok := h.user("alice", false)
 	a := newSoftAuthenticator(t, h.s.cfg.BaseURL())
 	o := optionsOf(t, h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice"}).want(t, 200))
-	h.clock.Advance(ceremonyTTL + time.Second)
+	h.clock.Advance(account.CeremonyTTL + time.Second)
 	tok = h.login("alice", testPassword) // the first token is still valid; a fresh one keeps this simple
 	h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice", "credential": a.create(o)}).wantErr(t, 400, "no pending registration")
 	h.registerPasskey(a, "alice", tok)
 	o = optionsOf(t, h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "alice"}).want(t, 200))
-	h.clock.Advance(ceremonyTTL + time.Second)
+	h.clock.Advance(account.CeremonyTTL + time.Second)
 	h.call("POST", waPath+"assertionVerify", "", map[string]any{"user_login": "alice", "credential": a.get(o, false)}).wantErr(t, 401, "expired")
 }
 
@@ -464,7 +464,7 @@ func TestWebAuthnHostAccount(t *testing.T) {
 	if err := h.s.store.CreateUser(context.Background(), &u); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := h.s.auth.IssueToken(context.Background(), nil, u.ID, auth.TokenLogin, time.Hour)
+	tok, _, err := h.s.auth.IssueToken(context.Background(), nil, u.ID, store.TokenUserLogin, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

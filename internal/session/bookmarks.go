@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"github.com/deskhub/deskhub/internal/account"
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/fault"
@@ -42,7 +43,7 @@ func bookmarkOut(b store.Bookmark) fastx.Bookmark {
 }
 
 // Bookmarks answers suggestions, the user's bookmarks and their history.
-func (s *Service) Bookmarks(ctx context.Context, c Caller) (fastx.BookmarkList, error) {
+func (s *Service) Bookmarks(ctx context.Context, c account.Caller) (fastx.BookmarkList, error) {
 	out := fastx.BookmarkList{Suggestions: make([]fastx.Bookmark, 0, len(s.o.Suggestions)), Bookmarks: []fastx.Bookmark{}, History: []fastx.Bookmark{}}
 	for _, b := range s.o.Suggestions {
 		out.Suggestions = append(out.Suggestions, b.out())
@@ -64,7 +65,7 @@ func (s *Service) Bookmarks(ctx context.Context, c Caller) (fastx.BookmarkList, 
 }
 
 // EditBookmark creates or replaces one of the user's bookmarks.
-func (s *Service) EditBookmark(ctx context.Context, c Caller, b Bookmark) (fastx.BookmarkList, error) {
+func (s *Service) EditBookmark(ctx context.Context, c account.Caller, b Bookmark) (fastx.BookmarkList, error) {
 	if !idRE.MatchString(b.ID) {
 		return fastx.BookmarkList{}, fault.Memberf("id", "must be 1 to 64 letters, digits, '_', '.' or '-'")
 	}
@@ -85,7 +86,7 @@ func (s *Service) EditBookmark(ctx context.Context, c Caller, b Bookmark) (fastx
 }
 
 // DeleteBookmark removes a user bookmark or a history entry.
-func (s *Service) DeleteBookmark(ctx context.Context, c Caller, id string) (fastx.BookmarkList, error) {
+func (s *Service) DeleteBookmark(ctx context.Context, c account.Caller, id string) (fastx.BookmarkList, error) {
 	err := s.st.DeleteBookmark(ctx, c.UserID, kindBookmark, id)
 	if errors.Is(err, store.ErrNotFound) {
 		err = s.st.DeleteBookmark(ctx, c.UserID, kindHistory, id)
@@ -99,7 +100,7 @@ func (s *Service) DeleteBookmark(ctx context.Context, c Caller, id string) (fast
 }
 
 // findBookmark looks a bookmark up in the user's bookmarks, history, then the suggestions.
-func (s *Service) findBookmark(ctx context.Context, c Caller, id string) (fastx.Bookmark, error) {
+func (s *Service) findBookmark(ctx context.Context, c account.Caller, id string) (fastx.Bookmark, error) {
 	list, err := s.Bookmarks(ctx, c)
 	if err != nil {
 		return fastx.Bookmark{}, err
@@ -115,7 +116,7 @@ func (s *Service) findBookmark(ctx context.Context, c Caller, id string) (fastx.
 }
 
 // StartBookmark starts a session from a bookmark.
-func (s *Service) StartBookmark(ctx context.Context, c Caller, id string) (fastx.Connect, error) {
+func (s *Service) StartBookmark(ctx context.Context, c account.Caller, id string) (fastx.Connect, error) {
 	b, err := s.findBookmark(ctx, c, id)
 	if err != nil {
 		return fastx.Connect{}, err
@@ -124,14 +125,14 @@ func (s *Service) StartBookmark(ctx context.Context, c Caller, id string) (fastx
 }
 
 // Shortcut connects to the running session started from bookmark id, or starts one.
-func (s *Service) Shortcut(ctx context.Context, c Caller, id string) (fastx.Connect, error) {
+func (s *Service) Shortcut(ctx context.Context, c account.Caller, id string) (fastx.Connect, error) {
 	rows, err := s.st.ListSessions(ctx, store.SessionFilter{UserID: c.UserID, States: []string{StateRunning}})
 	if err != nil {
 		return fastx.Connect{}, err
 	}
 	for _, r := range rows {
 		if r.Params[paramShortcut] == id {
-			return s.connect(r, c.grant(r.ID)), nil
+			return s.connect(r, grant(c, r.ID)), nil
 		}
 	}
 	return s.StartBookmark(ctx, c, id)

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"github.com/deskhub/deskhub/internal/account"
 	"testing"
 
 	"github.com/deskhub/deskhub/internal/fault"
@@ -14,8 +15,8 @@ func TestMemberErrors(t *testing.T) {
 	s := &Service{o: Options{DefaultGeometry: "1024x768"}}
 	ctx := context.Background()
 	_, _, _, geomErr := s.geometry("wide")
-	_, idErr := s.EditBookmark(ctx, Caller{}, Bookmark{ID: "-no", Command: "xterm"})
-	_, cmdErr := s.EditBookmark(ctx, Caller{}, Bookmark{ID: "ok", Command: "xterm 'open"})
+	_, idErr := s.EditBookmark(ctx, account.Caller{}, Bookmark{ID: "-no", Command: "xterm"})
+	_, cmdErr := s.EditBookmark(ctx, account.Caller{}, Bookmark{ID: "ok", Command: "xterm 'open"})
 	_, filterErr := Page(nil, ListOptions{Filter: []string{"a==b", "nope"}})
 	for _, tc := range []struct {
 		err         error

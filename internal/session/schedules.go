@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"github.com/deskhub/deskhub/internal/account"
 	"time"
 
 	"github.com/deskhub/deskhub/api/fastx"
@@ -13,7 +14,7 @@ import (
 // Scheduled starts: a session row in state scheduled and a timer that launches it.
 
 // Schedule records a start at a given time (at once when it is past).
-func (s *Service) Schedule(ctx context.Context, c Caller, sp StartSpec, at time.Time) (fastx.Schedule, error) {
+func (s *Service) Schedule(ctx context.Context, c account.Caller, sp StartSpec, at time.Time) (fastx.Schedule, error) {
 	row, err := s.prepare(ctx, c, sp)
 	if err != nil {
 		return fastx.Schedule{}, err
@@ -51,7 +52,7 @@ func (s *Service) arm(row store.Session) {
 			s.markEnded(ctx, row.ID, "owner gone")
 			return
 		}
-		c := Caller{UserID: u.ID, Login: u.Login, Admin: u.Admin, Provider: u.Provider}
+		c := account.Caller{UserID: u.ID, Login: u.Login, Admin: u.Admin, Provider: u.Provider}
 		if err := s.launch(ctx, c, &cur); err != nil {
 			s.log.Warn("scheduled session did not start", "session", row.ID, "error", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/deskhub/deskhub/internal/account"
 	"log/slog"
 	"os/user"
 	"regexp"
@@ -211,18 +212,9 @@ func (s *Service) markEnded(ctx context.Context, id, reason string) {
 	}
 }
 
-// Caller is who asks.
-type Caller struct {
-	UserID   int64
-	Login    string
-	Admin    bool
-	Provider string // store.ProviderLocal or store.ProviderSSH
-	TokenID  int64  // the token the caller came with: what it is granted dies with it
-}
-
 // grant is a display grant of the caller to session id: it lasts as long as the caller's token and
 // account.
-func (c Caller) grant(id string) display.Grant {
+func grant(c account.Caller, id string) display.Grant {
 	return display.Grant{SessionID: id, UserID: c.UserID, Label: c.Login, Deps: revoke.Deps{UserID: c.UserID, TokenID: c.TokenID}}
 }
 
@@ -232,7 +224,7 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 func errNoSession(id string) error { return fault.NotFoundf("no session %q", id) }
 
 // own loads a session the caller owns (admins may reach every session), running or not.
-func (s *Service) own(ctx context.Context, c Caller, id string) (store.Session, error) {
+func (s *Service) own(ctx context.Context, c account.Caller, id string) (store.Session, error) {
 	row, err := s.st.GetSession(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && row.UserID != c.UserID && !c.Admin {
 		return store.Session{}, errNoSession(id)
@@ -241,12 +233,12 @@ func (s *Service) own(ctx context.Context, c Caller, id string) (store.Session, 
 }
 
 // Live loads one of the caller's running sessions (administrators: any), or the 404/409 to answer.
-func (s *Service) Live(ctx context.Context, c Caller, id string) (store.Session, error) {
+func (s *Service) Live(ctx context.Context, c account.Caller, id string) (store.Session, error) {
 	return s.live(ctx, c, id)
 }
 
 // live is own for sessions that still run.
-func (s *Service) live(ctx context.Context, c Caller, id string) (store.Session, error) {
+func (s *Service) live(ctx context.Context, c account.Caller, id string) (store.Session, error) {
 	row, err := s.own(ctx, c, id)
 	if err != nil {
 		return row, err
@@ -288,7 +280,7 @@ func (s *Service) geometry(g string) (w, h int, rootless bool, err error) {
 	return w, h, rootless, nil
 }
 
-func (s *Service) runAs(c Caller) (provider.RunAs, error) {
+func (s *Service) runAs(c account.Caller) (provider.RunAs, error) {
 	if c.Provider == store.ProviderSSH {
 		u, err := user.Lookup(c.Login)
 		if err != nil {
@@ -307,7 +299,7 @@ func (s *Service) runAs(c Caller) (provider.RunAs, error) {
 }
 
 // Start starts a session and answers its connect object.
-func (s *Service) Start(ctx context.Context, c Caller, sp StartSpec) (fastx.Connect, error) {
+func (s *Service) Start(ctx context.Context, c account.Caller, sp StartSpec) (fastx.Connect, error) {
 	row, err := s.prepare(ctx, c, sp)
 	if err != nil {
 		return fastx.Connect{}, err
@@ -315,11 +307,11 @@ func (s *Service) Start(ctx context.Context, c Caller, sp StartSpec) (fastx.Conn
 	if err := s.launch(ctx, c, &row); err != nil {
 		return fastx.Connect{}, err
 	}
-	return s.connect(row, c.grant(row.ID)), nil
+	return s.connect(row, grant(c, row.ID)), nil
 }
 
 // prepare checks a start and builds its row (not stored yet).
-func (s *Service) prepare(ctx context.Context, c Caller, sp StartSpec) (store.Session, error) {
+func (s *Service) prepare(ctx context.Context, c account.Caller, sp StartSpec) (store.Session, error) {
 	argv, err := SplitCommand(sp.Command)
 	if err != nil {
 		return store.Session{}, fault.Memberf("command", "%v", err)
@@ -366,7 +358,7 @@ func (s *Service) prepare(ctx context.Context, c Caller, sp StartSpec) (store.Se
 
 // launch stores the row as starting, starts the desktop and records it as running; on failure nothing
 // is left running and no row remains.
-func (s *Service) launch(ctx context.Context, c Caller, row *store.Session) error {
+func (s *Service) launch(ctx context.Context, c account.Caller, row *store.Session) error {
 	argv, _ := SplitCommand(row.Command)
 	w, h, _, _ := fastx.ParseGeometry(row.Geometry)
 	runAs, err := s.runAs(c)
@@ -443,7 +435,7 @@ func nonNil(p map[string]string) fastx.Params {
 }
 
 // Connect answers a fresh connect object for one of the caller's running sessions, setting params.
-func (s *Service) Connect(ctx context.Context, c Caller, id string, params map[string]string) (fastx.Connect, error) {
+func (s *Service) Connect(ctx context.Context, c account.Caller, id string, params map[string]string) (fastx.Connect, error) {
 	row, err := s.live(ctx, c, id)
 	if err != nil {
 		return fastx.Connect{}, err
@@ -453,7 +445,7 @@ func (s *Service) Connect(ctx context.Context, c Caller, id string, params map[s
 			return fastx.Connect{}, err
 		}
 	}
-	return s.connect(row, c.grant(id)), nil
+	return s.connect(row, grant(c, id)), nil
 }
 
 // Object converts a row to the session object.
@@ -487,7 +479,7 @@ type ListOptions struct {
 }
 
 // List answers the caller's running sessions (all users' with AllUsers), filtered, sorted and paged.
-func (s *Service) List(ctx context.Context, c Caller, o ListOptions) ([]fastx.Session, error) {
+func (s *Service) List(ctx context.Context, c account.Caller, o ListOptions) ([]fastx.Session, error) {
 	f := store.SessionFilter{States: []string{StateStarting, StateRunning}}
 	if !o.AllUsers {
 		f.UserID = c.UserID
@@ -597,13 +589,13 @@ func flatten(o fastx.Session) map[string]string {
 }
 
 // Count is the number of the caller's running sessions.
-func (s *Service) Count(ctx context.Context, c Caller) (int, error) {
+func (s *Service) Count(ctx context.Context, c account.Caller) (int, error) {
 	rows, err := s.st.ListSessions(ctx, store.SessionFilter{UserID: c.UserID, States: []string{StateStarting, StateRunning}})
 	return len(rows), err
 }
 
 // Disconnect drops every client of the session.
-func (s *Service) Disconnect(ctx context.Context, c Caller, id string) error {
+func (s *Service) Disconnect(ctx context.Context, c account.Caller, id string) error {
 	if _, err := s.own(ctx, c, id); err != nil {
 		return err
 	}
@@ -612,7 +604,7 @@ func (s *Service) Disconnect(ctx context.Context, c Caller, id string) error {
 }
 
 // Terminate stops the session.
-func (s *Service) Terminate(ctx context.Context, c Caller, id string) error {
+func (s *Service) Terminate(ctx context.Context, c account.Caller, id string) error {
 	row, err := s.own(ctx, c, id)
 	if err != nil {
 		return err
@@ -654,7 +646,7 @@ func (s *Service) setParams(ctx context.Context, row store.Session, params map[s
 }
 
 // Params updates the session's parameters (an empty value deletes the key).
-func (s *Service) Params(ctx context.Context, c Caller, id string, params map[string]string) (fastx.Params, error) {
+func (s *Service) Params(ctx context.Context, c account.Caller, id string, params map[string]string) (fastx.Params, error) {
 	row, err := s.own(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -666,7 +658,7 @@ func (s *Service) Params(ctx context.Context, c Caller, id string, params map[st
 }
 
 // Log answers the end of the session's log.
-func (s *Service) Log(ctx context.Context, c Caller, id string) (fastx.SessionLog, error) {
+func (s *Service) Log(ctx context.Context, c account.Caller, id string) (fastx.SessionLog, error) {
 	if _, err := s.own(ctx, c, id); err != nil {
 		return fastx.SessionLog{}, err
 	}
@@ -685,7 +677,7 @@ func (s *Service) Log(ctx context.Context, c Caller, id string) (fastx.SessionLo
 }
 
 // Screenshot answers a data URL of the session's screen.
-func (s *Service) Screenshot(ctx context.Context, c Caller, id string, o provider.ScreenshotOptions) (string, error) {
+func (s *Service) Screenshot(ctx context.Context, c account.Caller, id string, o provider.ScreenshotOptions) (string, error) {
 	if _, err := s.live(ctx, c, id); err != nil {
 		return "", err
 	}
@@ -700,7 +692,7 @@ func (s *Service) Screenshot(ctx context.Context, c Caller, id string, o provide
 }
 
 // Exec runs a program in the session's display.
-func (s *Service) Exec(ctx context.Context, c Caller, id string, argv []string) (int, error) {
+func (s *Service) Exec(ctx context.Context, c account.Caller, id string, argv []string) (int, error) {
 	if _, err := s.live(ctx, c, id); err != nil {
 		return 0, err
 	}

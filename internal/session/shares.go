@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"github.com/deskhub/deskhub/internal/account"
 	"slices"
 	"strings"
 
@@ -37,7 +38,7 @@ func shareOut(sh store.Share) fastx.ShareKey {
 }
 
 // Shares lists a session's share keys.
-func (s *Service) Shares(ctx context.Context, c Caller, id string) ([]fastx.ShareKey, error) {
+func (s *Service) Shares(ctx context.Context, c account.Caller, id string) ([]fastx.ShareKey, error) {
 	if _, err := s.own(ctx, c, id); err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ type createdShare struct {
 }
 
 // createShare makes a new key for session id; the key is returned, only its hash is stored.
-func (s *Service) createShare(ctx context.Context, c Caller, id string, perms []string) (createdShare, error) {
+func (s *Service) createShare(ctx context.Context, c account.Caller, id string, perms []string) (createdShare, error) {
 	key := newShareKey()
 	sh := store.Share{SessionID: id, KeyHash: HashShareKey(key), Perms: perms, Timeout: s.o.ShareTimeout, CreatedBy: c.UserID}
 	if err := s.st.CreateShare(ctx, &sh); err != nil {
@@ -110,7 +111,7 @@ func (s *Service) findShare(ctx context.Context, id, keyOrID string) (store.Shar
 
 // EditShare creates (key "") or updates a share key. The owner may do anything; the holder of a
 // granter key of the session (grantKey) may only create viewer keys.
-func (s *Service) EditShare(ctx context.Context, c Caller, id, key string, perms []string, grantKey string) ([]fastx.ShareKey, error) {
+func (s *Service) EditShare(ctx context.Context, c account.Caller, id, key string, perms []string, grantKey string) ([]fastx.ShareKey, error) {
 	row, err := s.st.GetSession(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoSession(id)
@@ -151,7 +152,7 @@ func (s *Service) EditShare(ctx context.Context, c Caller, id, key string, perms
 }
 
 // DeleteShare removes a key (given in full or by its id) and ends everything that came through it.
-func (s *Service) DeleteShare(ctx context.Context, c Caller, id, key string) ([]fastx.ShareKey, error) {
+func (s *Service) DeleteShare(ctx context.Context, c account.Caller, id, key string) ([]fastx.ShareKey, error) {
 	if _, err := s.own(ctx, c, id); err != nil {
 		return nil, err
 	}
@@ -177,7 +178,7 @@ func (s *Service) dropShares(id string, gone map[string]bool) {
 }
 
 // ResetShares deletes the keys holding any of perms (all keys when empty) and disconnects their guests.
-func (s *Service) ResetShares(ctx context.Context, c Caller, id string, perms []string) ([]fastx.ShareKey, error) {
+func (s *Service) ResetShares(ctx context.Context, c account.Caller, id string, perms []string) ([]fastx.ShareKey, error) {
 	if _, err := s.own(ctx, c, id); err != nil {
 		return nil, err
 	}
@@ -236,7 +237,7 @@ func (s *Service) ShareConnect(ctx context.Context, id, key string) (fastx.Conne
 }
 
 // EmailShare makes a key and mails its link.
-func (s *Service) EmailShare(ctx context.Context, c Caller, m mail.Sender, baseURL, id string, perms []string, to string) ([]fastx.ShareKey, error) {
+func (s *Service) EmailShare(ctx context.Context, c account.Caller, m mail.Sender, baseURL, id string, perms []string, to string) ([]fastx.ShareKey, error) {
 	if len(perms) == 0 {
 		perms = []string{PermViewer}
 	}

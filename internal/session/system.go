@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"github.com/deskhub/deskhub/internal/account"
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/provider"
@@ -11,14 +12,14 @@ import (
 // The system views: the caller's session policy, counts over all users, and this host's figures.
 
 // Profile answers the session policy of the caller.
-func (s *Service) Profile(ctx context.Context, c Caller) (fastx.SessionProfile, error) {
+func (s *Service) Profile(ctx context.Context, c account.Caller) (fastx.SessionProfile, error) {
 	n, err := s.Count(ctx, c)
 	return fastx.SessionProfile{Login: c.Login, MaxSessions: s.o.MaxPerUser, Sessions: n, DefaultGeometry: s.o.DefaultGeometry,
 		MaxWidth: fastx.MaxGeometry, MaxHeight: fastx.MaxGeometry, Sharing: true, Servers: []string{s.o.ServerID}}, err
 }
 
 // CountAll counts every user's running sessions that match the filters.
-func (s *Service) CountAll(ctx context.Context, c Caller, filter []string) (int, error) {
+func (s *Service) CountAll(ctx context.Context, c account.Caller, filter []string) (int, error) {
 	list, err := s.List(ctx, c, ListOptions{AllUsers: true, Filter: filter})
 	return len(list), err
 }

@@ -1,0 +1,205 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/deskhub/deskhub/internal/auth"
+	"github.com/deskhub/deskhub/internal/fault"
+	"github.com/deskhub/deskhub/internal/store"
+)
+
+// The administration of accounts (`deskhub user …`). Every call needs an administrator (Operator at
+// the command line).
+
+func mustAdmin(c Caller) error {
+	if !c.Admin {
+		return fault.New(fault.Forbidden, "%s is not an administrator", c.Login)
+	}
+	return nil
+}
+
+// findUser looks an account up by login.
+func findUser(ctx context.Context, st store.Store, login string) (store.User, error) {
+	u, err := st.GetUserByLogin(ctx, login)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, fault.NotFoundf("no account with login %q", login)
+	}
+	return u, err
+}
+
+// NewUser is a local account an administrator creates.
+type NewUser struct {
+	Login, Email, Password string
+	Admin                  bool
+}
+
+// AddUser creates a local account.
+func (s *Service) AddUser(ctx context.Context, c Caller, r NewUser) (store.User, error) {
+	if err := mustAdmin(c); err != nil {
+		return store.User{}, err
+	}
+	u, err := auth.NewLocalUser(r.Login, r.Email, r.Password, r.Admin)
+	if err != nil {
+		return store.User{}, fault.New(fault.Invalid, "%s", err)
+	}
+	if err := s.st.CreateUser(ctx, &u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.User{}, fault.Conflictf("an account with login %q or email %q exists already", u.Login, u.Email)
+		}
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// Users lists every account.
+func (s *Service) Users(ctx context.Context, c Caller) ([]store.User, error) {
+	if err := mustAdmin(c); err != nil {
+		return nil, err
+	}
+	return s.st.ListUsers(ctx)
+}
+
+// Locked is what SetDisabled did.
+type Locked struct {
+	User    store.User
+	Was     bool // the account was disabled before
+	Revoked int  // tokens revoked
+}
+
+// SetDisabled locks (disables) or unlocks an account. Locking also revokes every token of the
+// account, so that sessions already logged in end at their next request.
+func (s *Service) SetDisabled(ctx context.Context, c Caller, login string, lock bool) (Locked, error) {
+	if err := mustAdmin(c); err != nil {
+		return Locked{}, err
+	}
+	var out Locked
+	err := s.st.InTx(ctx, func(tx store.Store) error {
+		var err error
+		if out.User, err = findUser(ctx, tx, login); err != nil {
+			return err
+		}
+		out.Was = out.User.Disabled
+		if out.User.Disabled != lock {
+			out.User.Disabled = lock
+			if err := tx.UpdateUser(ctx, &out.User); err != nil {
+				return err
+			}
+		}
+		if lock {
+			out.Revoked, err = tx.RevokeUserTokens(ctx, out.User.ID, "", 0, time.Now().UTC())
+		}
+		return err
+	})
+	if err != nil {
+		return Locked{}, err
+	}
+	if lock {
+		s.kick()
+	}
+	return out, nil
+}
+
+// SetPassword sets a local account's password and revokes its login tokens (API tokens stay).
+func (s *Service) SetPassword(ctx context.Context, c Caller, login, password string) (u store.User, revoked int, err error) {
+	if err := mustAdmin(c); err != nil {
+		return u, 0, err
+	}
+	if err := auth.CheckPassword(password); err != nil {
+		return u, 0, fault.New(fault.Invalid, "%s", err)
+	}
+	if u, err = findUser(ctx, s.st, login); err != nil {
+		return u, 0, err
+	}
+	if u.Provider != store.ProviderLocal {
+		return u, 0, fault.Conflictf("%q logs in through %s, not with a deskhub password", u.Login, u.Provider)
+	}
+	hash, err := auth.HashPassword(password) // slow: outside the transaction
+	if err != nil {
+		return u, 0, err
+	}
+	err = s.st.InTx(ctx, func(tx store.Store) error {
+		var err error
+		if u, err = tx.GetUser(ctx, u.ID); errors.Is(err, store.ErrNotFound) {
+			return fault.NotFoundf("no account with login %q", login)
+		} else if err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+		if err := tx.UpdateUser(ctx, &u); err != nil {
+			return err
+		}
+		revoked, err = tx.RevokeUserTokens(ctx, u.ID, store.TokenUserLogin, 0, time.Now().UTC())
+		return err
+	})
+	if err != nil {
+		return u, 0, err
+	}
+	s.kick()
+	return u, revoked, nil
+}
+
+// Deleted is what DeleteUser removed.
+type Deleted struct {
+	User                                   store.User
+	Tokens, SSHKeys, Credentials, Sessions int
+}
+
+// DeleteUser deletes an account with its tokens, SSH keys, WebAuthn credentials and session records
+// (the schema cascades). It refuses the last active administrator, and does nothing without confirm.
+// The account's Unix identity is the caller's to retire.
+func (s *Service) DeleteUser(ctx context.Context, c Caller, login string, confirm bool) (Deleted, error) {
+	if err := mustAdmin(c); err != nil {
+		return Deleted{}, err
+	}
+	var out Deleted
+	err := s.st.InTx(ctx, func(tx store.Store) error {
+		u, err := findUser(ctx, tx, login)
+		if err != nil {
+			return err
+		}
+		out.User = u
+		if u.Admin {
+			users, err := tx.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			others := 0
+			for _, o := range users {
+				if o.Admin && !o.Disabled && o.ID != u.ID {
+					others++
+				}
+			}
+			if others == 0 {
+				return fault.Conflictf("refusing to delete %q: it is the last active administrator (create another one with 'deskhub user add --admin' first)", u.Login)
+			}
+		}
+		if !confirm {
+			return fault.Invalidf("", "add --yes to delete %q (id %d) with its tokens, SSH keys, WebAuthn credentials and sessions; this cannot be undone", u.Login, u.ID)
+		}
+		ts, err := tx.ListTokens(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		ks, err := tx.ListSSHKeys(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		cs, err := tx.ListCredentials(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		ss, err := tx.ListSessions(ctx, store.SessionFilter{UserID: u.ID})
+		if err != nil {
+			return err
+		}
+		out.Tokens, out.SSHKeys, out.Credentials, out.Sessions = len(ts), len(ks), len(cs), len(ss)
+		return tx.DeleteUser(ctx, u.ID) // the schema cascades to the rows above
+	})
+	if err != nil {
+		return Deleted{}, err
+	}
+	s.kick()
+	return out, nil
+}
