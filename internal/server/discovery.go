@@ -1,10 +1,6 @@
 package server
 
 import (
-	"context"
-	"net/http"
-	"time"
-
 	"github.com/google/uuid"
 
 	"github.com/deskhub/deskhub/api/fastx"
@@ -13,30 +9,8 @@ import (
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
 
-// The endpoints that need no account: health, configuration and the FastX discovery calls.
-
-func (s *Server) healthAlive(*httpapi.Call, *httpapi.Empty) (jsonapi.One[vmm.HealthAttributes], error) {
-	return jsonapi.NewOne(vmm.TypeHealth, "alive", vmm.HealthAttributes{Status: "ok"}), nil
-}
-
-// healthReady is ready when the store answers within two seconds.
-func (s *Server) healthReady(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.One[vmm.HealthAttributes], error) {
-	ctx, cancel := context.WithTimeout(c.Ctx, 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return jsonapi.One[vmm.HealthAttributes]{}, &httpapi.Error{Status: http.StatusServiceUnavailable,
-			Msg: "not ready: the " + s.store.Backend() + " store does not answer", Err: err}
-	}
-	h := vmm.HealthAttributes{Status: "ok", Store: s.store.Backend()}
-	// LXD servers that do not answer leave deskhub ready (it serves everything else) but degraded.
-	for _, sv := range s.infra.Health() {
-		h.Servers = append(h.Servers, vmm.ServerHealth{ServerID: sv.ID, ServerState: sv.State})
-		if sv.State != "online" {
-			h.Status = "degraded"
-		}
-	}
-	return jsonapi.NewOne(vmm.TypeHealth, "ready", h), nil
-}
+// Discovery: what a client reads before it logs in — the infrastructure surface's config.get and the
+// FastX configuration calls.
 
 // configGet reports the feature switches. stream is a fresh id for event.subscribe.
 func (s *Server) configGet(*httpapi.Call, *httpapi.Empty) (jsonapi.One[vmm.ConfigAttributes], error) {
