@@ -34,11 +34,11 @@ func percentiles(b *testing.B, ds []time.Duration, prefix string) {
 func BenchmarkLXDInstanceList(b *testing.B) {
 	h := newLXDHarnessTB(b)
 	alice := h.user("alice", false)
-	h.addServer(alice)
+	h.addServer(h.client(alice))
 	for i := range 50 {
 		h.env.CreateInstance(b, fmt.Sprintf("dh-bench-%02d", i), i%2 == 0)
 	}
-	if n := len(h.instanceIDs(alice)); n != 50 {
+	if n := len(h.instanceIDs(h.client(alice))); n != 50 {
 		b.Fatalf("instance.list shows %d instances, want 50", n)
 	}
 	for _, cached := range []bool{true, false} {
@@ -68,10 +68,9 @@ func BenchmarkLXDInstanceList(b *testing.B) {
 // directly with the incus client over LXD's unix socket (what "lxc launch" does), in the same run.
 func BenchmarkLXDAddToStarted(b *testing.B) {
 	h := newLXDHarnessTB(b)
-	alice := h.user("alice", false)
-	sid := h.addServer(alice)
-	s := h.openStream(alice)
-	c := h.client(alice)
+	c := h.client(h.user("alice", false))
+	sid := h.addServer(c)
+	s := h.openStream(c)
 	cl := h.env.Client(b)
 	remove := func(name string) {
 		if op, err := cl.UpdateInstanceState(name, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}, ""); err == nil {
@@ -89,14 +88,14 @@ func BenchmarkLXDAddToStarted(b *testing.B) {
 			rid := fmt.Sprintf("bench-add-%03d", i)
 			i++
 			start := time.Now()
-			if _, err := c.AddInstance(context.Background(), vmm.InstanceAddRequest{ServerID: int64(sid), InstanceName: name,
+			if _, err := c.AddInstance(context.Background(), vmm.InstanceAddRequest{ServerID: sid, InstanceName: name,
 				ImageAlias: h.env.ImageAlias, RequestID: rid, Provider: vmm.ProviderLXD}); err != nil {
 				b.Fatal(err)
 			}
 			s.lifecycle(h.t, name, "started")
 			started = append(started, time.Since(start))
-			if res := s.opResult(h.t, rid, time.Minute); res.str("status") != "success" {
-				b.Fatalf("instance.add: %v", res.Data)
+			if res := s.opResult(h.t, rid, time.Minute); res.Status != vmm.OperationSuccess {
+				b.Fatalf("instance.add: %s", evStr(res))
 			}
 			done = append(done, time.Since(start))
 			b.StopTimer()
