@@ -68,11 +68,12 @@ type Options struct {
 // Server is one running `deskhub serve`.
 type Server struct {
 	URL  string // http://127.0.0.1:port
+	Addr string // 127.0.0.1:port
 	Data string // the data directory
 
 	cmd  *exec.Cmd
 	done chan error
-	logs *syncBuffer
+	logs *Output
 	mu   sync.Mutex
 }
 
@@ -126,7 +127,7 @@ func Start(data string, o Options) (*Server, error) {
 	if o.UserPrefix != "" {
 		args = append(args, "--session-user-prefix", o.UserPrefix)
 	}
-	s := &Server{URL: "http://" + addr, Data: data, done: make(chan error, 1), logs: &syncBuffer{}}
+	s := &Server{URL: "http://" + addr, Addr: addr, Data: data, done: make(chan error, 1), logs: &Output{}}
 	s.cmd = exec.Command(bin, append(args, o.Flags...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
@@ -169,6 +170,16 @@ func (s *Server) Stop() {
 	}
 }
 
+// Kill ends the server with SIGKILL, as a crash would: its desktops keep running.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.done
+	}
+}
+
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -178,19 +189,19 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
+// Output collects a process's output; safe for concurrent writes and reads.
+type Output struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Output) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *Output) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,32 +64,16 @@ func freeAddr(t *testing.T) string {
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *servetest.Output
+	stderr *servetest.Output
 	done   chan error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startServe starts `deskhub serve` and waits until health.alive answers.
 func startServe(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{addr: freeAddr(t), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{addr: freeAddr(t), stdout: &servetest.Output{}, stderr: &servetest.Output{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(deskhub(t), append([]string{"serve", "--listen", p.addr}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr

@@ -8,177 +8,82 @@ package security
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/deskhub/deskhub/internal/servetest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds deskhub once per test run into a directory every user may enter (desktops run it as their
-// agent under their own Unix identity).
+// binary is the deskhub binary the tests run (built once, in a directory every user may enter:
+// desktops run it as their agent under their own Unix identity).
 func binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "deskhub-security-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		if err = os.Chmod(dir, 0o755); err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "deskhub")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/deskhub").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin, err := servetest.Binary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return bin
 }
 
 // server is one running `deskhub serve`.
 type server struct {
-	t      testing.TB
-	data   string
-	addr   string
-	cmd    *exec.Cmd
-	done   chan error
-	logs   *syncBuffer // stdout and stderr: the JSON log
-	extra  []string
-	stopMu sync.Mutex
+	*servetest.Server
+	t    testing.TB
+	data string
+	addr string
+	logs interface{ String() string }
 }
 
 // newDataDir makes a data directory under /tmp (desktop users must traverse it to their session
 // directories) and removes it, and every desktop left in it, after the test.
 func newDataDir(t testing.TB) string {
 	t.Helper()
-	d, err := os.MkdirTemp("/tmp", "deskhub-security-")
+	d, err := servetest.NewDataDir()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(d, 0o711); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
 	return d
 }
 
-func freeAddr(t testing.TB) string {
+// startServer runs deskhub serve on data with the extra flags and waits until it answers; the test's
+// end kills it, and a failed test shows the end of its log.
+func startServer(t testing.TB, data string, flags ...string) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := servetest.Start(data, servetest.Options{Flags: append([]string{"--log-level", "debug"}, flags...)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startServer runs deskhub serve on data with the extra flags and waits until it answers.
-func startServer(t testing.TB, data string, flags ...string) *server {
-	t.Helper()
-	s := &server{t: t, data: data, addr: freeAddr(t), done: make(chan error, 1), logs: &syncBuffer{}, extra: flags}
-	s.cmd = exec.Command(binary(t), append([]string{"serve", "--listen", s.addr, "--data", data}, flags...)...)
-	s.cmd.Env = append(os.Environ(), "DESKHUB_LOG_LEVEL=debug")
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
+	s := &server{Server: srv, t: t, data: data, addr: srv.Addr, logs: logsOf{srv}}
 	t.Cleanup(func() {
-		s.kill()
+		srv.Kill()
 		if t.Failed() {
-			t.Logf("log of deskhub serve on %s (last 8 KiB):\n%s", s.addr, tail(s.logs.String(), 8<<10))
+			t.Logf("log of deskhub serve on %s (last 8 KiB):\n%s", s.addr, tail(srv.Logs(), 8<<10))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Post("http://"+s.addr+"/api/v1/health.alive", "application/json", nil); err == nil {
-			resp.Body.Close()
-			return s
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("serve exited early (%v):\n%s", err, s.logs)
-		default:
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("serve did not come up:\n%s", s.logs)
-	return nil
+	return s
 }
+
+type logsOf struct{ s *servetest.Server }
+
+func (l logsOf) String() string { return l.s.Logs() }
 
 // kill ends the server with SIGKILL (desktops survive it, as they do a crash).
-func (s *server) kill() {
-	s.stopMu.Lock()
-	defer s.stopMu.Unlock()
-	if s.cmd.ProcessState == nil {
-		_ = s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.done
-	}
-}
+func (s *server) kill() { s.Kill() }
 
 // stop ends the server with SIGTERM.
-func (s *server) stop() {
-	s.stopMu.Lock()
-	defer s.stopMu.Unlock()
-	if s.cmd.ProcessState == nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(30 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
-}
+func (s *server) stop() { s.Stop() }
 
 // cli runs a deskhub subcommand on the server's data directory.
 func cli(t testing.TB, data, stdin string, args ...string) string {
 	t.Helper()
-	c := exec.Command(binary(t), args...)
-	c.Env = append(os.Environ(), "DESKHUB_DATA="+data)
-	c.Stdin = strings.NewReader(stdin)
-	out, err := c.CombinedOutput()
+	out, err := servetest.Run(data, stdin, args...)
 	if err != nil {
-		t.Fatalf("deskhub %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatal(err)
 	}
-	return string(out)
+	return out
 }
 
 // addUser creates a deskhub account (before or while the server runs).

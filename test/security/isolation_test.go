@@ -17,6 +17,7 @@ import (
 	"github.com/jezek/xgb"
 
 	"github.com/deskhub/deskhub/internal/provider/xtest"
+	"github.com/deskhub/deskhub/internal/servetest"
 )
 
 // The cross-account probe. Alice starts a program in her own desktop (session/exec): a copy of this test
@@ -48,7 +49,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) == 3 && os.Args[1] == "probe" {
 		os.Exit(runProbe(os.Args[2]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	servetest.Cleanup()
+	os.Exit(code)
 }
 
 // runProbe is the program Alice runs in her desktop.
