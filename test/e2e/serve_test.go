@@ -69,7 +69,6 @@ type proc struct {
 	done   chan error
 }
 
-
 // startServe starts `deskhub serve` and waits until health.alive answers.
 func startServe(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
