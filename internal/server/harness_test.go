@@ -330,6 +330,10 @@ func (h *harness) url() string {
 	handler, remote := h.s.Handler(), h.remote
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.RemoteAddr = remote
+		if a := r.Header.Get(remoteHeader); a != "" {
+			r.RemoteAddr = a
+		}
+		r.Header.Del(remoteHeader)
 		handler.ServeHTTP(w, r)
 	}))
 	h.listeners.m[h.s] = ts
@@ -365,6 +369,11 @@ type listeners struct {
 	m map[*Server]*httptest.Server
 }
 
+// remoteHeader carries the harness's remote address at the time of each SDK call from the transport
+// to the listener, which makes it the request's RemoteAddr and drops it: a test that changes h.remote
+// (throttling per address) changes it for its clients' next calls, as for call's.
+const remoteHeader = "X-Deskhub-Harness-Remote"
+
 // validatingTransport is the harness's checks as an http.RoundTripper for the SDK.
 type validatingTransport struct {
 	h      *harness
@@ -388,6 +397,7 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	for k, vs := range v.header {
 		req.Header[k] = vs
 	}
+	req.Header.Set(remoteHeader, v.h.remote)
 	resp, err := v.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -404,6 +414,7 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	check := httptest.NewRequest(req.Method, req.URL.RequestURI(), bytes.NewReader(raw))
 	check.Header = req.Header.Clone()
+	check.Header.Del(remoteHeader)
 	if err := v.h.validate(check, raw, resp.StatusCode, resp.Header, body); err != nil {
 		v.h.t.Error(err) // Error, not Fatal: the SDK may call from any goroutine
 		return nil, err

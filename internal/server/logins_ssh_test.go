@@ -1,13 +1,17 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/sshlogin/sshdtest"
 )
@@ -24,19 +28,28 @@ func sshHarness(t *testing.T) (*harness, *sshdtest.Server) {
 	return h, srv
 }
 
-func stageOf(r reply) (stage, token string) {
-	return r.str("result", "stage"), r.str("result", "token")
+// stageOf decodes the stage of a raw session-surface answer.
+func stageOf(t *testing.T, r reply) fastx.LoginStage {
+	t.Helper()
+	var doc struct {
+		Result fastx.LoginStage `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(r.Raw), &doc); err != nil {
+		t.Fatalf("not a login stage: %s", r.Raw)
+	}
+	return doc.Result
 }
 
-func signStage(t *testing.T, signer ssh.Signer, r reply) string {
+// signStage signs the data of a public-key stage as the stage asks.
+func signStage(t *testing.T, signer ssh.Signer, st fastx.LoginStage) string {
 	t.Helper()
-	data, err := base64.StdEncoding.DecodeString(r.str("result", "data"))
+	data, err := base64.StdEncoding.DecodeString(st.Data)
 	if err != nil || len(data) == 0 {
-		t.Fatalf("no data to sign: %s", r.Raw)
+		t.Fatalf("no data to sign: %+v", st)
 	}
 	var sig *ssh.Signature
-	if as, ok := signer.(ssh.AlgorithmSigner); ok && r.str("result", "algorithm") != "" {
-		sig, err = as.SignWithAlgorithm(rand.Reader, data, r.str("result", "algorithm"))
+	if as, ok := signer.(ssh.AlgorithmSigner); ok && st.Algorithm != "" {
+		sig, err = as.SignWithAlgorithm(rand.Reader, data, st.Algorithm)
 	} else {
 		sig, err = signer.Sign(rand.Reader, data)
 	}
@@ -48,69 +61,72 @@ func signStage(t *testing.T, signer ssh.Signer, r reply) string {
 
 func TestV3LoginSSH(t *testing.T) {
 	parent, srv := sshHarness(t)
+	ctx := context.Background()
 	var h *harness
-	fastx := func(path, stage string, body any) reply {
-		return h.call("POST", "/v3/api/user/login"+path, "", body, "X-FASTX-TOKEN", stage)
-	}
 	run := func(name string, f func(t *testing.T)) {
 		t.Run(name, func(t *testing.T) {
 			h = parent.with(t)
 			f(t)
 		})
 	}
+	login := func(t *testing.T, req fastx.LoginRequest) (*client.Client, fastx.LoginStage) {
+		t.Helper()
+		c := h.client("")
+		st, err := c.Login(ctx, req)
+		must(t, err)
+		return c, st
+	}
 
 	run("password", func(t *testing.T) {
-		r := h.call("POST", "/v3/api/user/login", "", map[string]any{"username": sshdtest.UserPassword}).want(t, 200)
-		st, tok := stageOf(r)
-		if st != "password" {
-			t.Fatalf("first stage %q: %s", st, r.Raw)
+		c, st := login(t, fastx.LoginRequest{Username: sshdtest.UserPassword})
+		if st.Stage != fastx.StagePassword {
+			t.Fatalf("first stage %q: %+v", st.Stage, st)
 		}
-		r = fastx("/password", tok, map[string]any{"password": srv.Passwords[sshdtest.UserPassword]}).want(t, 200)
-		if st, api := stageOf(r); st != "success" || api == "" {
-			t.Fatalf("after password: %s", r.Raw)
-		} else {
-			p := h.call("POST", "/v3/api/user/profile", api, "{}").want(t, 200)
-			if p.str("result", "login") != sshdtest.UserPassword || p.str("result", "provider") != "ssh" {
-				t.Fatalf("profile: %s", p.Raw)
-			}
-			if groups, _ := p.get("result", "groups").([]any); len(groups) == 0 {
-				t.Fatalf("no Unix groups for a host account: %s", p.Raw)
-			}
+		st, err := c.LoginPassword(ctx, st.Token, srv.Passwords[sshdtest.UserPassword])
+		must(t, err)
+		if st.Stage != fastx.StageSuccess || st.Token == "" {
+			t.Fatalf("after password: %+v", st)
+		}
+		p, err := c.UserProfile(ctx)
+		must(t, err)
+		if p.Login != sshdtest.UserPassword || p.Provider != "ssh" {
+			t.Fatalf("profile: %+v", p)
+		}
+		if len(p.Groups) == 0 {
+			t.Fatalf("no Unix groups for a host account: %+v", p)
 		}
 		// A second login finds the same deskhub user (no duplicate record).
-		r = h.call("POST", "/v3/api/user/login", "", map[string]any{"username": sshdtest.UserPassword,
-			"password": srv.Passwords[sshdtest.UserPassword]}).want(t, 200)
-		if st, _ := stageOf(r); st != "success" {
-			t.Fatalf("one-step ssh login: %s", r.Raw)
+		if _, st := login(t, fastx.LoginRequest{Username: sshdtest.UserPassword, Password: srv.Passwords[sshdtest.UserPassword]}); st.Stage != fastx.StageSuccess {
+			t.Fatalf("one-step ssh login: %+v", st)
 		}
 	})
 
+	// The GET forms (answers in the query string, as FastX clients may send them) stay raw: the SDK
+	// always POSTs, and the GET form is the point.
 	run("keyboard-interactive", func(t *testing.T) {
-		r := h.call("POST", "/v3/api/user/login", "", map[string]any{"username": sshdtest.UserKbd}).want(t, 200)
-		st, tok := stageOf(r)
-		if st != "keyboard-interactive" || r.str("result", "prompt") == "" {
-			t.Fatalf("first stage: %s", r.Raw)
+		_, st := login(t, fastx.LoginRequest{Username: sshdtest.UserKbd})
+		if st.Stage != fastx.StageKeyboardInteractive || st.Prompt == "" {
+			t.Fatalf("first stage: %+v", st)
 		}
-		// As GET with the answer in the query string, as FastX clients may send it.
-		r = h.get("/v3/api/user/login/keyboard-interactive", "", url.Values{"answer": {srv.Passwords[sshdtest.UserKbd]}}, "X-FASTX-TOKEN", tok).want(t, 200)
-		if st, _ := stageOf(r); st != "success" {
+		r := h.get("/v3/api/user/login/keyboard-interactive", "", url.Values{"answer": {srv.Passwords[sshdtest.UserKbd]}}, "X-FASTX-TOKEN", st.Token).want(t, 200)
+		if st := stageOf(t, r); st.Stage != fastx.StageSuccess {
 			t.Fatalf("after answer: %s", r.Raw)
 		}
 	})
 
 	run("public-key", func(t *testing.T) {
-		r := h.call("POST", "/v3/api/user/login", "", map[string]any{"username": sshdtest.UserPK, "usePK": true}).want(t, 200)
-		st, tok := stageOf(r)
-		if st != "public-key" || r.str("result", "data") != "" {
-			t.Fatalf("first stage: %s", r.Raw)
+		_, st := login(t, fastx.LoginRequest{Username: sshdtest.UserPK, UsePK: true})
+		if st.Stage != fastx.StagePublicKey || st.Data != "" {
+			t.Fatalf("first stage: %+v", st)
 		}
+		tok := st.Token
 		pub := base64.StdEncoding.EncodeToString(srv.PKSigner.PublicKey().Marshal())
-		r = h.get("/v3/api/user/login/public-key", "", url.Values{"publicKey": {pub}}, "X-FASTX-TOKEN", tok).want(t, 200)
-		if st, _ := stageOf(r); st != "public-key" || r.str("result", "data") == "" {
+		r := h.get("/v3/api/user/login/public-key", "", url.Values{"publicKey": {pub}}, "X-FASTX-TOKEN", tok).want(t, 200)
+		if st = stageOf(t, r); st.Stage != fastx.StagePublicKey || st.Data == "" {
 			t.Fatalf("after key: %s", r.Raw)
 		}
-		r = h.get("/v3/api/user/login/public-key/signed", "", url.Values{"signature": {signStage(t, srv.PKSigner, r)}}, "X-FASTX-TOKEN", tok).want(t, 200)
-		if st, _ := stageOf(r); st != "success" {
+		r = h.get("/v3/api/user/login/public-key/signed", "", url.Values{"signature": {signStage(t, srv.PKSigner, st)}}, "X-FASTX-TOKEN", tok).want(t, 200)
+		if st := stageOf(t, r); st.Stage != fastx.StageSuccess {
 			t.Fatalf("after signature: %s", r.Raw)
 		}
 	})
@@ -118,32 +134,30 @@ func TestV3LoginSSH(t *testing.T) {
 	run("several prompts", func(t *testing.T) {
 		// dhtest-multi: public key, then keyboard-interactive with an expired password (PAM asks for the
 		// current password, a new one, and the new one again).
-		r := h.call("POST", "/v3/api/user/login", "", map[string]any{"username": sshdtest.UserMulti, "usePK": true}).want(t, 200)
-		_, tok := stageOf(r)
+		c, st := login(t, fastx.LoginRequest{Username: sshdtest.UserMulti, UsePK: true})
+		tok := st.Token
 		pub := base64.StdEncoding.EncodeToString(srv.MultiSigner.PublicKey().Marshal())
-		r = fastx("/public-key", tok, map[string]any{"publicKey": pub}).want(t, 200)
-		r = fastx("/public-key/signed", tok, map[string]any{"signature": signStage(t, srv.MultiSigner, r)}).want(t, 200)
+		st, err := c.LoginPublicKey(ctx, tok, pub)
+		must(t, err)
+		st, err = c.LoginSigned(ctx, tok, signStage(t, srv.MultiSigner, st))
+		must(t, err)
 		old, fresh := srv.Passwords[sshdtest.UserMulti], "Fresh-"+sshdtest.RandomPassword()
 		rounds := 0
-		for {
-			st, _ := stageOf(r)
-			if st == "success" {
-				break
+		for st.Stage != fastx.StageSuccess {
+			if st.Stage != fastx.StageKeyboardInteractive || rounds > 8 {
+				t.Fatalf("unexpected stage after %d rounds: %+v", rounds, st)
 			}
-			if st != "keyboard-interactive" || rounds > 8 {
-				t.Fatalf("unexpected stage after %d rounds: %s", rounds, r.Raw)
-			}
-			prompts, _ := r.get("result", "prompts").([]any)
-			answers := make([]string, len(prompts))
-			for i, p := range prompts {
-				switch text := p.(string); {
+			answers := make([]string, len(st.Prompts))
+			for i, text := range st.Prompts {
+				switch {
 				case contains(text, "New", "Retype", "new"):
 					answers[i] = fresh
 				default:
 					answers[i] = old
 				}
 			}
-			r = fastx("/keyboard-interactive", tok, map[string]any{"answer": answers}).want(t, 200)
+			st, err = c.LoginKeyboardInteractive(ctx, tok, answers...)
+			must(t, err)
 			rounds++
 		}
 		if rounds < 3 {
@@ -152,25 +166,24 @@ func TestV3LoginSSH(t *testing.T) {
 	})
 
 	run("wrong password", func(t *testing.T) {
-		r := h.call("POST", "/v3/api/user/login", "", map[string]any{"username": sshdtest.UserPassword}).want(t, 200)
-		_, tok := stageOf(r)
-		wrong := fastx("/password", tok, map[string]any{"password": "not-the-password"}).wantErr(t, 401, "wrong user name or credentials")
+		c, st := login(t, fastx.LoginRequest{Username: sshdtest.UserPassword})
+		_, err := c.LoginPassword(ctx, st.Token, "not-the-password")
+		wrong := wantErr(t, err, 401, "wrong user name or credentials")
 		// The attempt is over.
-		fastx("/password", tok, map[string]any{"password": srv.Passwords[sshdtest.UserPassword]}).wantErr(t, 401, "no login in progress")
+		_, err = c.LoginPassword(ctx, st.Token, srv.Passwords[sshdtest.UserPassword])
+		wantErr(t, err, 401, "no login in progress")
 
-		r = h.call("POST", "/v3/api/user/login", "", map[string]any{"username": sshdtest.UserUnknown}).want(t, 200)
-		st, tok := stageOf(r)
-		var unknown reply
-		switch st {
-		case "password":
-			unknown = fastx("/password", tok, map[string]any{"password": "not-the-password"}).want(t, 401)
-		case "keyboard-interactive":
-			unknown = fastx("/keyboard-interactive", tok, map[string]any{"answer": []string{"not-the-password"}}).want(t, 401)
+		c, st = login(t, fastx.LoginRequest{Username: sshdtest.UserUnknown})
+		switch st.Stage {
+		case fastx.StagePassword:
+			_, err = c.LoginPassword(ctx, st.Token, "not-the-password")
+		case fastx.StageKeyboardInteractive:
+			_, err = c.LoginKeyboardInteractive(ctx, st.Token, "not-the-password")
 		default:
-			t.Fatalf("unknown user: stage %q", st)
+			t.Fatalf("unknown user: stage %q", st.Stage)
 		}
-		if unknown.detail() != wrong.detail() {
-			t.Fatalf("unknown user %q answers unlike a wrong password %q", unknown.detail(), wrong.detail())
+		if unknown := wantErr(t, err, 401, ""); unknown.Message != wrong.Message {
+			t.Fatalf("unknown user %q answers unlike a wrong password %q", unknown.Message, wrong.Message)
 		}
 	})
 }

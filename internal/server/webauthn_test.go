@@ -17,6 +17,9 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/deskhub/deskhub/api/jsonapi"
+	"github.com/deskhub/deskhub/api/vmm"
+	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/account"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/store"
@@ -75,7 +78,12 @@ func (a *softAuthenticator) authData(rpID string, flags byte, attested []byte) [
 }
 
 func (a *softAuthenticator) clientData(typ, challenge string) []byte {
-	b, _ := json.Marshal(map[string]any{"type": typ, "challenge": challenge, "origin": a.origin, "crossOrigin": false})
+	b, _ := json.Marshal(struct {
+		Type        string `json:"type"`
+		Challenge   string `json:"challenge"`
+		Origin      string `json:"origin"`
+		CrossOrigin bool   `json:"crossOrigin"`
+	}{typ, challenge, a.origin, false})
 	return b
 }
 
@@ -115,18 +123,50 @@ type waOptions struct {
 	} `json:"publicKey"`
 }
 
-func optionsOf(t testing.TB, r reply) waOptions {
-	t.Helper()
-	raw, _ := json.Marshal(r.get("data", "attributes", "options"))
-	var o waOptions
-	if err := json.Unmarshal(raw, &o); err != nil || o.PublicKey.Challenge == "" {
-		t.Fatalf("no WebAuthn options in %s (%v)", r.Raw, err)
+// optionsOf answers a decoder of the options ({publicKey: …}) of a ceremony's first answer, for
+// optionsOf(t)(c.AssertionGet(…)).
+func optionsOf(t testing.TB) func(jsonapi.One[vmm.WebAuthnOptionsAttributes], error) waOptions {
+	return func(doc jsonapi.One[vmm.WebAuthnOptionsAttributes], err error) waOptions {
+		t.Helper()
+		must(t, err)
+		var o waOptions
+		if err := json.Unmarshal(doc.Data.Attributes.Options, &o); err != nil || o.PublicKey.Challenge == "" {
+			t.Fatalf("no WebAuthn options in %+v (%v)", doc, err)
+		}
+		return o
 	}
-	return o
+}
+
+// waCredential is a PublicKeyCredential as a browser sends it (JSON of navigator.credentials.*).
+type waCredential struct {
+	ID                      string     `json:"id"`
+	RawID                   string     `json:"rawId"`
+	Type                    string     `json:"type"`
+	AuthenticatorAttachment string     `json:"authenticatorAttachment"`
+	ClientExtensionResults  struct{}   `json:"clientExtensionResults"`
+	Response                waResponse `json:"response"`
+}
+
+type waResponse struct {
+	ClientDataJSON    string   `json:"clientDataJSON"`
+	AttestationObject string   `json:"attestationObject,omitempty"` // create
+	Transports        []string `json:"transports,omitempty"`        // create
+	AuthenticatorData string   `json:"authenticatorData,omitempty"` // get
+	Signature         string   `json:"signature,omitempty"`         // get
+	UserHandle        string   `json:"userHandle,omitempty"`        // get
+}
+
+func (a *softAuthenticator) credential(r waResponse) json.RawMessage {
+	b, err := json.Marshal(waCredential{ID: b64u.EncodeToString(a.credID), RawID: b64u.EncodeToString(a.credID),
+		Type: "public-key", AuthenticatorAttachment: "platform", Response: r})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return b
 }
 
 // create answers creation options like navigator.credentials.create().
-func (a *softAuthenticator) create(o waOptions) map[string]any {
+func (a *softAuthenticator) create(o waOptions) json.RawMessage {
 	a.userID = a.unb64(o.PublicKey.User.ID)
 	var att bytes.Buffer
 	att.Write(a.aaguid)
@@ -134,23 +174,20 @@ func (a *softAuthenticator) create(o waOptions) map[string]any {
 	att.Write(a.credID)
 	att.Write(a.coseKey())
 	authData := a.authData(o.PublicKey.RP.ID, flagUP|flagUV|flagAT, att.Bytes())
+	// The attestation object is CBOR, not an API body: a map is its natural shape.
 	attObj, err := cbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": authData})
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	return map[string]any{
-		"id": b64u.EncodeToString(a.credID), "rawId": b64u.EncodeToString(a.credID), "type": "public-key",
-		"authenticatorAttachment": "platform", "clientExtensionResults": map[string]any{},
-		"response": map[string]any{
-			"clientDataJSON":    b64u.EncodeToString(a.clientData("webauthn.create", o.PublicKey.Challenge)),
-			"attestationObject": b64u.EncodeToString(attObj),
-			"transports":        []string{"internal"},
-		},
-	}
+	return a.credential(waResponse{
+		ClientDataJSON:    b64u.EncodeToString(a.clientData("webauthn.create", o.PublicKey.Challenge)),
+		AttestationObject: b64u.EncodeToString(attObj),
+		Transports:        []string{"internal"},
+	})
 }
 
 // get answers request options like navigator.credentials.get(); corrupt spoils the signature.
-func (a *softAuthenticator) get(o waOptions, corrupt bool) map[string]any {
+func (a *softAuthenticator) get(o waOptions, corrupt bool) json.RawMessage {
 	a.signCount++
 	authData := a.authData(o.PublicKey.RPID, flagUP|flagUV, nil)
 	cdj := a.clientData("webauthn.get", o.PublicKey.Challenge)
@@ -163,190 +200,240 @@ func (a *softAuthenticator) get(o waOptions, corrupt bool) map[string]any {
 	if corrupt {
 		sig[len(sig)-1] ^= 0xff
 	}
-	return map[string]any{
-		"id": b64u.EncodeToString(a.credID), "rawId": b64u.EncodeToString(a.credID), "type": "public-key",
-		"authenticatorAttachment": "platform", "clientExtensionResults": map[string]any{},
-		"response": map[string]any{
-			"clientDataJSON":    b64u.EncodeToString(cdj),
-			"authenticatorData": b64u.EncodeToString(authData),
-			"signature":         b64u.EncodeToString(sig),
-			"userHandle":        b64u.EncodeToString(a.userID),
-		},
-	}
+	return a.credential(waResponse{
+		ClientDataJSON:    b64u.EncodeToString(cdj),
+		AuthenticatorData: b64u.EncodeToString(authData),
+		Signature:         b64u.EncodeToString(sig),
+		UserHandle:        b64u.EncodeToString(a.userID),
+	})
 }
 
-const waPath = "/api/v1/user."
+// makeOptions starts a registration of a credential for login (user.credentialMake without one).
+func makeOptions(t testing.TB, c *client.Client, login string) waOptions {
+	t.Helper()
+	return optionsOf(t)(c.CredentialMake(context.Background(), vmm.UserCredentialMakeRequest{UserLogin: login}))
+}
+
+// makeCredential finishes a registration (user.credentialMake with the credential).
+func makeCredential(c *client.Client, login string, cred json.RawMessage) (jsonapi.One[vmm.WebAuthnOptionsAttributes], error) {
+	return c.CredentialMake(context.Background(), vmm.UserCredentialMakeRequest{UserLogin: login, Credential: cred})
+}
+
+// assertionOptions starts a passkey login (user.assertionGet).
+func assertionOptions(t testing.TB, c *client.Client, login string) waOptions {
+	t.Helper()
+	return optionsOf(t)(c.AssertionGet(context.Background(), login))
+}
+
+// verify finishes a passkey login (user.assertionVerify).
+func verify(c *client.Client, login string, cred json.RawMessage) (jsonapi.One[vmm.TokenAttributes], error) {
+	return c.AssertionVerify(context.Background(), vmm.UserAssertionVerifyRequest{UserLogin: login, Credential: cred})
+}
 
 // registerPasskey adds a's credential to the logged-in account.
 func (h *harness) registerPasskey(a *softAuthenticator, login, token string) {
 	h.t.Helper()
-	o := optionsOf(h.t, h.call("POST", waPath+"credentialMake", token, map[string]any{"user_login": login}).want(h.t, 200))
-	h.call("POST", waPath+"credentialMake", token, map[string]any{"user_login": login, "credential": a.create(o)}).want(h.t, 200)
+	c := h.client(token)
+	_, err := makeCredential(c, login, a.create(makeOptions(h.t, c, login)))
+	must(h.t, err)
 }
 
 // passkeyLogin logs in with a and returns the answer of assertionVerify.
-func (h *harness) passkeyLogin(a *softAuthenticator, login string, corrupt bool) reply {
+func (h *harness) passkeyLogin(a *softAuthenticator, login string, corrupt bool) (jsonapi.One[vmm.TokenAttributes], error) {
 	h.t.Helper()
-	o := optionsOf(h.t, h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": login}).want(h.t, 200))
-	return h.call("POST", waPath+"assertionVerify", "", map[string]any{"user_login": login, "credential": a.get(o, corrupt)})
+	anon := h.client("")
+	return verify(anon, login, a.get(assertionOptions(h.t, anon, login), corrupt))
 }
 
 func TestWebAuthnRegisterListLoginDelete(t *testing.T) {
 	h := newHarness(t)
+	ctx := context.Background()
 	tok := h.user("alice", false)
+	c := h.client(tok)
+	anon := h.client("")
 	origin := h.s.cfg.BaseURL() // http://localhost:18080
 	a := newSoftAuthenticator(t, origin)
 
 	// Anonymous, or for someone else's login: refused.
-	h.call("POST", waPath+"credentialMake", "", map[string]any{"user_login": "alice"}).wantErr(t, 401, "log in")
+	_, err := anon.CredentialMake(ctx, vmm.UserCredentialMakeRequest{UserLogin: "alice"})
+	wantErr(t, err, 401, "log in")
 	h.user("bob", false)
-	h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "bob"}).wantErr(t, 403, "your own account")
+	_, err = c.CredentialMake(ctx, vmm.UserCredentialMakeRequest{UserLogin: "bob"})
+	wantErr(t, err, 403, "your own account")
 
 	// Register: the options name the relying party and the user.
-	r := h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice"}).want(t, 200)
-	o := optionsOf(t, r)
+	o := makeOptions(t, c, "alice")
 	if o.PublicKey.RP.ID != "localhost" || o.PublicKey.User.Name != "alice" || len(a.unb64(o.PublicKey.User.ID)) != 32 {
-		t.Fatalf("creation options: %s", r.Raw)
+		t.Fatalf("creation options: %+v", o.PublicKey)
 	}
 	cred := a.create(o)
-	r = h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice", "credential": cred}).want(t, 200)
-	if r.str("meta", "status") != "registered" || r.str("data", "id") != b64u.EncodeToString(a.credID) {
-		t.Fatalf("registration answer: %s", r.Raw)
+	doc, err := makeCredential(c, "alice", cred)
+	must(t, err)
+	if doc.Meta["status"] != "registered" || doc.Data.ID != b64u.EncodeToString(a.credID) {
+		t.Fatalf("registration answer: %+v", doc)
 	}
 	// The same answer again: the ceremony is spent.
-	h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice", "credential": cred}).wantErr(t, 400, "no pending registration")
+	_, err = makeCredential(c, "alice", cred)
+	wantErr(t, err, 400, "no pending registration")
 	// Registering the same authenticator again: excluded in the options, refused if forced.
-	o2 := optionsOf(t, h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice"}).want(t, 200))
+	o2 := makeOptions(t, c, "alice")
 	if len(o2.PublicKey.ExcludeCredentials) != 1 || o2.PublicKey.User.ID != o.PublicKey.User.ID {
 		t.Fatalf("second creation options must exclude the first credential and keep the user handle: %+v", o2.PublicKey)
 	}
-	h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice", "credential": a.create(o2)}).wantErr(t, 409, "registered already")
+	_, err = makeCredential(c, "alice", a.create(o2))
+	wantErr(t, err, 409, "registered already")
 
 	// List.
-	r = h.call("POST", waPath+"credentialGet", tok, nil).want(t, 200)
-	if n := len(r.get("data").([]any)); n != 1 || r.str("data", 0, "attributes", "credential_id") != b64u.EncodeToString(a.credID) ||
-		r.str("data", 0, "attributes", "credential_transports", 0) != "internal" {
-		t.Fatalf("credentialGet: %s", r.Raw)
+	list, err := c.ListCredentials(ctx)
+	must(t, err)
+	if len(list.Data) != 1 || list.Data[0].Attributes.CredentialID != b64u.EncodeToString(a.credID) ||
+		len(list.Data[0].Attributes.CredentialTransports) == 0 || list.Data[0].Attributes.CredentialTransports[0] != "internal" {
+		t.Fatalf("credentialGet: %+v", list)
 	}
 
 	// Log in without a password: answered like user.login.
-	r = h.passkeyLogin(a, "alice", false).want(t, 200)
-	ptok := r.str("data", "attributes", "token")
-	if !strings.HasPrefix(ptok, "dh_") || r.str("included", 0, "type") != "user" || r.str("included", 0, "attributes", "user_login") != "alice" ||
-		r.str("data", "attributes", "token_type") != loginTokenType(t, h) {
-		t.Fatalf("assertionVerify answer: %s", r.Raw)
+	login, err := h.passkeyLogin(a, "alice", false)
+	must(t, err)
+	ptok := login.Data.Attributes.Token
+	users, err := client.Included[vmm.UserAttributes](login.Included, vmm.TypeUser)
+	if err != nil || !strings.HasPrefix(ptok, "dh_") || len(users) != 1 || users[0].Attributes.UserLogin != "alice" ||
+		login.Data.Attributes.TokenType != loginTokenType(t, h) {
+		t.Fatalf("assertionVerify answer: %+v (%v)", login, err)
 	}
-	if got := h.call("POST", waPath+"get", ptok, nil).want(t, 200).str("data", "attributes", "user_login"); got != "alice" {
-		t.Fatalf("user.get with the passkey token: %q", got)
+	if me, err := h.client(ptok).User(ctx); err != nil || me.Data.Attributes.UserLogin != "alice" {
+		t.Fatalf("user.get with the passkey token: %+v, %v", me, err)
 	}
 
 	// A replayed assertion: refused.
-	o = optionsOf(t, h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "alice"}).want(t, 200))
+	o = assertionOptions(t, anon, "alice")
 	if len(o.PublicKey.AllowCredentials) != 1 || o.PublicKey.UserVerification != "required" {
 		t.Fatalf("request options: %+v", o.PublicKey)
 	}
 	assertion := a.get(o, false)
-	h.call("POST", waPath+"assertionVerify", "", map[string]any{"user_login": "alice", "credential": assertion}).want(t, 200)
-	h.call("POST", waPath+"assertionVerify", "", map[string]any{"user_login": "alice", "credential": assertion}).wantErr(t, 401, "used already")
+	_, err = verify(h.client(""), "alice", assertion)
+	must(t, err)
+	_, err = verify(h.client(""), "alice", assertion)
+	wantErr(t, err, 401, "used already")
 
 	// A wrong signature: refused.
-	h.passkeyLogin(a, "alice", true).wantErr(t, 401, "passkey login failed")
+	_, err = h.passkeyLogin(a, "alice", true)
+	wantErr(t, err, 401, "passkey login failed")
 
 	// Another user's credential answering alice's challenge: refused.
 	h.clock.Advance(time.Minute) // past the throttle's backoff
 	btok := h.login("bob", testPassword)
 	b := newSoftAuthenticator(t, origin)
 	h.registerPasskey(b, "bob", btok)
-	h.passkeyLogin(b, "alice", false).wantErr(t, 401, "not registered for this login")
+	_, err = h.passkeyLogin(b, "alice", false)
+	wantErr(t, err, 401, "not registered for this login")
 	// …and an answer for bob's login that names alice: refused.
-	o = optionsOf(t, h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "bob"}).want(t, 200))
-	h.call("POST", waPath+"assertionVerify", "", map[string]any{"user_login": "alice", "credential": b.get(o, false)}).want(t, 401)
+	o = assertionOptions(t, anon, "bob")
+	_, err = verify(anon, "alice", b.get(o, false))
+	wantErr(t, err, 401, "")
 
 	// The counter moved with every login.
 	h.clock.Advance(time.Minute)
-	r = h.call("POST", waPath+"credentialGet", tok, nil).want(t, 200)
-	if r.get("data", 0, "attributes", "credential_sign_count").(float64) != float64(a.signCount-1) || r.str("data", 0, "attributes", "credential_last_used_at") == "" {
-		t.Fatalf("sign count / last use not recorded (authenticator at %d): %s", a.signCount, r.Raw)
+	list, err = c.ListCredentials(ctx)
+	must(t, err)
+	if at := list.Data[0].Attributes; at.CredentialSignCount != a.signCount-1 || at.CredentialLastUsedAt == nil {
+		t.Fatalf("sign count / last use not recorded (authenticator at %d): %+v", a.signCount, at)
 	}
 
 	// Delete one by id, an unknown id, then all; no passkey login afterwards, with the same answer as an unknown login.
-	h.call("POST", waPath+"credentialDelete", tok, map[string]any{"credential_id": "AAAA"}).wantErr(t, 404, "no credential")
-	h.call("POST", waPath+"credentialDelete", btok, map[string]any{"credential_id": b64u.EncodeToString(a.credID)}).wantErr(t, 404, "no credential")
-	r = h.call("POST", waPath+"credentialDelete", tok, nil).want(t, 200)
-	if r.get("meta", "deleted").(float64) != 1 {
-		t.Fatalf("credentialDelete: %s", r.Raw)
+	bc := h.client(btok)
+	_, err = c.DeleteCredentials(ctx, "AAAA")
+	wantErr(t, err, 404, "no credential")
+	_, err = bc.DeleteCredentials(ctx, b64u.EncodeToString(a.credID))
+	wantErr(t, err, 404, "no credential")
+	del, err := c.DeleteCredentials(ctx, "")
+	must(t, err)
+	if del.Meta["deleted"] != float64(1) {
+		t.Fatalf("credentialDelete: %+v", del)
 	}
-	if n := len(h.call("POST", waPath+"credentialGet", tok, nil).want(t, 200).get("data").([]any)); n != 0 {
-		t.Fatalf("%d credentials left", n)
+	if list, err := c.ListCredentials(ctx); err != nil || len(list.Data) != 0 {
+		t.Fatalf("%d credentials left (%v)", len(list.Data), err)
 	}
-	gone := h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "alice"}).want(t, 404)
+	_, err = anon.AssertionGet(ctx, "alice")
+	gone := wantErr(t, err, 404, "")
 	h.clock.Advance(time.Minute)
-	unknown := h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "nobody"}).want(t, 404)
-	if gone.detail() != unknown.detail() {
-		t.Fatalf("a login without passkeys (%q) is told apart from an unknown one (%q)", gone.detail(), unknown.detail())
+	_, err = anon.AssertionGet(ctx, "nobody")
+	if unknown := wantErr(t, err, 404, ""); gone.Message != unknown.Message {
+		t.Fatalf("a login without passkeys (%q) is told apart from an unknown one (%q)", gone.Message, unknown.Message)
 	}
 	h.clock.Advance(time.Minute)
-	h.call("POST", waPath+"credentialDelete", btok, map[string]any{"credential_id": b64u.EncodeToString(b.credID)}).want(t, 200)
-	h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "bob"}).wantErr(t, 404, "no passkey")
+	_, err = bc.DeleteCredentials(ctx, b64u.EncodeToString(b.credID))
+	must(t, err)
+	_, err = anon.AssertionGet(ctx, "bob")
+	wantErr(t, err, 404, "no passkey")
 }
 
 // loginTokenType is the token type user.login answers, which assertionVerify must match.
 func loginTokenType(t *testing.T, h *harness) string {
 	t.Helper()
-	r := h.call("POST", waPath+"login", "", map[string]any{"user_login": "alice", "user_password": testPassword}).want(t, 200)
-	return r.str("data", "attributes", "token_type")
+	doc, _ := h.loginAnswer("alice", testPassword)
+	return doc.Data.Attributes.TokenType
 }
 
 func TestWebAuthnCeremonyExpires(t *testing.T) {
 	h := newHarness(t)
-	tok := h.user("alice", false)
+	c := h.client(h.user("alice", false))
 	a := newSoftAuthenticator(t, h.s.cfg.BaseURL())
-	o := optionsOf(t, h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice"}).want(t, 200))
+	o := makeOptions(t, c, "alice")
 	h.clock.Advance(account.CeremonyTTL + time.Second)
-	tok = h.login("alice", testPassword) // the first token is still valid; a fresh one keeps this simple
-	h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice", "credential": a.create(o)}).wantErr(t, 400, "no pending registration")
+	tok := h.login("alice", testPassword) // the first token is still valid; a fresh one keeps this simple
+	_, err := makeCredential(h.client(tok), "alice", a.create(o))
+	wantErr(t, err, 400, "no pending registration")
 	h.registerPasskey(a, "alice", tok)
-	o = optionsOf(t, h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "alice"}).want(t, 200))
+	anon := h.client("")
+	o = assertionOptions(t, anon, "alice")
 	h.clock.Advance(account.CeremonyTTL + time.Second)
-	h.call("POST", waPath+"assertionVerify", "", map[string]any{"user_login": "alice", "credential": a.get(o, false)}).wantErr(t, 401, "expired")
+	_, err = verify(anon, "alice", a.get(o, false))
+	wantErr(t, err, 401, "expired")
 }
 
 func TestWebAuthnRegisterNewAccount(t *testing.T) {
 	h := newHarness(t)
+	ctx := context.Background()
 	h.user("alice", false)
+	anon := h.client("")
 	a := newSoftAuthenticator(t, h.s.cfg.BaseURL())
-	body := map[string]any{"user_login": "carol", "user_email": "carol@example.org", "user_register": true}
+	// reg is the request of a passwordless registration of login with address email.
+	reg := func(login, email string, cred json.RawMessage) vmm.UserCredentialMakeRequest {
+		return vmm.UserCredentialMakeRequest{UserLogin: login, UserEmail: email, UserRegister: true, Credential: cred}
+	}
+	start := func(login, email string) waOptions {
+		t.Helper()
+		return optionsOf(t)(anon.CredentialMake(ctx, reg(login, email, nil)))
+	}
 
 	// Taken login or address, bad address: refused before any ceremony.
-	h.call("POST", waPath+"credentialMake", "", map[string]any{"user_login": "alice", "user_email": "x@example.org", "user_register": true}).wantErr(t, 409, "taken")
-	h.call("POST", waPath+"credentialMake", "", map[string]any{"user_login": "carol", "user_email": "alice@example.org", "user_register": true}).wantErr(t, 409, "exists already")
-	h.call("POST", waPath+"credentialMake", "", map[string]any{"user_login": "carol", "user_email": "nope", "user_register": true}).want(t, 400)
+	_, err := anon.CredentialMake(ctx, reg("alice", "x@example.org", nil))
+	wantErr(t, err, 409, "taken")
+	_, err = anon.CredentialMake(ctx, reg("carol", "alice@example.org", nil))
+	wantErr(t, err, 409, "exists already")
+	_, err = anon.CredentialMake(ctx, reg("carol", "nope", nil))
+	wantErr(t, err, 400, "")
 
 	users := h.countUsers()
-	o := optionsOf(t, h.call("POST", waPath+"credentialMake", "", body).want(t, 200))
+	o := start("carol", "carol@example.org")
 	// A forged answer (wrong origin) leaves nothing behind, and spends the ceremony.
 	evil := newSoftAuthenticator(t, "http://evil.example")
-	bad := map[string]any{"credential": evil.create(o)}
-	for k, v := range body {
-		bad[k] = v
-	}
-	h.call("POST", waPath+"credentialMake", "", bad).wantErr(t, 400, "does not verify")
+	_, err = anon.CredentialMake(ctx, reg("carol", "carol@example.org", evil.create(o)))
+	wantErr(t, err, 400, "does not verify")
 	if h.countUsers() != users {
 		t.Fatal("a refused registration created an account")
 	}
-	o = optionsOf(t, h.call("POST", waPath+"credentialMake", "", body).want(t, 200))
+	o = start("carol", "carol@example.org")
 	// The answer must match the registration it answers.
-	other := map[string]any{"user_login": "carol", "user_email": "other@example.org", "user_register": true, "credential": a.create(o)}
-	h.call("POST", waPath+"credentialMake", "", other).wantErr(t, 400, "another registration")
+	_, err = anon.CredentialMake(ctx, reg("carol", "other@example.org", a.create(o)))
+	wantErr(t, err, 400, "another registration")
 
-	o = optionsOf(t, h.call("POST", waPath+"credentialMake", "", body).want(t, 200))
-	ok := map[string]any{"credential": a.create(o)}
-	for k, v := range body {
-		ok[k] = v
-	}
-	r := h.call("POST", waPath+"credentialMake", "", ok).want(t, 200)
-	if r.str("included", 0, "attributes", "user_login") != "carol" || r.str("meta", "status") != "registered" {
-		t.Fatalf("registration answer: %s", r.Raw)
+	o = start("carol", "carol@example.org")
+	doc, err := anon.CredentialMake(ctx, reg("carol", "carol@example.org", a.create(o)))
+	must(t, err)
+	created, err := client.Included[vmm.UserAttributes](doc.Included, vmm.TypeUser)
+	if err != nil || len(created) != 1 || created[0].Attributes.UserLogin != "carol" || doc.Meta["status"] != "registered" {
+		t.Fatalf("registration answer: %+v (%v)", doc, err)
 	}
 	if h.countUsers() != users+1 {
 		t.Fatal("no account created")
@@ -356,16 +443,19 @@ func TestWebAuthnRegisterNewAccount(t *testing.T) {
 		t.Fatalf("new account %+v, %v", u, err)
 	}
 	// Passwordless: no password logs in, the passkey does.
-	h.call("POST", waPath+"login", "", map[string]any{"user_login": "carol", "user_password": "correct horse battery staple"}).want(t, 401)
-	ptok := h.passkeyLogin(a, "carol", false).want(t, 200).str("data", "attributes", "token")
-	h.call("POST", waPath+"get", ptok, nil).want(t, 200)
+	_, err = anon.UserLogin(ctx, "carol", "correct horse battery staple")
+	wantErr(t, err, 401, "")
+	login, err := h.passkeyLogin(a, "carol", false)
+	must(t, err)
+	_, err = h.client(login.Data.Attributes.Token).User(ctx)
+	must(t, err)
 
 	// A login taken between the two steps: 409 and no credential stored.
-	o = optionsOf(t, h.call("POST", waPath+"credentialMake", "", map[string]any{"user_login": "dave", "user_email": "dave@example.org", "user_register": true}).want(t, 200))
+	o = start("dave", "dave@example.org")
 	h.user("dave", false)
 	d := newSoftAuthenticator(t, h.s.cfg.BaseURL())
-	h.call("POST", waPath+"credentialMake", "", map[string]any{"user_login": "dave", "user_email": "dave@example.org", "user_register": true,
-		"credential": d.create(o)}).wantErr(t, 409, "taken meanwhile")
+	_, err = anon.CredentialMake(ctx, reg("dave", "dave@example.org", d.create(o)))
+	wantErr(t, err, 409, "taken meanwhile")
 	if _, err := h.s.store.GetCredentialByCredentialID(context.Background(), d.credID); err == nil {
 		t.Fatal("a credential was stored for a registration that failed")
 	}
@@ -373,8 +463,9 @@ func TestWebAuthnRegisterNewAccount(t *testing.T) {
 
 func TestWebAuthnRegistrationDisabled(t *testing.T) {
 	h := newHarness(t, func(c *config.Config, _ *Options) { c.Features.DisableUserRegistration = true })
-	h.call("POST", waPath+"credentialMake", "", map[string]any{"user_login": "carol", "user_email": "carol@example.org", "user_register": true}).
-		wantErr(t, 403, "registration is disabled")
+	_, err := h.client("").CredentialMake(context.Background(), vmm.UserCredentialMakeRequest{UserLogin: "carol",
+		UserEmail: "carol@example.org", UserRegister: true})
+	wantErr(t, err, 403, "registration is disabled")
 	// Adding a passkey to one's own account still works.
 	tok := h.user("alice", false)
 	h.registerPasskey(newSoftAuthenticator(t, h.s.cfg.BaseURL()), "alice", tok)
@@ -382,56 +473,65 @@ func TestWebAuthnRegistrationDisabled(t *testing.T) {
 
 func TestWebAuthnDisabled(t *testing.T) {
 	h := newHarness(t, func(c *config.Config, _ *Options) { c.Features.WebAuthnEnabled = false })
-	tok := h.user("alice", false)
-	for _, call := range []struct {
-		name string
-		body map[string]any
-	}{
-		{"credentialMake", map[string]any{"user_login": "alice"}},
-		{"credentialGet", map[string]any{}},
-		{"credentialDelete", map[string]any{}},
-		{"assertionGet", map[string]any{"user_login": "alice"}},
-		{"assertionVerify", map[string]any{"user_login": "alice", "credential": map[string]any{}}},
+	ctx := context.Background()
+	c := h.client(h.user("alice", false))
+	ignore := func(_ any, err error) error { return err }
+	for name, err := range map[string]error{
+		"credentialMake":   ignore(c.CredentialMake(ctx, vmm.UserCredentialMakeRequest{UserLogin: "alice"})),
+		"credentialGet":    ignore(c.ListCredentials(ctx)),
+		"credentialDelete": ignore(c.DeleteCredentials(ctx, "")),
+		"assertionGet":     ignore(c.AssertionGet(ctx, "alice")),
+		"assertionVerify":  ignore(verify(c, "alice", json.RawMessage(`{}`))),
 	} {
-		h.call("POST", waPath+call.name, tok, call.body).wantErr(t, 403, "WebAuthn is disabled on this server")
+		if client.StatusCode(err) != 403 || !strings.Contains(err.Error(), "WebAuthn is disabled on this server") {
+			t.Errorf("%s: %v (%d), want 403 WebAuthn is disabled", name, err, client.StatusCode(err))
+		}
 	}
 }
 
 func TestWebAuthnUnavailableOnIPAddress(t *testing.T) {
 	h := newHarness(t, func(c *config.Config, _ *Options) { c.PublicURL = "http://192.0.2.1:8080" })
-	h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "alice"}).wantErr(t, 503, "host, not an IP address")
+	_, err := h.client("").AssertionGet(context.Background(), "alice")
+	wantErr(t, err, 503, "host, not an IP address")
 }
 
-// Garbage where a credential belongs is a 4xx, never a 500.
+// Garbage where a credential belongs is a 4xx, never a 500. The credential member is raw JSON in the
+// SDK's requests, so the garbage travels through it as it is.
 func TestWebAuthnBadInput(t *testing.T) {
 	h := newHarness(t)
 	tok := h.user("alice", false)
+	c := h.client(tok)
 	a := newSoftAuthenticator(t, h.s.cfg.BaseURL())
 	h.registerPasskey(a, "alice", tok)
-	bad := []any{
-		"x", 1, []any{}, map[string]any{}, map[string]any{"id": "AAAA", "type": "public-key"},
-		map[string]any{"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": map[string]any{"clientDataJSON": "e30", "attestationObject": "oA"}},
-		map[string]any{"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": map[string]any{"clientDataJSON": "!!", "authenticatorData": "AA", "signature": "AA"}},
+	bad := []string{
+		`"x"`, `1`, `[]`, `{}`, `{"id":"AAAA","type":"public-key"}`,
+		`{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"oA"}}`,
+		`{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"clientDataJSON":"!!","authenticatorData":"AA","signature":"AA"}}`,
 	}
 	for i, cred := range bad {
 		h.remote = "192.0.2.100:1" // keep the throttle out of it
 		h.clock.Advance(time.Hour)
-		for _, call := range []string{"credentialMake", "assertionVerify"} {
-			r := h.call("POST", waPath+call, tok, map[string]any{"user_login": "alice", "credential": cred})
-			if r.Status < 400 || r.Status >= 500 {
-				t.Errorf("%s with bad credential #%d: %d %s", call, i, r.Status, r.Raw)
+		_, errMake := makeCredential(c, "alice", json.RawMessage(cred))
+		_, errVerify := verify(c, "alice", json.RawMessage(cred))
+		for call, err := range map[string]error{"credentialMake": errMake, "assertionVerify": errVerify} {
+			if s := client.StatusCode(err); s < 400 || s >= 500 {
+				t.Errorf("%s with bad credential #%d: %d %v", call, i, s, err)
 			}
 		}
 	}
 	// An assertion where a registration belongs and the other way round.
 	h.clock.Advance(time.Hour)
-	tok = h.login("alice", testPassword)
-	o := optionsOf(t, h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "alice"}).want(t, 200))
-	h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice", "credential": a.get(o, false)}).want(t, 400)
-	o = optionsOf(t, h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "alice"}).want(t, 200))
-	h.call("POST", waPath+"assertionVerify", "", map[string]any{"user_login": "alice", "credential": newSoftAuthenticator(t, a.origin).create(o)}).want(t, 400)
+	c = h.client(h.login("alice", testPassword))
+	anon := h.client("")
+	o := assertionOptions(t, anon, "alice")
+	_, err := makeCredential(c, "alice", a.get(o, false))
+	wantErr(t, err, 400, "")
+	o = makeOptions(t, c, "alice")
+	_, err = verify(anon, "alice", newSoftAuthenticator(t, a.origin).create(o))
+	wantErr(t, err, 400, "")
 	// Missing credential on assertionVerify.
-	h.call("POST", waPath+"assertionVerify", "", map[string]any{"user_login": "alice"}).wantErr(t, 400, "credential")
+	_, err = verify(anon, "alice", nil)
+	wantErr(t, err, 400, "credential")
 }
 
 func TestWebAuthnThrottle(t *testing.T) {
@@ -440,11 +540,12 @@ func TestWebAuthnThrottle(t *testing.T) {
 	a := newSoftAuthenticator(t, h.s.cfg.BaseURL())
 	h.registerPasskey(a, "alice", tok)
 	for range 4 {
-		h.passkeyLogin(a, "alice", true).want(t, 401)
+		_, err := h.passkeyLogin(a, "alice", true)
+		wantErr(t, err, 401, "")
 	}
-	r := h.call("POST", waPath+"assertionVerify", "", map[string]any{"user_login": "alice", "credential": map[string]any{"id": "AAAA"}}).want(t, http.StatusTooManyRequests)
-	if r.Header.Get("Retry-After") == "" {
-		t.Fatal("no Retry-After")
+	_, err := verify(h.client(""), "alice", json.RawMessage(`{"id":"AAAA"}`))
+	if e := wantErr(t, err, http.StatusTooManyRequests, ""); e.RetryAfter <= 0 {
+		t.Fatalf("no Retry-After: %+v", e)
 	}
 }
 
@@ -468,6 +569,8 @@ func TestWebAuthnHostAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.call("POST", waPath+"credentialMake", tok, map[string]any{"user_login": "hostuser"}).wantErr(t, 409, "logs in on its host")
-	h.call("POST", waPath+"assertionGet", "", map[string]any{"user_login": "hostuser"}).wantErr(t, 404, "no passkey")
+	_, err = h.client(tok).CredentialMake(context.Background(), vmm.UserCredentialMakeRequest{UserLogin: "hostuser"})
+	wantErr(t, err, 409, "logs in on its host")
+	_, err = h.client("").AssertionGet(context.Background(), "hostuser")
+	wantErr(t, err, 404, "no passkey")
 }
