@@ -12,9 +12,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,11 +25,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/client"
 )
 
 const password = "bench-Passw0rd-for-loopback-only"
@@ -184,58 +185,49 @@ func (b *bench) stop() {
 	}
 }
 
-// client makes requests from the given loopback address, one connection per request.
-func client(from string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
-	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+// from is an SDK client of deskhub whose requests come from the given loopback address, one connection
+// per request.
+func (b *bench) from(addr, token string) *client.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addr)}, Timeout: 10 * time.Second}
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	c, err := client.New(b.base, &client.Options{Token: token, HTTPClient: hc})
+	if err != nil {
+		panic(err) // b.base is deskhub's own loopback URL
+	}
+	return c
 }
 
-// post sends a JSON body and answers status, Retry-After and the decoded body.
-func post(ctx context.Context, c *http.Client, url, token string, body any) (int, int, map[string]any, error) {
-	raw, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(raw))
-	if err != nil {
-		return 0, 0, nil, err
+// status is the HTTP status of an SDK call's outcome (200 for success, 0 when no answer came).
+func status(err error) int {
+	if err == nil {
+		return http.StatusOK
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	_ = json.Unmarshal(data, &m)
-	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-	return resp.StatusCode, ra, m, nil
+	return client.StatusCode(err)
 }
 
 // login logs in on the session surface; a 503 is retried after its Retry-After, up to three times. It
 // answers the time to the final answer, that answer's status and the statuses on the way.
-func (b *bench) login(ctx context.Context, c *http.Client, user, pw string) (time.Duration, int, []int, string) {
+func (b *bench) login(ctx context.Context, c *client.Client, user, pw string) (time.Duration, int, []int, string) {
 	start := time.Now()
 	var seen []int
 	for try := 0; ; try++ {
-		status, ra, m, err := post(ctx, c, b.base+"/v3/api/user/login", "", map[string]any{"username": user, "password": pw})
-		if err != nil {
+		st, err := c.Login(ctx, fastx.LoginRequest{Username: user, Password: pw})
+		code := status(err)
+		if code == 0 {
 			return time.Since(start), 0, seen, ""
 		}
-		seen = append(seen, status)
-		if status == http.StatusServiceUnavailable && try < 3 && ra > 0 {
-			time.Sleep(time.Duration(ra) * time.Second)
+		seen = append(seen, code)
+		var e *client.Error
+		if code == http.StatusServiceUnavailable && try < 3 && errors.As(err, &e) && e.RetryAfter > 0 {
+			time.Sleep(time.Duration(e.RetryAfter) * time.Second)
 			continue
 		}
-		r, _ := m["result"].(map[string]any)
-		tok, _ := r["token"].(string)
-		return time.Since(start), status, seen, tok
+		return time.Since(start), code, seen, st.Token
 	}
 }
 
 func (b *bench) sequential(ctx context.Context, n int) ([]time.Duration, error) {
-	c := client("127.0.0.1")
+	c := b.from("127.0.0.1", "")
 	var out []time.Duration
 	for range n {
 		d, status, _, _ := b.login(ctx, c, userName(1), password)
@@ -249,11 +241,12 @@ func (b *bench) sequential(ctx context.Context, n int) ([]time.Duration, error) 
 
 // burst starts the desktops and the logins together.
 func (b *bench) burst(ctx context.Context, o options) ([]time.Duration, []time.Duration, string, error) {
-	c := client("127.0.0.1")
-	_, status, _, deskTok := b.login(ctx, c, userName(0), password)
-	if status != 200 {
-		return nil, nil, "", fmt.Errorf("login of the desktops' account: %d", status)
+	c := b.from("127.0.0.1", "")
+	_, st, _, deskTok := b.login(ctx, c, userName(0), password)
+	if st != 200 {
+		return nil, nil, "", fmt.Errorf("login of the desktops' account: %d", st)
 	}
+	desk := b.from("127.0.0.1", deskTok)
 	var mu sync.Mutex
 	var logins, desks []time.Duration
 	var ids []string
@@ -261,7 +254,7 @@ func (b *bench) burst(ctx context.Context, o options) ([]time.Duration, []time.D
 	var wg sync.WaitGroup
 	defer func() { // desktops outlive deskhub: stop them whatever happens
 		for _, id := range ids {
-			_, _, _, _ = post(context.WithoutCancel(ctx), c, b.base+"/v3/api/session/terminate", deskTok, map[string]any{"id": id})
+			_ = desk.TerminateSession(context.WithoutCancel(ctx), id)
 		}
 	}()
 	startGate := make(chan struct{})
@@ -271,16 +264,14 @@ func (b *bench) burst(ctx context.Context, o options) ([]time.Duration, []time.D
 			defer wg.Done()
 			<-startGate
 			t := time.Now()
-			st, _, m, err := post(ctx, c, b.base+"/v3/api/session/start", deskTok, map[string]any{"command": "xterm", "geometry": "1024x768"})
+			conn, err := desk.StartSession(ctx, fastx.StartRequest{Command: "xterm", Geometry: "1024x768"})
 			mu.Lock()
 			defer mu.Unlock()
-			if err == nil && st == 200 {
+			if err == nil {
 				desks = append(desks, time.Since(t))
-				r, _ := m["result"].(map[string]any)
-				id, _ := r["id"].(string)
-				ids = append(ids, id)
+				ids = append(ids, conn.ID)
 			} else {
-				statuses[fmt.Sprintf("session/start %d %v", st, err)]++
+				statuses[fmt.Sprintf("session/start %d %v", status(err), err)]++
 			}
 		}()
 	}
@@ -311,7 +302,7 @@ func (b *bench) floods(ctx context.Context, o options) ([]time.Duration, string)
 	statuses := map[string]int{}
 	var mu sync.Mutex
 	for round := range o.rounds {
-		attacker := client(fmt.Sprintf("127.0.0.%d", 66+round))
+		attacker := b.from(fmt.Sprintf("127.0.0.%d", 66+round), "")
 		var wg sync.WaitGroup
 		for i := range o.flood {
 			wg.Add(1)
@@ -321,17 +312,17 @@ func (b *bench) floods(ctx context.Context, o options) ([]time.Duration, string)
 				if i%2 == 1 {
 					user = fmt.Sprintf("nobody-%d-%d", round, i) // … and unknown ones
 				}
-				st, _, _, err := post(ctx, attacker, b.base+"/v3/api/user/login", "", map[string]any{"username": user, "password": "wrong-password"})
+				_, err := attacker.Login(ctx, fastx.LoginRequest{Username: user, Password: "wrong-password"})
 				mu.Lock()
-				statuses[fmt.Sprintf("flood %d", st)]++
-				if err != nil {
+				statuses[fmt.Sprintf("flood %d", status(err))]++
+				if status(err) == 0 {
 					statuses["flood error"]++
 				}
 				mu.Unlock()
 			}()
 		}
 		time.Sleep(20 * time.Millisecond)
-		d, st, seen, _ := b.login(ctx, client("127.0.0.1"), userName(1+round%max(1, o.users-1)), password)
+		d, st, seen, _ := b.login(ctx, b.from("127.0.0.1", ""), userName(1+round%max(1, o.users-1)), password)
 		if st == 200 {
 			genuine = append(genuine, d)
 		} else {
