@@ -29,6 +29,7 @@ const (
 	Unavailable                // 503 (RetryAfter seconds)
 	Timeout                    // 504
 	RequestTimeout             // 408
+	Changed                    // 412: the resource changed since it was read (an ETag no longer matches)
 )
 
 // Error is a domain error: Msg is what the client reads, Err the cause only the log sees.

@@ -104,6 +104,7 @@ var kindStatus = map[fault.Kind]int{
 	fault.Unavailable:    http.StatusServiceUnavailable,
 	fault.Timeout:        http.StatusGatewayTimeout,
 	fault.RequestTimeout: http.StatusRequestTimeout,
+	fault.Changed:        http.StatusPreconditionFailed,
 }
 
 // errorName is the session surface's error name for a status, e.g. "NotFound".

@@ -425,7 +425,7 @@ func FuzzDecodeJSON(f *testing.F) {
 // TestFaultKinds: every kind of domain error maps to a status of its own class, keeps its client
 // message, member and Retry-After, and an internal one never shows its message.
 func TestFaultKinds(t *testing.T) {
-	for k := fault.Internal; k <= fault.RequestTimeout; k++ {
+	for k := fault.Internal; k <= fault.Changed; k++ {
 		e := AsError(fmt.Errorf("wrapped: %w", &fault.Error{Kind: k, Msg: "say this", Field: "m", RetryAfter: 3}))
 		switch {
 		case e.Status == 0:

@@ -285,7 +285,7 @@ var clientKinds = map[int]fault.Kind{
 	http.StatusRequestTimeout:        fault.RequestTimeout,
 	http.StatusConflict:              fault.Conflict,
 	http.StatusGone:                  fault.Gone,
-	http.StatusPreconditionFailed:    fault.Conflict, // changed meanwhile (fault has no 412 kind)
+	http.StatusPreconditionFailed:    fault.Changed,
 	http.StatusRequestEntityTooLarge: fault.TooLarge,
 	http.StatusUnprocessableEntity:   fault.Unprocessable,
 	http.StatusTooManyRequests:       fault.TooMany,
