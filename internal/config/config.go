@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deskhub/deskhub/internal/store"
 	"github.com/deskhub/deskhub/internal/unixid"
 )
 
@@ -143,7 +144,7 @@ func Default() Config {
 		Features:      Features{WebAuthnEnabled: true, SimplestreamEnabled: true},
 		SSH:           SSHLogin{PublicKey: true},
 		Display:       DisplayDefaults{Geometry: "1280x800", ColorDepth: 24, FrameRate: 30, Clipboard: "both"},
-		Auth: Auth{Provider: "local", SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
+		Auth: Auth{Provider: store.ProviderLocal, SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
 			MaxTokenLifetime: 365 * 24 * time.Hour},
 		Mail: Mail{From: "deskhub@localhost"},
 		Sessions: Sessions{MaxPerUser: 10, UserPrefix: unixid.DefaultPrefix,
@@ -190,7 +191,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("display clipboard %q: want both, to-client, to-server or none", c.Display.Clipboard)
 	}
 	switch c.Auth.Provider {
-	case "local", "ssh":
+	case store.ProviderLocal, store.ProviderSSH:
 	default:
 		return fmt.Errorf("auth provider %q: want local or ssh", c.Auth.Provider)
 	}
