@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -154,19 +155,44 @@ func Start(data string, o Options) (*Server, error) {
 // Logs is what the server printed so far (its JSON log).
 func (s *Server) Logs() string { return s.logs.String() }
 
-// Stop ends the server with SIGTERM (it stops its desktops), then SIGKILL after 30 seconds.
+// Stop ends the server with SIGTERM, then SIGKILL after 30 seconds, and then the desktops it left
+// running (desktops outlive deskhub by design; a test's must not outlive the test).
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd.ProcessState != nil {
-		return
+	if s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
+	KillDesktops(s.Data)
+}
+
+// KillDesktops kills every process of the desktops of the deskhub whose data directory is data (they
+// carry DESKHUB_STATE=<data>/sessions), for at most 5 seconds.
+func KillDesktops(data string) {
+	marker := []byte("DESKHUB_STATE=" + filepath.Join(data, "sessions") + "\x00")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ents, _ := os.ReadDir("/proc")
+		found := false
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			if err == nil && bytes.Contains(append(env, 0), marker) {
+				found = true
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		if !found {
+			return
+		}
 	}
 }
 

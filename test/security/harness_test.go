@@ -44,7 +44,10 @@ func newDataDir(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(d) })
+	t.Cleanup(func() {
+		servetest.KillDesktops(d)
+		os.RemoveAll(d)
+	})
 	return d
 }
 
