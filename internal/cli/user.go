@@ -149,33 +149,9 @@ func usageError(e *Env, fs *flag.FlagSet, format string, a ...any) error {
 // the first non-flag argument, so parsing resumes after it: `lock alice`, `lock --data X alice` and
 // `lock alice --data X` all work. Everything after "--" is positional.
 func parseLogin(e *Env, fs *flag.FlagSet, name string, args []string) (string, error) {
-	var pos []string
-	for {
-		err := fs.Parse(args)
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			fs.SetOutput(e.Stdout)
-			fs.Usage()
-			return "", flag.ErrHelp
-		case err != nil:
-			return "", usageError(e, fs, "deskhub: %v", err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-	switch {
-	case len(pos) == 0:
-		return "", usageError(e, fs, "deskhub %s: missing LOGIN", name)
-	case len(pos) > 1:
-		return "", usageError(e, fs, "deskhub %s: unexpected arguments: %s", name, strings.Join(pos[1:], " "))
+	pos, err := parseArgs(e, fs, name, args, 1, 1, "LOGIN")
+	if err != nil {
+		return "", err
 	}
 	return pos[0], nil
 }
