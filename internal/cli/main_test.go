@@ -4,12 +4,15 @@ import (
 	"os"
 	"testing"
 
+	"github.com/deskhub/deskhub/internal/infra/lxdtest"
 	"github.com/deskhub/deskhub/internal/servetest"
 )
 
-// TestMain removes the deskhub binary the client-command tests built (remote_test.go).
+// TestMain runs the tests under lxdtest.Main (remote_lxd_test.go uses the real LXD daemon: Main
+// serialises the test binaries that use LXD and deletes what the run created there), then removes the
+// deskhub binary the client-command tests built (remote_test.go).
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := lxdtest.Main(m)
 	servetest.Cleanup()
 	os.Exit(code)
 }

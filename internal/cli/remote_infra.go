@@ -107,10 +107,11 @@ func instanceUsage(w io.Writer) {
 Subcommands:
   list    [--server ID] [--json]
           list the instances on the LXD/Incus servers
-  start   ID
-  stop    ID [--force]
-  delete  ID
-          act on an instance (asynchronous: prints the operation; the outcome comes as an event)`)
+  start   ID|NAME [--server ID]
+  stop    ID|NAME [--server ID] [--force]
+  delete  ID|NAME [--server ID]
+          act on an instance, by its id or its name (--server: where the name is; a number is an id)
+          (asynchronous: prints the operation; the outcome comes as an event)`)
 }
 
 func runInstance(ctx context.Context, e *Env, args []string) error {
@@ -149,19 +150,32 @@ func runInstanceList(ctx context.Context, e *Env, args []string) error {
 
 func runInstanceAction(ctx context.Context, e *Env, action string, args []string) error {
 	name := "instance " + action
-	synopsis := name + " ID"
+	synopsis := name + " ID|NAME [--server ID]"
+	if action == "stop" {
+		synopsis += " [--force]"
+	}
 	rc := newRemoteCommand(e, name, synopsis, true)
+	server := rc.b.fs.Int64("server", 0, "the server of the instance NAME (needed when several have one of that name)")
 	force := false
 	if action == "stop" {
 		rc.b.fs.BoolVar(&force, "force", false, "stop at once, without a clean shutdown")
 	}
-	pos, c, err := rc.parse(args, 1, 1, "ID")
+	pos, c, err := rc.parse(args, 1, 1, "ID or NAME")
 	if err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(pos[0], 10, 64)
+	ref := pos[0]
+	if ref == "" {
+		return usageError(e, rc.b.fs, "deskhub %s: empty instance ID or NAME (see deskhub instance list)", name)
+	}
+	// A number is an id; anything else a name, looked up with instance.get.
+	id, err := strconv.ParseInt(ref, 10, 64)
 	if err != nil {
-		return usageError(e, rc.b.fs, "deskhub %s: instance ID %q is not a number (see deskhub instance list)", name, pos[0])
+		inst, err := c.GetInstance(ctx, vmm.InstanceGetRequest{Provider: vmm.ProviderLXD, InstanceName: ref, ServerID: *server})
+		if err != nil {
+			return err
+		}
+		id = inst.Data.Attributes.InstanceID
 	}
 	if force {
 		action += "-force"

@@ -12,9 +12,9 @@ import (
 	"github.com/deskhub/deskhub/internal/servetest"
 )
 
-// remoteServer starts the real deskhub binary with an administrator alice, and answers its URL and
-// the environment of a CLI user (own config file).
-func remoteServer(t *testing.T) (url string, env map[string]string) {
+// remoteServer starts the real deskhub binary (with more serve flags, if any) with an administrator
+// alice, and answers its URL and the environment of a CLI user (own config file).
+func remoteServer(t *testing.T, flags ...string) (url string, env map[string]string) {
 	t.Helper()
 	data, err := servetest.NewDataDir()
 	if err != nil {
@@ -24,7 +24,7 @@ func remoteServer(t *testing.T) (url string, env map[string]string) {
 	if err := servetest.AddUser(data, "alice", "alice-password-1", true); err != nil {
 		t.Fatal(err)
 	}
-	s, err := servetest.Start(data, servetest.Options{UserPrefix: "dhcli-"})
+	s, err := servetest.Start(data, servetest.Options{UserPrefix: "dhcli-", Flags: flags})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestRemoteLoginTokensServers(t *testing.T) {
 	for _, args := range [][]string{{"login"}, {"login", url, "extra"}, {"login", url, "--password-stdin"},
 		{"session"}, {"session", "frob"}, {"session", "terminate"}, {"session", "list", "--nope"},
 		{"token", "revoke"}, {"token", "create", "--lifetime", "0s"}, {"server", "add"}, {"server", "add", "h"},
-		{"instance", "stop", "abc"}, {"instance", "list", "stray"}, {"logout", "stray"}} {
+		{"instance", "stop"}, {"instance", "stop", ""}, {"instance", "list", "stray"}, {"logout", "stray"}} {
 		r := run(t, env, "", args...)
 		if r.code != 2 || !strings.Contains(r.stderr, "Usage: deskhub") || r.stdout != "" {
 			t.Errorf("%v: exit %d (want 2), stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
