@@ -1,5 +1,5 @@
 // Package fastx holds the wire types of deskhub's session surface, which speaks the FastX v3 API
-// (shared/seeds/session-api.fastx-v3.txt): /v3/api/… and /v3/system/…. Every call takes GET (parameters
+// (contract/seeds/session-api.fastx-v3.txt): /v3/api/… and /v3/system/…. Every call takes GET (parameters
 // in the query string) or POST (a JSON object); answers are {"result": …} or {"error": {"name",
 // "message"}}. The types here are the inner results only; the envelope belongs to the server.
 //

@@ -1,5 +1,5 @@
 // Package spawner holds the wire types of deskhub's desktop agent surface, which speaks the Spawner API
-// (shared/seeds/agent-api.spawner-v1.md). The agent serves it at "/" inside each desktop and the broker
+// (contract/seeds/agent-api.spawner-v1.md). The agent serves it at "/" inside each desktop and the broker
 // proxies it at /spawner/{session_id}/…. Answers are {"code": status, "data": …}; the types here are the
 // inner data only. endpoints.go types the surface's 22 endpoints once (Endpoint[Req, Resp]); the agent
 // binds its handlers to them and the broker builds its proxy routes and OpenAPI entries from them.

@@ -20,15 +20,15 @@ import (
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
 
-// seedsDir is ../shared/seeds beside the repository.
+// seedsDir is contract/seeds in the repository: the three API documents deskhub serves.
 func seedsDir(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs("../../../shared/seeds")
+	dir, err := filepath.Abs("../../contract/seeds")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("the seeds must be beside the repository (../shared/seeds): %v", err)
+		t.Fatalf("the seeds must be in the repository (contract/seeds): %v", err)
 	}
 	return dir
 }
