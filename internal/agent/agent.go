@@ -84,18 +84,25 @@ func New(o Options) (*Agent, error) {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, routes(a.handlers()))
 	a.mux.HandleFunc("GET "+spawner.EventsPath, a.serveEvents)
-	doc, err := apidoc.Build(apidoc.Info{Title: "deskhub agent", Version: a.build.Version,
-		Description: "The desktop agent (Spawner v1) as it serves itself inside a desktop; the broker proxies the same endpoints at /spawner/{session_id}/…"}, a.mux.Routes())
-	if err != nil {
-		return nil, err
-	}
-	openapi, err := apidoc.JSON(doc)
-	if err != nil {
-		return nil, err
-	}
+	// The OpenAPI document is built on its first request, not here: building it allocates a few MiB that
+	// an idle agent (one per desktop) would otherwise keep as heap it never returns.
+	routes := a.mux.Routes()
+	openapi := sync.OnceValues(func() ([]byte, error) {
+		doc, err := apidoc.Build(apidoc.Info{Title: "deskhub agent", Version: a.build.Version,
+			Description: "The desktop agent (Spawner v1) as it serves itself inside a desktop; the broker proxies the same endpoints at /spawner/{session_id}/…"}, routes)
+		if err != nil {
+			return nil, err
+		}
+		return apidoc.JSON(doc)
+	})
 	a.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		b, err := openapi()
+		if err != nil {
+			httpapi.WriteError(w, httpapi.Agent, err)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openapi)
+		_, _ = w.Write(b)
 	})
 	a.mux.HandleUnknown("/", httpapi.Agent)
 	return a, nil
