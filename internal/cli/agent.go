@@ -8,9 +8,13 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/deskhub/deskhub/internal/agent"
 )
+
+// agentSettle is how long after it starts serving the agent returns its start-up memory.
+const agentSettle = time.Second
 
 // runAgent serves the desktop agent (Spawner API) for one desktop.
 func runAgent(ctx context.Context, e *Env, args []string) error {
@@ -60,8 +64,14 @@ func runAgent(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	log.Info("deskhub agent serving", "listen", listen, "display", display)
-	// Every desktop runs an agent that mostly idles: hand the heap that start-up used and freed back to
-	// the system now rather than keep it until the scavenger gets to it.
-	debug.FreeOSMemory()
+	// Every desktop runs an agent that mostly idles. Once start-up has settled (the X connection and the
+	// first window list included), hand back what it used and no longer needs: the heap it freed, and
+	// the executable's pages that the package initialisation of everything linked (the server's too)
+	// and the start itself touched.
+	settle := time.AfterFunc(agentSettle, func() {
+		debug.FreeOSMemory()
+		dropExecutablePages()
+	})
+	defer settle.Stop()
 	return a.Serve(ctx, ln)
 }
