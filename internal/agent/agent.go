@@ -43,6 +43,11 @@ type Options struct {
 	Wallpapers string
 	// Apps are programs launch may start besides the desktop's application entries.
 	Apps []string
+	// Idle, if set, runs once start-up has settled (StartSettle after Serve starts) and then IdleAfter
+	// after the last request of each burst: where `deskhub agent` hands back memory it no longer uses.
+	Idle func()
+	// StartSettle and IdleAfter time Idle (defaults 1 s and 30 s).
+	StartSettle, IdleAfter time.Duration
 }
 
 // Agent serves the Spawner API for one desktop.
@@ -76,6 +81,12 @@ func New(o Options) (*Agent, error) {
 	}
 	if o.XAuthority == "" {
 		o.XAuthority = os.Getenv("XAUTHORITY")
+	}
+	if o.StartSettle == 0 {
+		o.StartSettle = time.Second
+	}
+	if o.IdleAfter == 0 {
+		o.IdleAfter = 30 * time.Second
 	}
 	if o.Wallpapers == "" {
 		o.Wallpapers = "/usr/share/deskhub/wallpapers"
@@ -122,7 +133,17 @@ func (a *Agent) Handler() http.Handler { return a.mux }
 
 // Serve answers on ln until ctx ends.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = a.mux
+	if a.o.Idle != nil {
+		// A fired AfterFunc timer runs again when Reset: each request re-arms it.
+		idle := time.AfterFunc(a.o.StartSettle, a.o.Idle)
+		defer idle.Stop()
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			idle.Reset(a.o.IdleAfter)
+			a.mux.ServeHTTP(w, r)
+		})
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go a.watchWindows(ctx)
 	go func() {
 		<-ctx.Done()

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deskhub/deskhub/api/spawner"
 )
@@ -190,5 +193,53 @@ func TestFileEndpoints(t *testing.T) {
 	}
 	if code, _ := do(t, h, "POST", "/launch", `{"command":"xterm","args":"-e"}`); code != 400 {
 		t.Fatalf("launch with args not an array: %d", code)
+	}
+}
+
+// TestIdle: Idle runs once start-up has settled, then once after each burst of requests, not while idle.
+func TestIdle(t *testing.T) {
+	idle := make(chan struct{}, 10)
+	a, err := New(Options{Display: ":99", Home: t.TempDir(), StartSettle: 50 * time.Millisecond,
+		IdleAfter: 150 * time.Millisecond, Idle: func() { idle <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "a.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-idle:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no Idle %s", what)
+		}
+	}
+	wait("after start")
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	start := time.Now()
+	for range 3 {
+		resp, err := c.Get("http://agent/version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	wait("after the requests")
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("Idle %v after the burst, before IdleAfter", d)
+	}
+	select {
+	case <-idle:
+		t.Fatal("Idle again without a request")
+	case <-time.After(400 * time.Millisecond):
 	}
 }

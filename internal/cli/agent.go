@@ -8,13 +8,9 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/deskhub/deskhub/internal/agent"
 )
-
-// agentSettle is how long after it starts serving the agent returns its start-up memory.
-const agentSettle = time.Second
 
 // runAgent serves the desktop agent (Spawner API) for one desktop.
 func runAgent(ctx context.Context, e *Env, args []string) error {
@@ -59,19 +55,17 @@ func runAgent(ctx context.Context, e *Env, args []string) error {
 			return fmt.Errorf("cannot listen on %s: %w", listen, err)
 		}
 	}
-	a, err := agent.New(agent.Options{Display: display, Home: home, Log: log})
+	// Every desktop runs an agent that mostly idles. Once start-up has settled (the X connection and the
+	// first window list included), and again after each burst of requests, it hands back what it no
+	// longer needs: the heap it freed, and the executable's pages that the package initialisation of
+	// everything linked (the server's too) and the work since touched.
+	a, err := agent.New(agent.Options{Display: display, Home: home, Log: log, Idle: func() {
+		debug.FreeOSMemory()
+		dropExecutablePages()
+	}})
 	if err != nil {
 		return err
 	}
 	log.Info("deskhub agent serving", "listen", listen, "display", display)
-	// Every desktop runs an agent that mostly idles. Once start-up has settled (the X connection and the
-	// first window list included), hand back what it used and no longer needs: the heap it freed, and
-	// the executable's pages that the package initialisation of everything linked (the server's too)
-	// and the start itself touched.
-	settle := time.AfterFunc(agentSettle, func() {
-		debug.FreeOSMemory()
-		dropExecutablePages()
-	})
-	defer settle.Stop()
 	return a.Serve(ctx, ln)
 }
