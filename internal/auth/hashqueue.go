@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -22,6 +23,10 @@ type HashQueueOptions struct {
 	MaxWait time.Duration
 	// MaxQueue bounds how many callers wait (default 256).
 	MaxQueue int
+	// IdleTrim is how long the queue must stay idle before the memory of the computations (64 MiB
+	// each, garbage once they end) is handed back to the operating system (default 500 ms; negative:
+	// never, leaving it to the Go runtime's slow scavenger, which keeps an idle broker ~64 MiB larger).
+	IdleTrim time.Duration
 }
 
 // HashQueue runs password hash computations (argon2id) a bounded number at a time, fairly: callers
@@ -46,6 +51,8 @@ type HashQueue struct {
 	retryAt time.Time     // when the last caller refused for a long wait was told to come back
 	avg     time.Duration // moving average of one computation
 	done    int64         // computations run (tests)
+	trim    func()        // hands freed memory back (debug.FreeOSMemory; tests count calls)
+	idle    *time.Timer   // runs trim once the queue has been idle for IdleTrim
 }
 
 // turn is one waiting caller; granted (under the queue's lock) means a slot was handed to it.
@@ -65,7 +72,10 @@ func NewHashQueue(o HashQueueOptions) *HashQueue {
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 256
 	}
-	return &HashQueue{o: o, avg: 100 * time.Millisecond, lines: map[string]*list.List{}}
+	if o.IdleTrim == 0 {
+		o.IdleTrim = 500 * time.Millisecond
+	}
+	return &HashQueue{o: o, avg: 100 * time.Millisecond, lines: map[string]*list.List{}, trim: debug.FreeOSMemory}
 }
 
 // Options returns the options in force.
@@ -173,6 +183,9 @@ func (q *HashQueue) release() {
 	defer q.mu.Unlock()
 	if q.waiting == 0 {
 		q.running--
+		if q.running == 0 && q.o.IdleTrim > 0 {
+			q.armTrim()
+		}
 		return
 	}
 	q.next %= len(q.ring)
@@ -187,6 +200,23 @@ func (q *HashQueue) release() {
 	}
 	t.granted = true
 	close(t.ready)
+}
+
+// armTrim (under the lock) schedules trim for when the queue has stayed idle for IdleTrim; a new
+// computation meanwhile postpones it to the next idle moment.
+func (q *HashQueue) armTrim() {
+	if q.idle != nil {
+		q.idle.Reset(q.o.IdleTrim)
+		return
+	}
+	q.idle = time.AfterFunc(q.o.IdleTrim, func() {
+		q.mu.Lock()
+		busy := q.running > 0
+		q.mu.Unlock()
+		if !busy {
+			q.trim()
+		}
+	})
 }
 
 // dropLine forgets an empty line, keeping the round's position.

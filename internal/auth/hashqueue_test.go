@@ -299,3 +299,33 @@ func TestLoginFloodIsThrottledBeforeTheHash(t *testing.T) {
 // kindStatus is the status internal/httpapi answers each kind of error the queue and the throttle give.
 var kindStatus = map[fault.Kind]int{fault.TooMany: http.StatusTooManyRequests, fault.Unavailable: http.StatusServiceUnavailable,
 	fault.Unauthorized: http.StatusUnauthorized}
+
+// TestIdleTrim: the computations' memory is handed back once the queue has stayed idle, once per idle
+// moment (not after every computation of a burst), and never when IdleTrim is negative.
+func TestIdleTrim(t *testing.T) {
+	for _, tc := range []struct {
+		trim time.Duration
+		want [2]int32
+	}{{20 * time.Millisecond, [2]int32{1, 2}}, {-1, [2]int32{0, 0}}} {
+		q := NewHashQueue(HashQueueOptions{Workers: 1, IdleTrim: tc.trim})
+		var n atomic.Int32
+		q.trim = func() { n.Add(1) }
+		burst := func() {
+			for range 3 {
+				if err := q.Do(context.Background(), "a", nil, func() {}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		burst()
+		time.Sleep(150 * time.Millisecond)
+		if got := n.Load(); got != tc.want[0] {
+			t.Errorf("IdleTrim %v: %d trims after one burst, want %d", tc.trim, got, tc.want[0])
+		}
+		burst()
+		time.Sleep(150 * time.Millisecond)
+		if got := n.Load(); got != tc.want[1] {
+			t.Errorf("IdleTrim %v: %d trims after two bursts, want %d", tc.trim, got, tc.want[1])
+		}
+	}
+}
