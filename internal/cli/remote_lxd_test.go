@@ -9,34 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxc/incus/v6/shared/api"
 
 	"github.com/deskhub/deskhub/internal/infra/lxdtest"
 )
-
-// lxdTrustToken makes the LXD daemon issue a trust token ("lxc config trust add"), encoded as the lxc
-// client shows it — what a user pastes into `deskhub server add --password-stdin`.
-func lxdTrustToken(t *testing.T, env *lxdtest.Env) string {
-	t.Helper()
-	resp, _, err := env.Client(t).RawQuery("POST", "/1.0/certificates", map[string]any{"name": env.CertPrefix + "-token",
-		"type": "client", "token": true}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var op struct {
-		Metadata struct {
-			Secret      string   `json:"secret"`
-			Fingerprint string   `json:"fingerprint"`
-			Addresses   []string `json:"addresses"`
-		} `json:"metadata"`
-	}
-	if err := json.Unmarshal(resp.Metadata, &op); err != nil || op.Metadata.Secret == "" {
-		t.Fatalf("token operation: %s %v", resp.Metadata, err)
-	}
-	tok := api.CertificateAddToken{ClientName: env.CertPrefix + "-token", Fingerprint: op.Metadata.Fingerprint,
-		Addresses: op.Metadata.Addresses, Secret: op.Metadata.Secret}
-	return tok.String()
-}
 
 // cliInstance is an entry of `deskhub instance list --json`.
 type cliInstance struct {
@@ -98,7 +73,7 @@ func TestRemoteLXD(t *testing.T) {
 		"--password-stdin"); r.code != 1 || !strings.HasPrefix(r.stderr, "deskhub server: ") || r.stdout != "" {
 		t.Fatalf("server add with a wrong password: %+v", r)
 	}
-	out := must(t, env, lxdTrustToken(t, lenv)+"\n", "server", "add", lenv.Host, "--port", port, "--project", lenv.Project,
+	out := must(t, env, lenv.TrustToken(t)+"\n", "server", "add", lenv.Host, "--port", port, "--project", lenv.Project,
 		"--password-stdin")
 	m := regexp.MustCompile(`^added server (\d+) \((.+)\)\n$`).FindStringSubmatch(out)
 	if m == nil {

@@ -696,32 +696,6 @@ func TestLXDDaemonRestartMidBatch(t *testing.T) {
 	}
 }
 
-// trustToken makes the LXD daemon issue a trust token ("lxc config trust add") and encodes it as
-// the lxc client shows it.
-func trustToken(t *testing.T, env *lxdtest.Env) string {
-	t.Helper()
-	// LXD's own API, not deskhub's (the SDK has no part here): a raw request with just the members
-	// that ask for a token.
-	resp, _, err := env.Client(t).RawQuery("POST", "/1.0/certificates", map[string]any{"name": env.CertPrefix + "-token",
-		"type": "client", "token": true}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var op struct {
-		Metadata struct {
-			Secret      string   `json:"secret"`
-			Fingerprint string   `json:"fingerprint"`
-			Addresses   []string `json:"addresses"`
-		} `json:"metadata"`
-	}
-	if err := json.Unmarshal(resp.Metadata, &op); err != nil || op.Metadata.Secret == "" {
-		t.Fatalf("token operation: %s %v", resp.Metadata, err)
-	}
-	tok := api.CertificateAddToken{ClientName: env.CertPrefix + "-token", Fingerprint: op.Metadata.Fingerprint,
-		Addresses: op.Metadata.Addresses, Secret: op.Metadata.Secret}
-	return tok.String()
-}
-
 // TestLXDServerAddOtherWays adds the server by a trust token and, as an administrator, by its unix
 // socket; and checks that a user sees (and may act on) an instance deskhub created for them on a
 // server that is not theirs, and nothing else there.
@@ -730,7 +704,7 @@ func TestLXDServerAddOtherWays(t *testing.T) {
 	ctx := context.Background()
 	admin := h.client(h.user("admin", true))
 	bob := h.client(h.user("bob", false))
-	tok := trustToken(t, h.env)
+	tok := h.env.TrustToken(t)
 	// A token made by another server is refused before it is spent.
 	var forged api.CertificateAddToken
 	raw, _ := base64.StdEncoding.DecodeString(tok)

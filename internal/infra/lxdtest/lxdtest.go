@@ -491,3 +491,28 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// TrustToken makes the LXD daemon issue a trust token ("lxc config trust add"), encoded as the lxc
+// client shows it: what a user pastes into server.add. It uses LXD's own API, not deskhub's.
+func (e *Env) TrustToken(t testing.TB) string {
+	t.Helper()
+	resp, _, err := e.Client(t).RawQuery("POST", "/1.0/certificates", map[string]any{"name": e.CertPrefix + "-token",
+		"type": "client", "token": true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var op struct {
+		Metadata struct {
+			Secret      string   `json:"secret"`
+			Fingerprint string   `json:"fingerprint"`
+			Addresses   []string `json:"addresses"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(resp.Metadata, &op); err != nil || op.Metadata.Secret == "" {
+		t.Fatalf("token operation: %s %v", resp.Metadata, err)
+	}
+	m := op.Metadata
+	tok := api.CertificateAddToken{ClientName: e.CertPrefix + "-token", Fingerprint: m.Fingerprint,
+		Addresses: m.Addresses, Secret: m.Secret}
+	return tok.String()
+}
