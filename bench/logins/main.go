@@ -16,7 +16,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +30,7 @@ import (
 	"time"
 
 	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/bench/internal/serve"
 	"github.com/deskhub/deskhub/client"
 )
 
@@ -68,7 +68,6 @@ func main() {
 
 type bench struct {
 	work, data, base string
-	cmd              *exec.Cmd
 }
 
 func run(ctx context.Context, o options) error {
@@ -96,19 +95,21 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	bin := filepath.Join(work, "deskhub")
-	if err := copyFile(o.deskhub, bin); err != nil {
+	if err := serve.CopyFile(o.deskhub, bin); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "creating %d accounts…\n", o.users+1)
 	for i := 0; i <= o.users; i++ {
-		if err := addUser(ctx, bin, b.data, userName(i)); err != nil {
+		if err := serve.AddUser(ctx, bin, b.data, userName(i), password); err != nil {
 			return err
 		}
 	}
-	if err := b.start(ctx, bin); err != nil {
+	p, err := serve.Start(ctx, bin, b.data, filepath.Join(b.work, "serve.log"))
+	if err != nil {
 		return err
 	}
-	defer b.stop()
+	b.base = p.Base
+	defer p.Stop()
 
 	fmt.Println("| phase | logins | p50 | p99 | max | other answers |")
 	fmt.Println("|---|---|---|---|---|---|")
@@ -130,60 +131,6 @@ func run(ctx context.Context, o options) error {
 }
 
 func userName(i int) string { return fmt.Sprintf("user%03d", i) }
-
-func addUser(ctx context.Context, bin, data, login string) error {
-	c := exec.CommandContext(ctx, bin, "user", "add", "--login", login, "--email", login+"@example.org", "--password-stdin", "--data", data)
-	c.Stdin = strings.NewReader(password + "\n")
-	if out, err := c.CombinedOutput(); err != nil {
-		return fmt.Errorf("user add %s: %v: %s", login, err, out)
-	}
-	return nil
-}
-
-func (b *bench) start(ctx context.Context, bin string) error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	addr := l.Addr().String()
-	l.Close()
-	b.base = "http://" + addr
-	logf, err := os.Create(filepath.Join(b.work, "serve.log"))
-	if err != nil {
-		return err
-	}
-	b.cmd = exec.Command(bin, "serve", "--listen", addr, "--data", b.data, "--log-level", "warn")
-	b.cmd.Stdout, b.cmd.Stderr = logf, logf
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := b.cmd.Start(); err != nil {
-		return err
-	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Post(b.base+"/api/v1/health.alive", "application/json", nil); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	return fmt.Errorf("deskhub did not come up; see its log")
-}
-
-func (b *bench) stop() {
-	if b.cmd == nil || b.cmd.Process == nil {
-		return
-	}
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-done
-	}
-}
 
 // from is an SDK client of deskhub whose requests come from the given loopback address, one connection
 // per request.
@@ -361,21 +308,4 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -24,7 +24,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,6 +40,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/bench/internal/serve"
 	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/store"
 	"github.com/deskhub/deskhub/internal/store/sqlite"
@@ -97,9 +97,8 @@ type bench struct {
 	work    string
 	data    string
 	base    string
-	cmd     *exec.Cmd
-	rssBoot int64 // deskhub's VmRSS right after login, kB
-	exited  chan struct{}
+	serve   *serve.Proc
+	rssBoot int64          // deskhub's VmRSS right after login, kB
 	api     *client.Client // deskhub's Go SDK, logged in as the bench user
 	mu      sync.Mutex
 	started map[string]bool // session ids not terminated yet
@@ -129,7 +128,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 	bin := filepath.Join(work, "deskhub")
-	if err := copyFile(o.deskhub, bin); err != nil {
+	if err := serve.CopyFile(o.deskhub, bin); err != nil {
 		return err
 	}
 	b := &bench{o: o, work: work, data: filepath.Join(work, "data"), started: map[string]bool{}}
@@ -186,14 +185,6 @@ func (b *bench) logSummary() {
 	}
 }
 
-func copyFile(from, to string) error {
-	raw, err := os.ReadFile(from)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(to, raw, 0o755)
-}
-
 func version(bin string) string {
 	out, _ := exec.Command(bin, "version").Output()
 	f := strings.Fields(strings.SplitN(string(out), "\n", 2)[0])
@@ -238,57 +229,24 @@ func machine() string {
 
 // start creates the user, starts deskhub serve on a free loopback port and logs in.
 func (b *bench) start(ctx context.Context, bin string) error {
-	add := exec.CommandContext(ctx, bin, "user", "add", "--login", login, "--email", login+"@example.org", "--password-stdin", "--data", b.data)
-	add.Stdin = strings.NewReader(password + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		return fmt.Errorf("user add: %v: %s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := serve.AddUser(ctx, bin, b.data, login, password); err != nil {
 		return err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	b.base = "http://" + addr
+	p, err := serve.Start(ctx, bin, b.data, filepath.Join(b.work, "serve.log"))
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, b.serveLog())
+	}
+	b.serve, b.base = p, p.Base
 	b.api, err = client.New(b.base, &client.Options{
 		HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}})
 	if err != nil {
 		return err
 	}
-	logf, err := os.Create(filepath.Join(b.work, "serve.log"))
-	if err != nil {
-		return err
+	if _, err := b.api.Login(ctx, fastx.LoginRequest{Username: login, Password: password}); err != nil || b.api.Token() == "" {
+		return fmt.Errorf("login: %v: %s", err, b.serveLog())
 	}
-	b.cmd = exec.Command(bin, "serve", "--listen", addr, "--data", b.data, "--log-level", "warn")
-	b.cmd.Stdout, b.cmd.Stderr = logf, logf
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := b.cmd.Start(); err != nil {
-		logf.Close()
-		return err
-	}
-	b.exited = make(chan struct{})
-	go func() { _ = b.cmd.Wait(); logf.Close(); close(b.exited) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, err := b.api.Login(ctx, fastx.LoginRequest{Username: login, Password: password})
-		if err == nil && b.api.Token() != "" {
-			b.rssBoot = procKB(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid), "VmRSS")
-			return nil
-		}
-		select {
-		case <-b.exited:
-			return fmt.Errorf("deskhub serve exited: %s", b.serveLog())
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no login within 20 s (%v): %s", err, b.serveLog())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	b.rssBoot = procKB(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid), "VmRSS")
+	return nil
 }
 
 func (b *bench) serveLog() string {
@@ -313,15 +271,7 @@ func (b *bench) shutdown() {
 	for _, id := range ids {
 		b.terminate(ctx, id)
 	}
-	if b.cmd != nil && b.cmd.Process != nil {
-		_ = b.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-b.exited:
-		case <-time.After(20 * time.Second):
-			_ = b.cmd.Process.Kill()
-			<-b.exited
-		}
-	}
+	b.serve.Stop()
 	b.mu.Lock()
 	all := slices.Clone(b.all)
 	b.mu.Unlock()
@@ -579,7 +529,7 @@ func comm(pid int) string {
 }
 
 func (b *bench) memory(ctx context.Context) error {
-	deskhubPID := b.cmd.Process.Pid
+	deskhubPID := b.serve.Cmd.Process.Pid
 	rss0 := procKB(fmt.Sprintf("/proc/%d/status", deskhubPID), "VmRSS")
 	var ids []string
 	defer func() {
