@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,49 +13,13 @@ import (
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/fault"
-	"github.com/deskhub/deskhub/internal/mail"
+	"github.com/deskhub/deskhub/internal/mail/mailtest"
 	"github.com/deskhub/deskhub/internal/store"
 	"github.com/deskhub/deskhub/internal/store/sqlite"
 
 	"crypto/ed25519"
 	"crypto/rand"
 )
-
-// memMailer keeps mails in memory.
-type memMailer struct {
-	mu   sync.Mutex
-	msgs []mail.Message
-}
-
-func (m *memMailer) Send(_ context.Context, msg mail.Message) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.msgs = append(m.msgs, msg)
-	return nil
-}
-
-var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`)
-
-func (m *memMailer) code(t *testing.T, to string) string {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := len(m.msgs) - 1; i >= 0; i-- {
-		if m.msgs[i].To == to {
-			if c := uuidRE.FindString(m.msgs[i].Body); c != "" {
-				return c
-			}
-		}
-	}
-	t.Fatalf("no mail with a code to %s", to)
-	return ""
-}
-
-func (m *memMailer) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.msgs)
-}
 
 type kicks struct{ n int }
 
@@ -66,7 +28,7 @@ func (k *kicks) Kick() { k.n++ }
 type rig struct {
 	s     *Service
 	st    store.Store
-	mail  *memMailer
+	mail  *mailtest.Mailer
 	kicks *kicks
 }
 
@@ -78,7 +40,7 @@ func newRig(t *testing.T, mod ...func(*Options)) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &rig{st: st, mail: &memMailer{}, kicks: &kicks{}}
+	r := &rig{st: st, mail: &mailtest.Mailer{}, kicks: &kicks{}}
 	o := Options{Store: st, Auth: auth.New(auth.Options{Store: st, Mailer: r.mail}), PublicURL: "http://localhost:8080",
 		Revoke: r.kicks, Features: Features{WebAuthn: true}, Logins: LoginOptions{ServerID: "srv1", Hostname: "host1"}}
 	for _, m := range mod {
@@ -149,7 +111,7 @@ func TestRegister(t *testing.T) {
 	if status, err := r.s.Register(ctx, anon, ok); err != nil || status != StatusCodeSent {
 		t.Fatalf("step one: %q %v", status, err)
 	}
-	code := r.mail.code(t, ok.Email)
+	code := r.mail.Code(t, ok.Email)
 	other := ok
 	other.Login, other.Code = "carol2", code
 	_, err := r.s.Register(ctx, anon, other)
@@ -158,7 +120,7 @@ func TestRegister(t *testing.T) {
 	if _, err := r.s.Register(ctx, anon, ok); err != nil {
 		t.Fatal(err)
 	}
-	ok.Code = r.mail.code(t, ok.Email)
+	ok.Code = r.mail.Code(t, ok.Email)
 	if status, err := r.s.Register(ctx, anon, ok); err != nil || status != StatusRegistered {
 		t.Fatalf("step two: %q %v", status, err)
 	}
@@ -181,10 +143,10 @@ func TestRecovery(t *testing.T) {
 			t.Fatalf("%s: %q %v", email, status, err)
 		}
 	}
-	if n := r.mail.count(); n != 1 {
+	if n := len(r.mail.Messages()); n != 1 {
 		t.Fatalf("%d mails, want 1 (none for an unknown address)", n)
 	}
-	code := r.mail.code(t, "alice@example.org")
+	code := r.mail.Code(t, "alice@example.org")
 	_, err := r.s.Recover(ctx, anon, Recovery{Email: "alice@example.org", Password: "x", Code: code})
 	wantFault(t, "short password", err, fault.Invalid, `member "user_password"`)
 	kicked := r.kicks.n
@@ -225,11 +187,11 @@ func TestPasswordChangeAndLock(t *testing.T) {
 	if _, sent, err := r.s.LockPassword(ctx, alice, true, ""); err != nil || !sent {
 		t.Fatalf("lock step one: %v %v", sent, err)
 	}
-	code := r.mail.code(t, "alice@example.org")
+	code := r.mail.Code(t, "alice@example.org")
 	_, _, err := r.s.LockPassword(ctx, alice, false, code)
 	wantFault(t, "code for the opposite change", err, fault.Invalid, "opposite change")
 	r.s.LockPassword(ctx, alice, true, "")
-	u, sent, err := r.s.LockPassword(ctx, alice, true, r.mail.code(t, "alice@example.org"))
+	u, sent, err := r.s.LockPassword(ctx, alice, true, r.mail.Code(t, "alice@example.org"))
 	if err != nil || sent || !u.PasswordLocked {
 		t.Fatalf("lock step two: %+v %v %v", u, sent, err)
 	}
@@ -264,7 +226,7 @@ func TestEmailChange(t *testing.T) {
 	if status, err := r.s.ChangeEmail(ctx, alice, "alice@new.example.org", ""); err != nil || status != StatusCodeSent {
 		t.Fatal(status, err)
 	}
-	if status, err := r.s.ChangeEmail(ctx, alice, "alice@new.example.org", r.mail.code(t, "alice@new.example.org")); err != nil || status != StatusEmailChanged {
+	if status, err := r.s.ChangeEmail(ctx, alice, "alice@new.example.org", r.mail.Code(t, "alice@new.example.org")); err != nil || status != StatusEmailChanged {
 		t.Fatal(status, err)
 	}
 	if u, _ := r.s.User(ctx, alice); u.Email != "alice@new.example.org" {

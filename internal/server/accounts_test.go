@@ -75,7 +75,7 @@ func TestRegisterInTwoSteps(t *testing.T) {
 	if h.countUsers() != 0 {
 		t.Fatal("step one created an account")
 	}
-	code := h.mail.code(t, "carol@example.org")
+	code := h.mail.Code(t, "carol@example.org")
 
 	_, err = anon.Register(ctx, register("carol", "carol@example.org", testPassword, testPassword, "0f6a3b52-1c2d-4e5f-8a9b-0c1d2e3f4a5b"))
 	wantErr(t, err, 400, "the code is wrong, used or expired")
@@ -96,7 +96,7 @@ func TestRegisterInTwoSteps(t *testing.T) {
 	wantErr(t, err, 409, "taken")
 	_, err = anon.Register(ctx, register("dave", "dave@example.org", testPassword, testPassword, ""))
 	must(t, err)
-	code = h.mail.code(t, "dave@example.org")
+	code = h.mail.Code(t, "dave@example.org")
 	h.clock.Advance(61 * time.Minute)
 	_, err = anon.Register(ctx, register("dave", "dave@example.org", testPassword, testPassword, code))
 	wantErr(t, err, 400, "expired")
@@ -147,7 +147,7 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 			t.Errorf("raw case %d: pointer %q, want field %s", i, ptr, tc.field)
 		}
 	}
-	if h.countUsers() != 0 || h.mail.count("erin@example.org") != 0 {
+	if h.countUsers() != 0 || h.mail.Count("erin@example.org") != 0 {
 		t.Fatal("bad input created an account or sent a mail")
 	}
 }
@@ -172,7 +172,7 @@ func TestFeatureSwitches(t *testing.T) {
 	wantErr(t, err, 403, "recovery is disabled")
 	_, err = c.AddSSHKey(ctx, "k", newSSHKey(t))
 	wantErr(t, err, 403, "adding SSH keys is disabled")
-	if h.mail.count("gina@example.org")+h.mail.count("frank@example.org") != 0 {
+	if h.mail.Count("gina@example.org")+h.mail.Count("frank@example.org") != 0 {
 		t.Fatal("a disabled feature sent mail")
 	}
 }
@@ -188,10 +188,10 @@ func TestRecovery(t *testing.T) {
 	if a.Raw != b.Raw {
 		t.Fatalf("recovery answers tell accounts apart: %s vs %s", a.Raw, b.Raw)
 	}
-	if h.mail.count("nobody@example.org") != 0 {
+	if h.mail.Count("nobody@example.org") != 0 {
 		t.Fatal("mail to an address without account")
 	}
-	code := h.mail.code(t, "hank@example.org")
+	code := h.mail.Code(t, "hank@example.org")
 	_, err := anon.Recover(ctx, vmm.UserRecoveryRequest{UserEmail: "hank@example.org", UserCode: code,
 		UserPassword: "new password 1", UserPasswordRepeat: "new password 2"})
 	wantErr(t, err, 400, "must equal")
@@ -381,7 +381,7 @@ func TestPasswordChangeAndLock(t *testing.T) {
 	// Lock: step one mails a code, step two locks.
 	_, err = c.LockPassword(ctx, vmm.UserPasswordLockRequest{UserPasswordLocked: true})
 	must(t, err)
-	code := h.mail.code(t, "mia@example.org")
+	code := h.mail.Code(t, "mia@example.org")
 	_, err = c.LockPassword(ctx, vmm.UserPasswordLockRequest{UserPasswordLocked: false, UserCode: code})
 	wantErr(t, err, 400, "opposite change")
 	doc, err := c.LockPassword(ctx, vmm.UserPasswordLockRequest{UserPasswordLocked: true, UserCode: code})
@@ -395,7 +395,7 @@ func TestPasswordChangeAndLock(t *testing.T) {
 	anon := h.client("")
 	_, err = anon.Recover(ctx, vmm.UserRecoveryRequest{UserEmail: "mia@example.org"})
 	must(t, err)
-	code = h.mail.code(t, "mia@example.org")
+	code = h.mail.Code(t, "mia@example.org")
 	_, err = anon.Recover(ctx, vmm.UserRecoveryRequest{UserEmail: "mia@example.org", UserCode: code,
 		UserPassword: "fourth password", UserPasswordRepeat: "fourth password"})
 	must(t, err)
@@ -403,7 +403,7 @@ func TestPasswordChangeAndLock(t *testing.T) {
 	// Unlock with a code, then changes work again.
 	_, err = c.LockPassword(ctx, vmm.UserPasswordLockRequest{UserPasswordLocked: false})
 	must(t, err)
-	code = h.mail.code(t, "mia@example.org")
+	code = h.mail.Code(t, "mia@example.org")
 	_, err = c.LockPassword(ctx, vmm.UserPasswordLockRequest{UserPasswordLocked: false, UserCode: code})
 	must(t, err)
 	must(t, changePassword(c, "fifth password"))
@@ -422,7 +422,7 @@ func TestEmailChange(t *testing.T) {
 	wantErr(t, change("omar@example.org", ""), 409, "exists already")
 	wantErr(t, change("bad@", ""), 400, "user_email")
 	must(t, change("nina@new.example.org", ""))
-	code := h.mail.code(t, "nina@new.example.org")
+	code := h.mail.Code(t, "nina@new.example.org")
 	wantErr(t, change("nina@other.example.org", code), 400, "another account or address")
 	must(t, change("nina@new.example.org", code))
 	if me, err := c.User(ctx); err != nil || me.Data.Attributes.UserEmail != "nina@new.example.org" {

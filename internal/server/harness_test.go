@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -27,7 +26,7 @@ import (
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/infra/lxdtest"
-	"github.com/deskhub/deskhub/internal/mail"
+	"github.com/deskhub/deskhub/internal/mail/mailtest"
 )
 
 // validated records, across the package's tests, which implemented routes answered 2xx with request and
@@ -72,49 +71,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// memMailer keeps mails in memory.
-type memMailer struct {
-	mu   sync.Mutex
-	msgs []mail.Message
-}
-
-func (m *memMailer) Send(_ context.Context, msg mail.Message) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.msgs = append(m.msgs, msg)
-	return nil
-}
-
-var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`)
-
-// code returns the code of the last mail to addr.
-func (m *memMailer) code(t *testing.T, addr string) string {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := len(m.msgs) - 1; i >= 0; i-- {
-		if m.msgs[i].To == addr {
-			if c := uuidRE.FindString(m.msgs[i].Body); c != "" {
-				return c
-			}
-		}
-	}
-	t.Fatalf("no mail with a code to %s", addr)
-	return ""
-}
-
-func (m *memMailer) count(addr string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for _, msg := range m.msgs {
-		if msg.To == addr {
-			n++
-		}
-	}
-	return n
-}
-
 // clock is a settable clock.
 type clock struct {
 	mu sync.Mutex
@@ -137,7 +93,7 @@ func (c *clock) Advance(d time.Duration) {
 type harness struct {
 	t      testing.TB
 	s      *Server
-	mail   *memMailer
+	mail   *mailtest.Mailer
 	clock  *clock
 	router routers.Router
 	remote string
@@ -151,7 +107,7 @@ type harnessOpt func(*config.Config, *Options)
 func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	cfg := testConfig(t)
-	h := &harness{t: t, mail: &memMailer{}, clock: &clock{t: time.Now().UTC()}, remote: "192.0.2.10:5555",
+	h := &harness{t: t, mail: &mailtest.Mailer{}, clock: &clock{t: time.Now().UTC()}, remote: "192.0.2.10:5555",
 		root: t, listeners: &listeners{m: map[*Server]*httptest.Server{}}}
 	o := Options{Config: cfg, Mailer: h.mail, Now: h.clock.Now, Throttle: auth.ThrottleOptions{Free: 3, Base: time.Second}}
 	for _, f := range opts {

@@ -147,7 +147,7 @@ func TestSharingViewOnly(t *testing.T) {
 	// share/email makes a key and mails its link.
 	_, err = owner.EmailShare(ctx, fastx.ShareEmailRequest{ID: id, Email: "friend@example.org"})
 	must(t, err)
-	if h.mail.count("friend@example.org") != 1 {
+	if h.mail.Count("friend@example.org") != 1 {
 		t.Fatal("no invitation mailed")
 	}
 	_, err = owner.ResetShares(ctx, id)
