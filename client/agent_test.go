@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"os"
 	"context"
 	"encoding/json"
 	"strings"
@@ -160,6 +161,9 @@ func TestAgentThroughBroker(t *testing.T) {
 		t.Fatalf("Launch: %+v, %v", res, err)
 	}
 	if _, err := a.CloseWindows(ctx, ids...); err != nil {
-		t.Fatal(err)
+		// Seen once in ~60 runs under load (an "internal error" from the agent): show the desktop's log,
+		// where the agent writes the cause, so that a failure in CI says why.
+		b, _ := os.ReadFile(srv.Data + "/sessions/" + conn.ID + "/session.log")
+		t.Fatalf("CloseWindows %v: %v\ndesktop log:\n%s", ids, err, b)
 	}
 }
