@@ -1,9 +1,9 @@
 package client_test
 
 import (
-	"os"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
