@@ -355,18 +355,22 @@ func (h *Hub) expire(s *subscriber) {
 		h.mu.Unlock()
 		return
 	}
+	h.m.dropped(ReasonBindTimeout) // counted before the stream learns it is closed
 	h.removeLocked(s, ReasonBindTimeout)
 	h.mu.Unlock()
-	h.m.dropped(ReasonBindTimeout)
 	h.log.Debug("stream closed: not bound in time", "stream", s.id)
 }
 
 // drop closes s for reason (a slow consumer) and counts it.
 func (h *Hub) drop(s *subscriber, reason string) {
-	if !h.remove(s, reason) {
+	h.mu.Lock()
+	if s.closed {
+		h.mu.Unlock()
 		return
 	}
-	h.m.dropped(reason)
+	h.m.dropped(reason) // counted before the stream learns it is closed
+	h.removeLocked(s, reason)
+	h.mu.Unlock()
 	h.log.Info("stream dropped", "stream", s.id, "user_id", s.user, "reason", reason)
 }
 

@@ -67,8 +67,9 @@ func runProbe(inPath string) int {
 		return 1
 	}
 	res := probeResult{}
+	own := os.Getenv("XAUTHORITY") // the desktop's own cookie file; dialX changes the variable
 	for who, t := range map[string]probeTarget{"own": in.Own, "other": in.Other} {
-		for what, err := range probeAll(t) {
+		for what, err := range probeAll(t, own) {
 			res[who+"."+what] = errString(err)
 		}
 	}
@@ -92,7 +93,7 @@ func errString(err error) string {
 }
 
 // probeAll tries every way into one desktop.
-func probeAll(t probeTarget) map[string]error {
+func probeAll(t probeTarget, ownCookie string) map[string]error {
 	dial := func(path string) error {
 		c, err := net.DialTimeout("unix", path, 2*time.Second)
 		if err == nil {
@@ -109,7 +110,7 @@ func probeAll(t probeTarget) map[string]error {
 	r["rfb_socket"] = dial(filepath.Join(t.SessionDir, "rfb.sock"))
 	r["pulse_socket"] = dial(filepath.Join(t.PulseDir, "pulse", "native"))
 	// The X display with the cookie the probe can read (its own session's, in XAUTHORITY) and with none.
-	r["x_display"] = dialX(t.Display, os.Getenv("XAUTHORITY"))
+	r["x_display"] = dialX(t.Display, ownCookie)
 	r["x_display_no_cookie"] = dialX(t.Display, "/nonexistent")
 	r["x_display_their_cookie"] = dialX(t.Display, filepath.Join(t.SessionDir, "xauthority"))
 	r["signal_server"] = syscall.Kill(t.ServerPID, 0)
