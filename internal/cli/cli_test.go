@@ -13,8 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/store/sqlite"
+
+	"github.com/deskhub/deskhub/internal/tlscert"
 )
 
 type result struct {
@@ -309,6 +316,59 @@ func TestRedactURL(t *testing.T) {
 	} {
 		if got := redactURL(in); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// serve --tls-listen answers HTTPS with a self-signed certificate generated on the first start, kept
+// for the next, and prints its fingerprint; a client pinning the certificate file gets the API.
+func TestServeTLS(t *testing.T) {
+	data := t.TempDir()
+	var fingerprints []string
+	for i := 0; i < 2; i++ {
+		tlsAddr := freePort(t)
+		_, stop := serveUntilUp(t, nil, "--data", data, "--tls-listen", tlsAddr)
+		pemBytes, err := os.ReadFile(filepath.Join(data, "tls", "cert.pem"))
+		if err != nil {
+			stop()
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			stop()
+			t.Fatal("cert.pem holds no certificate")
+		}
+		cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		resp, err := cl.Post("https://"+tlsAddr+"/api/v1/health.alive", "application/json", nil)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %s", resp.Status)
+			}
+		}
+		r := stop()
+		if err != nil {
+			t.Fatalf("HTTPS health.alive: %v", err)
+		}
+		blk, _ := pem.Decode(pemBytes)
+		sum := sha256.Sum256(blk.Bytes)
+		fp := tlscert.Fingerprint(sum[:])
+		if !strings.Contains(r.stdout, "https://"+tlsAddr+"/ with certificate SHA-256 fingerprint "+fp) {
+			t.Fatalf("start %d: stdout does not print the fingerprint %s:\n%s", i, fp, r.stdout)
+		}
+		if generated := strings.Contains(r.stdout, "generated a self-signed TLS certificate"); generated != (i == 0) {
+			t.Fatalf("start %d: generated=%v:\n%s", i, generated, r.stdout)
+		}
+		fingerprints = append(fingerprints, fp)
+	}
+	if fingerprints[0] != fingerprints[1] {
+		t.Fatalf("the certificate changed between starts: %v", fingerprints)
+	}
+	for _, args := range [][]string{{"--tls-listen", "nowhere"}, {"--tls-cert", "/nonexistent.pem"},
+		{"--image-server-url", "http://plain.example/"}} {
+		r := run(t, nil, "", append([]string{"serve", "--data", t.TempDir()}, args...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "deskhub serve: ") {
+			t.Errorf("%v: %+v", args, r)
 		}
 	}
 }

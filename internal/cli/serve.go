@@ -31,6 +31,10 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&grace, "shutdown-grace", "DESKHUB_SHUTDOWN_GRACE", cfg.ShutdownGrace.String(), "how long in-flight requests may finish after SIGTERM")
 	b.int(&maxBody, "max-body", "DESKHUB_MAX_BODY", int(cfg.MaxBody), "largest accepted API request body in bytes")
 	b.string(&bodyTimeout, "body-timeout", "DESKHUB_BODY_TIMEOUT", cfg.BodyTimeout.String(), "longest a client may take to send a request body (websockets and event streams excepted)")
+	b.string(&cfg.TLS.Listen, "tls-listen", "DESKHUB_TLS_LISTEN", cfg.TLS.Listen, "HTTPS listen address host:port (empty: no HTTPS); needed for LXD to pull deskhub's images")
+	b.string(&cfg.TLS.CertFile, "tls-cert", "DESKHUB_TLS_CERT", "", "PEM certificate (chain) of the HTTPS listener; default a self-signed one in <data>/tls, generated on first start")
+	b.string(&cfg.TLS.KeyFile, "tls-key", "DESKHUB_TLS_KEY", "", "PEM key of --tls-cert")
+	b.string(&cfg.ImageServerURL, "image-server-url", "DESKHUB_IMAGE_SERVER_URL", "", "URL LXD servers reach deskhub's simplestreams image server at; default https://<tls-listen>/simplestreams")
 	b.string(&cfg.Hostname, "hostname", "DESKHUB_HOSTNAME", "", "host name reported to clients (default: the system's)")
 	f := &cfg.Features
 	b.bool(&f.DisableUserRegistration, "disable-user-registration", "DESKHUB_DISABLE_USER_REGISTRATION", f.DisableUserRegistration, "refuse user.register")
@@ -135,10 +139,23 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Listen, errors.Unwrap(err))
 	}
+	var tlsLn net.Listener
+	if c := srv.TLS(); c != nil {
+		if tlsLn, err = net.Listen("tcp", cfg.TLS.Listen); err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen on %s: %w", cfg.TLS.Listen, errors.Unwrap(err))
+		}
+		if c.Generated {
+			fmt.Fprintf(e.Stdout, "deskhub: generated a self-signed TLS certificate: %s\n", c.CertFile)
+		}
+		fmt.Fprintf(e.Stdout, "deskhub: serving HTTPS on https://%s/ with certificate SHA-256 fingerprint %s\n", tlsLn.Addr(), c.Fingerprint)
+		log.Info("deskhub serving HTTPS", "url", "https://"+tlsLn.Addr().String()+"/", "certificate", c.CertFile,
+			"fingerprint", c.Fingerprint, "image_server", cfg.ImageServer())
+	}
 	info := buildinfo.Get()
 	log.Info("deskhub serving", "url", "http://"+ln.Addr().String()+"/", "store", st.Backend(),
 		"data", cfg.DataDir, "version", info.Version, "commit", info.Commit, "server_id", srv.ServerID())
-	if err := srv.Serve(ctx, ln); err != nil {
+	if err := srv.Serve(ctx, ln, tlsLn); err != nil {
 		return err
 	}
 	if err := st.Close(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -38,6 +39,12 @@ type Config struct {
 	// Empty: http://localhost:<port> for a loopback listen address, else http://<listen>.
 	PublicURL string
 
+	// TLS is the HTTPS listener (off when TLS.Listen is empty).
+	TLS TLS
+	// ImageServerURL is where LXD servers reach deskhub's simplestreams image server; empty: derived
+	// from TLS.Listen (https://<host>:<port>/simplestreams).
+	ImageServerURL string
+
 	Features Features
 	SSH      SSHLogin
 	Display  DisplayDefaults
@@ -45,6 +52,16 @@ type Config struct {
 	Mail     Mail
 	Sessions Sessions
 	Infra    Infra
+}
+
+// TLS configures the HTTPS listener. LXD pulls images over HTTPS only, so deskhub's simplestreams
+// server needs it; the whole API and web UI answer there too.
+type TLS struct {
+	// Listen is the HTTPS listen address (host:port); empty: no HTTPS listener.
+	Listen string
+	// CertFile and KeyFile are a PEM certificate (chain) and key; both empty: a self-signed pair kept
+	// in <data>/tls, generated on first start.
+	CertFile, KeyFile string
 }
 
 // Infra configures the LXD side of the infrastructure surface and its event stream.
@@ -162,6 +179,22 @@ func (c Config) Validate() error {
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("listen address %q: bad port %q", c.Listen, port)
 	}
+	if c.TLS.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.TLS.Listen); err != nil {
+			return fmt.Errorf("TLS listen address %q: %v (want host:port, e.g. 127.0.0.1:8443)", c.TLS.Listen, err)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("TLS listen address %q: bad port %q", c.TLS.Listen, port)
+		}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return fmt.Errorf("TLS: give both a certificate and a key file, or neither (a self-signed pair is generated)")
+	}
+	if c.ImageServerURL != "" {
+		u, err := url.Parse(c.ImageServerURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("image server URL %q: want https://host[:port][/path] (LXD pulls images over HTTPS only)", c.ImageServerURL)
+		}
+	}
 	if c.DataDir == "" {
 		return fmt.Errorf("data dir must not be empty")
 	}
@@ -252,6 +285,25 @@ func (c Config) BaseURL() string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// ImageServer is the URL LXD servers pull deskhub's images from: ImageServerURL, or the HTTPS listen
+// address with /simplestreams (an unspecified address becomes the host name); empty without either.
+func (c Config) ImageServer() string {
+	if c.ImageServerURL != "" {
+		return strings.TrimSuffix(c.ImageServerURL, "/")
+	}
+	if c.TLS.Listen == "" {
+		return ""
+	}
+	host, port, _ := net.SplitHostPort(c.TLS.Listen)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = c.Hostname
+		if host == "" {
+			host, _ = os.Hostname()
+		}
+	}
+	return "https://" + net.JoinHostPort(host, port) + "/simplestreams"
 }
 
 // Port is the TCP port of the listen address (0 if it has none).

@@ -38,3 +38,33 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		}
 	}
 }
+
+func TestImageServerURL(t *testing.T) {
+	c := Default()
+	if got := c.ImageServer(); got != "" {
+		t.Fatalf("no HTTPS listener: %q, want empty", got)
+	}
+	c.TLS.Listen = "127.0.0.1:8443"
+	if got := c.ImageServer(); got != "https://127.0.0.1:8443/simplestreams" {
+		t.Fatalf("loopback: %q", got)
+	}
+	c.TLS.Listen, c.Hostname = "0.0.0.0:8443", "desk.example"
+	if got := c.ImageServer(); got != "https://desk.example:8443/simplestreams" {
+		t.Fatalf("unspecified address: %q", got)
+	}
+	c.ImageServerURL = "https://images.example/ss/"
+	if got := c.ImageServer(); got != "https://images.example/ss" {
+		t.Fatalf("configured: %q", got)
+	}
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.TLS.Listen = "8443" },
+		func(c *Config) { c.TLS.CertFile = "c.pem" },
+		func(c *Config) { c.ImageServerURL = "http://images.example/" },
+	} {
+		c := Default()
+		bad(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("accepted %+v", c.TLS)
+		}
+	}
+}

@@ -4,11 +4,13 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +37,7 @@ import (
 	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/session"
 	"github.com/deskhub/deskhub/internal/store"
+	"github.com/deskhub/deskhub/internal/tlscert"
 	"github.com/deskhub/deskhub/internal/unixid"
 )
 
@@ -87,6 +90,7 @@ type Server struct {
 	hub        *events.Hub
 	infra      *infra.Service
 	lxd        *lxdconn.Registry // links to the LXD servers, shared by infra (and the LXD provider)
+	tls        *tlscert.Cert     // the HTTPS certificate (nil without an HTTPS listener)
 }
 
 // New builds a Server. The store must be open; the Server does not close it.
@@ -111,6 +115,9 @@ func New(opts Options) (*Server, error) {
 	s.hostname = opts.Config.Hostname
 	if s.hostname == "" {
 		s.hostname, _ = os.Hostname()
+	}
+	if err := s.loadTLS(); err != nil {
+		return nil, err
 	}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.mailer = opts.Mailer
@@ -189,9 +196,12 @@ func (s *Server) implemented(path string) bool {
 // ServerID is this host's stable FastX server id.
 func (s *Server) ServerID() string { return s.serverID }
 
-// Serve answers on ln until ctx is cancelled, then lets in-flight requests finish within the grace
-// period.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+// Serve answers on ln (plain HTTP) and, when tlsLn is not nil, on tlsLn with HTTPS (the certificate
+// of TLS()), until ctx is cancelled; then it lets in-flight requests finish within the grace period.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsLn ...net.Listener) error {
+	if len(tlsLn) > 0 && tlsLn[0] != nil && s.tls == nil {
+		return errors.New("serve: an HTTPS listener needs the TLS configuration (Config.TLS.Listen)")
+	}
 	if err := s.sessions.Resume(ctx); err != nil {
 		return fmt.Errorf("resuming sessions: %w", err)
 	}
@@ -209,10 +219,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	serving := 1
 	go func() { errc <- hs.Serve(ln) }()
+	if len(tlsLn) > 0 && tlsLn[0] != nil {
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.tls.TLS}, MinVersion: tls.VersionTLS12}
+		serving++
+		go func() { errc <- hs.ServeTLS(tlsLn[0], "", "") }()
+	}
 	select {
 	case err := <-errc:
+		_ = hs.Close()
 		return err
 	case <-ctx.Done():
 	}
@@ -223,9 +240,40 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		_ = hs.Close()
 		return fmt.Errorf("shutdown: requests still running after %s: %w", s.cfg.ShutdownGrace, err)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	for ; serving > 0; serving-- {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	return nil
+}
+
+// TLS is the HTTPS certificate (nil when Config.TLS.Listen is empty).
+func (s *Server) TLS() *tlscert.Cert { return s.tls }
+
+// loadTLS loads or generates the HTTPS certificate when an HTTPS listener is configured.
+func (s *Server) loadTLS() error {
+	c := s.cfg
+	if c.TLS.Listen == "" {
+		return nil
+	}
+	hosts := []string{c.Hostname}
+	if h, _, err := net.SplitHostPort(c.TLS.Listen); err == nil {
+		hosts = append(hosts, h)
+	}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	for _, raw := range []string{c.PublicURL, c.ImageServerURL} {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	cert, err := tlscert.Load(c.DataDir, c.TLS.CertFile, c.TLS.KeyFile, hosts)
+	if err != nil {
 		return err
 	}
+	s.tls = cert
 	return nil
 }
 
