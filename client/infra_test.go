@@ -168,7 +168,7 @@ func TestInfrastructureWithoutLXD(t *testing.T) {
 			return len(d.Data), err
 		},
 		"images":       func() (int, error) { d, err := c.ListImages(ctx, in, 0); return len(d.Data), err },
-		"serverImages": func() (int, error) { d, err := c.ListServerImages(ctx, in, 0); return len(d.Data), err },
+		"imageServers": func() (int, error) { d, err := c.ListImageServers(ctx, in, 0); return len(d.Data) - 1, err },
 		"profiles":     func() (int, error) { d, err := c.ListProfiles(ctx, in, 0); return len(d.Data), err },
 		"networks":     func() (int, error) { d, err := c.ListNetworks(ctx, in, 0); return len(d.Data), err },
 		"pools":        func() (int, error) { d, err := c.ListPools(ctx, in, 0); return len(d.Data), err },
@@ -221,7 +221,7 @@ func TestInfrastructureWithoutLXD(t *testing.T) {
 		"ListPools":        func() error { _, err := c.ListPools(ctx, lxd, missing); return err }(),
 		"ListVolumes":      func() error { _, err := c.ListVolumes(ctx, lxd, missing); return err }(),
 		"ListProfiles":     func() error { _, err := c.ListProfiles(ctx, lxd, missing); return err }(),
-		"ListServerImages": func() error { _, err := c.ListServerImages(ctx, lxd, missing); return err }(),
+		"ListImageServers": func() error { _, err := c.ListImageServers(ctx, lxd, missing); return err }(),
 		"ListCertificates": func() error { _, err := c.ListCertificates(ctx, lxd, missing); return err }(),
 		// Nothing listens on port 1: the server cannot be reached.
 		"AddServer": func() error {

@@ -19,6 +19,8 @@ type ImageAttributes struct {
 	ImageCreatedAt   time.Time  `json:"image_created_at" doc:"when the image was built"`
 	ImageUploadedAt  time.Time  `json:"image_uploaded_at" doc:"when the image reached the server"`
 	ImageExpiresAt   *time.Time `json:"image_expires_at,omitempty" doc:"when a cached image expires"`
+	ImageCached      bool       `json:"image_cached" doc:"a copy LXD keeps because an instance was created from a remote image server (it expires when unused)"`
+	ImageLastUsedAt  *time.Time `json:"image_last_used_at,omitempty" doc:"when an instance was last created from it"`
 	ServerID         int64      `json:"server_id" doc:"id of the server holding the image"`
 	Provider         Provider   `json:"provider" doc:"\"lxd\" or \"internal\""`
 }
@@ -33,16 +35,19 @@ type ImageDeleteRequest struct {
 // Validate checks the provider.
 func (r *ImageDeleteRequest) Validate() error { return checkProvider(r.Provider) }
 
-// ImageListRequest is the body of image.list (the images deskhub offers for the server).
+// ImageListRequest is the body of image.list: the images stored on an LXD server, or, with
+// image_server_host, the images an image server offers for it (ui-vmm's panel sends the member).
 type ImageListRequest struct {
-	Provider Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
-	ServerID int64    `json:"server_id" required:"true" doc:"id of the server"`
+	ImageServerHost string   `json:"image_server_host" doc:"empty: the images stored on the server; else the URL of an image server from image.serverList, whose images are listed"`
+	Provider        Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
+	ServerID        int64    `json:"server_id" required:"true" doc:"id of the server"`
 }
 
 // Validate checks the provider.
 func (r *ImageListRequest) Validate() error { return checkProvider(r.Provider) }
 
-// ImageServerListRequest is the body of image.serverList (the images stored on the LXD server itself).
+// ImageServerListRequest is the body of image.serverList: the image servers instances of the server can
+// be created from (deskhub's own simplestreams server first, then those the operator configured).
 type ImageServerListRequest struct {
 	Provider Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
 	ServerID int64    `json:"server_id" required:"true" doc:"id of the server"`
@@ -50,3 +55,12 @@ type ImageServerListRequest struct {
 
 // Validate checks the provider.
 func (r *ImageServerListRequest) Validate() error { return checkProvider(r.Provider) }
+
+// ImageServerAttributes describe an image server that image.serverList offers. The resources have
+// type "image", as ui-vmm's panel reads them.
+type ImageServerAttributes struct {
+	ImageServerHost     string   `json:"image_server_host" doc:"URL of the image server (instance.add and image.list take it as image_server_host)"`
+	ImageServerProtocol string   `json:"image_server_protocol" doc:"protocol LXD speaks to it: \"simplestreams\""`
+	ImageServerName     string   `json:"image_server_name" doc:"short name (\"deskhub\" for deskhub's own)"`
+	Provider            Provider `json:"provider" doc:"\"internal\" for deskhub's own image server, \"lxd\" for one the operator configured"`
+}

@@ -47,6 +47,7 @@ type InstanceAddRequest struct {
 	InstanceName     string   `json:"instance_name" required:"true" doc:"LXD name of the new instance"`
 	ImageAlias       string   `json:"image_alias" doc:"alias of the image to create it from (this or image_fingerprint)"`
 	ImageFingerprint string   `json:"image_fingerprint" doc:"fingerprint of the image to create it from (this or image_alias)"`
+	ImageServerHost  string   `json:"image_server_host" doc:"empty: an image stored on the server; else the URL of an image server from image.serverList (deskhub's own included) that the server pulls the image from"`
 	Profiles         []string `json:"instance_profiles" doc:"profiles to apply (default: the server's default profile)"`
 	InstanceType     string   `json:"instance_type" doc:"\"container\" (default) or \"virtual-machine\""`
 	InstanceStart    *bool    `json:"instance_start" doc:"start the instance once created (deskhub extension; default true)"`

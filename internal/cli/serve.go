@@ -35,6 +35,8 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&cfg.TLS.CertFile, "tls-cert", "DESKHUB_TLS_CERT", "", "PEM certificate (chain) of the HTTPS listener; default a self-signed one in <data>/tls, generated on first start")
 	b.string(&cfg.TLS.KeyFile, "tls-key", "DESKHUB_TLS_KEY", "", "PEM key of --tls-cert")
 	b.string(&cfg.ImageServerURL, "image-server-url", "DESKHUB_IMAGE_SERVER_URL", "", "URL LXD servers reach deskhub's simplestreams image server at; default https://<tls-listen>/simplestreams")
+	var imageServers string
+	b.string(&imageServers, "image-servers", "DESKHUB_IMAGE_SERVERS", "", "other simplestreams image servers image.serverList offers, name=https://… entries separated by ','")
 	b.string(&cfg.Hostname, "hostname", "DESKHUB_HOSTNAME", "", "host name reported to clients (default: the system's)")
 	f := &cfg.Features
 	b.bool(&f.DisableUserRegistration, "disable-user-registration", "DESKHUB_DISABLE_USER_REGISTRATION", f.DisableUserRegistration, "refuse user.register")
@@ -83,6 +85,11 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	}
 	if err := b.err(); err != nil {
 		return err
+	}
+	for _, is := range strings.Split(imageServers, ",") {
+		if strings.TrimSpace(is) != "" {
+			cfg.ImageServers = append(cfg.ImageServers, strings.TrimSpace(is))
+		}
 	}
 	ss.Suggestions = nil
 	for _, sg := range strings.Split(suggestions, ";") {

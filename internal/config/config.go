@@ -44,6 +44,8 @@ type Config struct {
 	// ImageServerURL is where LXD servers reach deskhub's simplestreams image server; empty: derived
 	// from TLS.Listen (https://<host>:<port>/simplestreams).
 	ImageServerURL string
+	// ImageServers are other simplestreams image servers offered by image.serverList, "name=https://…".
+	ImageServers []string
 
 	Features Features
 	SSH      SSHLogin
@@ -193,6 +195,13 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.ImageServerURL)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			return fmt.Errorf("image server URL %q: want https://host[:port][/path] (LXD pulls images over HTTPS only)", c.ImageServerURL)
+		}
+	}
+	for _, is := range c.ImageServers {
+		name, raw, ok := strings.Cut(is, "=")
+		u, err := url.Parse(raw)
+		if !ok || name == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("image server %q: want name=https://host[/path]", is)
 		}
 	}
 	if c.DataDir == "" {

@@ -275,6 +275,7 @@ func (s *Service) GetInstance(ctx context.Context, c account.Caller, serverID in
 type opSpec struct {
 	ImageAlias       string   `json:"image_alias,omitempty"`
 	ImageFingerprint string   `json:"image_fingerprint,omitempty"`
+	ImageServer      string   `json:"image_server,omitempty"` // URL of the image server it pulls from
 	Profiles         []string `json:"profiles,omitempty"`
 	Type             string   `json:"type,omitempty"`
 	Start            bool     `json:"start,omitempty"`
@@ -288,6 +289,7 @@ type NewInstance struct {
 	Name             string
 	ImageAlias       string
 	ImageFingerprint string
+	ImageServer      string // URL of an image server of ImageServers; empty: the server's own images
 	Profiles         []string
 	Type             string // "container" (default) or "virtual-machine"
 	Start            bool   // start it once created
@@ -315,14 +317,28 @@ func (s *Service) AddInstance(ctx context.Context, c account.Caller, r NewInstan
 	} else if !lxdconn.IsNotFound(err) {
 		return zero, s.callError(r.ServerID, "checking the instance name", err)
 	}
-	if r.ImageAlias != "" {
+	switch {
+	case r.ImageServer != "":
+		is, err := s.imageServer("image_server_host", r.ImageServer)
+		if err != nil {
+			return zero, err
+		}
+		if r.ImageFingerprint != "" {
+			if err := checkFingerprint("image_fingerprint", r.ImageFingerprint); err != nil {
+				return zero, err
+			}
+		}
+		if err := s.findInCatalog(ctx, is, r.ImageAlias, r.ImageFingerprint); err != nil {
+			return zero, err
+		}
+	case r.ImageAlias != "":
 		if _, _, err := cl.GetImageAlias(r.ImageAlias); err != nil {
 			if lxdconn.IsNotFound(err) {
 				return zero, fault.Invalidf("image_alias", "server %d has no image alias %q", r.ServerID, r.ImageAlias)
 			}
 			return zero, s.callError(r.ServerID, "checking the image", err)
 		}
-	} else {
+	default:
 		if err := checkFingerprint("image_fingerprint", r.ImageFingerprint); err != nil {
 			return zero, err
 		}
@@ -344,7 +360,7 @@ func (s *Service) AddInstance(ctx context.Context, c account.Caller, r NewInstan
 			}
 		}
 	}
-	spec := opSpec{ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, Profiles: r.Profiles, Type: typ, Start: r.Start, Phase: "create"}
+	spec := opSpec{ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, ImageServer: r.ImageServer, Profiles: r.Profiles, Type: typ, Start: r.Start, Phase: "create"}
 	return s.startOp(ctx, c, store.Operation{Kind: "instance.add", ServerID: row.ID, InstanceName: r.Name, RequestID: r.RequestID}, spec)
 }
 

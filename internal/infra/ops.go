@@ -126,7 +126,7 @@ func (s *Service) submitOp(ctx context.Context, op *store.Operation, spec *opSpe
 		if err != nil {
 			return err
 		}
-		lop, err := submit(cl, op, spec)
+		lop, err := s.submit(cl, op, spec)
 		if err == nil {
 			op.LXDOperation = lop.Get().ID
 			op.Status = store.OperationRunning
@@ -153,10 +153,13 @@ func (s *Service) submitOp(ctx context.Context, op *store.Operation, spec *opSpe
 var errAlreadyDone = errors.New("already done")
 
 // submit sends the operation's request to LXD.
-func submit(cl incus.InstanceServer, op *store.Operation, spec *opSpec) (incus.Operation, error) {
+func (s *Service) submit(cl incus.InstanceServer, op *store.Operation, spec *opSpec) (incus.Operation, error) {
 	switch {
 	case op.Kind == "instance.add" && spec.Phase == "create":
-		src := api.InstanceSource{Type: "image", Alias: spec.ImageAlias, Fingerprint: spec.ImageFingerprint}
+		src, err := s.imageSource(spec)
+		if err != nil {
+			return nil, err
+		}
 		req := api.InstancesPost{Name: op.InstanceName, Type: api.InstanceType(spec.Type), Source: src}
 		req.Profiles = spec.Profiles
 		return cl.CreateInstance(req)

@@ -105,11 +105,12 @@ func (s *Service) ListVolumes(ctx context.Context, c account.Caller, serverID in
 
 // ---- images -------------------------------------------------------------------------------------------
 
-// ListImages is image.list (catalog set) and image.serverList (all set: cached copies too).
-func (s *Service) ListImages(ctx context.Context, c account.Caller, serverID int64, all bool) ([]ResourceView[vmm.ImageAttributes], error) {
+// ListImages is image.list without an image server: every image stored on the server, the copies it
+// keeps of images pulled from image servers included (image_cached).
+func (s *Service) ListImages(ctx context.Context, c account.Caller, serverID int64) ([]ResourceView[vmm.ImageAttributes], error) {
 	return listOn(s, ctx, c, serverID, "images", incus.InstanceServer.GetImages,
 		func(_ incus.InstanceServer, im api.Image) (ResourceView[vmm.ImageAttributes], bool) {
-			return ResourceView[vmm.ImageAttributes]{ID: im.Fingerprint, Attrs: imageAttributes(serverID, im)}, all || !im.Cached || len(im.Aliases) > 0
+			return ResourceView[vmm.ImageAttributes]{ID: im.Fingerprint, Attrs: imageAttributes(serverID, im)}, true
 		})
 }
 
@@ -121,7 +122,11 @@ func imageAttributes(serverID int64, im api.Image) vmm.ImageAttributes {
 	a := vmm.ImageAttributes{ImageFingerprint: im.Fingerprint, ImageAliases: aliases, ImageDescription: im.Properties["description"],
 		ImageArch: im.Architecture, ImageOS: im.Properties["os"], ImageRelease: im.Properties["release"], ImageType: im.Type,
 		ImageSize: im.Size, ImagePublic: im.Public, ImageCreatedAt: im.CreatedAt.UTC(), ImageUploadedAt: im.UploadedAt.UTC(),
-		ServerID: serverID, Provider: vmm.ProviderLXD}
+		ImageCached: im.Cached, ServerID: serverID, Provider: vmm.ProviderLXD}
+	if im.LastUsedAt.Year() > 1970 {
+		t := im.LastUsedAt.UTC()
+		a.ImageLastUsedAt = &t
+	}
 	if a.ImageType == "" {
 		a.ImageType = vmm.InstanceTypeContainer
 	}

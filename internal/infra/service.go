@@ -19,6 +19,7 @@ import (
 	"time"
 
 	incus "github.com/lxc/incus/v6/client"
+	"github.com/lxc/incus/v6/shared/api"
 
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/events"
@@ -44,6 +45,11 @@ type Options struct {
 	// CacheTTL is how long an instance list read from a server is reused (default 2 s; lifecycle
 	// events and deskhub's own operations drop it sooner).
 	CacheTTL time.Duration
+	// ImageServers are the image servers instances can be created from (image.serverList), deskhub's
+	// own first when it serves images.
+	ImageServers []ImageServer
+	// OwnImages lists the images of deskhub's own image server as LXD sees them.
+	OwnImages func(ctx context.Context) ([]api.Image, error)
 }
 
 // Service is the LXD side of the infrastructure surface.
@@ -123,6 +129,12 @@ type AddParams struct {
 func serverNotFound(id int64) error { return fault.NotFoundf("no server with server_id %d", id) }
 
 // visibleServer returns the server row if the caller may see it.
+// CheckServer answers whether the caller may see server id (a not-found fault if not).
+func (s *Service) CheckServer(ctx context.Context, c account.Caller, id int64) error {
+	_, err := s.visibleServer(ctx, c, id)
+	return err
+}
+
 func (s *Service) visibleServer(ctx context.Context, c account.Caller, id int64) (store.Server, error) {
 	row, err := s.st.GetServer(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (row.Provider != string(vmm.ProviderLXD) || !mayUseServer(c, row))) {

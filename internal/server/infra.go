@@ -45,7 +45,7 @@ func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	s.infra, err = infra.New(infra.Options{Store: s.store, Hub: s.hub, Log: s.log, Conns: s.lxd,
-		CertName: certName, OpTimeout: cfg.Infra.OpTimeout})
+		CertName: certName, OpTimeout: cfg.Infra.OpTimeout, ImageServers: s.imageServers(cfg)})
 	return err
 }
 
@@ -213,13 +213,6 @@ func serverResources[Req any, A any](typ string, get func(*Req) (vmm.Provider, i
 	}
 }
 
-// imageLister lists a server's images: the catalog (image.list) or everything stored (image.serverList).
-func (s *Server) imageLister(all bool) func(context.Context, account.Caller, int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
-	return func(ctx context.Context, c account.Caller, serverID int64) ([]infra.ResourceView[vmm.ImageAttributes], error) {
-		return s.infra.ListImages(ctx, c, serverID, all)
-	}
-}
-
 // done acknowledges an action with what it was about.
 func done(what string, kv ...any) jsonapi.Meta {
 	m := map[string]any{"status": "ok", "action": what}
@@ -318,7 +311,7 @@ func (s *Server) instanceAdd(c *httpapi.Call, r *vmm.InstanceAddRequest) (jsonap
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
 	v, err := s.infra.AddInstance(c.Ctx, infraCaller(c), infra.NewInstance{ServerID: r.ServerID, Name: r.InstanceName,
-		ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, Profiles: r.Profiles, Type: r.InstanceType,
+		ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, ImageServer: s.ownImageHost(c, r.ImageServerHost), Profiles: r.Profiles, Type: r.InstanceType,
 		Start: r.InstanceStart == nil || *r.InstanceStart, RequestID: r.RequestID})
 	if err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err

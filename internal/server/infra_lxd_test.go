@@ -317,12 +317,11 @@ func TestLXDInfrastructure(t *testing.T) {
 	}) {
 		t.Fatalf("image.list lacks the test image: %+v", images)
 	}
-	serverImages, err := alice.ListServerImages(ctx, lxdP, sid)
+	imageServers, err := alice.ListImageServers(ctx, lxdP, sid)
 	must(t, err)
-	if !slices.ContainsFunc(serverImages.Data, func(r jsonapi.Resource[vmm.ImageAttributes]) bool {
-		return r.Attributes.ImageFingerprint == h.env.ImageFingerprint
-	}) {
-		t.Fatalf("image.serverList lacks the test image: %+v", serverImages)
+	if len(imageServers.Data) == 0 || imageServers.Data[0].Type != vmm.TypeImage ||
+		imageServers.Data[0].Attributes.Provider != vmm.ProviderInternal || imageServers.Data[0].Attributes.ImageServerProtocol != "simplestreams" {
+		t.Fatalf("image.serverList does not start with deskhub's own image server: %+v", imageServers)
 	}
 	profiles, err := alice.ListProfiles(ctx, lxdP, sid)
 	must(t, err)
