@@ -63,54 +63,78 @@ func machine() string {
 // and /run), plus extra regular files (path relative to / → content).
 func buildImage(busybox []byte, extra map[string]string) (meta, rootfs []byte, err error) {
 	now := time.Now()
-	meta, err = targz(func(tw *tar.Writer) error {
-		yaml := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: busybox\n  release: deskhub-test\n  description: deskhub test image (busybox-static)\n",
-			machine(), now.Unix())
-		return writeFile(tw, "metadata.yaml", 0o644, []byte(yaml), now)
-	})
+	meta, err = targz(func(tw *tar.Writer) error { return writeMetadata(tw, now) })
 	if err != nil {
 		return nil, nil, err
 	}
-	rootfs, err = targz(func(tw *tar.Writer) error {
-		dirs := []struct {
-			name string
-			mode int64
-		}{
-			{"bin", 0o755}, {"sbin", 0o755}, {"etc", 0o755}, {"proc", 0o555}, {"sys", 0o555},
-			{"dev", 0o755}, {"tmp", 0o1777}, {"root", 0o700}, {"run", 0o755},
-		}
-		for _, d := range dirs {
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d.name + "/", Mode: d.mode, ModTime: now}); err != nil {
-				return err
-			}
-		}
-		if err := writeFile(tw, "bin/busybox", 0o755, busybox, now); err != nil {
-			return err
-		}
-		for _, l := range busyboxLinks {
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + l, Linkname: "busybox", Mode: 0o777, ModTime: now}); err != nil {
-				return err
-			}
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "sbin/init", Linkname: "/bin/busybox", Mode: 0o777, ModTime: now}); err != nil {
-			return err
-		}
-		names := make([]string, 0, len(extra))
-		for name := range extra {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			if err := writeFile(tw, name, 0o644, []byte(extra[name]), now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	rootfs, err = targz(func(tw *tar.Writer) error { return writeRootfs(tw, "", busybox, extra, now) })
 	if err != nil {
 		return nil, nil, err
 	}
 	return meta, rootfs, nil
+}
+
+// UnifiedImage builds the busybox test image as one unified tarball (metadata.yaml and rootfs/), the
+// form `lxc image import FILE` and simplestreams' lxd_combined.tar.gz take, plus extra regular files.
+func UnifiedImage(extra map[string]string) ([]byte, error) {
+	busybox, err := staticBusybox()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	return targz(func(tw *tar.Writer) error {
+		if err := writeMetadata(tw, now); err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "rootfs/", Mode: 0o755, ModTime: now}); err != nil {
+			return err
+		}
+		return writeRootfs(tw, "rootfs/", busybox, extra, now)
+	})
+}
+
+func writeMetadata(tw *tar.Writer, now time.Time) error {
+	yaml := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: busybox\n  release: deskhub-test\n  description: deskhub test image (busybox-static)\n",
+		machine(), now.Unix())
+	return writeFile(tw, "metadata.yaml", 0o644, []byte(yaml), now)
+}
+
+// writeRootfs writes the busybox root file system with every name under prefix.
+func writeRootfs(tw *tar.Writer, prefix string, busybox []byte, extra map[string]string, now time.Time) error {
+	dirs := []struct {
+		name string
+		mode int64
+	}{
+		{"bin", 0o755}, {"sbin", 0o755}, {"etc", 0o755}, {"proc", 0o555}, {"sys", 0o555},
+		{"dev", 0o755}, {"tmp", 0o1777}, {"root", 0o700}, {"run", 0o755},
+	}
+	for _, d := range dirs {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: prefix + d.name + "/", Mode: d.mode, ModTime: now}); err != nil {
+			return err
+		}
+	}
+	if err := writeFile(tw, prefix+"bin/busybox", 0o755, busybox, now); err != nil {
+		return err
+	}
+	for _, l := range busyboxLinks {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: prefix + "bin/" + l, Linkname: "busybox", Mode: 0o777, ModTime: now}); err != nil {
+			return err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: prefix + "sbin/init", Linkname: "/bin/busybox", Mode: 0o777, ModTime: now}); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(extra))
+	for name := range extra {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := writeFile(tw, prefix+name, 0o644, []byte(extra[name]), now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeFile(tw *tar.Writer, name string, mode int64, data []byte, mtime time.Time) error {

@@ -139,40 +139,7 @@ func TestInstanceLifecycle(t *testing.T) {
 // execIn runs command in the instance and returns its stdout and exit code.
 func execIn(t *testing.T, c incus.InstanceServer, name string, command []string, stdout, stderr *bytes.Buffer) (string, int) {
 	t.Helper()
-	if stdout == nil {
-		stdout = new(bytes.Buffer)
-	}
-	if stderr == nil {
-		stderr = new(bytes.Buffer)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan bool)
-	op, err := c.ExecInstance(name, api.InstanceExecPost{Command: command, WaitForWS: true}, &incus.InstanceExecArgs{
-		Stdin:    bytes.NewReader(nil),
-		Stdout:   stdout,
-		Stderr:   stderr,
-		DataDone: done,
-	})
-	if err == nil {
-		err = op.WaitContext(ctx)
-	}
-	if err != nil {
-		t.Fatalf("exec %v: %v", command, err)
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		t.Fatalf("exec %v: output streams not closed", command)
-	}
-	code := -1
-	switch v := op.Get().Metadata["return"].(type) {
-	case float64:
-		code = int(v)
-	case string:
-		code, _ = strconv.Atoi(v)
-	}
-	return stdout.String(), code
+	return lxdtest.ExecIn(t, c, name, command, stdout, stderr)
 }
 
 func TestNewImage(t *testing.T) {
