@@ -10,6 +10,7 @@ import (
 
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/xauth"
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 // Adopt implements provider.Provider.
@@ -63,7 +64,7 @@ func (p *Provider) Adopt(ctx context.Context, in provider.Desktop) (*provider.De
 	}
 	dt.cookie = cookie
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	x, err := dialX(cctx, rt.Display, cookie)
+	x, err := xdesk.DialX(cctx, rt.Display, cookie)
 	cancel()
 	if err != nil {
 		return gone("display does not answer")

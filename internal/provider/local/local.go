@@ -1,6 +1,8 @@
 // Package local runs desktops on this host: one TigerVNC Xvnc server per session (RFB on a unix socket only,
-// X access guarded by a per-session MIT cookie), a window manager (openbox) in desktop mode, and the session's
-// command, all as the session's Unix user, in their own Unix sessions so they outlive the deskhub process.
+// X access guarded by a per-session MIT cookie), a window manager (openbox) in desktop mode, and the
+// session's command, all as the session's Unix user, in their own Unix sessions so they outlive the
+// deskhub process. What it shares with the desktop's init (the Xvnc command line, accounts, waiting for X
+// and for the window manager) is in internal/xdesk.
 //
 // Layout of a session directory <StateDir>/<id>/ (0700, owned by the session user):
 //
@@ -15,12 +17,12 @@
 //	local.go       Options, Provider, the desktop record, New/Close, lookups (get, running, Running), DialRFB
 //	start.go       Start and its phases: resolve (account, command, Xvnc, window manager), session dir and
 //	               cookie, Xvnc on a free display (retried when taken), window manager (waitWM), command
-//	display.go     display numbers: reservation, X locks and sockets, /tmp/.X11-unix, cleanup of a display
+//	display.go     display numbers: reservation, cleanup of a display's files
 //	supervise.go   processes of a session: spawn (own Unix session, as the user), register and watch,
 //	               end/teardown/kill (process groups, SIGTERM then SIGKILL), Stop, Exec
 //	adopt.go       Adopt: take over a desktop started by an earlier deskhub process
 //	sessiondir.go  the session directory: creation, user-owned files, no-follow opens, session.log (Log)
-//	xconn.go       X connections with the session cookie, top-level windows, window manager probes
+//	xconn.go       top-level windows (rootless desktops)
 //	screenshot.go  root window grab, pixel conversion, scaling and PNG/JPEG encoding
 //	agent.go       the desktop agent of each session; sweep.go orphans of earlier runs; proc.go /proc
 //	               process references; user.go accounts; load.go host load; logcap.go session.log bounds

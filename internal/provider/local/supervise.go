@@ -13,6 +13,7 @@ import (
 	"github.com/jezek/xgb"
 
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 // register adds a running desktop and starts its watcher.
@@ -46,7 +47,7 @@ func spawn(path string, argv, env []string, acc *account, logf *os.File) (procRe
 		Stderr: logf,
 		SysProcAttr: &syscall.SysProcAttr{
 			Setsid:     true,
-			Credential: acc.credential(),
+			Credential: acc.Credential(),
 		},
 	}
 	if err := cmd.Start(); err != nil {
@@ -122,7 +123,7 @@ func (p *Provider) watch(dt *desktop) {
 		// Rootless: count top-level windows.
 		if xc == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			x, err := dialX(ctx, dt.rt.Display, dt.cookie)
+			x, err := xdesk.DialX(ctx, dt.rt.Display, dt.cookie)
 			cancel()
 			if err != nil {
 				continue
@@ -273,7 +274,7 @@ func (p *Provider) Exec(ctx context.Context, id string, argv []string) (int, err
 		return 0, fmt.Errorf("%w: no command", provider.ErrBadCommand)
 	}
 	acc := d.rt.User
-	path, err := acc.lookPath(argv[0])
+	path, err := lookPath(&acc, argv[0])
 	if err != nil {
 		return 0, err
 	}
@@ -283,7 +284,7 @@ func (p *Provider) Exec(ctx context.Context, id string, argv []string) (int, err
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "deskhub: %s exec %q\n", time.Now().Format(time.RFC3339), argv)
-	ref, _, _, err := spawn(path, argv, acc.env(d.rt.Display, d.xauthPath(), p.o.Lang, d.marker, p.stateMarker()), &acc, logf)
+	ref, _, _, err := spawn(path, argv, acc.Env(d.rt.Display, d.xauthPath(), p.o.Lang, d.marker, p.stateMarker()), &acc, logf)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s: %v", provider.ErrBadCommand, argv[0], err)
 	}
