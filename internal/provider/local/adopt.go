@@ -35,12 +35,13 @@ func (p *Provider) Adopt(ctx context.Context, in provider.Desktop) (*provider.De
 		return nil, fmt.Errorf("local: adopt %s: unusable runtime data", in.ID)
 	}
 	dt := &desktop{
-		id:        in.ID,
-		rt:        rt,
-		d:         in,
-		marker:    "DESKHUB_SESSION=" + in.ID,
-		tornDown:  make(chan struct{}),
-		stopWatch: make(chan struct{}),
+		id:         in.ID,
+		wmRestarts: p.o.WMRestarts,
+		rt:         rt,
+		d:          in,
+		marker:     "DESKHUB_SESSION=" + in.ID,
+		tornDown:   make(chan struct{}),
+		stopWatch:  make(chan struct{}),
 	}
 	gone := func(why string) (*provider.Desktop, error) {
 		p.log.Info("desktop gone at adopt", "session", in.ID, "why", why)

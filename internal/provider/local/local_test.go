@@ -600,6 +600,17 @@ func TestAdoptAfterKill(t *testing.T) {
 		}
 		c.Close()
 	}
+	// The adopted desktop's window manager is watched too (by /proc, as it is not this process's child).
+	dt, _ := p.get("adoptme")
+	old := wmPID(dt)
+	if old == 0 || comm(old) != "openbox" {
+		t.Fatalf("adopted window manager %d (%s)", old, comm(old))
+	}
+	syscall.Kill(old, syscall.SIGKILL)
+	waitFor(t, 10*time.Second, "the adopted desktop's window manager restarted", func() bool {
+		pid := wmPID(dt)
+		return pid != old && pid > 0 && comm(pid) == "openbox"
+	})
 	if err := p.Stop(ctx, "adoptme"); err != nil {
 		t.Fatal(err)
 	}

@@ -100,11 +100,12 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		return nil, err
 	}
 	dt := &desktop{
-		id:        s.ID,
-		cookie:    cookie,
-		marker:    "DESKHUB_SESSION=" + s.ID,
-		tornDown:  make(chan struct{}),
-		stopWatch: make(chan struct{}),
+		id:         s.ID,
+		wmRestarts: p.o.WMRestarts,
+		cookie:     cookie,
+		marker:     "DESKHUB_SESSION=" + s.ID,
+		tornDown:   make(chan struct{}),
+		stopWatch:  make(chan struct{}),
 		rt: runtimeInfo{V: 1, Dir: dir, User: *acc, Rootless: s.Rootless,
 			Width: s.Width, Height: s.Height, Depth: s.Depth},
 	}
@@ -169,11 +170,12 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	env := acc.Env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
 	if !s.Rootless {
 		off := fileSize(dt.logPath())
-		ref, wmDone, _, werr := spawn(wmPath, wmArgv, env, acc, logf)
+		ref, wmDone, wmStatus, werr := spawn(wmPath, wmArgv, env, acc, logf)
 		if werr != nil {
 			return nil, fmt.Errorf("local: start window manager: %w", werr)
 		}
 		dt.rt.WM = &ref
+		dt.wmDone, dt.wmStatus = wmDone, wmStatus
 		// A client that maps its window while the window manager is still starting can end up unmanaged
 		// and unmapped (seen with openbox): start the command once the window manager is in charge.
 		if werr := p.waitWM(ctx, dt, wmDone); werr != nil {
