@@ -153,8 +153,8 @@ func (r *reaper) reap() {
 			continue
 		}
 		p.ws = ws
+		r.log.Info("exited", "proc", p.name, "pid", pid, "status", describe(ws)) // before its supervisor logs what it does about it
 		close(p.done)
-		r.log.Info("exited", "proc", p.name, "pid", pid, "status", describe(ws))
 	}
 }
 

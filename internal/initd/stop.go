@@ -18,8 +18,8 @@ var stopOrder = []string{"command", "agent", "wm", "pulseaudio", "xvnc"}
 
 // stop stops the desktop: the ready file goes, each program's process group gets SIGTERM in stopOrder
 // (each waited for until the grace period ends), then every other process left, then SIGKILL for what
-// outlived the grace period; a second stop signal (hurry) goes to SIGKILL at once. It answers the exit
-// code of the stop request.
+// outlived the grace period; a second stop signal (hurry) goes to SIGKILL at once. Then the sockets and
+// the user's runtime directory are removed. It answers the exit code of the stop request.
 func (i *Init) stop() int {
 	i.mu.Lock()
 	close(i.stopping)
@@ -61,6 +61,14 @@ func (i *Init) stop() int {
 		i.waitUntil(time.Now().Add(2*time.Second), func() bool { return !i.anyLeft() })
 	}
 	i.r.reap()
+	// What the programs leave when killed: their sockets, the runtime directory (a tmpfs in a container,
+	// but not on a host).
+	for _, p := range []string{i.rfbPath(), i.agentPath()} {
+		_ = removeFile(p)
+	}
+	if i.rtDir != "" {
+		_ = os.RemoveAll(i.rtDir)
+	}
 	unix.Sync()
 	left := len(i.others())
 	i.log.Info("stopped", "reason", i.stopWhy, "exit_code", i.stopCode, "left", left, "orphans_reaped", i.r.reaped())
