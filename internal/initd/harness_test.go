@@ -113,8 +113,15 @@ func needs(t *testing.T) {
 		if _, lerr := user.Lookup(testUser); lerr == nil {
 			return // could not be removed (a process of it is left): use it
 		}
-		if out, cerr := exec.Command("useradd", "--create-home", "--shell", "/bin/bash", testUser).CombinedOutput(); cerr != nil {
+		// useradd fails while another process (a test package next door) holds /etc/passwd: try again.
+		for try := 0; try < 50; try++ {
+			out, cerr := exec.Command("useradd", "--create-home", "--shell", "/bin/bash", testUser).CombinedOutput()
+			if cerr == nil {
+				err = nil
+				break
+			}
 			err = fmt.Errorf("useradd %s: %v: %s", testUser, cerr, out)
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 	if err != nil {
@@ -126,8 +133,14 @@ func needs(t *testing.T) {
 }
 
 func removeTestUser() {
-	if _, err := user.Lookup(testUser); err == nil {
-		_ = exec.Command("userdel", "--remove", testUser).Run()
+	for try := 0; try < 50; try++ {
+		if _, err := user.Lookup(testUser); err != nil {
+			return
+		}
+		if exec.Command("userdel", "--remove", testUser).Run() == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
