@@ -122,7 +122,9 @@ func runInit(ctx context.Context, e *Env, args []string) error {
 	if rest := fs.Args(); len(rest) > 0 {
 		c.Warnings = append(c.Warnings, "arguments ignored: "+strings.Join(rest, " "))
 	}
-	code, err := initd.Run(ctx, c, e.Stdout)
+	// Init handles SIGPWR, SIGTERM and SIGINT itself (a second one hurries the stop, SIGINT asks for a
+	// reboot): the signal context of cmd/deskhub, cancelled by the same signals, must not race them.
+	code, err := initd.Run(context.WithoutCancel(ctx), c, e.Stdout)
 	if code != initd.ExitOK {
 		return &exitError{code: code, err: fmt.Errorf("init: %w", err)}
 	}

@@ -72,7 +72,8 @@ func (i *Init) readyPath() string { return filepath.Join(i.c.RunDir, "ready") }
 
 // Run runs the desktop until it is asked to stop (a signal, ctx, the command exiting) or gives up, and
 // answers the exit code, with the reason when it is not ExitOK. It logs JSON lines to stdout and to
-// c.LogFile.
+// c.LogFile. It handles SIGPWR, SIGTERM and SIGINT itself: a ctx cancelled by the same signals would
+// race them (a second signal hurries the stop, SIGINT asks for a reboot).
 func Run(ctx context.Context, c Config, stdout io.Writer) (int, error) {
 	i := &Init{c: c, since: time.Now().UTC(),
 		stopping: make(chan struct{}), asked: make(chan struct{}), hurry: make(chan struct{}),
@@ -126,7 +127,11 @@ func Run(ctx context.Context, c Config, stdout io.Writer) (int, error) {
 		i.log.Error("set-up failed", "error", err)
 		return ExitFailure, fmt.Errorf("set-up failed: %w", err)
 	}
-	i.startServices()
+	select {
+	case <-i.asked: // asked to stop during the set-up: start nothing
+	default:
+		i.startServices()
+	}
 	<-i.asked
 	code := i.stop()
 	if i.reboot && os.Getpid() == 1 {
