@@ -428,8 +428,12 @@ func TestInitStopGrace(t *testing.T) {
 		if code := r.exit(30 * time.Second); code != 0 {
 			t.Fatalf("exit %d", code)
 		}
-		if r.findLog("killing the processes left", nil) == nil || r.findLog("stopped", map[string]string{"left": "0"}) == nil {
+		if r.findLog("killing the processes left", map[string]string{"hurried": "false"}) == nil ||
+			r.findLog("stopped", map[string]string{"left": "0", "reason": "signal SIGTERM"}) == nil {
 			t.Error("the command was not killed after the grace period")
+		}
+		if r.findLog("second stop signal: killing what is left now", nil) != nil {
+			t.Error("one SIGTERM taken for two")
 		}
 	})
 	t.Run("SecondSignal", func(t *testing.T) {
