@@ -12,9 +12,13 @@ import (
 	"github.com/deskhub/deskhub/internal/agent"
 )
 
-// runAgent serves the desktop agent (Spawner API) for one desktop.
+// runAgent serves the desktop agent (Spawner API) for one desktop; `agent init` is the desktop's init
+// (init.go).
 func runAgent(ctx context.Context, e *Env, args []string) error {
-	fs := newFlagSet(e, "agent", "agent --display :N [--listen unix:PATH|127.0.0.1:PORT] [--home DIR]")
+	if len(args) > 0 && args[0] == "init" {
+		return runInit(ctx, e, args[1:])
+	}
+	fs := newFlagSet(e, "agent", "agent --display :N [--listen unix:PATH|127.0.0.1:PORT] [--home DIR]\n       deskhub agent init [flags]  (the desktop's init: deskhub agent init --help)")
 	b := &envFlags{e: e, fs: fs}
 	var display, listen, home, logLevel string
 	b.string(&display, "display", "DISPLAY", "", "X display of the desktop, e.g. :100")

@@ -21,6 +21,8 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Environ lists the environment (default: os.Environ when Getenv is not set, else nothing).
+	Environ func() []string
 	// Ctx is cancelled to stop `serve` (SIGINT/SIGTERM in the real binary).
 	Ctx context.Context
 }
@@ -37,7 +39,7 @@ func init() {
 	commands = []command{
 		{"serve", "run the broker: infrastructure, session and agent APIs, and the web UI", runServe},
 		{"user", "manage accounts in the store: add, list, lock, unlock, passwd, delete", runUser},
-		{"agent", "serve the desktop agent (Spawner API) inside one desktop", runAgent},
+		{"agent", "serve the desktop agent (Spawner API) inside one desktop; agent init: the desktop's init", runAgent},
 		{"version", "print version, commit and build date", runVersion},
 		{"login", "log in to a deskhub server (keeps its URL and a token for the commands below)", runLogin},
 		{"logout", "log out of the server of deskhub login", runLogout},
@@ -64,6 +66,12 @@ var errUsage = errors.New("usage")
 func Main(e *Env) int {
 	if e.Getenv == nil {
 		e.Getenv = os.Getenv
+		if e.Environ == nil {
+			e.Environ = os.Environ
+		}
+	}
+	if e.Environ == nil {
+		e.Environ = func() []string { return nil }
 	}
 	if e.Ctx == nil {
 		e.Ctx = context.Background()

@@ -21,12 +21,14 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 // Names of the sinks this package creates.
 const (
 	// SinkName is the null sink a daemon started by EnsureDaemon has (and makes the default).
-	SinkName = "deskhub"
+	SinkName = xdesk.PulseSink
 	// RTPSinkName is the null sink ConfigureRTP loads; its monitor feeds module-rtp-send.
 	RTPSinkName = "deskhub_rtp"
 )
@@ -178,8 +180,9 @@ func (p *Pulse) Available(ctx context.Context) bool {
 //	  --load="module-native-protocol-unix socket=<runtimeDir>/pulse/native"
 //	  --load="module-null-sink sink_name=deskhub"
 //
-// in its own process group (XDG_RUNTIME_DIR=runtimeDir for it), sets PULSE_SERVER in p.Env to
-// its socket, and returns once pactl answers (bounded wait). Close stops it.
+// (xdesk.PulseArgs, which the desktop's init starts too) in its own process group
+// (XDG_RUNTIME_DIR=runtimeDir for it), sets PULSE_SERVER in p.Env to its socket, and returns once pactl
+// answers (bounded wait). Close stops it.
 func (p *Pulse) EnsureDaemon(ctx context.Context, runtimeDir string) error {
 	if p.Available(ctx) {
 		return nil
@@ -214,15 +217,7 @@ func (p *Pulse) EnsureDaemon(ctx context.Context, runtimeDir string) error {
 	if err != nil {
 		return fmt.Errorf("audio: EnsureDaemon: %w", err)
 	}
-	cmd := exec.Command(path,
-		"--daemonize=no",
-		"--exit-idle-time=-1",
-		"-n",
-		"--use-pid-file=no",
-		"--log-target=stderr",
-		"--load=module-native-protocol-unix socket="+socket,
-		"--load=module-null-sink sink_name="+SinkName,
-	)
+	cmd := exec.Command(path, xdesk.PulseArgs(socket)...)
 	cmd.Env = p.env("XDG_RUNTIME_DIR=" + runtimeDir)
 	cmd.Dir = runtimeDir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

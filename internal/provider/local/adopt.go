@@ -10,6 +10,7 @@ import (
 
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/xauth"
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 // Adopt implements provider.Provider.
@@ -34,12 +35,13 @@ func (p *Provider) Adopt(ctx context.Context, in provider.Desktop) (*provider.De
 		return nil, fmt.Errorf("local: adopt %s: unusable runtime data", in.ID)
 	}
 	dt := &desktop{
-		id:        in.ID,
-		rt:        rt,
-		d:         in,
-		marker:    "DESKHUB_SESSION=" + in.ID,
-		tornDown:  make(chan struct{}),
-		stopWatch: make(chan struct{}),
+		id:         in.ID,
+		wmRestarts: p.o.WMRestarts,
+		rt:         rt,
+		d:          in,
+		marker:     "DESKHUB_SESSION=" + in.ID,
+		tornDown:   make(chan struct{}),
+		stopWatch:  make(chan struct{}),
 	}
 	gone := func(why string) (*provider.Desktop, error) {
 		p.log.Info("desktop gone at adopt", "session", in.ID, "why", why)
@@ -63,7 +65,7 @@ func (p *Provider) Adopt(ctx context.Context, in provider.Desktop) (*provider.De
 	}
 	dt.cookie = cookie
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	x, err := dialX(cctx, rt.Display, cookie)
+	x, err := xdesk.DialX(cctx, rt.Display, cookie)
 	cancel()
 	if err != nil {
 		return gone("display does not answer")

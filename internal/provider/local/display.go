@@ -1,49 +1,13 @@
 package local
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
-
-var errDisplayBusy = errors.New("display taken by another X server")
-
-// ensureX11Dir makes sure /tmp/.X11-unix is root's sticky world-writable directory (an X server started as
-// a user would otherwise create it as that user).
-func ensureX11Dir() error {
-	const d = "/tmp/.X11-unix"
-	fi, err := os.Lstat(d)
-	if errors.Is(err, os.ErrNotExist) {
-		if os.Geteuid() != 0 {
-			return nil
-		}
-		if err := os.Mkdir(d, 0o1777); err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("local: %s: %w", d, err)
-		}
-		return os.Chmod(d, os.ModeDir|os.ModeSticky|0o777)
-	}
-	if err != nil {
-		return fmt.Errorf("local: %s: %w", d, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("local: %s is not a directory", d)
-	}
-	if os.Geteuid() == 0 {
-		st, _ := fi.Sys().(*syscall.Stat_t)
-		if (st != nil && st.Uid != 0) || fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o777 {
-			if err := os.Lchown(d, 0, 0); err != nil {
-				return fmt.Errorf("local: %s: %w", d, err)
-			}
-			if err := os.Chmod(d, os.ModeDir|os.ModeSticky|0o777); err != nil {
-				return fmt.Errorf("local: %s: %w", d, err)
-			}
-		}
-	}
-	return nil
-}
 
 // reserveDisplay picks the first free display number ≥ DisplayBase: not reserved by this provider, no
 // /tmp/.X11-unix/X<n> socket, no /tmp/.X<n>-lock and no abstract socket of that name. The X server's own
@@ -64,11 +28,11 @@ func (p *Provider) reserveDisplay(id string) (int, error) {
 		if _, ok := p.displays[n]; ok {
 			continue
 		}
-		sock := "/tmp/.X11-unix/X" + strconv.Itoa(n)
+		sock := xdesk.SocketPath(n)
 		if _, err := os.Lstat(sock); err == nil || abstract[sock] {
 			continue
 		}
-		if _, err := os.Lstat(lockPath(n)); err == nil {
+		if _, err := os.Lstat(xdesk.LockPath(n)); err == nil {
 			continue
 		}
 		p.displays[n] = id
@@ -85,18 +49,6 @@ func (p *Provider) releaseDisplay(n int, id string) {
 	}
 }
 
-func lockPath(n int) string { return "/tmp/.X" + strconv.Itoa(n) + "-lock" }
-
-// lockPID reads the pid in an X lock file.
-func lockPID(n int) (int, bool) {
-	b, err := os.ReadFile(lockPath(n))
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid, err == nil && pid > 0
-}
-
 // cleanupFiles removes the RFB socket, the cookie and, when they are ours or stale, the X socket and lock.
 // session.log stays.
 func (p *Provider) cleanupFiles(dt *desktop) {
@@ -108,13 +60,13 @@ func (p *Provider) cleanupFiles(dt *desktop) {
 	}
 	// Only our own server's files: a lock with another pid may belong to an X server in another pid
 	// namespace sharing /tmp, which looks dead from here.
-	pid, ok := lockPID(n)
+	pid, ok := xdesk.LockPID(n)
 	ours := ok && pid == dt.rt.Server.PID
 	if ours {
-		_ = os.Remove(lockPath(n))
+		_ = os.Remove(xdesk.LockPath(n))
 	}
 	if ours || !ok {
-		sock := "/tmp/.X11-unix/X" + strconv.Itoa(n)
+		sock := xdesk.SocketPath(n)
 		if fi, err := os.Lstat(sock); err == nil {
 			if st, _ := fi.Sys().(*syscall.Stat_t); st != nil && st.Uid == dt.rt.User.UID {
 				_ = os.Remove(sock)

@@ -1,6 +1,8 @@
 // Package local runs desktops on this host: one TigerVNC Xvnc server per session (RFB on a unix socket only,
-// X access guarded by a per-session MIT cookie), a window manager (openbox) in desktop mode, and the session's
-// command, all as the session's Unix user, in their own Unix sessions so they outlive the deskhub process.
+// X access guarded by a per-session MIT cookie), a window manager (openbox) in desktop mode, restarted when
+// it exits, and the session's command, all as the session's Unix user, in their own Unix sessions so they
+// outlive the deskhub process. What it shares with the desktop's init (the Xvnc command line, accounts,
+// waiting for X and for the window manager, the restart budget) is in internal/xdesk.
 //
 // Layout of a session directory <StateDir>/<id>/ (0700, owned by the session user):
 //
@@ -15,12 +17,12 @@
 //	local.go       Options, Provider, the desktop record, New/Close, lookups (get, running, Running), DialRFB
 //	start.go       Start and its phases: resolve (account, command, Xvnc, window manager), session dir and
 //	               cookie, Xvnc on a free display (retried when taken), window manager (waitWM), command
-//	display.go     display numbers: reservation, X locks and sockets, /tmp/.X11-unix, cleanup of a display
+//	display.go     display numbers: reservation, cleanup of a display's files
 //	supervise.go   processes of a session: spawn (own Unix session, as the user), register and watch,
-//	               end/teardown/kill (process groups, SIGTERM then SIGKILL), Stop, Exec
+//	               window manager restarts, end/teardown/kill (process groups, SIGTERM then SIGKILL), Stop, Exec
 //	adopt.go       Adopt: take over a desktop started by an earlier deskhub process
 //	sessiondir.go  the session directory: creation, user-owned files, no-follow opens, session.log (Log)
-//	xconn.go       X connections with the session cookie, top-level windows, window manager probes
+//	xconn.go       top-level windows (rootless desktops)
 //	screenshot.go  root window grab, pixel conversion, scaling and PNG/JPEG encoding
 //	agent.go       the desktop agent of each session; sweep.go orphans of earlier runs; proc.go /proc
 //	               process references; user.go accounts; load.go host load; logcap.go session.log bounds
@@ -39,6 +41,7 @@ import (
 	"time"
 
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 var _ provider.Provider = (*Provider)(nil)
@@ -69,6 +72,10 @@ type Options struct {
 	RootlessGrace time.Duration
 	// PollInterval is how often watchers look at processes and windows (default 250ms).
 	PollInterval time.Duration
+	// WMRestarts is the restart budget of each desktop's window manager: one that exits is started
+	// again, until it exits more often than the budget allows, which ends the desktop (zero: 5 restarts a
+	// minute, 250 ms to 5 s apart).
+	WMRestarts xdesk.Restarts
 }
 
 // Provider is the local desktop provider.
@@ -114,7 +121,8 @@ const (
 	stateGone
 )
 
-// desktop is one session the provider watches.
+// desktop is one session the provider watches. rt.WM changes when the window manager is restarted:
+// read and write it under mu.
 type desktop struct {
 	id     string
 	rt     runtimeInfo
@@ -125,6 +133,9 @@ type desktop struct {
 	serverDone <-chan struct{} // closed when Xvnc exits (nil when adopted: poll /proc)
 	appDone    <-chan struct{} // closed when the command exits (nil when adopted)
 	appStatus  *string         // set before appDone closes
+	wmDone     <-chan struct{} // closed when the window manager exits (nil when adopted: poll /proc)
+	wmStatus   *string         // set before wmDone closes
+	wmRestarts xdesk.Restarts  // the window manager's restart budget
 
 	mu        sync.Mutex
 	st        state

@@ -27,6 +27,7 @@ import (
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/provider/xtest"
 	"github.com/deskhub/deskhub/internal/unixid"
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 func TestMain(m *testing.M) {
@@ -95,7 +96,7 @@ func xconnTo(t *testing.T, p *Provider, id string) *xgb.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := dialX(context.Background(), d.rt.Display, d.cookie)
+	x, err := xdesk.DialX(context.Background(), d.rt.Display, d.cookie)
 	if err != nil {
 		t.Fatalf("X connection: %v", err)
 	}
@@ -265,7 +266,7 @@ func TestDesktop(t *testing.T) {
 			t.Errorf("screen %dx%d", scr.WidthInPixels, scr.HeightInPixels)
 		}
 		// Without the cookie the display refuses connections.
-		if x2, err := dialX(ctx, dt.rt.Display, make([]byte, 16)); err == nil {
+		if x2, err := xdesk.DialX(ctx, dt.rt.Display, make([]byte, 16)); err == nil {
 			x2.Close()
 			t.Error("X connection with a wrong cookie was accepted")
 		}
@@ -417,7 +418,7 @@ func TestDesktop(t *testing.T) {
 			t.Errorf("rfb.sock left: %v", err)
 		}
 		// The display number may already serve another desktop (parallel tests): only ours must be gone.
-		if pid, ok := lockPID(dt.rt.Display); ok && pid == d.ServerPID {
+		if pid, ok := xdesk.LockPID(dt.rt.Display); ok && pid == d.ServerPID {
 			t.Errorf("X lock of the stopped server left")
 		}
 		if _, err := os.Stat(filepath.Join(p.o.StateDir, "desk1", "session.log")); err != nil {
@@ -599,6 +600,17 @@ func TestAdoptAfterKill(t *testing.T) {
 		}
 		c.Close()
 	}
+	// The adopted desktop's window manager is watched too (by /proc, as it is not this process's child).
+	dt, _ := p.get("adoptme")
+	old := wmPID(dt)
+	if old == 0 || comm(old) != "openbox" {
+		t.Fatalf("adopted window manager %d (%s)", old, comm(old))
+	}
+	syscall.Kill(old, syscall.SIGKILL)
+	waitFor(t, 10*time.Second, "the adopted desktop's window manager restarted", func() bool {
+		pid := wmPID(dt)
+		return pid != old && pid > 0 && comm(pid) == "openbox"
+	})
 	if err := p.Stop(ctx, "adoptme"); err != nil {
 		t.Fatal(err)
 	}
@@ -700,7 +712,7 @@ func TestAccountIdentityDesktop(t *testing.T) {
 	if again, err := ids.Ensure(1, "svc"); err != nil || again != as {
 		t.Fatalf("second Ensure: %v %v", again, err)
 	}
-	if sh := loginShell(as.User); sh != "/bin/sh" {
+	if sh := xdesk.LoginShell(as.User); sh != "/bin/sh" {
 		t.Errorf("SHELL for a nologin account: %q", sh)
 	}
 	home := as.Home

@@ -15,6 +15,7 @@ import (
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 // Screenshot implements provider.Provider.
@@ -25,7 +26,7 @@ func (p *Provider) Screenshot(ctx context.Context, id string, o provider.Screens
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	x, err := dialX(cctx, d.rt.Display, d.cookie)
+	x, err := xdesk.DialX(cctx, d.rt.Display, d.cookie)
 	if err != nil {
 		return nil, fmt.Errorf("local: screenshot %s: %w", id, err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/xauth"
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 // Start implements provider.Provider.
@@ -65,7 +66,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		return nil, err
 	}
 	// Resolve everything before starting anything: a bad command leaves nothing behind.
-	cmdPath, err := acc.lookPath(s.Command[0])
+	cmdPath, err := lookPath(acc, s.Command[0])
 	if err != nil {
 		return nil, err
 	}
@@ -79,15 +80,15 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	var wmPath string
 	if !s.Rootless {
 		wmArgv = strings.Fields(p.o.WindowManager)
-		if wmPath, err = acc.lookPath(wmArgv[0]); err != nil {
+		if wmPath, err = lookPath(acc, wmArgv[0]); err != nil {
 			return nil, fmt.Errorf("local: window manager %q not found", wmArgv[0])
 		}
 	}
-	if err := acc.ensureHome(); err != nil {
-		return nil, err
+	if err := acc.EnsureHome(); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
 	}
-	if err := ensureX11Dir(); err != nil {
-		return nil, err
+	if err := xdesk.EnsureX11Dir(); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
 	}
 
 	dir := filepath.Join(p.o.StateDir, s.ID)
@@ -99,11 +100,12 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		return nil, err
 	}
 	dt := &desktop{
-		id:        s.ID,
-		cookie:    cookie,
-		marker:    "DESKHUB_SESSION=" + s.ID,
-		tornDown:  make(chan struct{}),
-		stopWatch: make(chan struct{}),
+		id:         s.ID,
+		wmRestarts: p.o.WMRestarts,
+		cookie:     cookie,
+		marker:     "DESKHUB_SESSION=" + s.ID,
+		tornDown:   make(chan struct{}),
+		stopWatch:  make(chan struct{}),
 		rt: runtimeInfo{V: 1, Dir: dir, User: *acc, Rootless: s.Rootless,
 			Width: s.Width, Height: s.Height, Depth: s.Depth},
 	}
@@ -139,14 +141,9 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 			return nil, err
 		}
 		dt.rt.Display = n
-		env := acc.env(n, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
-		argv := []string{xvnc, ":" + strconv.Itoa(n),
-			"-geometry", fmt.Sprintf("%dx%d", s.Width, s.Height),
-			"-depth", strconv.Itoa(s.Depth),
-			"-rfbunixpath", dt.rfbPath(), "-rfbunixmode", "0600", "-rfbport", "-1",
-			"-SecurityTypes", "None", "-nolisten", "tcp", "-auth", dt.xauthPath(),
-			"-FrameRate", strconv.Itoa(s.FrameRate), "-AlwaysShared", "-noreset",
-			"-desktop", "deskhub"}
+		env := acc.Env(n, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
+		argv := xdesk.Xvnc{Display: n, Width: s.Width, Height: s.Height, Depth: s.Depth,
+			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate}.Args(xvnc)
 		off := fileSize(dt.logPath())
 		ref, done, _, serr := spawn(xvnc, argv, env, acc, logf)
 		if serr != nil {
@@ -161,7 +158,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		p.releaseDisplay(n, s.ID)
 		dt.rt.Server = procRef{}
 		tail := logSince(dt.logPath(), off)
-		if errors.Is(werr, errDisplayBusy) || strings.Contains(tail, "already active") ||
+		if errors.Is(werr, xdesk.ErrDisplayBusy) || strings.Contains(tail, "already active") ||
 			strings.Contains(tail, "Cannot establish any listening sockets") {
 			if try+1 < attempts {
 				p.log.Info("display taken meanwhile, trying the next one", "display", n, "session", s.ID)
@@ -170,14 +167,15 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 		return nil, fmt.Errorf("local: Xvnc on :%d did not come up: %v; log: %s", n, werr, lastLines(tail, 15))
 	}
-	env := acc.env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
+	env := acc.Env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
 	if !s.Rootless {
 		off := fileSize(dt.logPath())
-		ref, wmDone, _, werr := spawn(wmPath, wmArgv, env, acc, logf)
+		ref, wmDone, wmStatus, werr := spawn(wmPath, wmArgv, env, acc, logf)
 		if werr != nil {
 			return nil, fmt.Errorf("local: start window manager: %w", werr)
 		}
 		dt.rt.WM = &ref
+		dt.wmDone, dt.wmStatus = wmDone, wmStatus
 		// A client that maps its window while the window manager is still starting can end up unmanaged
 		// and unmapped (seen with openbox): start the command once the window manager is in charge.
 		if werr := p.waitWM(ctx, dt, wmDone); werr != nil {
@@ -216,76 +214,15 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 func (p *Provider) waitX(ctx context.Context, dt *desktop) error {
 	ctx, cancel := context.WithTimeout(ctx, p.o.StartTimeout)
 	defer cancel()
-	n := dt.rt.Display
-	var last error = errNoDisplay
-	for {
-		select {
-		case <-dt.serverDone:
-			return errors.New("Xvnc exited")
-		default:
-		}
-		if pid, ok := lockPID(n); ok && pid != dt.rt.Server.PID && (procRef{PID: pid}).alive() {
-			return errDisplayBusy
-		}
-		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
-		x, err := dialX(cctx, n, dt.cookie)
-		ccancel()
-		if err == nil {
-			x.Close()
-			// Make sure it is our server that answered.
-			if pid, ok := lockPID(n); ok && pid == dt.rt.Server.PID {
-				return nil
-			}
-			last = errors.New("display answers but its lock is not Xvnc's")
-		} else {
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
-		case <-dt.serverDone:
-			return errors.New("Xvnc exited")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return xdesk.WaitX(ctx, dt.rt.Display, dt.cookie, dt.rt.Server.PID, dt.serverDone)
 }
 
-// waitWM waits (at most 5 s) until a window manager runs on the display and handles requests: it has
-// announced itself (see wmRunning), and a ConfigureWindow of an unmapped probe window, which the window
-// manager receives as a ConfigureRequest, comes back as a ConfigureNotify. Without the second step, a
-// program started right away (xterm) can wait 5 s for a window manager still busy starting (Xt wmTimeout).
-// A window manager that never announces itself is given the 5 s.
+// waitWM waits until the window manager is in charge (xdesk.WaitWM); one that does not answer within
+// 5 s is let be.
 func (p *Provider) waitWM(ctx context.Context, dt *desktop, done <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	x, err := dialX(ctx, dt.rt.Display, dt.cookie)
-	if err != nil {
-		return err
+	ok, err := xdesk.WaitWM(ctx, dt.rt.Display, dt.cookie, done)
+	if err == nil && !ok {
+		p.log.Warn("window manager did not answer in time; going on", "session", dt.id)
 	}
-	defer x.Close()
-	timedOut := func() error {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			p.log.Warn("window manager did not answer in time; going on", "session", dt.id)
-			return nil
-		}
-		return ctx.Err()
-	}
-	t0 := time.Now()
-	for !wmRunning(x, time.Since(t0) > 2*time.Second) {
-		select {
-		case <-done:
-			return errors.New("exited at start")
-		case <-ctx.Done():
-			return timedOut()
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-	ok, err := probeWM(ctx, x)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return timedOut()
-	}
-	return nil
+	return err
 }

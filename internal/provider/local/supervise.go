@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jezek/xgb"
 
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 // register adds a running desktop and starts its watcher.
@@ -46,7 +48,7 @@ func spawn(path string, argv, env []string, acc *account, logf *os.File) (procRe
 		Stderr: logf,
 		SysProcAttr: &syscall.SysProcAttr{
 			Setsid:     true,
-			Credential: acc.credential(),
+			Credential: acc.Credential(),
 		},
 	}
 	if err := cmd.Start(); err != nil {
@@ -103,6 +105,11 @@ func (p *Provider) watch(dt *desktop) {
 				return
 			}
 			dt.appDone = nil // rootless: windows decide
+		case <-dt.wmDone:
+			if !p.restartWM(dt, *dt.wmStatus) {
+				return
+			}
+			continue
 		case <-tick.C:
 			if ticks++; ticks%40 == 0 { // every ~10 s at the default poll interval
 				capLog(dt.logPath(), maxLog, keepLog)
@@ -117,12 +124,15 @@ func (p *Provider) watch(dt *desktop) {
 				p.end(dt, "command exited")
 				return
 			}
+			if dt.wmDone == nil && p.adoptedWMGone(dt) && !p.restartWM(dt, "") {
+				return
+			}
 			continue
 		}
 		// Rootless: count top-level windows.
 		if xc == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			x, err := dialX(ctx, dt.rt.Display, dt.cookie)
+			x, err := xdesk.DialX(ctx, dt.rt.Display, dt.cookie)
 			cancel()
 			if err != nil {
 				continue
@@ -152,6 +162,82 @@ func (p *Provider) watch(dt *desktop) {
 			return
 		}
 	}
+}
+
+// restartWM starts the window manager of a desktop again after it exited (status: how, when known),
+// after the delay of its restart budget (xdesk.Restarts); a window manager that keeps exiting ends the
+// desktop. It answers false when the desktop ended or the watch must stop.
+func (p *Provider) restartWM(dt *desktop, status string) bool {
+	delay, err := dt.wmRestarts.Next(time.Now())
+	if err != nil {
+		p.end(dt, "window manager: "+err.Error())
+		return false
+	}
+	p.log.Warn("window manager exited; restarting it", "session", dt.id, "status", status, "after", delay.String())
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-p.closing:
+		return false
+	case <-dt.stopWatch:
+		return false
+	case <-dt.serverDone:
+		p.end(dt, "display server exited")
+		return false
+	}
+	acc := dt.rt.User
+	logf, err := openNoFollow(dt.logPath(), os.O_WRONLY|os.O_APPEND)
+	if err != nil {
+		p.end(dt, "session log: "+err.Error())
+		return false
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "deskhub: %s window manager exited (%s); restarting it\n", time.Now().Format(time.RFC3339), status)
+	argv := strings.Fields(p.o.WindowManager)
+	path, err := lookPath(&acc, argv[0])
+	var ref procRef
+	if err == nil {
+		ref, dt.wmDone, dt.wmStatus, err = spawn(path, argv,
+			acc.Env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker()), &acc, logf)
+	}
+	if err != nil {
+		p.end(dt, "window manager: "+err.Error())
+		return false
+	}
+	dt.mu.Lock()
+	dt.rt.WM = &ref
+	dt.mu.Unlock()
+	p.log.Info("window manager restarted", "session", dt.id, "pid", ref.PID)
+	return true
+}
+
+// adoptedWMGone tells, for a desktop adopted from an earlier deskhub (no exit notice of its window
+// manager), whether its window manager is gone: the recorded process does not run and no client owns
+// the display's WM_S0 selection. An earlier deskhub may have restarted the window manager after the
+// runtime data was stored: a window manager that owns the screen is then left alone, unsupervised.
+func (p *Provider) adoptedWMGone(dt *desktop) bool {
+	dt.mu.Lock()
+	wm := dt.rt.WM
+	dt.mu.Unlock()
+	if wm == nil || wm.alive() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	x, err := xdesk.DialX(ctx, dt.rt.Display, dt.cookie)
+	if err != nil {
+		return false
+	}
+	defer x.Close()
+	if xdesk.WMOwned(x) {
+		p.log.Info("adopted desktop: its window manager was replaced; not watching it", "session", dt.id)
+		dt.mu.Lock()
+		dt.rt.WM = nil
+		dt.mu.Unlock()
+		return false
+	}
+	return true
 }
 
 // end tears a desktop down that stopped by itself and reports it.
@@ -197,10 +283,10 @@ func (p *Provider) teardown(dt *desktop) bool {
 // kill ends every process of the session: SIGTERM, then SIGKILL after StopGrace.
 func (p *Provider) kill(dt *desktop) {
 	leaders := []procRef{dt.rt.App, dt.rt.Server}
+	dt.mu.Lock()
 	if dt.rt.WM != nil {
 		leaders = append(leaders, *dt.rt.WM)
 	}
-	dt.mu.Lock()
 	leaders = append(leaders, dt.execs...)
 	dt.mu.Unlock()
 	sids := map[int]bool{}
@@ -273,7 +359,7 @@ func (p *Provider) Exec(ctx context.Context, id string, argv []string) (int, err
 		return 0, fmt.Errorf("%w: no command", provider.ErrBadCommand)
 	}
 	acc := d.rt.User
-	path, err := acc.lookPath(argv[0])
+	path, err := lookPath(&acc, argv[0])
 	if err != nil {
 		return 0, err
 	}
@@ -283,7 +369,7 @@ func (p *Provider) Exec(ctx context.Context, id string, argv []string) (int, err
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "deskhub: %s exec %q\n", time.Now().Format(time.RFC3339), argv)
-	ref, _, _, err := spawn(path, argv, acc.env(d.rt.Display, d.xauthPath(), p.o.Lang, d.marker, p.stateMarker()), &acc, logf)
+	ref, _, _, err := spawn(path, argv, acc.Env(d.rt.Display, d.xauthPath(), p.o.Lang, d.marker, p.stateMarker()), &acc, logf)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s: %v", provider.ErrBadCommand, argv[0], err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
 var _ provider.Sweeper = (*Provider)(nil)
@@ -156,7 +157,7 @@ func (p *Provider) cleanupOrphan(id string, refs []procRef) {
 		if err != nil {
 			continue
 		}
-		if pid, ok := lockPID(n); ok && pids[pid] {
+		if pid, ok := xdesk.LockPID(n); ok && pids[pid] {
 			_ = os.Remove(l)
 			_ = os.Remove("/tmp/.X11-unix/X" + strconv.Itoa(n))
 		}

@@ -1,0 +1,166 @@
+//go:build linux
+
+package initd
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// proc is one program init started. Its process group is its pid (each is a session leader).
+type proc struct {
+	name string
+	pid  int
+	done chan struct{} // closed once the reaper collected it; status is set before
+	ws   unix.WaitStatus
+}
+
+// exited tells whether the reaper collected the process.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// status describes how the process ended ("exit status 1", "signal killed").
+func (p *proc) status() string { return describe(p.ws) }
+
+func describe(ws unix.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return "exit status " + strconv.Itoa(ws.ExitStatus())
+	case ws.Signaled():
+		s := "signal " + ws.Signal().String()
+		if ws.CoreDump() {
+			s += " (core dumped)"
+		}
+		return s
+	}
+	return "status " + strconv.Itoa(int(ws))
+}
+
+// reaper starts programs and is the one place that waits for children: reap collects every child that
+// exited — the programs started here, which it hands back through their proc, and any orphan the kernel
+// gave this process — so no zombie stays.
+type reaper struct {
+	log *slog.Logger
+
+	mu      sync.Mutex // held while a program starts, so that its exit is never collected before it is known
+	owned   map[int]*proc
+	orphans int
+}
+
+func newReaper(log *slog.Logger) *reaper { return &reaper{log: log, owned: map[int]*proc{}} }
+
+// spec is how to start one program.
+type spec struct {
+	name string
+	path string
+	argv []string
+	env  []string
+	dir  string
+	cred *syscall.Credential
+}
+
+// start starts a program in its own session (and so process group), with stdout and stderr into the
+// log, line by line, and logs it.
+func (r *reaper) start(s spec) (*proc, error) {
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer pw.Close()
+	r.mu.Lock()
+	p, err := os.StartProcess(s.path, s.argv, &os.ProcAttr{
+		Dir:   s.dir,
+		Env:   s.env,
+		Files: []*os.File{devnull, pw, pw},
+		Sys:   &syscall.SysProcAttr{Setsid: true, Credential: s.cred},
+	})
+	if err != nil {
+		r.mu.Unlock()
+		pr.Close()
+		return nil, err
+	}
+	pc := &proc{name: s.name, pid: p.Pid, done: make(chan struct{})}
+	r.owned[pc.pid] = pc
+	r.mu.Unlock()
+	// The reaper waits, not the os package: drop its handle (a pidfd) without waiting.
+	_ = p.Release()
+	r.log.Info("started", "proc", s.name, "pid", pc.pid, "argv", s.argv)
+	go r.copyOutput(s.name, pc.pid, pr)
+	return pc, nil
+}
+
+// copyOutput logs what a program writes, one entry a line (long lines in pieces of 4 KiB). It ends when
+// every holder of the pipe (the program, its children) closed it.
+func (r *reaper) copyOutput(name string, pid int, f *os.File) {
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 4096)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			if line[len(line)-1] == '\n' {
+				line = line[:len(line)-1]
+			}
+			r.log.Info("output", "proc", name, "pid", pid, "line", string(line))
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			if !errors.Is(err, io.EOF) {
+				r.log.Debug("output ended", "proc", name, "pid", pid, "error", err)
+			}
+			return
+		}
+	}
+}
+
+// reap collects every child that has exited, without blocking.
+func (r *reaper) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return // ECHILD: no children; 0: none exited
+		}
+		r.mu.Lock()
+		p := r.owned[pid]
+		delete(r.owned, pid)
+		if p == nil {
+			r.orphans++
+		}
+		r.mu.Unlock()
+		if p == nil {
+			r.log.Debug("reaped", "pid", pid, "status", describe(ws))
+			continue
+		}
+		p.ws = ws
+		r.log.Info("exited", "proc", p.name, "pid", pid, "status", describe(ws)) // before its supervisor logs what it does about it
+		close(p.done)
+	}
+}
+
+// reaped answers how many processes that init did not start it has reaped.
+func (r *reaper) reaped() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.orphans
+}

@@ -1,0 +1,197 @@
+package xdesk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Xvnc describes one TigerVNC X server: RFB on a unix socket only (no TCP port, no X over TCP), no VNC
+// authentication (whoever reaches the socket is the broker: the socket is 0600), X access guarded by the
+// cookie in Auth.
+type Xvnc struct {
+	Display       int
+	Width, Height int
+	Depth         int
+	RFBSocket     string // -rfbunixpath
+	Auth          string // -auth: the Xauthority file holding the display's cookie
+	FrameRate     int    // default 30
+	Name          string // -desktop (default "deskhub")
+}
+
+// Args answers the command line (argv[0] included) for the Xvnc binary at path.
+func (x Xvnc) Args(path string) []string {
+	rate, name := x.FrameRate, x.Name
+	if rate <= 0 {
+		rate = 30
+	}
+	if name == "" {
+		name = "deskhub"
+	}
+	argv := []string{path, ":" + strconv.Itoa(x.Display),
+		"-geometry", fmt.Sprintf("%dx%d", x.Width, x.Height),
+		"-depth", strconv.Itoa(x.Depth),
+		"-rfbunixpath", x.RFBSocket, "-rfbunixmode", "0600", "-rfbport", "-1",
+		"-SecurityTypes", "None", "-nolisten", "tcp"}
+	if x.Auth != "" {
+		argv = append(argv, "-auth", x.Auth)
+	}
+	return append(argv, "-FrameRate", strconv.Itoa(rate), "-AlwaysShared", "-noreset", "-desktop", name)
+}
+
+// CheckGeometry checks a desktop size and depth the way Xvnc accepts them here: 64..8192 pixels each
+// way, depth 16, 24 or 32.
+func CheckGeometry(w, h, depth int) error {
+	if w < 64 || h < 64 || w > 8192 || h > 8192 {
+		return fmt.Errorf("geometry %dx%d out of range (64..8192)", w, h)
+	}
+	if depth != 16 && depth != 24 && depth != 32 {
+		return fmt.Errorf("depth %d: want 16, 24 or 32", depth)
+	}
+	return nil
+}
+
+// ParseGeometry parses WIDTHxHEIGHT ("1024x768") and checks it with CheckGeometry (depth 24).
+func ParseGeometry(s string) (w, h int, err error) {
+	ws, hs, ok := strings.Cut(s, "x")
+	if ok {
+		w, err = strconv.Atoi(ws)
+		if err == nil {
+			h, err = strconv.Atoi(hs)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("%q: want WIDTHxHEIGHT, e.g. 1024x768", s)
+	}
+	if err := CheckGeometry(w, h, 24); err != nil {
+		return 0, 0, err
+	}
+	return w, h, nil
+}
+
+// ParseDisplay parses ":N" (N 0..9999).
+func ParseDisplay(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(s, ":"))
+	if !strings.HasPrefix(s, ":") || err != nil || n < 0 || n > 9999 {
+		return 0, fmt.Errorf("%q: want :N, e.g. :0", s)
+	}
+	return n, nil
+}
+
+// X11Dir is where X servers make their sockets.
+const X11Dir = "/tmp/.X11-unix"
+
+// EnsureX11Dir makes sure /tmp/.X11-unix is root's sticky world-writable directory (an X server started as
+// a user would otherwise create it as that user). Not running as root, it leaves things as they are.
+func EnsureX11Dir() error {
+	const d = X11Dir
+	fi, err := os.Lstat(d)
+	if errors.Is(err, os.ErrNotExist) {
+		if os.Geteuid() != 0 {
+			return nil
+		}
+		if err := os.Mkdir(d, 0o1777); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+		return os.Chmod(d, os.ModeDir|os.ModeSticky|0o777)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", d, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", d)
+	}
+	if os.Geteuid() == 0 {
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		if (st != nil && st.Uid != 0) || fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o777 {
+			if err := os.Lchown(d, 0, 0); err != nil {
+				return fmt.Errorf("%s: %w", d, err)
+			}
+			if err := os.Chmod(d, os.ModeDir|os.ModeSticky|0o777); err != nil {
+				return fmt.Errorf("%s: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+// LockPath is the X server lock of display n.
+func LockPath(n int) string { return "/tmp/.X" + strconv.Itoa(n) + "-lock" }
+
+// SocketPath is the X socket of display n.
+func SocketPath(n int) string { return X11Dir + "/X" + strconv.Itoa(n) }
+
+// LockPID reads the pid in the X lock of display n.
+func LockPID(n int) (int, bool) {
+	b, err := os.ReadFile(LockPath(n))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid, err == nil && pid > 0
+}
+
+// Running tells whether process pid exists and is not a zombie.
+func Running(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+// Errors of WaitX.
+var (
+	ErrDisplayBusy  = errors.New("display taken by another X server")
+	ErrServerExited = errors.New("Xvnc exited")
+	errNoDisplay    = errors.New("display does not answer")
+)
+
+// WaitX waits until the X server with pid serves display n: it accepts a connection with cookie, and
+// the display's lock holds pid. It answers ErrServerExited when exited closes first, ErrDisplayBusy when
+// the lock belongs to another live process, and the last connection error when ctx ends.
+func WaitX(ctx context.Context, n int, cookie []byte, pid int, exited <-chan struct{}) error {
+	var last error = errNoDisplay
+	for {
+		select {
+		case <-exited:
+			return ErrServerExited
+		default:
+		}
+		if lp, ok := LockPID(n); ok && lp != pid && Running(lp) {
+			return ErrDisplayBusy
+		}
+		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+		x, err := DialX(cctx, n, cookie)
+		ccancel()
+		if err == nil {
+			x.Close()
+			// Make sure it is our server that answered.
+			if lp, ok := LockPID(n); ok && lp == pid {
+				return nil
+			}
+			last = errors.New("display answers but its lock is not the server's")
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-exited:
+			return ErrServerExited
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
