@@ -29,7 +29,7 @@ var rules = []rule{
 	{room: "Go SDK", pkgs: []string{"client/..."}, allowed: []string{module + "/api/", "github.com/coder/websocket"}},
 	{room: "domain", pkgs: []string{"internal/session/...", "internal/infra", "internal/unixid/...",
 		"internal/placement/...", "internal/fault/...", "internal/revoke/...", "internal/provider/...",
-		"internal/store/...", "internal/lxdconn/...", "internal/auth/...", "internal/account/..."},
+		"internal/store/...", "internal/lxdconn/...", "internal/auth/...", "internal/account/...", "internal/imagestore/..."},
 		forbid: []string{"net/http/...", module + "/internal/httpapi/...", module + "/internal/server/...",
 			module + "/internal/cli/..."}},
 	{room: "domain errors", pkgs: []string{"internal/fault/..."}, forbid: []string{module + "/..."}},

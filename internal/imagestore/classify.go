@@ -82,8 +82,10 @@ func notImage(format string, args ...any) error {
 // told by their magic), with metadata.yaml is a unified image when it also has rootfs/ (a container)
 // or rootfs.img (a virtual machine), else a split image's metadata. metadata.yaml must name the
 // architecture and the creation date. Anything else is refused (fault.Invalid about "file").
-// Classify reads no more of a tarball than it needs, and holds no more than metadata.yaml in memory.
-func Classify(r io.Reader) (Class, error) {
+// Classify reads no more of a tarball than it needs, and holds no more than metadata.yaml in memory;
+// a compressed tarball that unpacks to more than 32 times size plus 64 MiB before both are found is
+// refused as a decompression bomb (size is the file's length; LXD's images unpack to a few times it).
+func Classify(r io.Reader, size int64) (Class, error) {
 	br := bufio.NewReaderSize(r, 4096)
 	head, _ := br.Peek(512)
 	switch {
@@ -125,6 +127,9 @@ func Classify(r io.Reader) (Class, error) {
 	if err != nil {
 		return Class{}, notImage("a broken %s stream (%v)", c.Compression, err)
 	}
+	if c.Compression != CompressNone {
+		in = &unpackLimit{r: in, left: 32*max(size, 0) + 64<<20}
+	}
 	tb := bufio.NewReaderSize(in, 4096)
 	th, _ := tb.Peek(512)
 	if !isTar(th) {
@@ -150,6 +155,26 @@ func Classify(r io.Reader) (Class, error) {
 		c.Type = store.ImageUnified
 	}
 	return c, nil
+}
+
+// unpackLimit fails a decompressed stream once it has given more than left bytes.
+type unpackLimit struct {
+	r    io.Reader
+	left int64
+}
+
+var errUnpackLimit = errors.New("it unpacks to far more than its size (a decompression bomb?)")
+
+func (u *unpackLimit) Read(p []byte) (int, error) {
+	if u.left <= 0 {
+		return 0, errUnpackLimit
+	}
+	if int64(len(p)) > u.left {
+		p = p[:u.left]
+	}
+	n, err := u.r.Read(p)
+	u.left -= int64(n)
+	return n, err
 }
 
 // isTar tells a tar header block: "ustar" at offset 257 (POSIX and GNU).

@@ -37,7 +37,7 @@ func FuzzClassify(f *testing.F) {
 		f.Add(bz)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := imagestore.Classify(bytes.NewReader(b))
+		c, err := imagestore.Classify(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			var fe *fault.Error
 			if !errors.As(err, &fe) || fe.Kind != fault.Invalid || fe.Field != "file" || fe.Msg == "" {

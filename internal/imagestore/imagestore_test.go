@@ -564,9 +564,12 @@ func TestClassify(t *testing.T) {
 		{"gzip of text", imagetest.Compress(t, []byte("hello"), "gzip"), "", "", "holds no tarball"},
 		{"broken gzip", []byte{0x1f, 0x8b, 0, 0}, "", "", "broken gzip"},
 		{"text", []byte("#!/bin/sh\n"), "", "", "not an image"},
+		// 70 MiB of zeros before metadata.yaml (which sorts after "a-big"), gzipped to some 70 KiB.
+		{"decompression bomb", imagetest.Tarball(t, imagetest.Tar{Files: map[string]string{"a-big": strings.Repeat("\x00", 70<<20),
+			"metadata.yaml": meta}, Compression: "gzip"}), "", "", "decompression bomb"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := imagestore.Classify(bytes.NewReader(tc.b))
+			c, err := imagestore.Classify(bytes.NewReader(tc.b), int64(len(tc.b)))
 			if tc.errContains != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errContains) {
 					t.Fatalf("got %+v, %v; want an error with %q", c, err, tc.errContains)

@@ -126,7 +126,7 @@ func (s *Service) Upload(ctx context.Context, u Upload) (store.ImageFile, error)
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return none, fmt.Errorf("imagestore: %w", err)
 	}
-	class, err := Classify(tmp)
+	class, err := Classify(tmp, n)
 	if err != nil {
 		return none, err
 	}
