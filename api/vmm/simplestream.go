@@ -67,7 +67,7 @@ func (r *SimplestreamAddRequest) Validate() error {
 // SimplestreamUploadRequest is the body of simplestream.upload as JSON, for small files: file is
 // base64. Large files go as multipart/form-data (SimplestreamUploadForm), streamed.
 type SimplestreamUploadRequest struct {
-	File    []byte                    `json:"file" required:"true" doc:"the image file (a multipart part; base64 in a JSON body)"`
+	File    []byte                    `json:"file" required:"true" doc:"the image file, base64 (at most 64 MiB of JSON; larger files go as multipart/form-data)"`
 	Payload SimplestreamUploadPayload `json:"payload" required:"true" doc:"which product version the file belongs to"`
 }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -583,5 +584,60 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("metadata %+v", c.Metadata)
 			}
 		})
+	}
+}
+
+// TestTreeCache: with 100 products the tree is built once and then answered from the cache until a
+// change (or CacheTTL, for changes another replica made) drops it.
+func TestTreeCache(t *testing.T) {
+	e := newEnv(t)
+	c := t.Context()
+	for i := range 100 {
+		e.product("os"+strings.Repeat("x", i%7), "r"+string(rune('a'+i%26))+strings.Repeat("1", i/26), "amd64", "", "")
+	}
+	t1, err := e.s.Tree(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t2, _ := e.s.Tree(c); t2 != t1 {
+		t.Fatal("the second Tree was built again")
+	}
+	var index struct {
+		Index map[string]struct{ Products []string } `json:"index"`
+	}
+	if err := json.Unmarshal(t1.Index, &index); err != nil || len(index.Index["images"].Products) != 100 {
+		t.Fatalf("index of 100 products: %v, %d", err, len(index.Index["images"].Products))
+	}
+	list, _ := e.s.Products(c)
+	e.mustUpload(list[0].ID, "20261201", "", imagetest.SquashFS(10, 0))
+	t3, _ := e.s.Tree(c)
+	if t3 == t1 || !bytes.Contains(t3.Images, []byte(`"20261201"`)) {
+		t.Fatal("an upload did not drop the cached tree")
+	}
+	e.now = e.now.Add(imagestore.DefaultCacheTTL + time.Second)
+	if t4, _ := e.s.Tree(c); t4 == t3 || !bytes.Equal(t4.Images, t3.Images) {
+		t.Fatal("the tree was not rebuilt (the same) after CacheTTL")
+	}
+}
+
+func BenchmarkTreeCached(b *testing.B) {
+	st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "deskhub.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	s, err := imagestore.New(imagestore.Options{Store: st, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 100 {
+		if _, err := s.AddProduct(b.Context(), imagestore.ProductSpec{OS: "os", Release: "r" + strconv.Itoa(i), Arch: "amd64"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if _, err := s.Tree(b.Context()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

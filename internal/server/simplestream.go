@@ -64,7 +64,11 @@ func (s *Server) imagesOn() (*imagestore.Service, error) {
 // uploadRoute gives simplestream.upload its own body limit (the largest image plus the form) and body
 // deadline (--image-upload-timeout instead of --body-timeout).
 func (s *Server) uploadRoute(r httpapi.Route) httpapi.Route {
-	r.MaxBody = s.cfg.Images.MaxSize + uploadFormSlack
+	max := s.cfg.Images.MaxSize
+	if s.images != nil {
+		max = s.images.MaxSize()
+	}
+	r.MaxBody = max + uploadFormSlack
 	r.BodyTimeout = s.cfg.Images.UploadTimeout
 	return r
 }
