@@ -148,11 +148,11 @@ func New(opts Options) (*Server, error) {
 			DisableRecovery: opts.Config.Features.DisableUserRecovery, DisableSSHKeyAdd: opts.Config.Features.DisableSSHKeyAdd,
 			WebAuthn: opts.Config.Features.WebAuthnEnabled},
 	})
-	if err := s.setupInfra(context.Background(), opts.Config); err != nil {
+	if err := s.setupImages(opts); err != nil {
 		s.closeSessions()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	if err := s.setupImages(opts); err != nil {
+	if err := s.setupInfra(context.Background(), opts.Config); err != nil {
 		s.closeSessions()
 		return nil, fmt.Errorf("server: %w", err)
 	}
