@@ -106,6 +106,11 @@ type request struct {
 	body   any         // JSON-encoded when not nil
 	header http.Header // extra headers
 	token  *string     // overrides the client's token when set (login stages)
+	// stream, when set, is sent as the body instead of body, as streamType, streamLen bytes long
+	// (-1: unknown, sent chunked); it is read once, never buffered.
+	stream     io.Reader
+	streamType string
+	streamLen  int64
 }
 
 // send makes the HTTP request and answers the response; the caller closes its body.
@@ -122,9 +127,18 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		}
 		body = bytes.NewReader(b)
 	}
+	if r.stream != nil {
+		body = r.stream
+	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
 	if err != nil {
 		return nil, err
+	}
+	if r.stream != nil {
+		req.ContentLength = r.streamLen
+		if r.streamLen == 0 {
+			req.Body = http.NoBody
+		}
 	}
 	if c.shareKey != "" {
 		req.Header.Set("X-Share-Key", c.shareKey)
@@ -132,7 +146,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	for k, v := range r.header {
 		req.Header[k] = v
 	}
-	if body != nil {
+	if r.stream != nil {
+		req.Header.Set("Content-Type", r.streamType)
+	} else if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")

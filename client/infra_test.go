@@ -238,19 +238,4 @@ func TestInfrastructureWithoutLXD(t *testing.T) {
 			t.Errorf("%s: %v (%T), want a 4xx (or 502) infra *client.Error", name, err, err)
 		}
 	}
-	// The simplestreams image server is planned: 501.
-	for name, err := range map[string]error{
-		"SimplestreamList":   func() error { _, err := c.SimplestreamList(ctx); return err }(),
-		"SimplestreamImages": func() error { _, err := c.SimplestreamImages(ctx); return err }(),
-		"SimplestreamAdd": func() error {
-			_, err := c.SimplestreamAdd(ctx, vmm.SimplestreamAddRequest{ProductArch: "amd64", ProductOS: "debian", ProductRelease: "13"})
-			return err
-		}(),
-		"SimplestreamUpload": func() error {
-			_, err := c.SimplestreamUpload(ctx, vmm.SimplestreamUploadRequest{File: []byte("x"), Payload: vmm.SimplestreamUploadPayload{ProductID: "p", ProductVersionSerial: "1"}})
-			return err
-		}(),
-	} {
-		wantStatus(t, name, err, client.SurfaceInfra, 501)
-	}
 }

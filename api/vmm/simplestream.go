@@ -30,13 +30,14 @@ type SimplestreamProductAttributes struct {
 // SimplestreamImageAttributes describe one uploaded file of a product version.
 type SimplestreamImageAttributes struct {
 	ProductID            string    `json:"product_id" doc:"product the file belongs to"`
-	ProductVersionSerial string    `json:"product_version_serial" doc:"version serial (e.g. 20250101_00:00)"`
+	ProductVersionSerial string    `json:"product_version_serial" doc:"version serial (e.g. 20250101_0000)"`
 	FileName             string    `json:"file_name" doc:"file name"`
 	FileType             string    `json:"file_type" doc:"simplestreams ftype: lxd.tar.xz, squashfs, disk-kvm.img…"`
 	FileSize             int64     `json:"file_size" doc:"size in bytes"`
 	FileSHA256           string    `json:"file_sha256" doc:"SHA-256 of the file"`
 	FilePath             string    `json:"file_path" doc:"path of the file under the image server"`
 	FileUploadedAt       time.Time `json:"file_uploaded_at" doc:"when the file was uploaded"`
+	FileFingerprints     []string  `json:"file_fingerprints" doc:"LXD fingerprints of the images the file makes (deskhub extension): a unified tarball's sha256; for a split image's metadata, the combined hash with each root file uploaded so far; none for root files"`
 	Provider             Provider  `json:"provider" doc:"always \"internal\""`
 }
 
@@ -63,16 +64,23 @@ func (r *SimplestreamAddRequest) Validate() error {
 	return nil
 }
 
-// SimplestreamUploadRequest is the body of simplestream.upload. It is sent as multipart/form-data: a
-// part "file" with the image file and a part "payload" with the JSON object below; in a JSON body,
-// file is base64.
+// SimplestreamUploadRequest is the body of simplestream.upload as JSON, for small files: file is
+// base64. Large files go as multipart/form-data (SimplestreamUploadForm), streamed.
 type SimplestreamUploadRequest struct {
-	File    []byte                    `json:"file" required:"true" doc:"the image file (a multipart part; base64 in a JSON body)"`
+	File    []byte                    `json:"file" required:"true" doc:"the image file, base64 (at most 64 MiB of JSON; larger files go as multipart/form-data)"`
 	Payload SimplestreamUploadPayload `json:"payload" required:"true" doc:"which product version the file belongs to"`
+}
+
+// SimplestreamUploadForm is simplestream.upload as multipart/form-data: the part "payload" (JSON, and
+// first), then the part "file" with the file, whose name (the part's filename) it is stored under.
+type SimplestreamUploadForm struct {
+	Payload SimplestreamUploadPayload `json:"payload" required:"true" doc:"which product version the file belongs to (a JSON part, before the file)"`
+	File    []byte                    `json:"file" required:"true" format:"binary" doc:"the image file (its part's filename names it; default: after its type)"`
 }
 
 // SimplestreamUploadPayload names the product version an uploaded file belongs to.
 type SimplestreamUploadPayload struct {
 	ProductID            string `json:"product_id" required:"true" doc:"product id (from simplestream.add)"`
-	ProductVersionSerial string `json:"product_version_serial" required:"true" doc:"version serial of the upload"`
+	ProductVersionSerial string `json:"product_version_serial" required:"true" doc:"version serial: the date as YYYYMMDD first, e.g. 20261201 or 20261201_1200 (LXD skips other versions)"`
+	FileSHA256           string `json:"file_sha256,omitempty" doc:"SHA-256 of the file, hex (deskhub extension): if given and the file's differs, nothing is stored (400)"`
 }

@@ -177,11 +177,43 @@ func (b *builder) route(r *httpapi.Route) error {
 		} else if r.Op.Req != nil {
 			op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().
 				WithContent(openapi3.NewContentWithSchemaRef(req, mediaTypes(r.Surface)))}
+			if r.Op.Form != nil {
+				mt, err := b.form(r.Op.Form)
+				if err != nil {
+					return err
+				}
+				op.RequestBody.Value.Content["multipart/form-data"] = mt
+			}
 		}
 		b.responses(op, r, resp)
 		item.SetOperation(method, op)
 	}
 	return nil
+}
+
+// form is the multipart/form-data media type of a form struct: members of struct type are JSON parts,
+// the others (files: []byte with format:"binary") raw parts.
+func (b *builder) form(t reflect.Type) (*openapi3.MediaType, error) {
+	schema, err := b.schema(t)
+	if err != nil {
+		return nil, err
+	}
+	mt := openapi3.NewMediaType().WithSchemaRef(schema)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct {
+			mt.WithEncoding(name, &openapi3.Encoding{ContentType: "application/json"})
+		}
+	}
+	return mt, nil
 }
 
 func mediaTypes(s httpapi.Surface) []string {
@@ -258,12 +290,16 @@ func operationID(r *httpapi.Route, method string, manyMethods bool) string {
 	return id
 }
 
-// customize adds what Go types don't say: descriptions (doc tag), enums (enum tag, comma-separated),
+// customize adds what Go types don't say: descriptions (doc tag), formats (format tag: "binary" for a
+// file part), enums (enum tag, comma-separated),
 // required members (required:"true"), JSON Schema 2020 null types in place of 3.0's nullable, and the
 // JSON types of members with custom decoding.
 func customize(_ string, t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
 	if d := tag.Get("doc"); d != "" {
 		s.Description = d
+	}
+	if f := tag.Get("format"); f != "" {
+		s.Format = f
 	}
 	if e := tag.Get("enum"); e != "" {
 		for _, v := range strings.Split(e, ",") {

@@ -270,6 +270,9 @@ func TestServeBadConfiguration(t *testing.T) {
 		{"bad geometry", []string{"--data", t.TempDir(), "--display-geometry", "big"}, "display geometry", ""},
 		{"bad body timeout", []string{"--data", t.TempDir(), "--body-timeout", "soon"}, "--body-timeout", ""},
 		{"short body timeout", []string{"--data", t.TempDir(), "--body-timeout", "10ms"}, "body timeout", ""},
+		{"bad image size", []string{"--data", t.TempDir(), "--image-max-size", "4GB"}, `--image-max-size "4GB": unknown unit`, ""},
+		{"small image size", []string{"--data", t.TempDir(), "--image-max-size", "1KiB"}, "image max size", ""},
+		{"bad image age", []string{"--data", t.TempDir(), "--image-max-age", "old"}, "--image-max-age", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -298,6 +301,19 @@ func TestServeBadConfiguration(t *testing.T) {
 				t.Fatalf("panicked: %s", r.stderr)
 			}
 		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"4GiB": 4 << 30, "4G": 4 << 30, "512MiB": 512 << 20, "1048576": 1 << 20, "2 TiB": 2 << 40, "10B": 10, "3K": 3072} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "GiB", "-1", "4GB", "1.5GiB", "99999999999TiB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) worked", bad)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,6 +81,14 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&opTimeout, "op-timeout", "DESKHUB_OP_TIMEOUT", in.OpTimeout.String(), "longest an instance operation (instance.add, instance.action) may take before it is reported failed")
 	b.string(&bindTimeout, "stream-bind-timeout", "DESKHUB_STREAM_BIND_TIMEOUT", in.StreamBindTimeout.String(), "how long an event stream may wait for event.auth before it is closed")
 	b.string(&heartbeat, "stream-heartbeat", "DESKHUB_STREAM_HEARTBEAT", in.Heartbeat.String(), "pause between heartbeats on idle event streams")
+	im := &cfg.Images
+	var imageMaxSize, uploadTimeout, imageMaxAge, retention string
+	b.string(&im.Dir, "image-dir", "DESKHUB_IMAGE_DIR", "", "directory of the simplestreams image server's files; default <data>/images")
+	b.string(&imageMaxSize, "image-max-size", "DESKHUB_IMAGE_MAX_SIZE", "4GiB", "largest file simplestream.upload accepts (bytes, or with KiB, MiB, GiB, TiB)")
+	b.string(&uploadTimeout, "image-upload-timeout", "DESKHUB_IMAGE_UPLOAD_TIMEOUT", im.UploadTimeout.String(), "longest an image upload's body may take to arrive (it replaces --body-timeout for simplestream.upload)")
+	b.int(&im.KeepVersions, "image-keep-versions", "DESKHUB_IMAGE_KEEP_VERSIONS", im.KeepVersions, "versions of each image product retention keeps (0: no count limit)")
+	b.string(&imageMaxAge, "image-max-age", "DESKHUB_IMAGE_MAX_AGE", "0", "retention removes image versions uploaded longer ago, except a product's newest (0: no age limit)")
+	b.string(&retention, "image-retention-interval", "DESKHUB_IMAGE_RETENTION_INTERVAL", im.RetentionInterval.String(), "pause between image retention rounds (0: no retention)")
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
@@ -114,10 +123,14 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	}{{"--shutdown-grace", grace, &cfg.ShutdownGrace}, {"--body-timeout", bodyTimeout, &cfg.BodyTimeout}, {"--login-ttl", loginTTL, &a.LoginTTL},
 		{"--code-ttl", codeTTL, &a.CodeTTL}, {"--max-token-lifetime", maxToken, &a.MaxTokenLifetime},
 		{"--op-timeout", opTimeout, &in.OpTimeout}, {"--stream-bind-timeout", bindTimeout, &in.StreamBindTimeout},
-		{"--stream-heartbeat", heartbeat, &in.Heartbeat}} {
+		{"--stream-heartbeat", heartbeat, &in.Heartbeat}, {"--image-upload-timeout", uploadTimeout, &im.UploadTimeout},
+		{"--image-max-age", imageMaxAge, &im.MaxAge}, {"--image-retention-interval", retention, &im.RetentionInterval}} {
 		if *d.dst, err = time.ParseDuration(d.val); err != nil {
 			return fmt.Errorf("%s %q: %v", d.flag, d.val, err)
 		}
+	}
+	if im.MaxSize, err = parseSize(imageMaxSize); err != nil {
+		return fmt.Errorf("--image-max-size %q: %v", imageMaxSize, err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -170,6 +183,30 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	}
 	log.Info("deskhub stopped")
 	return nil
+}
+
+// parseSize reads a size in bytes, or with a binary unit: 4GiB, 512MiB, 4G (K, M, G, T are KiB, MiB,
+// GiB, TiB).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.TrimSpace(s[i:])
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a number of bytes, optionally with KiB, MiB, GiB or TiB")
+	}
+	shift := map[string]uint{"": 0, "B": 0, "K": 10, "KiB": 10, "M": 20, "MiB": 20, "G": 30, "GiB": 30, "T": 40, "TiB": 40}
+	sh, ok := shift[unit]
+	if !ok {
+		return 0, fmt.Errorf("unknown unit %q: want KiB, MiB, GiB or TiB", unit)
+	}
+	if n > (1<<62)>>sh {
+		return 0, fmt.Errorf("too large")
+	}
+	return n << sh, nil
 }
 
 func newLogger(e *Env, level, format string) (*slog.Logger, error) {

@@ -54,6 +54,26 @@ type Config struct {
 	Mail     Mail
 	Sessions Sessions
 	Infra    Infra
+	Images   Images
+}
+
+// Images configures deskhub's simplestreams image server (on when Features.SimplestreamEnabled).
+type Images struct {
+	// Dir holds the image files (images/<os>/<release>/<arch>/<variant>/<serial>/<file> of the tree is
+	// Dir/<os>/…); empty: <data>/images.
+	Dir string
+	// MaxSize bounds one uploaded file in bytes (larger: 413).
+	MaxSize int64
+	// UploadTimeout is how long simplestream.upload's body may take to arrive; it replaces BodyTimeout
+	// for that route, once the caller is authenticated.
+	UploadTimeout time.Duration
+	// KeepVersions is how many versions of each product retention keeps (0: no count limit).
+	KeepVersions int
+	// MaxAge makes retention remove versions uploaded longer ago (0: no age limit; a product's newest
+	// version is never removed for its age).
+	MaxAge time.Duration
+	// RetentionInterval is the pause between retention rounds (0: no retention).
+	RetentionInterval time.Duration
 }
 
 // TLS configures the HTTPS listener. LXD pulls images over HTTPS only, so deskhub's simplestreams
@@ -168,7 +188,8 @@ func Default() Config {
 		Mail: Mail{From: "deskhub@localhost"},
 		Sessions: Sessions{MaxPerUser: 10, UserPrefix: unixid.DefaultPrefix,
 			Suggestions: []string{"Terminal=xterm", "Clock=xclock"}},
-		Infra: Infra{OpTimeout: 5 * time.Minute, StreamBindTimeout: 30 * time.Second, Heartbeat: 15 * time.Second},
+		Infra:  Infra{OpTimeout: 5 * time.Minute, StreamBindTimeout: 30 * time.Second, Heartbeat: 15 * time.Second},
+		Images: Images{MaxSize: 4 << 30, UploadTimeout: 2 * time.Hour, KeepVersions: 3, RetentionInterval: time.Hour},
 	}
 }
 
@@ -270,6 +291,21 @@ func (c Config) Validate() error {
 		if d < time.Second {
 			return fmt.Errorf("%s %s: want at least 1s", name, d)
 		}
+	}
+	if c.Images.MaxSize < 1<<20 {
+		return fmt.Errorf("image max size %d: want at least 1 MiB (1048576 bytes)", c.Images.MaxSize)
+	}
+	if c.Images.UploadTimeout < time.Second {
+		return fmt.Errorf("image upload timeout %s: want at least 1s", c.Images.UploadTimeout)
+	}
+	if c.Images.KeepVersions < 0 {
+		return fmt.Errorf("image keep versions %d: want 0 (no limit) or more", c.Images.KeepVersions)
+	}
+	if c.Images.MaxAge < 0 {
+		return fmt.Errorf("image max age %s: want 0 (no limit) or more", c.Images.MaxAge)
+	}
+	if c.Images.RetentionInterval != 0 && c.Images.RetentionInterval < time.Second {
+		return fmt.Errorf("image retention interval %s: want 0 (no retention) or at least 1s", c.Images.RetentionInterval)
 	}
 	if c.Infra.SecretKey != "" && len(c.Infra.SecretKey) < 16 {
 		return fmt.Errorf("secret key: want at least 16 characters, not %d", len(c.Infra.SecretKey))

@@ -28,6 +28,11 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"display colour depth": func(c *Config) { c.Display.ColorDepth = 12 },
 		"display frame rate":   func(c *Config) { c.Display.FrameRate = 0 },
 		"display clipboard":    func(c *Config) { c.Display.Clipboard = "sometimes" },
+		"image max size":       func(c *Config) { c.Images.MaxSize = 1000 },
+		"image upload timeout": func(c *Config) { c.Images.UploadTimeout = 0 },
+		"image keep versions":  func(c *Config) { c.Images.KeepVersions = -1 },
+		"image max age":        func(c *Config) { c.Images.MaxAge = -time.Hour },
+		"image retention":      func(c *Config) { c.Images.RetentionInterval = time.Millisecond },
 	}
 	for want, mutate := range cases {
 		c := Default()

@@ -40,6 +40,22 @@ func BodyDeadline(h http.Handler, d time.Duration) http.Handler {
 	})
 }
 
+// extendBodyDeadline gives the request's body (under BodyDeadline) the deadline d from now instead
+// of the default (d < 0: none). Without BodyDeadline's wrapper there is no deadline to change.
+func extendBodyDeadline(r *http.Request, d time.Duration) {
+	b, ok := r.Body.(*deadlineBody)
+	if !ok {
+		return
+	}
+	at := time.Time{}
+	if d > 0 {
+		at = time.Now().Add(d)
+	}
+	if err := b.rc.SetReadDeadline(at); err == nil {
+		b.limit = d
+	}
+}
+
 // isUpgrade tells a protocol switch (websocket): it reads no body, and its connection outlives the
 // request.
 func isUpgrade(r *http.Request) bool {

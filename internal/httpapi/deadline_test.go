@@ -152,3 +152,62 @@ func TestBufferBody(t *testing.T) {
 		})
 	}
 }
+
+// TestRouteBodyLimits: a route with its own body limit and deadline (an upload) takes a body larger
+// than the mux's limit and slower than the default deadline, once its caller is authenticated; other
+// routes keep the defaults; HandleRaw answers errors in the surface's envelope.
+func TestRouteBodyLimits(t *testing.T) {
+	upload := FormOp[Empty, Empty, int](func(c *Call) (int, error) {
+		b, err := io.ReadAll(c.R.Body)
+		if err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	})
+	m := NewMux(Options{MaxBody: 16, Auth: fakeAuth{}}, []Route{
+		{Surface: Infra, Methods: []string{"POST"}, Path: "/api/v1/up.load", Access: User, Op: upload, MaxBody: 64, BodyTimeout: 2 * time.Second},
+		{Surface: Infra, Methods: []string{"POST"}, Path: "/api/v1/small.load", Access: User, Op: upload},
+	})
+	m.HandleRaw("GET /raw/", Infra, "raw", func(w http.ResponseWriter, r *http.Request) error {
+		return NotFound("nothing at %s", r.URL.Path)
+	})
+	srv := httptest.NewServer(BodyDeadline(m, 300*time.Millisecond))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	post := func(path string, n int, token string) string {
+		auth := ""
+		if token != "" {
+			auth = "Authorization: Bearer " + token + "\r\n"
+		}
+		return fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", path, auth, n)
+	}
+	body40 := strings.Repeat("x", 40)
+	for _, tc := range []struct {
+		name, head, body string
+		pause            time.Duration
+		status           string
+	}{
+		{"larger than the mux's limit, within the route's", post("/api/v1/up.load", 40, "user"), body40, 0, "200"},
+		{"over the route's limit", post("/api/v1/up.load", 80, "user"), strings.Repeat("x", 80), 0, "413"},
+		{"the mux's limit elsewhere", post("/api/v1/small.load", 40, "user"), body40, 0, "413"},
+		{"slower than the default deadline, within the route's", post("/api/v1/up.load", 8, "user"), "12345678", 100 * time.Millisecond, "200"},
+		{"the default deadline elsewhere", post("/api/v1/small.load", 8, "user"), "12345678", 100 * time.Millisecond, "408"},
+		{"no longer deadline before authentication", post("/api/v1/up.load", 8, ""), "12345678", 100 * time.Millisecond, "401"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line, _ := rawRequest(t, addr, tc.head, tc.body, tc.pause)
+			if !strings.Contains(line, " "+tc.status+" ") {
+				t.Fatalf("status line %q, want %s", line, tc.status)
+			}
+		})
+	}
+	resp, err := http.Get(srv.URL + "/raw/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(b), `"errors"`) || resp.Header.Get("X-Request-Id") == "" {
+		t.Fatalf("HandleRaw: %d %s", resp.StatusCode, b)
+	}
+}

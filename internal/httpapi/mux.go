@@ -89,6 +89,15 @@ func NewMux(opts Options, tables ...[]Route) *Mux {
 // surfaces' own prefixes are set up by NewMux; the agent serves its surface at "/").
 func (m *Mux) HandleUnknown(prefix string, s Surface) { m.Handle(prefix, m.notFound(s)) }
 
+// HandleRaw serves pattern with fn, which writes its own answer (files, generated documents), with
+// what routes get: a request id, metrics under route, one log line, and an error fn returns before
+// writing anything answered in the surface's envelope.
+func (m *Mux) HandleRaw(pattern string, s Surface, route string, fn func(w http.ResponseWriter, r *http.Request) error) {
+	m.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.instrument(w, r, s, route, func(w http.ResponseWriter) error { return fn(w, r) })
+	}))
+}
+
 // Routes lists every route the mux serves.
 func (m *Mux) Routes() []Route { return slices.Clone(m.routes) }
 
@@ -136,8 +145,15 @@ func (m *Mux) serve(w http.ResponseWriter, r *http.Request, route *Route) {
 			return err
 		}
 		c.Principal = p
+		if route.BodyTimeout != 0 {
+			extendBodyDeadline(r, route.BodyTimeout)
+		}
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, m.opts.MaxBody)
+			limit := m.opts.MaxBody
+			if route.MaxBody > 0 {
+				limit = route.MaxBody
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		result, err := route.Op.serve(c)
 		if err != nil || route.Op.Raw {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"reflect"
+	"time"
 )
 
 // Surface is one of deskhub's API surfaces; it decides the envelope of every answer.
@@ -73,6 +74,11 @@ type Route struct {
 	Tag string
 	// Seed names the seed endpoint this route serves, for the contract test ("" for deskhub extras).
 	Seed string
+	// MaxBody is the route's own request body limit (0: the mux's); uploads take more than other calls.
+	MaxBody int64
+	// BodyTimeout is the route's own deadline for the request body (0: the one of BodyDeadline), set
+	// once the caller is authenticated: a large upload needs longer than the API's default.
+	BodyTimeout time.Duration
 }
 
 // Operation is a handler together with the Go types of its request body and result, so that decoding,
@@ -83,7 +89,10 @@ type Operation struct {
 	// Planned is set on operations a later issue implements; they answer 501.
 	Planned string
 	// Raw operations write the answer themselves (streams, files, websockets).
-	Raw   bool
+	Raw bool
+	// Form, when set, is the multipart/form-data form the request may come as besides JSON (a struct:
+	// a member of struct type is a JSON part, a []byte member a file part); the handler reads the body.
+	Form  reflect.Type
 	serve func(c *Call) (any, error)
 }
 
@@ -122,6 +131,20 @@ func Op[Req, Resp any](fn func(c *Call, req *Req) (Resp, error)) Operation {
 				return nil, err
 			}
 			return fn(c, req)
+		},
+	}
+}
+
+// FormOp builds an operation whose handler reads the request body itself: a JSON body shaped as Req,
+// or a multipart/form-data body shaped as Form (uploads, whose files are streamed rather than
+// decoded). Its result is written inside the surface's envelope, as Op's.
+func FormOp[Req, Form, Resp any](fn func(c *Call) (Resp, error)) Operation {
+	return Operation{
+		Req:  reflect.TypeFor[Req](),
+		Resp: reflect.TypeFor[Resp](),
+		Form: reflect.TypeFor[Form](),
+		serve: func(c *Call) (any, error) {
+			return fn(c)
 		},
 	}
 }

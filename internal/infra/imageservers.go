@@ -2,12 +2,14 @@ package infra
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 
 	incus "github.com/lxc/incus/v6/client"
 	"github.com/lxc/incus/v6/shared/api"
+	"github.com/lxc/incus/v6/shared/simplestreams"
 
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/account"
@@ -158,4 +160,42 @@ func (s *Service) imageSource(spec *opSpec) (api.InstanceSource, error) {
 	}
 	src.Server, src.Protocol, src.Certificate = is.pullURL(), "simplestreams", is.Certificate
 	return src, nil
+}
+
+// ImagesFromStream reads a simplestreams products document (streams/v1/images.json) as LXD does and
+// answers the images it offers.
+func ImagesFromStream(doc []byte) ([]api.Image, error) {
+	var p simplestreams.Products
+	if err := json.Unmarshal(doc, &p); err != nil {
+		return nil, fmt.Errorf("reading a simplestreams products document: %w", err)
+	}
+	ims, _ := p.ToAPI()
+	return ims, nil
+}
+
+// BaseImages answers the fingerprints of the images the instances of every server were created from
+// (volatile.base_image), so that deskhub's image server never removes one in use. A server it cannot
+// ask makes it fail: the caller then removes nothing.
+func (s *Service) BaseImages(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.st.ListServers(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, row := range rows {
+		cl, err := s.lxd.Get(row.ID)
+		if err != nil {
+			return nil, fmt.Errorf("server %d: %w", row.ID, err)
+		}
+		ins, err := cl.GetInstances(api.InstanceTypeAny)
+		if err != nil {
+			return nil, fmt.Errorf("server %d: listing instances: %w", row.ID, err)
+		}
+		for _, in := range ins {
+			if fp := in.Config["volatile.base_image"]; fp != "" {
+				out[fp] = true
+			}
+		}
+	}
+	return out, nil
 }

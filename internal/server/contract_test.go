@@ -170,12 +170,29 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 	}
 }
 
-// TestPlannedRoutesAnswer501: every planned route answers 501 in its surface's envelope.
+// TestPlannedRoutesAnswer501: every planned route answers 501 in its surface's envelope. When the
+// server has none left, one planned route per surface on a mux of their own shows the mechanism.
 func TestPlannedRoutesAnswer501(t *testing.T) {
 	s := newTestServer(t)
-	h := s.Handler()
+	var h http.Handler = s.Handler()
+	routes := s.Routes()
+	planned := 0
+	for _, r := range routes {
+		if !r.Op.Implemented() {
+			planned++
+		}
+	}
+	if planned == 0 {
+		t.Log("every route of the server is implemented; checking planned routes on a mux of their own")
+		routes = []httpapi.Route{
+			{Surface: httpapi.Infra, Methods: []string{"POST"}, Path: "/api/v1/later.do", Op: httpapi.Planned[httpapi.Empty, httpapi.Empty]("a later issue")},
+			{Surface: httpapi.Session, Methods: []string{"GET", "POST"}, Path: "/v3/api/later", Op: httpapi.Planned[httpapi.Empty, httpapi.Empty]("a later issue")},
+			{Surface: httpapi.Agent, Methods: []string{"GET"}, Path: "/spawner/{session_id}/later", Op: httpapi.Planned[httpapi.Empty, httpapi.Empty]("a later issue")},
+		}
+		h = httpapi.NewMux(httpapi.Options{}, routes)
+	}
 	n := 0
-	for _, r := range s.Routes() {
+	for _, r := range routes {
 		if r.Op.Implemented() {
 			continue
 		}

@@ -45,7 +45,8 @@ func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	s.infra, err = infra.New(infra.Options{Store: s.store, Hub: s.hub, Log: s.log, Conns: s.lxd,
-		CertName: certName, OpTimeout: cfg.Infra.OpTimeout, ImageServers: s.imageServers(cfg)})
+		CertName: certName, OpTimeout: cfg.Infra.OpTimeout, ImageServers: s.imageServers(cfg),
+		OwnImages: s.ownImages})
 	return err
 }
 

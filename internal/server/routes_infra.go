@@ -8,11 +8,6 @@ import (
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
 
-// Labels of the work that brings each planned infrastructure endpoint.
-const (
-	infraPlanSimplestream = "simplestreams image server (later issue)"
-)
-
 // infraRoute builds one route of the infrastructure surface from the seed's method and path ("POST
 // /v1/user.login"); deskhub serves the seed's /v1/… under /api/v1/…. Extra methods (beyond the seed's)
 // follow in also.
@@ -41,7 +36,7 @@ func infraExtra(path string, access httpapi.Access, tag, summary string, op http
 // infraRoutes is the infrastructure surface (ui-vmm seed), in the seed's order. Summaries are the
 // seed's, with its copy-paste slips fixed.
 func (s *Server) infraRoutes() []httpapi.Route {
-	const pub, usr = httpapi.Public, httpapi.User
+	const pub, usr, adm = httpapi.Public, httpapi.User, httpapi.Admin
 	return []httpapi.Route{
 		infraRoute("POST /v1/certificate.list", usr, "certificate", "Displays a list of certificates on the server",
 			httpapi.Op(serverResources(vmm.TypeCertificate, func(r *vmm.CertificateListRequest) (vmm.Provider, int64) { return r.Provider, r.ServerID }, s.infra.ListCertificates))),
@@ -92,14 +87,16 @@ func (s *Server) infraRoutes() []httpapi.Route {
 			httpapi.Op(s.serverList)),
 		infraRoute("POST /v1/server.verify", usr, "server", "Will check the connection to the server",
 			httpapi.Op(s.serverVerify)),
-		infraRoute("POST /v1/simplestream.add", usr, "simplestream", "It will add the product to the simplestream server",
-			httpapi.Planned[vmm.SimplestreamAddRequest, jsonapi.One[vmm.SimplestreamProductAttributes]](infraPlanSimplestream)),
+		// Publishing images is for administrators: every LXD server that uses deskhub's image server,
+		// and so every user, gets what is added.
+		infraRoute("POST /v1/simplestream.add", adm, "simplestream", "It will add the product to the simplestream server",
+			httpapi.Op(s.simplestreamAdd)),
 		infraRoute("GET /v1/simplestream.images", pub, "simplestream", "Displays image files on a simplestream server",
-			httpapi.Planned[httpapi.Empty, jsonapi.Many[vmm.SimplestreamImageAttributes]](infraPlanSimplestream)),
+			httpapi.Op(s.simplestreamImages)),
 		infraRoute("GET /v1/simplestream.list", pub, "simplestream", "Displays a list of images on the simplestream server",
-			httpapi.Planned[httpapi.Empty, jsonapi.Many[vmm.SimplestreamProductAttributes]](infraPlanSimplestream)),
-		infraRoute("POST /v1/simplestream.upload", usr, "simplestream", "It will upload image files to simplestream server",
-			httpapi.Planned[vmm.SimplestreamUploadRequest, jsonapi.One[vmm.SimplestreamImageAttributes]](infraPlanSimplestream)),
+			httpapi.Op(s.simplestreamList)),
+		s.uploadRoute(infraRoute("POST /v1/simplestream.upload", adm, "simplestream", "It will upload image files to simplestream server (multipart/form-data: the payload part, then the file part, streamed; or JSON with the file base64, up to 64 MiB)",
+			httpapi.FormOp[vmm.SimplestreamUploadRequest, vmm.SimplestreamUploadForm, jsonapi.One[vmm.SimplestreamImageAttributes]](s.simplestreamUpload))),
 		infraRoute("POST /v1/ssh-key.add", usr, "ssh-key", "It will add the user's ssh key to the database, after which this key will be added to new instances",
 			httpapi.Op(s.sshKeyAdd)),
 		infraRoute("POST /v1/ssh-key.delete", usr, "ssh-key", "Will remove the user's ssh-key from the database",

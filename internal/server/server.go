@@ -29,6 +29,7 @@ import (
 	"github.com/deskhub/deskhub/internal/display"
 	"github.com/deskhub/deskhub/internal/events"
 	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/imagestore"
 	"github.com/deskhub/deskhub/internal/infra"
 	"github.com/deskhub/deskhub/internal/lxdconn"
 	"github.com/deskhub/deskhub/internal/mail"
@@ -54,6 +55,10 @@ type Options struct {
 	Throttle auth.ThrottleOptions
 	// Provider runs desktops (default: the local provider, Xvnc on this host).
 	Provider provider.Provider
+	// ImagesInUse answers the fingerprints of the images LXD instances use (their volatile.base_image):
+	// image retention never removes their versions, and removes nothing in a round where it fails.
+	// nil: no image counts as in use (instances keep running: LXD has its own copy of their image).
+	ImagesInUse func(ctx context.Context) (map[string]bool, error)
 }
 
 // newMailer is SMTP when configured, else the outbox in the data dir.
@@ -89,8 +94,9 @@ type Server struct {
 	identities *unixid.Registry
 	hub        *events.Hub
 	infra      *infra.Service
-	lxd        *lxdconn.Registry // links to the LXD servers, shared by infra (and the LXD provider)
-	tls        *tlscert.Cert     // the HTTPS certificate (nil without an HTTPS listener)
+	lxd        *lxdconn.Registry   // links to the LXD servers, shared by infra (and the LXD provider)
+	tls        *tlscert.Cert       // the HTTPS certificate (nil without an HTTPS listener)
+	images     *imagestore.Service // the simplestreams image server; nil when --simplestream is off
 }
 
 // New builds a Server. The store must be open; the Server does not close it.
@@ -149,6 +155,10 @@ func New(opts Options) (*Server, error) {
 			DisableRecovery: opts.Config.Features.DisableUserRecovery, DisableSSHKeyAdd: opts.Config.Features.DisableSSHKeyAdd,
 			WebAuthn: opts.Config.Features.WebAuthnEnabled},
 	})
+	if err := s.setupImages(opts); err != nil {
+		s.closeSessions()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := s.setupInfra(context.Background(), opts.Config); err != nil {
 		s.closeSessions()
 		return nil, fmt.Errorf("server: %w", err)
@@ -167,6 +177,8 @@ func New(opts Options) (*Server, error) {
 	s.mux.Handle("GET /infra", infraPage())
 	s.mux.Handle("GET /static/", staticAssets())
 	s.mux.HandleFunc("GET /ws/display/{id}", s.displayWS)
+	s.mux.HandleRaw("GET "+treeBase+"/", httpapi.Infra, treeBase+"/", s.serveTree(treeBase))
+	s.mux.HandleRaw("GET "+treeBaseAPI+"/", httpapi.Infra, treeBaseAPI+"/", s.serveTree(treeBaseAPI))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -210,6 +222,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsLn ...net.Listen
 		return fmt.Errorf("resuming infrastructure operations: %w", err)
 	}
 	defer s.closeInfra()
+	go s.runImageRetention(ctx)
 	// No ReadTimeout: it would cut websockets and event streams. Headers have ReadHeaderTimeout, bodies
 	// the per-request deadline of Handler (Config.BodyTimeout), keep-alive connections IdleTimeout.
 	hs := &http.Server{

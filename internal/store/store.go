@@ -260,6 +260,54 @@ type OperationFilter struct {
 	Unreported bool
 }
 
+// Image file types (simplestreams ftypes as LXD names them).
+const (
+	ImageUnified  = "lxd_combined.tar.gz" // metadata and rootfs in one tarball; its sha256 is the fingerprint
+	ImageMetadata = "lxd.tar.xz"          // the metadata tarball of a split image
+	ImageSquashFS = "squashfs"            // a container's root file system (split image)
+	ImageDiskKVM  = "disk-kvm.img"        // a virtual machine's disk, qcow2 (split image)
+)
+
+// ImageProduct is a product of deskhub's simplestreams image server: one image line
+// (os:release:arch:variant). Aliases are unique across products.
+type ImageProduct struct {
+	ID           string // "os:release:arch:variant"; primary key
+	OS           string
+	Release      string
+	Arch         string
+	Variant      string
+	ReleaseTitle string
+	Aliases      []string // stored comma-separated, each also in image_aliases (unique)
+	CreatedBy    int64    // 0 = unknown (stored as NULL); cleared when the user is deleted
+	CreatedAt    time.Time
+}
+
+// ImageVersion is one version (serial) of a product. Its files go with it.
+type ImageVersion struct {
+	ProductID string
+	Serial    string
+	CreatedAt time.Time
+}
+
+// ImageFile is one file of a product version. A version holds at most one
+// file per name and one per Type.
+type ImageFile struct {
+	ID        int64
+	ProductID string
+	Serial    string
+	Name      string
+	Type      string // ImageUnified, ImageMetadata, ImageSquashFS, ImageDiskKVM
+	Path      string // below the image server's base: images/<os>/<release>/<arch>/<variant>/<serial>/<name>
+	Size      int64
+	SHA256    string // hex
+	// On a split image's metadata file: sha256(metadata || root file), LXD's
+	// fingerprint of the image made of the two ("" until both are there).
+	CombinedSquashFS string
+	CombinedDiskKVM  string
+	UploadedBy       int64 // 0 = unknown (stored as NULL)
+	UploadedAt       time.Time
+}
+
 // Store is deskhub's persistence layer.
 type Store interface {
 	// Backend returns "sqlite" or "postgres".
@@ -384,6 +432,28 @@ type Store interface {
 	// ErrNotFound if it (or the new server) is missing.
 	UpdateOperation(ctx context.Context, op *Operation) error
 	ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error) // oldest first
+
+	// Image server (simplestreams).
+	// CreateImageProduct stores p and its aliases; ErrConflict if the id or
+	// an alias is taken, ErrNotFound if CreatedBy names a missing user.
+	CreateImageProduct(ctx context.Context, p *ImageProduct) error
+	GetImageProduct(ctx context.Context, id string) (ImageProduct, error)
+	ListImageProducts(ctx context.Context) ([]ImageProduct, error) // ordered by id
+	// ListImageVersions returns the versions of productID ("" = every
+	// product), ordered by product id, then serial.
+	ListImageVersions(ctx context.Context, productID string) ([]ImageVersion, error)
+	// CreateImageFile stores f (setting ID; a zero UploadedAt is now),
+	// creating its version if missing. ErrNotFound if the product (or the
+	// uploader) is missing, ErrConflict if the version already has a file
+	// of that name or that type.
+	CreateImageFile(ctx context.Context, f *ImageFile) error
+	// SetImageFileCombined rewrites the combined hashes of file f.ID.
+	SetImageFileCombined(ctx context.Context, f *ImageFile) error
+	// ListImageFiles returns the files of productID ("" = every product),
+	// ordered by product id, serial, then name.
+	ListImageFiles(ctx context.Context, productID string) ([]ImageFile, error)
+	// DeleteImageVersion removes a version and its file rows; ErrNotFound if missing.
+	DeleteImageVersion(ctx context.Context, productID, serial string) error
 
 	// Settings: small named values deskhub keeps for itself (e.g. its LXD
 	// client identity).

@@ -26,6 +26,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -86,6 +87,15 @@ var run struct {
 // and LXD trust-store certificates whose name starts with the run's CertPrefix) and unsets
 // core.trust_password. A failed cleanup turns a passing run into a failing one.
 func Main(m *testing.M) int {
+	// go test -fuzz runs the fuzz target in worker processes of the test binary (-test.fuzzworker),
+	// while the coordinating process, which ran TestMain first, holds the lock: a worker only runs the
+	// fuzz target, never LXD, and must not wait for the lock (it would wait for the whole run).
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return m.Run()
+	}
 	unlock, err := lock()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "lxdtest: %v\n", err)
