@@ -24,6 +24,7 @@ package imagebuild
 import (
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -212,6 +213,29 @@ func checkBinary(path, arch string) error {
 	return nil
 }
 
+// binaryVersion is the version of the deskhub binary at path: what its `deskhub version --json` says
+// when it runs here (same architecture), else what its Go build information says (the -X values of
+// -ldflags, which the Go toolchain records unless it builds with -trimpath, as make build does). ""
+// when neither knows.
+func binaryVersion(ctx context.Context, path, arch string) string {
+	if arch == DebianArch(runtime.GOARCH) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, path, "version", "--json")
+		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		if out, err := cmd.Output(); err == nil {
+			var info buildinfo.Info
+			if json.Unmarshal(out, &info) == nil && info.Version != "" {
+				return info.Version
+			}
+		}
+	}
+	if info, err := buildinfo.FromFile(path); err == nil {
+		return info.Version
+	}
+	return ""
+}
+
 // builder is one build's state.
 type builder struct {
 	o      Options
@@ -277,9 +301,7 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if info, err := buildinfo.FromFile(o.Binary); err == nil {
-		b.rep.Version = info.Version
-	}
+	b.rep.Version = binaryVersion(ctx, o.Binary, o.Arch)
 	key := ImageKey(dkey, binSum, o.Compression)
 	b.rep.Key = key
 	unlock, err := b.c.lock(ctx, "image-"+short(key), func() {
@@ -290,7 +312,7 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer unlock()
 
-	if r, ok := b.c.cachedImage(key); ok && (o.Serial == "" || o.Serial == r.Serial) {
+	if r, ok := b.c.cachedImage(key); ok && reusable(r, o.Serial) {
 		b.steps = 1
 		e := b.begin("reusing the cached image (serial " + r.Serial + ", not repacked)")
 		if err := b.place(filepath.Join(b.c.dir, r.File), r.Name); err != nil {
@@ -315,6 +337,10 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	b.rep.Elapsed = time.Since(b.start)
 	return b.rep, nil
 }
+
+// reusable tells whether a cached image serves a build asking for serial ("": any). A cached image
+// keeps the serial it was built with: it is in its metadata.yaml, and changing it means repacking.
+func reusable(r *record, serial string) bool { return serial == "" || serial == r.Serial }
 
 // tarball is step A: make sure the debootstrap tarball of key is in the cache.
 func (b *builder) tarball(ctx context.Context, key string) error {
