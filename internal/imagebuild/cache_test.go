@@ -147,3 +147,17 @@ func TestReusable(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputPath(t *testing.T) {
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	for _, c := range []struct{ output, want string }{
+		{"", filepath.Join(wd, "img.tar.xz")},
+		{dir, filepath.Join(dir, "img.tar.xz")},
+		{filepath.Join(dir, "mine.tar.xz"), filepath.Join(dir, "mine.tar.xz")},
+	} {
+		if got, err := outputPath(c.output, "img.tar.xz"); err != nil || got != c.want {
+			t.Errorf("outputPath(%q) = %q %v, want %q", c.output, got, err, c.want)
+		}
+	}
+}

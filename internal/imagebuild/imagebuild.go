@@ -469,11 +469,7 @@ func (b *builder) image(ctx context.Context, key string) (err error) {
 	}
 
 	// Compress into a temporary file beside the output, renamed at the very end.
-	out := o.Output
-	if out == "" {
-		out = name
-	}
-	out, err = filepath.Abs(out)
+	out, err := outputPath(o.Output, name)
 	if err != nil {
 		return err
 	}
@@ -549,14 +545,21 @@ func (b *builder) image(ctx context.Context, key string) (err error) {
 	return nil
 }
 
+// outputPath is the absolute path of the image file: output, or name in the directory output names
+// (or in the working directory when output is "").
+func outputPath(output, name string) (string, error) {
+	if output == "" {
+		output = name
+	} else if info, err := os.Stat(output); err == nil && info.IsDir() {
+		output = filepath.Join(output, name)
+	}
+	return filepath.Abs(output)
+}
+
 // place links (or copies) the cached image file to the output: Options.Output, or name in the working
 // directory. The output appears by a rename.
 func (b *builder) place(cached, name string) error {
-	out := b.o.Output
-	if out == "" {
-		out = name
-	}
-	out, err := filepath.Abs(out)
+	out, err := outputPath(b.o.Output, name)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,13 @@ package imagebuild
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +92,56 @@ func TestLXDImport(t *testing.T) {
 	alias, _, err := pc.GetImageAlias("deskhub-desktop")
 	if err != nil || alias.Target != rep.SHA256 {
 		t.Errorf("alias deskhub-desktop: %+v %v", alias, err)
+	}
+
+	// An instance of it (no profile, a root disk, no NIC): LXD unpacks the rootfs and, at the first
+	// start, renders the templates. /sbin/init is `deskhub agent init`; whether it keeps running or
+	// exits does not matter here.
+	const name = "desk"
+	op, err := pc.CreateInstance(api.InstancesPost{Name: name, Type: api.InstanceTypeContainer,
+		Source: api.InstanceSource{Type: "image", Alias: "deskhub-desktop"},
+		InstancePut: api.InstancePut{Profiles: []string{},
+			Devices: map[string]map[string]string{"root": {"type": "disk", "path": "/", "pool": "default"}}}})
+	if err == nil {
+		err = op.WaitContext(ctx)
+	}
+	if err != nil {
+		t.Fatalf("create an instance of the image: %v", err)
+	}
+	t.Cleanup(func() {
+		if op, err := pc.UpdateInstanceState(name, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}, ""); err == nil {
+			_ = op.Wait()
+		}
+		if op, err := pc.DeleteInstance(name); err == nil {
+			_ = op.Wait()
+		}
+	})
+	inst, _, err := pc.GetInstance(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dev, d := range inst.ExpandedDevices {
+		if d["type"] == "nic" {
+			t.Fatalf("instance has a network device %s: tests never give instances a NIC", dev)
+		}
+	}
+	op, err = pc.UpdateInstanceState(name, api.InstanceStatePut{Action: "start", Timeout: -1}, "")
+	if err == nil {
+		err = op.WaitContext(ctx)
+	}
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	for _, f := range []struct{ path, want string }{{"/etc/hostname", name + "\n"}, {"/etc/hosts", "127.0.1.1\t" + name + "\n"}} {
+		r, _, err := pc.GetInstanceFile(name, f.path)
+		if err != nil {
+			t.Errorf("read %s: %v", f.path, err)
+			continue
+		}
+		b, _ := io.ReadAll(r)
+		r.Close()
+		if !strings.Contains(string(b), f.want) {
+			t.Errorf("%s of the instance is %q: the template was not rendered with the instance's name", f.path, b)
+		}
 	}
 }

@@ -82,7 +82,9 @@ func (m Metadata) YAML() string {
 	sort.Strings(keys)
 	b.WriteString("properties:\n")
 	for _, k := range keys {
-		fmt.Fprintf(&b, "  %s: %s\n", yamlString(k), yamlString(props[k]))
+		if props[k] != "" { // deskhub.version when the binary does not say
+			fmt.Fprintf(&b, "  %s: %s\n", yamlString(k), yamlString(props[k]))
+		}
 	}
 	b.WriteString("templates:\n")
 	for _, t := range templates {
