@@ -102,20 +102,25 @@ func runImageBuild(ctx context.Context, e *Env, args []string) error {
 		}
 		return err
 	}
+	// The report first: a failed upload leaves a good image, whose path the user then has.
+	if asJSON {
+		if err := printJSON(e.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printImageReport(e.Stdout, rep)
+	}
 	if pub != nil {
 		fmt.Fprintf(e.Stderr, "publishing to %s …\n", publish)
 		if err := imagebuild.Publish(ctx, pub, rep); err != nil {
 			return err
 		}
+		fmt.Fprintf(e.Stderr, "published as %s (%s), version %s\n", imagebuild.ProductOf(rep).Aliases, publish, rep.Serial)
 	}
-	if asJSON {
-		return printJSON(e.Stdout, rep)
-	}
-	printImageReport(e.Stdout, rep, publish)
 	return nil
 }
 
-func printImageReport(w io.Writer, r *imagebuild.Report, published string) {
+func printImageReport(w io.Writer, r *imagebuild.Report) {
 	if r.Output == "" {
 		state := "downloaded"
 		if r.TarballCached {
@@ -134,9 +139,6 @@ func printImageReport(w io.Writer, r *imagebuild.Report, published string) {
 	fmt.Fprintf(w, "size      %s compressed, %s uncompressed\n", imagebuild.MiB(r.Size), imagebuild.MiB(r.Uncompressed))
 	fmt.Fprintf(w, "deskhub   %s\n", dash(r.Version))
 	fmt.Fprintf(w, "time      %s\n", r.Elapsed.Round(100_000_000))
-	if published != "" {
-		fmt.Fprintf(w, "published %s (%s)\n", published, imagebuild.ProductOf(r).Aliases)
-	}
 	fmt.Fprintf(w, "import    lxc image import %s --alias deskhub-desktop\n", r.Output)
 }
 

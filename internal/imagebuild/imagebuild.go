@@ -338,6 +338,18 @@ func Build(ctx context.Context, o Options) (*Report, error) {
 	return b.rep, nil
 }
 
+// canDebootstrap checks that debootstrap can run: installed, and run as root (it chroots, mounts and
+// makes device nodes). A build served from the cache needs neither.
+func canDebootstrap() error {
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		return errors.New("debootstrap is not installed (Debian package debootstrap; scripts/deps.sh)")
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("building the image needs root (debootstrap chroots and mounts); only a build served from the cache does not")
+	}
+	return nil
+}
+
 // reusable tells whether a cached image serves a build asking for serial ("": any). A cached image
 // keeps the serial it was built with: it is in its metadata.yaml, and changing it means repacking.
 func reusable(r *record, serial string) bool { return serial == "" || serial == r.Serial }
@@ -374,8 +386,8 @@ func (b *builder) tarball(ctx context.Context, key string) error {
 	// A corrupt or partial entry is never used: it is downloaded again.
 	_ = os.Remove(path + ".sha256")
 	_ = os.Remove(path)
-	if _, err := exec.LookPath("debootstrap"); err != nil {
-		return errors.New("debootstrap is not installed (Debian package debootstrap; scripts/deps.sh)")
+	if err := canDebootstrap(); err != nil {
+		return err
 	}
 	e.Name = "downloading packages (debootstrap --make-tarball)"
 	b.emit(e)
@@ -429,6 +441,9 @@ func (b *builder) image(ctx context.Context, key string) (err error) {
 	root := filepath.Join(dir.path, "rootfs")
 
 	// B: the offline install.
+	if err := canDebootstrap(); err != nil {
+		return err
+	}
 	e := b.begin("installing packages (offline)")
 	b.rep.Log = b.c.log("image-" + short(key))
 	_ = os.Remove(b.rep.Log)

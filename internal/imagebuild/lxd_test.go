@@ -2,6 +2,7 @@ package imagebuild
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -109,11 +110,18 @@ func TestLXDImport(t *testing.T) {
 		t.Fatalf("create an instance of the image: %v", err)
 	}
 	t.Cleanup(func() {
-		if op, err := pc.UpdateInstanceState(name, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}, ""); err == nil {
-			_ = op.Wait()
-		}
-		if op, err := pc.DeleteInstance(name); err == nil {
-			_ = op.Wait()
+		// The instance may still be stopping (its init exited): retry for a while.
+		deadline := time.Now().Add(time.Minute)
+		for {
+			err := deleteInstance(pc, name)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("delete instance %s: %v", name, err)
+				return
+			}
+			time.Sleep(time.Second)
 		}
 	})
 	inst, _, err := pc.GetInstance(name)
@@ -144,4 +152,29 @@ func TestLXDImport(t *testing.T) {
 			t.Errorf("%s of the instance is %q: the template was not rendered with the instance's name", f.path, b)
 		}
 	}
+}
+
+// deleteInstance stops (forcibly) and deletes an instance; one that does not exist is no error.
+func deleteInstance(c incus.InstanceServer, name string) error {
+	inst, _, err := c.GetInstance(name)
+	if api.StatusErrorCheck(err, 404) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if inst.StatusCode != api.Stopped {
+		op, err := c.UpdateInstanceState(name, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}, "")
+		if err == nil {
+			err = op.Wait()
+		}
+		if err != nil {
+			return fmt.Errorf("stop: %w", err)
+		}
+	}
+	op, err := c.DeleteInstance(name)
+	if err == nil {
+		err = op.Wait()
+	}
+	return err
 }

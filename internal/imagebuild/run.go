@@ -126,8 +126,3 @@ func tail(path string, n int) string {
 	}
 	return "  " + string(bytes.Join(lines, []byte("\n  ")))
 }
-
-// errCanceled tells whether err is the context's cancellation (SIGINT/SIGTERM).
-func errCanceled(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -119,7 +120,7 @@ func MirrorFor(sources []Source, suite string) string {
 	}
 	pick := func(match func(Source) bool) string {
 		for _, s := range sources {
-			if !contains(s.Types, "deb") || !match(s) {
+			if !slices.Contains(s.Types, "deb") || !match(s) {
 				continue
 			}
 			for _, u := range s.URIs {
@@ -130,7 +131,7 @@ func MirrorFor(sources []Source, suite string) string {
 		}
 		return ""
 	}
-	if m := pick(func(s Source) bool { return contains(s.Suites, suite) }); m != "" {
+	if m := pick(func(s Source) bool { return slices.Contains(s.Suites, suite) }); m != "" {
 		return m
 	}
 	if m := pick(func(s Source) bool {
@@ -203,13 +204,4 @@ func DetectMirror(root, suite string) string {
 		}
 	}
 	return DefaultMirror
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
