@@ -2,10 +2,12 @@ package imagebuild
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDebootstrapKey(t *testing.T) {
@@ -159,5 +161,52 @@ func TestOutputPath(t *testing.T) {
 		if got, err := outputPath(c.output, "img.tar.xz"); err != nil || got != c.want {
 			t.Errorf("outputPath(%q) = %q %v, want %q", c.output, got, err, c.want)
 		}
+	}
+}
+
+// TestLockOneBuildPerKey: a second holder of a key's lock waits (and is told so) until the first lets
+// go, and gives up when its context ends.
+func TestLockOneBuildPerKey(t *testing.T) {
+	c := cache{dir: t.TempDir()}
+	if err := c.init(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	unlock, err := c.lock(ctx, "image-k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	waited := false
+	if _, err := c.lock(short, "image-k", func() { waited = true }); !errors.Is(err, context.DeadlineExceeded) || !waited {
+		t.Fatalf("second lock while held: err %v, told to wait %v", err, waited)
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := c.lock(ctx, "image-k", nil)
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("second lock taken while the first is held: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	unlock()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("second lock not taken after the first was released")
+	}
+	if u, err := c.lock(ctx, "image-other", nil); err != nil {
+		t.Fatalf("another key: %v", err)
+	} else {
+		u()
 	}
 }
