@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/deskhub/deskhub/api/jsonapi"
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/imagebuild"
@@ -187,26 +186,10 @@ func (p *clientPublisher) EnsureProduct(ctx context.Context, pr imagebuild.Produ
 	return doc.Data.Attributes.ProductID, nil
 }
 
-// fileUploader is the Go client's streamed upload of an image file (multipart, not base64 in JSON):
-// client.(*Client).SimplestreamUploadFile.
-type fileUploader interface {
-	SimplestreamUploadFile(ctx context.Context, payload vmm.SimplestreamUploadPayload, fileName string, r io.Reader,
-		size int64) (jsonapi.One[vmm.SimplestreamImageAttributes], error)
-}
-
-// errNoFileUpload is the answer of Upload while the Go client has no streamed upload.
-var errNoFileUpload = errors.New("publishing needs client.(*Client).SimplestreamUploadFile(ctx, vmm.SimplestreamUploadPayload, " +
-	"fileName string, r io.Reader, size int64) (jsonapi.One[vmm.SimplestreamImageAttributes], error), the streamed upload of " +
-	"simplestream.upload, which this deskhub's Go client does not have; the image was built: upload it by hand")
-
-func (p *clientPublisher) Upload(ctx context.Context, productID, serial, fileName string, r io.Reader, size int64) error {
-	// The method is looked up at run time so that this builds with and without it.
-	u, ok := any(p.c).(fileUploader)
-	if !ok {
-		return errNoFileUpload
-	}
-	doc, err := u.SimplestreamUploadFile(ctx, vmm.SimplestreamUploadPayload{ProductID: productID, ProductVersionSerial: serial},
-		fileName, r, size)
+// Upload streams the file (multipart, not base64 in JSON); the server checks it against sha256.
+func (p *clientPublisher) Upload(ctx context.Context, productID, serial, fileName string, r io.Reader, size int64, sha256 string) error {
+	doc, err := p.c.SimplestreamUploadFile(ctx, vmm.SimplestreamUploadPayload{ProductID: productID, ProductVersionSerial: serial,
+		FileSHA256: sha256}, fileName, r, size)
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,9 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -130,18 +128,5 @@ func TestClientPublisher(t *testing.T) {
 	if len(added) != 1 || added[0]["product_os"] != "debian" || added[0]["product_release"] != "bookworm" ||
 		added[0]["product_arch"] != "amd64" || added[0]["product_variant"] != "desktop" {
 		t.Errorf("simplestream.add calls: %v (want one, for debian bookworm amd64 desktop)", added)
-	}
-
-	// The upload: with SimplestreamUploadFile in the client, its signature must be the one Upload
-	// expects (else publishing would fail at run time); without it, Upload says what is missing.
-	if _, has := reflect.TypeOf(c).MethodByName("SimplestreamUploadFile"); has {
-		if _, ok := any(c).(fileUploader); !ok {
-			t.Fatalf("client.(*Client).SimplestreamUploadFile has another signature than fileUploader: update image.go")
-		}
-		return
-	}
-	err = p.Upload(context.Background(), "debian:bookworm:amd64:desktop", "20250101_0000", "x.tar.xz", strings.NewReader("x"), 1)
-	if !errors.Is(err, errNoFileUpload) || !strings.Contains(err.Error(), "publishing needs client.(*Client).SimplestreamUploadFile") {
-		t.Errorf("Upload without the SDK function: %v", err)
 	}
 }

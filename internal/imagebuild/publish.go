@@ -29,8 +29,9 @@ type Publisher interface {
 	// EnsureProduct finds the product on the server, adding it when missing, and returns its id.
 	EnsureProduct(ctx context.Context, p Product) (id string, err error)
 	// Upload sends the image file of version serial of the product: size bytes read from r, under
-	// fileName (the image's base name; simplestreams ftype lxd_combined.tar.gz, a unified tarball).
-	Upload(ctx context.Context, productID, serial, fileName string, r io.Reader, size int64) error
+	// fileName (the image's base name; simplestreams ftype lxd_combined.tar.gz, a unified tarball), whose
+	// SHA-256 is sha256 (the server refuses a file that does not match).
+	Upload(ctx context.Context, productID, serial, fileName string, r io.Reader, size int64, sha256 string) error
 }
 
 // Publish uploads the image of a finished build through p.
@@ -51,7 +52,7 @@ func Publish(ctx context.Context, p Publisher, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("publish: product: %w", err)
 	}
-	if err := p.Upload(ctx, id, r.Serial, filepath.Base(r.Output), f, info.Size()); err != nil {
+	if err := p.Upload(ctx, id, r.Serial, filepath.Base(r.Output), f, info.Size(), r.SHA256); err != nil {
 		return fmt.Errorf("publish: upload %s as %s version %s: %w", filepath.Base(r.Output), id, r.Serial, err)
 	}
 	return nil
