@@ -106,6 +106,12 @@ func (d *deskhub) publish(t *testing.T, req vmm.SimplestreamAddRequest, serial s
 // has it running (or the operation failed).
 func (d *deskhub) addInstance(t *testing.T, env *lxdtest.Env, name, alias string, timeout time.Duration) {
 	t.Helper()
+	d.addInstanceOpts(t, env, name, alias, true, timeout)
+}
+
+// addInstanceOpts is addInstance, the instance started or not.
+func (d *deskhub) addInstanceOpts(t *testing.T, env *lxdtest.Env, name, alias string, start bool, timeout time.Duration) {
+	t.Helper()
 	ctx := context.Background()
 	servers, err := d.admin.ListImageServers(ctx, vmm.ProviderLXD, d.serverID)
 	if err != nil {
@@ -125,7 +131,7 @@ func (d *deskhub) addInstance(t *testing.T, env *lxdtest.Env, name, alias string
 	defer stream.Close()
 	reqID := "pull-" + name
 	if _, err := d.admin.AddInstance(ctx, vmm.InstanceAddRequest{ServerID: d.serverID, InstanceName: name, ImageAlias: alias,
-		ImageServerHost: own, RequestID: reqID, Provider: vmm.ProviderLXD}); err != nil {
+		ImageServerHost: own, RequestID: reqID, Provider: vmm.ProviderLXD, InstanceStart: &start}); err != nil {
 		t.Fatalf("instance.add: %v", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
