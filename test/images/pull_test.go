@@ -40,7 +40,9 @@ type deskhub struct {
 	tlsAddr  string
 }
 
-func startDeskhub(t *testing.T, env *lxdtest.Env) *deskhub {
+func startDeskhub(t *testing.T, env *lxdtest.Env) *deskhub { return startDeskhubTB(t, env) }
+
+func startDeskhubTB(t testing.TB, env *lxdtest.Env) *deskhub {
 	t.Helper()
 	data, err := servetest.NewDataDir()
 	if err != nil {
@@ -82,7 +84,7 @@ func startDeskhub(t *testing.T, env *lxdtest.Env) *deskhub {
 }
 
 // publish adds a product and uploads one unified image file as its version serial.
-func (d *deskhub) publish(t *testing.T, req vmm.SimplestreamAddRequest, serial string, file []byte) string {
+func (d *deskhub) publish(t testing.TB, req vmm.SimplestreamAddRequest, serial string, file []byte) string {
 	t.Helper()
 	ctx := context.Background()
 	p, err := d.admin.SimplestreamAdd(ctx, req)
@@ -100,6 +102,12 @@ func (d *deskhub) publish(t *testing.T, req vmm.SimplestreamAddRequest, serial s
 		t.Fatalf("simplestream.upload answered %+v, want sha256 %s", up.Data.Attributes, fp)
 	}
 	return fp
+}
+
+// productReq is a product of this machine's architecture, named os, launched by alias.
+func productReq(os, alias string) vmm.SimplestreamAddRequest {
+	return vmm.SimplestreamAddRequest{ProductOS: os, ProductRelease: "test", ProductArch: lxdtest.DebianArch(),
+		ProductVariant: "default", ProductAliases: alias}
 }
 
 // addInstance asks deskhub for an instance of an image of its own image server, and waits until LXD
@@ -165,8 +173,7 @@ func TestLXDPullsFromDeskhub(t *testing.T) {
 		t.Fatal(err)
 	}
 	alias := env.Project + "/busybox"
-	fp := d.publish(t, vmm.SimplestreamAddRequest{ProductOS: "busybox", ProductRelease: "test", ProductArch: lxdtest.DebianArch(),
-		ProductVariant: "default", ProductAliases: alias}, time.Now().UTC().Format("20060102_1504"), img)
+	fp := d.publish(t, productReq("busybox", alias), time.Now().UTC().Format("20060102_1504"), img)
 
 	ctx := context.Background()
 	cat, err := d.admin.ListCatalogImages(ctx, vmm.ProviderLXD, d.serverID, "https://"+d.tlsAddr+"/simplestreams")
