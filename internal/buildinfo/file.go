@@ -7,7 +7,9 @@ import (
 
 // FromFile reads the build information of another deskhub binary without running it (it may be built
 // for another architecture): the -X values of its -ldflags, else its Go VCS stamp, as Get does for
-// this binary. Version is "" when the file is a Go binary that says nothing.
+// this binary. The Go toolchain records -ldflags only for builds without -trimpath (make build uses
+// it), so Version is often "": running the binary's `deskhub version --json` is the better source
+// where it can run.
 func FromFile(path string) (Info, error) {
 	bi, err := buildinfo.ReadFile(path)
 	if err != nil {

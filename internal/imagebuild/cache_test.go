@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,28 @@ func TestLockOneBuildPerKey(t *testing.T) {
 		t.Fatalf("another key: %v", err)
 	} else {
 		u()
+	}
+}
+
+func TestOptionsChecked(t *testing.T) {
+	for _, o := range []Options{
+		{ExtraPackages: []string{"Bad_Name"}},
+		{ExtraPackages: []string{"-o=evil"}},
+		{Arch: "vax"},
+		{Suite: "bookworm;rm"},
+		{Serial: "a/b"},
+		{Compression: "lz4"},
+	} {
+		o.CacheDir, o.Mirror, o.Binary = t.TempDir(), "http://127.0.0.1:1/debian", "/bin/true"
+		if err := o.normalize(); err == nil {
+			t.Errorf("options %+v accepted", o)
+		}
+	}
+	o := Options{ExtraPackages: []string{" vim ", "xterm", ""}, Mirror: "http://m.example/debian/", Binary: "/bin/true"}
+	if err := o.normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(o.Packages, "vim") || len(o.Packages) != len(DefaultPackages)+1 || o.Mirror != "http://m.example/debian" {
+		t.Errorf("normalized: packages %v, mirror %s", o.Packages, o.Mirror)
 	}
 }

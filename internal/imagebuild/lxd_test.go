@@ -31,13 +31,18 @@ const (
 // project) succeeds, the fingerprint is the tarball's SHA-256, and LXD reads the metadata.
 func TestLXDImport(t *testing.T) {
 	rep, _ := coldBuild(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	unlock, err := flock(ctx, lxdTestLock, func() { t.Logf("waiting for %s (another test binary is using LXD)", lxdTestLock) })
+	// As lxdtest.Main, wait as long as it takes (other packages hold the lock for their whole run; the
+	// test binary's -timeout bounds the wait).
+	unlock, err := flock(context.Background(), lxdTestLock, func() {
+		t.Logf("waiting for %s (another test binary is using LXD)", lxdTestLock)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
+	t.Logf("got %s", lxdTestLock)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "lxd.sh")
