@@ -103,7 +103,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("imagestore: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("imagestore: image directory: %w", err)
 	}
 	return &Service{opts: opts, st: opts.Store, dir: dir, log: opts.Log.With("component", "imagestore"), now: opts.Now,

@@ -185,7 +185,7 @@ func (s *Service) checkFree(ctx context.Context, productID, serial, name, typ st
 func (s *Service) createTemp(dir string) (*os.File, error) {
 	s.dirMu.Lock()
 	defer s.dirMu.Unlock()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("imagestore: %w", err)
 	}
 	var b [8]byte
