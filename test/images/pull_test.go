@@ -42,7 +42,7 @@ type deskhub struct {
 
 func startDeskhub(t *testing.T, env *lxdtest.Env) *deskhub { return startDeskhubTB(t, env) }
 
-func startDeskhubTB(t testing.TB, env *lxdtest.Env) *deskhub {
+func startDeskhubTB(t testing.TB, env *lxdtest.Env, flags ...string) *deskhub {
 	t.Helper()
 	data, err := servetest.NewDataDir()
 	if err != nil {
@@ -57,8 +57,8 @@ func startDeskhubTB(t testing.TB, env *lxdtest.Env) *deskhub {
 	}
 	tlsAddr := ln.Addr().String()
 	ln.Close()
-	srv, err := servetest.Start(data, servetest.Options{Flags: []string{"--tls-listen", tlsAddr,
-		"--lxd-cert-name", env.CertPrefix + "-deskhub", "--op-timeout", "5m"}})
+	srv, err := servetest.Start(data, servetest.Options{Flags: append([]string{"--tls-listen", tlsAddr,
+		"--lxd-cert-name", env.CertPrefix + "-deskhub", "--op-timeout", "5m"}, flags...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,13 +167,14 @@ func (d *deskhub) addInstanceOpts(t *testing.T, env *lxdtest.Env, name, alias st
 // shows the pulled copy on that server and the catalog of deskhub's server shows the product.
 func TestLXDPullsFromDeskhub(t *testing.T) {
 	env := lxdtest.Get(t)
-	d := startDeskhub(t, env)
+	d := startDeskhubTB(t, env, "--image-servers", "other=https://images.example.invalid/streams",
+		"--image-keep-versions", "3", "--image-retention-interval", "1s")
 	img, err := lxdtest.UnifiedImage(map[string]string{"etc/deskhub-test": "pulled from deskhub\n"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	alias := env.Project + "/busybox"
-	fp := d.publish(t, productReq("busybox", alias), time.Now().UTC().Format("20060102_1504"), img)
+	fp := d.publish(t, productReq("busybox", alias), "20260101_0000", img)
 
 	ctx := context.Background()
 	cat, err := d.admin.ListCatalogImages(ctx, vmm.ProviderLXD, d.serverID, "https://"+d.tlsAddr+"/simplestreams")
@@ -209,4 +210,51 @@ func TestLXDPullsFromDeskhub(t *testing.T) {
 		t.Fatalf("image.list of the LXD server lacks the pulled copy %s: %+v", fp, images)
 	}
 	fmt.Fprintf(os.Stderr, "pulled %s (%d bytes) from deskhub\n", fp[:12], len(img))
+
+	// image.serverList: deskhub's own server, then the configured one.
+	servers, err := d.admin.ListImageServers(ctx, vmm.ProviderLXD, d.serverID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(servers.Data) != 2 || servers.Data[1].Attributes.ImageServerHost != "https://images.example.invalid/streams" ||
+		servers.Data[1].Attributes.ImageServerName != "other" || servers.Data[1].Attributes.Provider != vmm.ProviderLXD {
+		t.Fatalf("image.serverList: %+v", servers)
+	}
+
+	// Retention (keep 3, every second): four newer versions make the first one and the second one
+	// candidates; the first is the base image of the running instance and stays, the second goes.
+	productID := "busybox:test:" + lxdtest.DebianArch() + ":default"
+	for i := 2; i <= 5; i++ {
+		v, err := lxdtest.UnifiedImage(map[string]string{"etc/deskhub-test": fmt.Sprintf("version %d\n", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(v)
+		if _, err := d.admin.SimplestreamUploadFile(ctx, vmm.SimplestreamUploadPayload{ProductID: productID,
+			ProductVersionSerial: fmt.Sprintf("2026010%d_0000", i), FileSHA256: hex.EncodeToString(sum[:])},
+			"lxd_combined.tar.gz", bytes.NewReader(v), int64(len(v))); err != nil {
+			t.Fatalf("upload version %d: %v", i, err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		files, err := d.admin.SimplestreamImages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var serials []string
+		for _, f := range files.Data {
+			serials = append(serials, f.Attributes.ProductVersionSerial)
+		}
+		slices.Sort(serials)
+		serials = slices.Compact(serials)
+		if slices.Equal(serials, []string{"20260101_0000", "20260103_0000", "20260104_0000", "20260105_0000"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after retention the versions are %v; want the in-use 20260101_0000 kept and 20260102_0000 removed\n%s",
+				serials, d.srv.Logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
