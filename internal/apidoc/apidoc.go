@@ -291,7 +291,7 @@ func operationID(r *httpapi.Route, method string, manyMethods bool) string {
 }
 
 // customize adds what Go types don't say: descriptions (doc tag), formats (format tag: "binary" for a
-// file part), enums (enum tag, comma-separated),
+// file part), enums (enum tag, comma-separated), JSON types (types tag, comma-separated),
 // required members (required:"true"), JSON Schema 2020 null types in place of 3.0's nullable, and the
 // JSON types of members with custom decoding.
 func customize(_ string, t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
@@ -311,6 +311,18 @@ func customize(_ string, t reflect.Type, tag reflect.StructTag, s *openapi3.Sche
 		types := openapi3.Types(v.JSONSchemaTypes())
 		s.Type = &types
 		s.Format = ""
+	}
+	// types:"string,integer" says which JSON types a member with custom encoding takes.
+	if ts := tag.Get("types"); ts != "" {
+		types := openapi3.Types(strings.Split(ts, ","))
+		s.Type = &types
+		s.Format = ""
+		if !types.Includes("object") {
+			s.Properties = nil
+		}
+		if !types.Includes("array") {
+			s.Items = nil
+		}
 	}
 	if t.Kind() == reflect.Struct {
 		for i := range t.NumField() {

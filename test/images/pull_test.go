@@ -124,7 +124,7 @@ func (d *deskhub) addInstance(t *testing.T, env *lxdtest.Env, name, alias string
 	}
 	defer stream.Close()
 	reqID := "pull-" + name
-	if _, err := d.admin.AddInstance(ctx, vmm.InstanceAddRequest{ServerID: d.serverID, InstanceName: name, ImageAlias: alias,
+	if _, err := d.admin.AddInstance(ctx, vmm.InstanceAddRequest{ServerID: vmm.FlexInt(d.serverID), InstanceName: name, ImageAlias: alias,
 		ImageServerHost: own, RequestID: reqID, Provider: vmm.ProviderLXD}); err != nil {
 		t.Fatalf("instance.add: %v", err)
 	}
