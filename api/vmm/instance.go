@@ -73,7 +73,7 @@ type InstanceAddRequest struct {
 	InstanceNetwork    string     `json:"instance_network" doc:"static address of instance_interface in CIDR form (e.g. 10.0.0.5/24), through cloud-init"`
 	InstanceNameserver string     `json:"instance_nameserver" doc:"name server for instance_interface (with instance_network), through cloud-init"`
 	InstanceDHCP       bool       `json:"instance_dhcp" doc:"configure instance_interface by DHCP, through cloud-init"`
-	InstanceStart      *bool      `json:"instance_start" doc:"start the instance once created (deskhub extension; default true)"`
+	InstanceStart      *bool      `json:"instance_start,omitempty" doc:"start the instance once created (deskhub extension; default true)"`
 	RequestID          string     `json:"request_id" doc:"client's id for this request, echoed on the event stream when it completes"`
 	Provider           Provider   `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
 }
@@ -156,13 +156,12 @@ func validInstanceName(name string) bool {
 // InstanceActionRequest is the body of instance.action. The call is asynchronous: it answers an
 // operation at once and reports completion on the event stream under request_id. The seed names the
 // instance by instance_id; ui-vmm's panel names it by instance_name (with server_id): either is taken.
-// The seed marks instance_status optional, but there is nothing to do without it, so Validate requires
-// it.
+// The seed marks instance_status optional, but there is nothing to do without it: it is required.
 type InstanceActionRequest struct {
 	InstanceID     FlexInt  `json:"instance_id" doc:"id of the instance (the seed's way; or instance_name)"`
 	InstanceName   string   `json:"instance_name" doc:"LXD name of the instance (ui-vmm's panel's way), with server_id when two servers have one of that name"`
 	ServerID       FlexInt  `json:"server_id" doc:"id of the server the instance runs on (with instance_name)"`
-	InstanceStatus string   `json:"instance_status" doc:"the action: start, stop, stop-force, restart, restart-force, freeze, unfreeze or delete"`
+	InstanceStatus string   `json:"instance_status" required:"true" doc:"the action: start, stop, stop-force, restart, restart-force, freeze, unfreeze or delete"`
 	RequestID      string   `json:"request_id" doc:"client's id for this request, echoed on the event stream when it completes"`
 	Provider       Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
 }

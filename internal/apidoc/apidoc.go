@@ -227,9 +227,13 @@ func (b *builder) responses(op *openapi3.Operation, r *httpapi.Route, result *op
 	op.Responses = openapi3.NewResponses()
 	ct := httpapi.ContentType(r.Surface)
 	ok := "OK"
-	if !r.Op.Raw {
+	if !r.Op.Raw || r.Op.Document {
+		schema := envelope(r.Surface, result)
+		if r.Bare {
+			schema = result
+		}
 		op.Responses.Set("200", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription(ok).
-			WithContent(openapi3.NewContentWithSchemaRef(envelope(r.Surface, result), []string{ct}))})
+			WithContent(openapi3.NewContentWithSchemaRef(schema, []string{ct}))})
 	} else {
 		op.Responses.Set("200", &openapi3.ResponseRef{Value: openapi3.NewResponse().
 			WithDescription("a stream or file, see the summary")})
