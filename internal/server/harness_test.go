@@ -244,8 +244,9 @@ func (h *harness) call(method, path, token string, body any, headers ...string) 
 	rec := httptest.NewRecorder()
 	h.s.Handler().ServeHTTP(rec, req)
 	r := reply{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.String()}
-	if err := json.Unmarshal(rec.Body.Bytes(), &r.Body); err != nil && path != "/metrics" {
-		h.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, rec.Body)
+	// Answers are JSON objects, but for abcdesktop's getmimeforfile (a bare string) and /metrics.
+	if err := json.Unmarshal(rec.Body.Bytes(), &r.Body); err != nil && path != "/metrics" && !json.Valid(rec.Body.Bytes()) {
+		h.t.Fatalf("%s %s: answer is not JSON: %q", method, path, rec.Body)
 	}
 	req.Body = io.NopCloser(bytes.NewReader(raw))
 	if err := h.validate(req, raw, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {

@@ -28,7 +28,7 @@ import (
 // loaded or created), and the LXD side of the infrastructure surface on them.
 func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
 	s.hub = events.New(events.Options{BindTimeout: cfg.Infra.StreamBindTimeout, Heartbeat: cfg.Infra.Heartbeat,
-		Log: s.log, Registerer: s.registry})
+		Log: s.log, Registerer: s.registry, OriginPatterns: corsOriginPatterns(cfg.CORSOrigins)})
 	secret, err := loadSecretKey(cfg)
 	if err != nil {
 		return err
