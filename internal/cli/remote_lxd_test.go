@@ -123,13 +123,13 @@ func TestRemoteLXD(t *testing.T) {
 		f := strings.Fields(l)
 		rows[f[1]] = f
 	}
-	for name, status := range map[string]string{"dh-cli": "Running", "dh-cli2": "Stopped"} {
+	for name, status := range map[string]string{"dh-cli": "running", "dh-cli2": "stopped"} {
 		if f := rows[name]; len(f) != 6 || f[2] != "container" || f[3] != status || f[4] != serverID {
 			t.Fatalf("instance list row of %s: %q\n%s", name, f, list)
 		}
 	}
 	insts := cliInstances(t, env, "--server", serverID)
-	if len(insts) != 2 || insts["dh-cli"].Attributes.Status != "Running" || insts["dh-cli2"].Attributes.Status != "Stopped" ||
+	if len(insts) != 2 || insts["dh-cli"].Attributes.Status != "running" || insts["dh-cli2"].Attributes.Status != "stopped" ||
 		strconv.FormatInt(insts["dh-cli"].Attributes.ServerID, 10) != serverID ||
 		string(insts["dh-cli"].ID) != strconv.FormatInt(insts["dh-cli"].Attributes.ID, 10) {
 		t.Fatalf("instance list --json --server %s: %+v", serverID, insts)
@@ -146,15 +146,15 @@ func TestRemoteLXD(t *testing.T) {
 	if out := must(t, env, "", "instance", "stop", "dh-cli"); !opLine("stop").MatchString(out) {
 		t.Fatalf("instance stop dh-cli: %q", out)
 	}
-	waitInstance(t, env, "dh-cli", "Stopped", 90*time.Second)
+	waitInstance(t, env, "dh-cli", "stopped", 90*time.Second)
 	if out := must(t, env, "", "instance", "start", "dh-cli", "--server", serverID); !opLine("start").MatchString(out) {
 		t.Fatalf("instance start dh-cli: %q", out)
 	}
-	waitInstance(t, env, "dh-cli", "Running", 60*time.Second)
+	waitInstance(t, env, "dh-cli", "running", 60*time.Second)
 	if out := must(t, env, "", "instance", "stop", strconv.FormatInt(id, 10), "--force"); !opLine("stop-force").MatchString(out) {
 		t.Fatalf("instance stop --force %d: %q", id, out)
 	}
-	waitInstance(t, env, "dh-cli", "Stopped", 60*time.Second)
+	waitInstance(t, env, "dh-cli", "stopped", 60*time.Second)
 
 	// Unknown names and servers: exit 1, one line.
 	wantFail(t, env, "no instance", "instance", "start", "dh-no-such")
