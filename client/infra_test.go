@@ -185,36 +185,36 @@ func TestInfrastructureWithoutLXD(t *testing.T) {
 	for name, err := range map[string]error{
 		"GetServer": func() error { _, err := c.GetServer(ctx, lxd, missing); return err }(),
 		"DeleteServer": func() error {
-			_, err := c.DeleteServer(ctx, vmm.ServerDeleteRequest{Provider: lxd, ServerID: missing})
+			_, err := c.DeleteServer(ctx, vmm.ServerDeleteRequest{Provider: lxd, ServerID: vmm.FlexInt(missing)})
 			return err
 		}(),
 		"GetInstance": func() error {
-			_, err := c.GetInstance(ctx, vmm.InstanceGetRequest{Provider: lxd, ServerID: missing, InstanceName: "x"})
+			_, err := c.GetInstance(ctx, vmm.InstanceGetRequest{Provider: lxd, ServerID: vmm.FlexInt(missing), InstanceName: "x"})
 			return err
 		}(),
 		"AddInstance": func() error {
-			_, err := c.AddInstance(ctx, vmm.InstanceAddRequest{Provider: lxd, ServerID: missing, InstanceName: "x", ImageAlias: "debian"})
+			_, err := c.AddInstance(ctx, vmm.InstanceAddRequest{Provider: lxd, ServerID: vmm.FlexInt(missing), InstanceName: "x", ImageAlias: "debian"})
 			return err
 		}(),
 		"InstanceAction": func() error {
-			_, err := c.InstanceAction(ctx, vmm.InstanceActionRequest{Provider: lxd, InstanceID: missing, InstanceStatus: "start"})
+			_, err := c.InstanceAction(ctx, vmm.InstanceActionRequest{Provider: lxd, InstanceID: vmm.FlexInt(missing), InstanceStatus: "start"})
 			return err
 		}(),
 		"ListImages": func() error { _, err := c.ListImages(ctx, lxd, missing); return err }(),
 		"DeleteImage": func() error {
-			_, err := c.DeleteImage(ctx, vmm.ImageDeleteRequest{Provider: lxd, ServerID: missing, ImageFingerprint: "ab"})
+			_, err := c.DeleteImage(ctx, vmm.ImageDeleteRequest{Provider: lxd, ServerID: vmm.FlexInt(missing), ImageFingerprint: "ab"})
 			return err
 		}(),
 		"UpdateProfile": func() error {
-			_, err := c.UpdateProfile(ctx, vmm.ProfileUpdateRequest{Provider: lxd, ServerID: missing, ProfileName: "p", ProfileBody: "{}"})
+			_, err := c.UpdateProfile(ctx, vmm.ProfileUpdateRequest{Provider: lxd, ServerID: vmm.FlexInt(missing), ProfileName: "p", ProfileBody: "{}"})
 			return err
 		}(),
 		"DeleteProfile": func() error {
-			_, err := c.DeleteProfile(ctx, vmm.ProfileDeleteRequest{Provider: lxd, ServerID: missing, ProfileName: "p"})
+			_, err := c.DeleteProfile(ctx, vmm.ProfileDeleteRequest{Provider: lxd, ServerID: vmm.FlexInt(missing), ProfileName: "p"})
 			return err
 		}(),
 		"RevokeCertificate": func() error {
-			_, err := c.RevokeCertificate(ctx, vmm.CertificateRevokeRequest{Provider: lxd, ServerID: missing, CertificateFingerprint: "ab"})
+			_, err := c.RevokeCertificate(ctx, vmm.CertificateRevokeRequest{Provider: lxd, ServerID: vmm.FlexInt(missing), CertificateFingerprint: "ab"})
 			return err
 		}(),
 		"ListNetworks":     func() error { _, err := c.ListNetworks(ctx, lxd, missing); return err }(),

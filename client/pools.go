@@ -9,5 +9,5 @@ import (
 
 // ListPools lists the storage pools of a server (pool.list).
 func (c *Client) ListPools(ctx context.Context, provider vmm.Provider, serverID int64) (jsonapi.Many[vmm.PoolAttributes], error) {
-	return infraCall[jsonapi.Many[vmm.PoolAttributes]](ctx, c, "pool.list", vmm.PoolListRequest{Provider: provider, ServerID: serverID})
+	return infraCall[jsonapi.Many[vmm.PoolAttributes]](ctx, c, "pool.list", vmm.PoolListRequest{Provider: provider, ServerID: vmm.FlexInt(serverID)})
 }

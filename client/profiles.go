@@ -9,7 +9,7 @@ import (
 
 // ListProfiles lists the LXD profiles of a server (profile.list).
 func (c *Client) ListProfiles(ctx context.Context, provider vmm.Provider, serverID int64) (jsonapi.Many[vmm.ProfileAttributes], error) {
-	return infraCall[jsonapi.Many[vmm.ProfileAttributes]](ctx, c, "profile.list", vmm.ProfileListRequest{Provider: provider, ServerID: serverID})
+	return infraCall[jsonapi.Many[vmm.ProfileAttributes]](ctx, c, "profile.list", vmm.ProfileListRequest{Provider: provider, ServerID: vmm.FlexInt(serverID)})
 }
 
 // UpdateProfile replaces (and optionally renames) a profile (profile.update).

@@ -19,12 +19,12 @@ func (c *Client) VerifyServer(ctx context.Context, req vmm.ServerVerifyRequest) 
 
 // ListServers lists the servers of a provider; serverID 0 lists them all (server.list).
 func (c *Client) ListServers(ctx context.Context, provider vmm.Provider, serverID int64) (jsonapi.Many[vmm.ServerAttributes], error) {
-	return infraCall[jsonapi.Many[vmm.ServerAttributes]](ctx, c, "server.list", vmm.ServerListRequest{Provider: provider, ServerID: serverID})
+	return infraCall[jsonapi.Many[vmm.ServerAttributes]](ctx, c, "server.list", vmm.ServerListRequest{Provider: provider, ServerID: vmm.FlexInt(serverID)})
 }
 
 // GetServer answers one server, with its storage pools included (server.get).
 func (c *Client) GetServer(ctx context.Context, provider vmm.Provider, serverID int64) (jsonapi.One[vmm.ServerAttributes], error) {
-	return infraCall[jsonapi.One[vmm.ServerAttributes]](ctx, c, "server.get", vmm.ServerGetRequest{Provider: provider, ServerID: serverID})
+	return infraCall[jsonapi.One[vmm.ServerAttributes]](ctx, c, "server.get", vmm.ServerGetRequest{Provider: provider, ServerID: vmm.FlexInt(serverID)})
 }
 
 // DeleteServer forgets a server and withdraws deskhub's certificate from it unless req.ServerKeepTrust

@@ -19,6 +19,6 @@ func (c *Client) ListSSHKeys(ctx context.Context) (jsonapi.Many[vmm.SSHKeyAttrib
 
 // DeleteSSHKey removes an SSH key (ssh-key.delete).
 func (c *Client) DeleteSSHKey(ctx context.Context, id int64) error {
-	_, err := infraCall[jsonapi.Meta](ctx, c, "ssh-key.delete", vmm.SSHKeyDeleteRequest{KeyID: id})
+	_, err := infraCall[jsonapi.Meta](ctx, c, "ssh-key.delete", vmm.SSHKeyDeleteRequest{KeyID: vmm.FlexInt(id)})
 	return err
 }

@@ -12,7 +12,7 @@ import (
 // account's other API tokens first (token.create). The token is in the answer only.
 func (c *Client) CreateToken(ctx context.Context, lifetime time.Duration, revokeAll bool) (jsonapi.One[vmm.TokenAttributes], error) {
 	return infraCall[jsonapi.One[vmm.TokenAttributes]](ctx, c, "token.create",
-		vmm.TokenCreateRequest{TokenLifetime: int64(lifetime / time.Second), TokenRevokeAll: revokeAll})
+		vmm.TokenCreateRequest{TokenLifetime: vmm.FlexInt(lifetime / time.Second), TokenRevokeAll: revokeAll})
 }
 
 // ListTokens lists the account's tokens, login and API, without their secrets (token.get).

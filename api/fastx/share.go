@@ -2,6 +2,7 @@ package fastx
 
 import (
 	"net/mail"
+	"time"
 
 	"github.com/deskhub/deskhub/api/field"
 )
@@ -82,3 +83,36 @@ type ShareResetRequest struct {
 
 // Validate checks the permissions.
 func (r *ShareResetRequest) Validate() error { return checkPerms("perms", r.Perms) }
+
+// DesktopTokenRequest is the body of /v3/api/session/token (a deskhub extension): a desktop-scoped
+// token of one session, for abcdesktop's browser code (ABCAuthorization: Bearer <token> on
+// /spawner/<endpoint> and /broadcast). The session's owner asks with their token; a share key's
+// holder with the key, and gets its role.
+type DesktopTokenRequest struct {
+	ID       string `json:"id" required:"true" doc:"the session"`
+	Key      string `json:"key,omitempty" doc:"a share key of the session: the token gets its role (granter or viewer); without it the caller must own the session"`
+	Lifetime int64  `json:"lifetime,omitempty" doc:"seconds the token lives (default and most: --desktop-token-ttl)"`
+}
+
+// Validate checks the lifetime.
+func (r *DesktopTokenRequest) Validate() error {
+	if r.Lifetime < 0 {
+		return field.Errorf("lifetime", "must be a positive number of seconds, not %d", r.Lifetime)
+	}
+	return nil
+}
+
+// DesktopToken is the answer of /v3/api/session/token.
+type DesktopToken struct {
+	Token   string    `json:"token" doc:"the secret, shown only here: send it as ABCAuthorization: Bearer <token>"`
+	Name    string    `json:"name" doc:"its public id, for session/token/revoke"`
+	Session string    `json:"session" doc:"the one session it reaches"`
+	Role    string    `json:"role" doc:"owner, granter or viewer (viewers only read)"`
+	Expires time.Time `json:"expires" doc:"when it stops working (RFC 3339)"`
+}
+
+// DesktopTokenRevokeRequest is the body of /v3/api/session/token/revoke (a deskhub extension).
+type DesktopTokenRevokeRequest struct {
+	ID   string `json:"id" required:"true" doc:"the session"`
+	Name string `json:"name,omitempty" doc:"the token to revoke (its name); absent: every desktop token of the session"`
+}

@@ -3,6 +3,9 @@
 // proxies it at /spawner/{session_id}/…. Answers are {"code": status, "data": …}; the types here are the
 // inner data only. endpoints.go types the surface's 22 endpoints once (Endpoint[Req, Resp]); the agent
 // binds its handlers to them and the broker builds its proxy routes and OpenAPI entries from them.
+// abcdesktop.go types the same agent as abcdesktop's browser code calls it (/spawner/<endpoint> with a
+// desktop-scoped token; the answers of abcdesktop's spawner-service, docs/compat-agent.md) and its
+// /broadcast messages.
 //
 // Where the seed is silent or wrong (deskhub's choices, one line each):
 //

@@ -21,7 +21,7 @@ type CertificateAttributes struct {
 // CertificateListRequest is the body of certificate.list.
 type CertificateListRequest struct {
 	Provider Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
-	ServerID int64    `json:"server_id" required:"true" doc:"id of the server"`
+	ServerID FlexInt  `json:"server_id" required:"true" doc:"id of the server"`
 }
 
 // Validate checks the provider.
@@ -32,7 +32,7 @@ type CertificateRevokeRequest struct {
 	CertificateFingerprint string   `json:"certificate_fingerprint" required:"true" doc:"fingerprint of the certificate to remove from the server's trust store"`
 	CertificateForce       bool     `json:"certificate_force" doc:"needed to revoke deskhub's own certificate, which cuts deskhub off the server (deskhub extension)"`
 	Provider               Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
-	ServerID               int64    `json:"server_id" required:"true" doc:"id of the server"`
+	ServerID               FlexInt  `json:"server_id" required:"true" doc:"id of the server"`
 }
 
 // Validate checks the provider.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/deskhub/deskhub/api/field"
 )
@@ -108,3 +109,63 @@ func (f *FlexInt) UnmarshalJSON(data []byte) error {
 func flexError(value string) error {
 	return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[FlexInt]()}
 }
+
+// JSONSchemaTypes tells the OpenAPI generator that a FlexInt takes a number or a numeric string.
+func (FlexInt) JSONSchemaTypes() []string { return []string{"integer", "string"} }
+
+// CommaList is a list of strings that ui-vmm's panel sends and reads as one comma-separated string
+// ("default,net"). It is written as that string, and read from it or from a JSON array of strings
+// (deskhub's own form); blanks around entries and empty entries are dropped.
+type CommaList []string
+
+// MarshalJSON writes the list as one comma-separated string.
+func (l CommaList) MarshalJSON() ([]byte, error) {
+	return json.Marshal(strings.Join(l, ","))
+}
+
+// UnmarshalJSON reads a comma-separated string or an array of strings; null leaves l unchanged.
+func (l *CommaList) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var items []string
+	if len(data) > 0 && data[0] == '"' {
+		var s string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return err
+		}
+		items = strings.Split(s, ",")
+	} else if err := json.Unmarshal(data, &items); err != nil {
+		return &json.UnmarshalTypeError{Value: "value " + string(data), Type: reflect.TypeFor[CommaList]()}
+	}
+	out := make(CommaList, 0, len(items))
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	*l = out
+	return nil
+}
+
+// JSONSchemaTypes tells the OpenAPI generator that a CommaList is a string or an array of strings.
+func (CommaList) JSONSchemaTypes() []string { return []string{"string", "array"} }
+
+// StringList is a list of strings in a request: read from a JSON array or from a comma-separated
+// string (as ui-vmm's panel sends lists), written as an array.
+type StringList []string
+
+// UnmarshalJSON reads an array of strings or a comma-separated string; null leaves l unchanged.
+func (l *StringList) UnmarshalJSON(data []byte) error {
+	var c CommaList
+	if err := c.UnmarshalJSON(data); err != nil {
+		return &json.UnmarshalTypeError{Value: "value " + string(data), Type: reflect.TypeFor[StringList]()}
+	}
+	if c != nil {
+		*l = StringList(c)
+	}
+	return nil
+}
+
+// JSONSchemaTypes tells the OpenAPI generator that a StringList is an array of strings or a string.
+func (StringList) JSONSchemaTypes() []string { return []string{"array", "string"} }

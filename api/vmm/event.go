@@ -13,7 +13,8 @@ type EventSubscribeRequest struct {
 
 // EventAuthRequest is the body of event.auth, which binds an open stream to the calling user.
 type EventAuthRequest struct {
-	Stream string `json:"stream" required:"true" doc:"id of the stream to bind to the caller, within the stream's timeout"`
+	Stream    string `json:"stream" required:"true" doc:"id of the stream to bind to the caller, within the stream's timeout"`
+	RequestID string `json:"request_id,omitempty" doc:"client's id for this request: the stream then says it is bound with a message of type event.auth and this request_id (ui-vmm's panel sends one)"`
 }
 
 // Event is one message of the event stream (the data of a server-sent event).

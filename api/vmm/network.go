@@ -19,7 +19,7 @@ type NetworkAttributes struct {
 // NetworkListRequest is the body of network.list.
 type NetworkListRequest struct {
 	Provider Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
-	ServerID int64    `json:"server_id" required:"true" doc:"id of the server"`
+	ServerID FlexInt  `json:"server_id" required:"true" doc:"id of the server"`
 }
 
 // Validate checks the provider.

@@ -12,6 +12,7 @@ type ProfileAttributes struct {
 	ProfileConfig      map[string]string            `json:"profile_config" doc:"instance configuration keys"`
 	ProfileDevices     map[string]map[string]string `json:"profile_devices" doc:"devices by name"`
 	ProfileUsedBy      []string                     `json:"profile_used_by" doc:"instances using the profile"`
+	ProfileBody        string                       `json:"profile_body" doc:"the profile as YAML, as \"lxc profile show\" prints it and profile.update takes it (ui-vmm's panel edits it)"`
 	ServerID           int64                        `json:"server_id" doc:"id of the server"`
 	Provider           Provider                     `json:"provider" doc:"\"lxd\" or \"internal\""`
 }
@@ -20,7 +21,7 @@ type ProfileAttributes struct {
 type ProfileDeleteRequest struct {
 	ProfileName string   `json:"profile_name" required:"true" doc:"name of the profile to remove"`
 	Provider    Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
-	ServerID    int64    `json:"server_id" required:"true" doc:"id of the server"`
+	ServerID    FlexInt  `json:"server_id" required:"true" doc:"id of the server"`
 }
 
 // Validate checks the provider.
@@ -29,7 +30,7 @@ func (r *ProfileDeleteRequest) Validate() error { return checkProvider(r.Provide
 // ProfileListRequest is the body of profile.list.
 type ProfileListRequest struct {
 	Provider Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
-	ServerID int64    `json:"server_id" required:"true" doc:"id of the server"`
+	ServerID FlexInt  `json:"server_id" required:"true" doc:"id of the server"`
 }
 
 // Validate checks the provider.
@@ -41,7 +42,7 @@ type ProfileUpdateRequest struct {
 	ProfileName   string   `json:"profile_name" required:"true" doc:"name of the profile to update"`
 	ProfileRename string   `json:"profile_rename" doc:"new name for the profile"`
 	Provider      Provider `json:"provider" required:"true" doc:"\"lxd\" or \"internal\""`
-	ServerID      int64    `json:"server_id" required:"true" doc:"id of the server"`
+	ServerID      FlexInt  `json:"server_id" required:"true" doc:"id of the server"`
 }
 
 // Validate checks the provider and the names.

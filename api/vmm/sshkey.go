@@ -17,6 +17,8 @@ type SSHKeyAttributes struct {
 	KeyPublic      string    `json:"key_public" doc:"the public key as an authorized_keys line"`
 	KeyFingerprint string    `json:"key_fingerprint" doc:"SHA256 fingerprint of the key"`
 	KeyCreatedAt   time.Time `json:"key_created_at" doc:"when the key was added"`
+	KeyTimeAdd     int64     `json:"key_timeadd" doc:"when the key was added, in Unix seconds (as ui-vmm's panel reads it)"`
+	KeyType        string    `json:"key_type" doc:"\"ssh\""`
 }
 
 // SSHKeyAddRequest is the body of ssh-key.add. The key must parse as an authorized_keys line; it is
@@ -39,5 +41,5 @@ func (r *SSHKeyAddRequest) Validate() error {
 
 // SSHKeyDeleteRequest is the body of ssh-key.delete.
 type SSHKeyDeleteRequest struct {
-	KeyID int64 `json:"key_id" required:"true" doc:"id of the key to remove"`
+	KeyID FlexInt `json:"key_id" required:"true" doc:"id of the key to remove"`
 }

@@ -16,7 +16,9 @@ func TestValidateFieldErrors(t *testing.T) {
 		{&PoolListRequest{Provider: "aws"}, "provider", `member "provider" must be "lxd" or "internal", not "aws"`},
 		{&InstanceAddRequest{Provider: ProviderLXD, InstanceName: "9x", ImageAlias: "a"}, "instance_name",
 			`member "instance_name" must be 1-63 letters, digits and dashes, starting with a letter and not ending with a dash, not "9x"`},
-		{&InstanceActionRequest{Provider: ProviderLXD, InstanceStatus: "explode"}, "instance_status", ""},
+		{&InstanceActionRequest{Provider: ProviderLXD, InstanceID: 3, InstanceStatus: "explode"}, "instance_status", ""},
+		{&InstanceActionRequest{Provider: ProviderLXD, InstanceName: "web1", InstanceStatus: "explode"}, "instance_status", ""},
+		{&InstanceAddRequest{Provider: ProviderLXD, InstanceName: "web1", InstanceImage: "debian/12", InstanceMemory: -1}, "instance_memory", ""},
 		{&SimplestreamAddRequest{ProductArch: "amd64"}, "product_os", `member "product_os" must not be empty`},
 		{&UserRegisterRequest{UserLogin: ""}, "user_login", `member "user_login" must not be empty`},
 	} {

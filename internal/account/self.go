@@ -22,7 +22,11 @@ const (
 	StatusLoggedOut         = "logged_out"
 	StatusRevoked           = "revoked"
 	StatusDeleted           = "deleted"
+	StatusCodeValid         = "code_valid"
 )
+
+// errCheckOnly rolls back a transaction that only checked something.
+var errCheckOnly = errors.New("account: checked only")
 
 // trying is c trying to act as login (a login or registration not yet known to succeed).
 func (c Caller) trying(login string) Caller { return Caller{Login: login, Remote: c.Remote} }
@@ -33,44 +37,61 @@ type Registration struct {
 	Login, Email, Password, Code string
 }
 
-// Register is both steps of a registration; the status says which one was done.
+// Register is both steps of a registration; the status says which one was done. The second step is
+// the code with the first step's members again (deskhub's form), or the code alone (ui-vmm's panel's
+// form): the first step keeps the login, the address and the password's hash with the code.
 func (s *Service) Register(ctx context.Context, c Caller, r Registration) (string, error) {
 	if s.o.Features.DisableRegistration {
 		return "", errFeatureOff("registration")
 	}
-	if err := badMember("user_login", auth.CheckLogin(r.Login)); err != nil {
-		return "", err
-	}
-	if err := badMember("user_email", auth.CheckEmail(r.Email)); err != nil {
-		return "", err
-	}
-	if err := checkNewPassword(r.Password); err != nil {
-		return "", err
-	}
-	if err := s.checkAccountFree(ctx, r.Login, r.Email); err != nil {
-		return "", err
+	codeOnly := r.Code != "" && r.Login == "" && r.Email == "" && r.Password == ""
+	if !codeOnly {
+		if err := badMember("user_login", auth.CheckLogin(r.Login)); err != nil {
+			return "", err
+		}
+		if err := badMember("user_email", auth.CheckEmail(r.Email)); err != nil {
+			return "", err
+		}
+		if err := checkNewPassword(r.Password); err != nil {
+			return "", err
+		}
+		if err := s.checkAccountFree(ctx, r.Login, r.Email); err != nil {
+			return "", err
+		}
 	}
 	if r.Code == "" {
-		data, _ := json.Marshal(map[string]string{"login": r.Login})
-		err := s.auth.IssueCode(ctx, auth.CodeRegister, 0, r.Email, string(data), "Your deskhub registration code",
+		hash, err := auth.HashPassword(r.Password)
+		if err != nil {
+			return "", err
+		}
+		data, _ := json.Marshal(pendingRegistration{Login: r.Login, Hash: hash})
+		err = s.auth.IssueCode(ctx, auth.CodeRegister, 0, r.Email, string(data), "Your deskhub registration code",
 			"Someone (hopefully you) asked to create the deskhub account \""+r.Login+"\" with this address.")
 		if err != nil {
 			return "", err
 		}
 		return StatusCodeSent, nil
 	}
-	u, err := auth.NewLocalUser(r.Login, r.Email, r.Password, false)
-	if err != nil {
-		return "", fault.Invalidf("", "%s", err)
+	var u store.User
+	if !codeOnly {
+		var err error
+		if u, err = auth.NewLocalUser(r.Login, r.Email, r.Password, false); err != nil {
+			return "", fault.Invalidf("", "%s", err)
+		}
 	}
-	err = s.st.InTx(ctx, func(tx store.Store) error {
+	err := s.st.InTx(ctx, func(tx store.Store) error {
 		code, err := s.auth.ConsumeCode(ctx, tx, auth.CodeRegister, r.Code)
 		if err != nil {
 			return err
 		}
-		var data struct{ Login string }
+		var data pendingRegistration
 		_ = json.Unmarshal([]byte(code.Data), &data)
-		if code.Email != r.Email || data.Login != r.Login {
+		if codeOnly {
+			if data.Hash == "" {
+				return fault.Invalidf("user_code", "this code needs the registration's login, address and password with it")
+			}
+			u = store.User{Login: data.Login, Email: code.Email, PasswordHash: data.Hash, Provider: store.ProviderLocal}
+		} else if code.Email != r.Email || data.Login != r.Login {
 			return fault.Invalidf("user_code", "this code was sent for another login or address")
 		}
 		if err := tx.CreateUser(ctx, &u); err != nil {
@@ -86,6 +107,13 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (strin
 	}
 	s.Audit(ctx, c.as(u), "user.register", u.Login, nil)
 	return StatusRegistered, nil
+}
+
+// pendingRegistration is what a registration code keeps until it is used: the login and the
+// password's hash (the address is the code's).
+type pendingRegistration struct {
+	Login string `json:"login"`
+	Hash  string `json:"hash,omitempty"`
 }
 
 // checkAccountFree refuses a login or address ("" skips it) that an account has already.
@@ -135,6 +163,20 @@ func (s *Service) Recover(ctx context.Context, c Caller, r Recovery) (string, er
 		}
 		return StatusCodeSentIfAccount, nil
 	}
+	if r.Password == "" && r.Email == "" {
+		// ui-vmm's panel checks the code on its own before it asks for the new password: the code is
+		// checked, not used.
+		err := s.st.InTx(ctx, func(tx store.Store) error {
+			if _, err := s.auth.ConsumeCode(ctx, tx, auth.CodeRecovery, r.Code); err != nil {
+				return err
+			}
+			return errCheckOnly
+		})
+		if !errors.Is(err, errCheckOnly) {
+			return "", err
+		}
+		return StatusCodeValid, nil
+	}
 	if err := checkNewPassword(r.Password); err != nil {
 		return "", err
 	}
@@ -148,7 +190,7 @@ func (s *Service) Recover(ctx context.Context, c Caller, r Recovery) (string, er
 		if err != nil {
 			return err
 		}
-		if code.Email != r.Email {
+		if r.Email != "" && code.Email != r.Email {
 			return fault.Invalidf("user_code", "this code was sent to another address")
 		}
 		if u, err = tx.GetUser(ctx, code.UserID); err != nil {

@@ -147,42 +147,66 @@ func (a *Agent) generateDesktopFiles(_ *httpapi.Call, r *spawner.GenerateDesktop
 // xterm.desktop, or their program name) plus Options.Apps. No shell; cwd HOME; LANG from
 // Accept-Language.
 func (a *Agent) launch(c *httpapi.Call, r *spawner.Launch) (spawner.LaunchResult, error) {
-	entries, err := files.LoadEntries(a.entryDirs()...)
+	pid, _, err := a.start(c, r.Command, r.Args)
 	if err != nil {
 		return spawner.LaunchResult{}, err
 	}
-	var argv []string
+	return spawner.LaunchResult{Pid: pid, Command: r.Command}, nil
+}
+
+// resolve finds the program line of an application of the allowlist by name (nil: none).
+func (a *Agent) resolve(entries []files.Entry, name string) []string {
 	for _, e := range entries {
 		exec0, _ := files.ExecArgs(e, nil)
-		if e.ID == r.Command || strings.TrimSuffix(e.ID, ".desktop") == r.Command || len(exec0) > 0 && filepath.Base(exec0[0]) == r.Command {
-			argv = exec0
-			break
+		if e.ID == name || strings.TrimSuffix(e.ID, ".desktop") == name || len(exec0) > 0 && filepath.Base(exec0[0]) == name {
+			return exec0
 		}
 	}
-	if argv == nil && slices.Contains(a.o.Apps, r.Command) {
-		argv = []string{r.Command}
+	if slices.Contains(a.o.Apps, name) {
+		return []string{name}
+	}
+	return nil
+}
+
+// start runs an application of the allowlist named command with args; it answers its pid and its
+// command line.
+func (a *Agent) start(c *httpapi.Call, command string, args []string) (int, []string, error) {
+	entries, err := files.LoadEntries(a.entryDirs()...)
+	if err != nil {
+		return 0, nil, err
+	}
+	argv := a.resolve(entries, command)
+	if argv == nil {
+		// abcdesktop names applications by their window class, instance.Class (xterm.XTerm): the
+		// instance, else the class in lower case, names the program.
+		if inst, class, ok := strings.Cut(command, "."); ok {
+			if argv = a.resolve(entries, inst); argv == nil {
+				argv = a.resolve(entries, strings.ToLower(class))
+			}
+		}
 	}
 	if argv == nil {
-		return spawner.LaunchResult{}, fault.Memberf("command", ": %q is not an application of this desktop", r.Command)
+		return 0, nil, fault.Memberf("command", ": %q is not an application of this desktop", command)
 	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		return spawner.LaunchResult{}, fault.Memberf("command", ": %s is not installed", argv[0])
+		return 0, nil, fault.Memberf("command", ": %s is not installed", argv[0])
 	}
-	cmd := exec.Command(path, append(argv[1:], r.Args...)...)
+	line := append(argv[1:len(argv):len(argv)], args...)
+	cmd := exec.Command(path, line...)
 	cmd.Dir = a.o.Home
 	cmd.Env = append(os.Environ(), "DISPLAY="+a.o.Display, "HOME="+a.o.Home, "LANG="+langFrom(c.R))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return spawner.LaunchResult{}, fault.Memberf("command", ": %v", err)
+		return 0, nil, fault.Memberf("command", ": %v", err)
 	}
 	go func() {
 		_ = cmd.Wait()
-		a.events.publish(spawner.Event{Type: "proc.killed", Data: map[string]any{"pid": cmd.Process.Pid, "command": r.Command,
+		a.events.publish(spawner.Event{Type: "proc.killed", Data: map[string]any{"pid": cmd.Process.Pid, "command": command,
 			"exitCode": cmd.ProcessState.ExitCode()}})
 	}()
-	a.events.publish(spawner.Event{Type: "proc.started", Data: map[string]any{"pid": cmd.Process.Pid, "command": r.Command}})
-	return spawner.LaunchResult{Pid: cmd.Process.Pid, Command: r.Command}, nil
+	a.events.publish(spawner.Event{Type: "proc.started", Data: map[string]any{"pid": cmd.Process.Pid, "command": command}})
+	return cmd.Process.Pid, append([]string{path}, line...), nil
 }
 
 // langFrom is a POSIX locale from Accept-Language (en-US → en_US.UTF-8), default C.UTF-8.

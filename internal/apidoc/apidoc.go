@@ -227,9 +227,13 @@ func (b *builder) responses(op *openapi3.Operation, r *httpapi.Route, result *op
 	op.Responses = openapi3.NewResponses()
 	ct := httpapi.ContentType(r.Surface)
 	ok := "OK"
-	if !r.Op.Raw {
+	if !r.Op.Raw || r.Op.Document {
+		schema := envelope(r.Surface, result)
+		if r.Bare {
+			schema = result
+		}
 		op.Responses.Set("200", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription(ok).
-			WithContent(openapi3.NewContentWithSchemaRef(envelope(r.Surface, result), []string{ct}))})
+			WithContent(openapi3.NewContentWithSchemaRef(schema, []string{ct}))})
 	} else {
 		op.Responses.Set("200", &openapi3.ResponseRef{Value: openapi3.NewResponse().
 			WithDescription("a stream or file, see the summary")})
@@ -291,7 +295,7 @@ func operationID(r *httpapi.Route, method string, manyMethods bool) string {
 }
 
 // customize adds what Go types don't say: descriptions (doc tag), formats (format tag: "binary" for a
-// file part), enums (enum tag, comma-separated),
+// file part), enums (enum tag, comma-separated), JSON types (types tag, comma-separated),
 // required members (required:"true"), JSON Schema 2020 null types in place of 3.0's nullable, and the
 // JSON types of members with custom decoding.
 func customize(_ string, t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
@@ -311,6 +315,18 @@ func customize(_ string, t reflect.Type, tag reflect.StructTag, s *openapi3.Sche
 		types := openapi3.Types(v.JSONSchemaTypes())
 		s.Type = &types
 		s.Format = ""
+	}
+	// types:"string,integer" says which JSON types a member with custom encoding takes.
+	if ts := tag.Get("types"); ts != "" {
+		types := openapi3.Types(strings.Split(ts, ","))
+		s.Type = &types
+		s.Format = ""
+		if !types.Includes("object") {
+			s.Properties = nil
+		}
+		if !types.Includes("array") {
+			s.Items = nil
+		}
 	}
 	if t.Kind() == reflect.Struct {
 		for i := range t.NumField() {

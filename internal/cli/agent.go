@@ -20,11 +20,12 @@ func runAgent(ctx context.Context, e *Env, args []string) error {
 	}
 	fs := newFlagSet(e, "agent", "agent --display :N [--listen unix:PATH|127.0.0.1:PORT] [--home DIR]\n       deskhub agent init [flags]  (the desktop's init: deskhub agent init --help)")
 	b := &envFlags{e: e, fs: fs}
-	var display, listen, home, logLevel string
+	var display, listen, home, logLevel, wallpapers string
 	b.string(&display, "display", "DISPLAY", "", "X display of the desktop, e.g. :100")
 	b.string(&listen, "listen", "DESKHUB_AGENT_LISTEN", "", "unix:PATH (default <home>/.deskhub-agent.sock, mode 0600) or a loopback host:port")
 	b.string(&home, "home", "HOME", "", "home of the desktop's user (files are confined to it)")
 	b.string(&logLevel, "log-level", "DESKHUB_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	b.string(&wallpapers, "wallpapers", "DESKHUB_AGENT_WALLPAPERS", "", "folder of the images setBackgroundImage offers (default /usr/share/deskhub/wallpapers)")
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func runAgent(ctx context.Context, e *Env, args []string) error {
 	// first window list included), and again after each burst of requests, it hands back what it no
 	// longer needs: the heap it freed, and the executable's pages that the package initialisation of
 	// everything linked (the server's too) and the work since touched.
-	a, err := agent.New(agent.Options{Display: display, Home: home, Log: log, Idle: func() {
+	a, err := agent.New(agent.Options{Display: display, Home: home, Log: log, Wallpapers: wallpapers, Idle: func() {
 		debug.FreeOSMemory()
 		dropExecutablePages()
 	}})

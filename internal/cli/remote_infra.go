@@ -129,7 +129,7 @@ func runInstanceList(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	doc, err := c.ListInstances(ctx, vmm.InstanceListRequest{Provider: vmm.ProviderLXD, ServerID: *server})
+	doc, err := c.ListInstances(ctx, vmm.InstanceListRequest{Provider: vmm.ProviderLXD, ServerID: vmm.FlexInt(*server)})
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func runInstanceAction(ctx context.Context, e *Env, action string, args []string
 	// A number is an id; anything else a name, looked up with instance.get.
 	id, err := strconv.ParseInt(ref, 10, 64)
 	if err != nil {
-		inst, err := c.GetInstance(ctx, vmm.InstanceGetRequest{Provider: vmm.ProviderLXD, InstanceName: ref, ServerID: *server})
+		inst, err := c.GetInstance(ctx, vmm.InstanceGetRequest{Provider: vmm.ProviderLXD, InstanceName: ref, ServerID: vmm.FlexInt(*server)})
 		if err != nil {
 			return err
 		}
@@ -180,7 +180,7 @@ func runInstanceAction(ctx context.Context, e *Env, action string, args []string
 	if force {
 		action += "-force"
 	}
-	doc, err := c.InstanceAction(ctx, vmm.InstanceActionRequest{Provider: vmm.ProviderLXD, InstanceID: id, InstanceStatus: action})
+	doc, err := c.InstanceAction(ctx, vmm.InstanceActionRequest{Provider: vmm.ProviderLXD, InstanceID: vmm.FlexInt(id), InstanceStatus: action})
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func runTokenList(ctx context.Context, e *Env, args []string) error {
 	rows := make([][]string, 0, len(doc.Data))
 	for _, r := range doc.Data {
 		a := r.Attributes
-		rows = append(rows, []string{a.TokenName, a.TokenType, a.TokenState, a.TokenStart.UTC().Format(time.RFC3339),
+		rows = append(rows, []string{a.TokenName, a.TokenType, a.TokenStatus, a.TokenStart.UTC().Format(time.RFC3339),
 			a.TokenExpire.UTC().Format(time.RFC3339)})
 	}
 	return table(e.Stdout, "NAME\tTYPE\tSTATE\tSTART\tEXPIRE", rows)

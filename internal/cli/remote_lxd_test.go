@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskhub/deskhub/api/jsonapi"
 	"github.com/deskhub/deskhub/internal/infra/lxdtest"
 )
 
 // cliInstance is an entry of `deskhub instance list --json`.
 type cliInstance struct {
-	ID         string `json:"id"`
+	ID         jsonapi.ID `json:"id"`
 	Attributes struct {
 		ID       int64  `json:"instance_id"`
 		Name     string `json:"instance_name"`
@@ -91,7 +92,7 @@ func TestRemoteLXD(t *testing.T) {
 		t.Fatalf("server list row: %q", lines[1])
 	}
 	var servers []struct {
-		ID         string `json:"id"`
+		ID         jsonapi.ID `json:"id"`
 		Attributes struct {
 			Host        string `json:"server_host"`
 			Port        int    `json:"server_port"`
@@ -106,7 +107,7 @@ func TestRemoteLXD(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &servers); err != nil || len(servers) != 1 {
 		t.Fatalf("server list --json: %v\n%s", err, out)
 	}
-	if a := servers[0].Attributes; servers[0].ID != serverID || a.Host != lenv.Host || a.Port != lenv.Port ||
+	if a := servers[0].Attributes; string(servers[0].ID) != serverID || a.Host != lenv.Host || a.Port != lenv.Port ||
 		a.Project != lenv.Project || a.Protocol != "lxd" || a.State != "online" || a.Owner != "alice" || len(a.Fingerprint) != 64 {
 		t.Fatalf("server list --json: %+v", servers[0])
 	}
@@ -122,15 +123,15 @@ func TestRemoteLXD(t *testing.T) {
 		f := strings.Fields(l)
 		rows[f[1]] = f
 	}
-	for name, status := range map[string]string{"dh-cli": "Running", "dh-cli2": "Stopped"} {
+	for name, status := range map[string]string{"dh-cli": "running", "dh-cli2": "stopped"} {
 		if f := rows[name]; len(f) != 6 || f[2] != "container" || f[3] != status || f[4] != serverID {
 			t.Fatalf("instance list row of %s: %q\n%s", name, f, list)
 		}
 	}
 	insts := cliInstances(t, env, "--server", serverID)
-	if len(insts) != 2 || insts["dh-cli"].Attributes.Status != "Running" || insts["dh-cli2"].Attributes.Status != "Stopped" ||
+	if len(insts) != 2 || insts["dh-cli"].Attributes.Status != "running" || insts["dh-cli2"].Attributes.Status != "stopped" ||
 		strconv.FormatInt(insts["dh-cli"].Attributes.ServerID, 10) != serverID ||
-		insts["dh-cli"].ID != strconv.FormatInt(insts["dh-cli"].Attributes.ID, 10) {
+		string(insts["dh-cli"].ID) != strconv.FormatInt(insts["dh-cli"].Attributes.ID, 10) {
 		t.Fatalf("instance list --json --server %s: %+v", serverID, insts)
 	}
 	wantFail(t, env, "no server", "instance", "list", "--server", "999")
@@ -145,15 +146,15 @@ func TestRemoteLXD(t *testing.T) {
 	if out := must(t, env, "", "instance", "stop", "dh-cli"); !opLine("stop").MatchString(out) {
 		t.Fatalf("instance stop dh-cli: %q", out)
 	}
-	waitInstance(t, env, "dh-cli", "Stopped", 90*time.Second)
+	waitInstance(t, env, "dh-cli", "stopped", 90*time.Second)
 	if out := must(t, env, "", "instance", "start", "dh-cli", "--server", serverID); !opLine("start").MatchString(out) {
 		t.Fatalf("instance start dh-cli: %q", out)
 	}
-	waitInstance(t, env, "dh-cli", "Running", 60*time.Second)
+	waitInstance(t, env, "dh-cli", "running", 60*time.Second)
 	if out := must(t, env, "", "instance", "stop", strconv.FormatInt(id, 10), "--force"); !opLine("stop-force").MatchString(out) {
 		t.Fatalf("instance stop --force %d: %q", id, out)
 	}
-	waitInstance(t, env, "dh-cli", "Stopped", 60*time.Second)
+	waitInstance(t, env, "dh-cli", "stopped", 60*time.Second)
 
 	// Unknown names and servers: exit 1, one line.
 	wantFail(t, env, "no instance", "instance", "start", "dh-no-such")
@@ -165,8 +166,8 @@ func TestRemoteLXD(t *testing.T) {
 	}
 	waitInstance(t, env, "dh-cli", "", 60*time.Second)
 	var op struct {
-		Type string `json:"type"`
-		ID   string `json:"id"`
+		Type string     `json:"type"`
+		ID   jsonapi.ID `json:"id"`
 	}
 	id2 := strconv.FormatInt(insts["dh-cli2"].Attributes.ID, 10)
 	if out := must(t, env, "", "instance", "delete", id2, "--json"); json.Unmarshal([]byte(out), &op) != nil || op.Type != "operation" || op.ID == "" {

@@ -36,7 +36,9 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&cfg.TLS.CertFile, "tls-cert", "DESKHUB_TLS_CERT", "", "PEM certificate (chain) of the HTTPS listener; default a self-signed one in <data>/tls, generated on first start")
 	b.string(&cfg.TLS.KeyFile, "tls-key", "DESKHUB_TLS_KEY", "", "PEM key of --tls-cert")
 	b.string(&cfg.ImageServerURL, "image-server-url", "DESKHUB_IMAGE_SERVER_URL", "", "URL LXD servers reach deskhub's simplestreams image server at; default https://<tls-listen>/simplestreams")
-	var imageServers string
+	var imageServers, corsOrigins, desktopTTL string
+	b.string(&corsOrigins, "cors-origins", "DESKHUB_CORS_ORIGINS", "", "browser origins (scheme://host[:port], ',' separated; * for any, without credentials) that may call the APIs from another origin; empty: CORS off")
+	b.string(&desktopTTL, "desktop-token-ttl", "DESKHUB_DESKTOP_TOKEN_TTL", cfg.DesktopTokenTTL.String(), "longest lifetime of the desktop-scoped tokens abcdesktop's browser code sends (1m to 24h)")
 	b.string(&imageServers, "image-servers", "DESKHUB_IMAGE_SERVERS", "", "other simplestreams image servers image.serverList offers, name=https://… entries separated by ','")
 	b.string(&cfg.Hostname, "hostname", "DESKHUB_HOSTNAME", "", "host name reported to clients (default: the system's)")
 	f := &cfg.Features
@@ -95,6 +97,11 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	if err := b.err(); err != nil {
 		return err
 	}
+	for _, o := range strings.Split(corsOrigins, ",") {
+		if strings.TrimSpace(o) != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, strings.TrimSpace(o))
+		}
+	}
 	for _, is := range strings.Split(imageServers, ",") {
 		if strings.TrimSpace(is) != "" {
 			cfg.ImageServers = append(cfg.ImageServers, strings.TrimSpace(is))
@@ -124,7 +131,8 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		{"--code-ttl", codeTTL, &a.CodeTTL}, {"--max-token-lifetime", maxToken, &a.MaxTokenLifetime},
 		{"--op-timeout", opTimeout, &in.OpTimeout}, {"--stream-bind-timeout", bindTimeout, &in.StreamBindTimeout},
 		{"--stream-heartbeat", heartbeat, &in.Heartbeat}, {"--image-upload-timeout", uploadTimeout, &im.UploadTimeout},
-		{"--image-max-age", imageMaxAge, &im.MaxAge}, {"--image-retention-interval", retention, &im.RetentionInterval}} {
+		{"--image-max-age", imageMaxAge, &im.MaxAge}, {"--image-retention-interval", retention, &im.RetentionInterval},
+		{"--desktop-token-ttl", desktopTTL, &cfg.DesktopTokenTTL}} {
 		if *d.dst, err = time.ParseDuration(d.val); err != nil {
 			return fmt.Errorf("%s %q: %v", d.flag, d.val, err)
 		}

@@ -46,6 +46,13 @@ type Config struct {
 	ImageServerURL string
 	// ImageServers are other simplestreams image servers offered by image.serverList, "name=https://…".
 	ImageServers []string
+	// CORSOrigins are the browser origins (scheme://host[:port]) that may call the APIs from another
+	// origin (ui-vmm's panel served elsewhere); "*" allows any origin, without credentials. Empty: CORS
+	// is off.
+	CORSOrigins []string
+	// DesktopTokenTTL is the longest lifetime of a desktop-scoped token (/v3/api/session/token), which
+	// abcdesktop's browser code sends as ABCAuthorization.
+	DesktopTokenTTL time.Duration
 
 	Features Features
 	SSH      SSHLogin
@@ -175,14 +182,15 @@ type DisplayDefaults struct {
 // Default returns the configuration deskhub runs with when nothing is set.
 func Default() Config {
 	return Config{
-		Listen:        "127.0.0.1:8080",
-		DataDir:       "./var",
-		ShutdownGrace: 15 * time.Second,
-		MaxBody:       1 << 20,
-		BodyTimeout:   30 * time.Second,
-		Features:      Features{WebAuthnEnabled: true, SimplestreamEnabled: true},
-		SSH:           SSHLogin{PublicKey: true},
-		Display:       DisplayDefaults{Geometry: "1280x800", ColorDepth: 24, FrameRate: 30, Clipboard: "both"},
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "./var",
+		ShutdownGrace:   15 * time.Second,
+		MaxBody:         1 << 20,
+		DesktopTokenTTL: time.Hour,
+		BodyTimeout:     30 * time.Second,
+		Features:        Features{WebAuthnEnabled: true, SimplestreamEnabled: true},
+		SSH:             SSHLogin{PublicKey: true},
+		Display:         DisplayDefaults{Geometry: "1280x800", ColorDepth: 24, FrameRate: 30, Clipboard: "both"},
 		Auth: Auth{Provider: store.ProviderLocal, SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
 			MaxTokenLifetime: 365 * 24 * time.Hour},
 		Mail: Mail{From: "deskhub@localhost"},
@@ -217,6 +225,14 @@ func (c Config) Validate() error {
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			return fmt.Errorf("image server URL %q: want https://host[:port][/path] (LXD pulls images over HTTPS only)", c.ImageServerURL)
 		}
+	}
+	for _, o := range c.CORSOrigins {
+		if err := checkOrigin(o); err != nil {
+			return err
+		}
+	}
+	if c.DesktopTokenTTL < time.Minute || c.DesktopTokenTTL > 24*time.Hour {
+		return fmt.Errorf("desktop token lifetime must be between 1m and 24h, not %s", c.DesktopTokenTTL)
 	}
 	for _, is := range c.ImageServers {
 		name, raw, ok := strings.Cut(is, "=")
@@ -356,4 +372,17 @@ func (c Config) Port() int {
 	_, port, _ := net.SplitHostPort(c.Listen)
 	n, _ := strconv.Atoi(port)
 	return n
+}
+
+// checkOrigin accepts a browser origin, scheme://host[:port] (http or https, no path), or "*".
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" ||
+		u.Fragment != "" || u.User != nil || strings.HasSuffix(o, "/") {
+		return fmt.Errorf("CORS origin %q: want scheme://host[:port] (http or https, no path), or *", o)
+	}
+	return nil
 }

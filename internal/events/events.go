@@ -121,6 +121,9 @@ type message struct {
 	name  string // event name: "bound" or the vmm.Event's Type
 	data  []byte // JSON; shared between streams, never modified
 	event bool   // a vmm.Event, which gets a sequence number
+	// panel is the same news as ui-vmm's panel reads it, sent right after as an unnamed ("message")
+	// event without an id: {"type": endpoint, "request_id", "body": JSON text of a document}.
+	panel []byte
 }
 
 // New returns a hub configured by o.
@@ -412,7 +415,70 @@ func eventMessage(ev vmm.Event) (message, error) {
 	if err != nil {
 		return message{}, fmt.Errorf("encode event: %w", err)
 	}
-	return message{name: eventName(ev.Type), data: data, event: true}, nil
+	return message{name: eventName(ev.Type), data: data, event: true, panel: panelOperation(ev)}, nil
+}
+
+// PanelMessage is a message of the form ui-vmm's panel reads on its stream (unnamed SSE events): the
+// call it answers (Type, e.g. "instance.action"), the client's RequestID, and Body, the JSON text of
+// a document, which the panel parses again.
+type PanelMessage struct {
+	Type      string `json:"type"`
+	RequestID string `json:"request_id"`
+	Body      string `json:"body"`
+}
+
+// panelOperation is the panel's message about the end of an asynchronous call (an operation event
+// with the client's request_id and a final status), else nil. The body is a JSON:API document of the
+// operation; a failure's is {"errors": {"data": {"errors": [...]}}}, the shape the panel's handler
+// reads (it passes body.errors to its parser of failed axios answers, which reads .data.errors).
+func panelOperation(ev vmm.Event) []byte {
+	if ev.Type != "operation" || ev.RequestID == "" || (ev.Status != vmm.OperationSuccess && ev.Status != vmm.OperationFailure) {
+		return nil
+	}
+	var op struct {
+		OperationID string `json:"operation_id"`
+		Kind        string `json:"kind"`
+	}
+	_ = json.Unmarshal(ev.Data, &op)
+	if op.Kind == "" {
+		return nil
+	}
+	var body []byte
+	if ev.Status == vmm.OperationFailure {
+		errs := []map[string]string{{"status": "500", "title": "Operation failed", "detail": ev.Error}}
+		body, _ = json.Marshal(map[string]any{"errors": map[string]any{"status": 500, "data": map[string]any{"errors": errs}}})
+	} else {
+		body, _ = json.Marshal(map[string]any{"data": map[string]any{"type": vmm.TypeOperation, "id": op.OperationID,
+			"attributes": vmm.OperationAttributes{OperationID: op.OperationID, RequestID: ev.RequestID, Status: ev.Status, Provider: ev.Provider}}})
+	}
+	out, _ := json.Marshal(PanelMessage{Type: op.Kind, RequestID: ev.RequestID, Body: string(body)})
+	return out
+}
+
+// SendPanel queues a message of the panel's form on one bound stream (event.auth's answer on the
+// stream); false if that stream is not open and bound, or its queue is full (it is then dropped).
+func (h *Hub) SendPanel(stream string, m PanelMessage) bool {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return false
+	}
+	h.mu.RLock()
+	s := h.streams[stream]
+	if s == nil || !s.bound {
+		h.mu.RUnlock()
+		return false
+	}
+	var ok bool
+	select {
+	case s.ch <- message{name: "message", data: data}:
+		ok = true
+	default:
+	}
+	h.mu.RUnlock()
+	if !ok {
+		h.drop(s, ReasonSlowConsumer)
+	}
+	return ok
 }
 
 // eventName makes an event type safe as an SSE event name (one line; "message" if empty).

@@ -182,6 +182,11 @@ func (k *sseSink) format(m message, seq uint64) []byte {
 	b = append(b, "\ndata: "...)
 	b = append(b, m.data...)
 	b = append(b, "\n\n"...)
+	if m.panel != nil {
+		b = append(b, "event: message\ndata: "...)
+		b = append(b, m.panel...)
+		b = append(b, "\n\n"...)
+	}
 	k.buf = b
 	return b
 }
@@ -205,7 +210,10 @@ type wsSink struct {
 func (k *wsSink) write(m message, seq uint64, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(k.ctx, timeout)
 	defer cancel()
-	return k.c.Write(ctx, websocket.MessageText, wsFrame(m, seq))
+	if err := k.c.Write(ctx, websocket.MessageText, wsFrame(m, seq)); err != nil || m.panel == nil {
+		return err
+	}
+	return k.c.Write(ctx, websocket.MessageText, wsFrame(message{name: "message", data: m.panel}, 0))
 }
 
 func (k *wsSink) send(m message, seq uint64) error { return k.write(m, seq, k.timeout) }

@@ -79,6 +79,9 @@ type Route struct {
 	// BodyTimeout is the route's own deadline for the request body (0: the one of BodyDeadline), set
 	// once the caller is authenticated: a large upload needs longer than the API's default.
 	BodyTimeout time.Duration
+	// Bare says that the answer is the result itself, without the surface's envelope (abcdesktop's
+	// about, getenv and isPulseAvailable answer so).
+	Bare bool
 }
 
 // Operation is a handler together with the Go types of its request body and result, so that decoding,
@@ -88,8 +91,11 @@ type Operation struct {
 	Req, Resp reflect.Type
 	// Planned is set on operations a later issue implements; they answer 501.
 	Planned string
-	// Raw operations write the answer themselves (streams, files, websockets).
+	// Raw operations write the answer themselves (streams, files, websockets, proxies).
 	Raw bool
+	// Document says that a Raw operation (a proxy) answers a JSON document of Resp in the surface's
+	// envelope (or bare, with Route.Bare): it is documented and checked like the others.
+	Document bool
 	// Form, when set, is the multipart/form-data form the request may come as besides JSON (a struct:
 	// a member of struct type is a JSON part, a []byte member a file part); the handler reads the body.
 	Form  reflect.Type

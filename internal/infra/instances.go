@@ -218,6 +218,15 @@ func instanceAttributes(serverID int64, in store.Instance, inst api.InstanceFull
 	if img := inst.Config["volatile.base_image"]; img != "" {
 		a.InstanceImage = img
 	}
+	a.InstanceImageOS = inst.Config["image.os"]
+	if a.InstanceImageVersion = inst.Config["image.version"]; a.InstanceImageVersion == "" {
+		a.InstanceImageVersion = inst.Config["image.release"]
+	}
+	a.InstanceMemory, a.InstanceCPU = inst.ExpandedConfig["limits.memory"], inst.ExpandedConfig["limits.cpu"]
+	a.InstanceDevices = map[string]map[string]string{}
+	for name, d := range inst.ExpandedDevices {
+		a.InstanceDevices[name] = d
+	}
 	if !inst.LastUsedAt.IsZero() && inst.LastUsedAt.Year() > 1 {
 		t := inst.LastUsedAt.UTC()
 		a.InstanceLastUsedAt = &t
@@ -280,6 +289,8 @@ type opSpec struct {
 	Type             string   `json:"type,omitempty"`
 	Start            bool     `json:"start,omitempty"`
 	Phase            string   `json:"phase,omitempty"` // for instance.add: "create", then "start"
+	// Config is the new instance's configuration (limits, cloud-init data).
+	Config map[string]string `json:"config,omitempty"`
 }
 
 // NewInstance is what instance.add creates: an instance of an image (by alias, or else by
@@ -294,6 +305,8 @@ type NewInstance struct {
 	Type             string // "container" (default) or "virtual-machine"
 	Start            bool   // start it once created
 	RequestID        string // the client's id, echoed on the event stream
+	// Config is the new instance's LXD configuration (limits.cpu, limits.memory, user.user-data…).
+	Config map[string]string
 }
 
 // AddInstance is instance.add. It checks what it can at once (server, name, image, profiles, type),
@@ -360,7 +373,7 @@ func (s *Service) AddInstance(ctx context.Context, c account.Caller, r NewInstan
 			}
 		}
 	}
-	spec := opSpec{ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, ImageServer: r.ImageServer, Profiles: r.Profiles, Type: typ, Start: r.Start, Phase: "create"}
+	spec := opSpec{ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, ImageServer: r.ImageServer, Profiles: r.Profiles, Type: typ, Start: r.Start, Phase: "create", Config: r.Config}
 	return s.startOp(ctx, c, store.Operation{Kind: "instance.add", ServerID: row.ID, InstanceName: r.Name, RequestID: r.RequestID}, spec)
 }
 

@@ -162,6 +162,7 @@ func (s *Service) submit(cl incus.InstanceServer, op *store.Operation, spec *opS
 		}
 		req := api.InstancesPost{Name: op.InstanceName, Type: api.InstanceType(spec.Type), Source: src}
 		req.Profiles = spec.Profiles
+		req.Config = spec.Config
 		return cl.CreateInstance(req)
 	case op.Kind == "instance.add" && spec.Phase == "start":
 		return cl.UpdateInstanceState(op.InstanceName, api.InstanceStatePut{Action: "start", Timeout: -1}, "")

@@ -37,9 +37,10 @@ func (s *Service) ListPools(ctx context.Context, c account.Caller, serverID int6
 	return listOn(s, ctx, c, serverID, "storage pools", incus.InstanceServer.GetStoragePools,
 		func(cl incus.InstanceServer, p api.StoragePool) (ResourceView[vmm.PoolAttributes], bool) {
 			a := vmm.PoolAttributes{PoolName: p.Name, PoolDriver: p.Driver, PoolDescription: p.Description, PoolStatus: p.Status,
-				PoolConfig: nonNilMap(p.Config), PoolUsedBy: nonNil(p.UsedBy), ServerID: serverID, Provider: vmm.ProviderLXD}
+				PoolSource: p.Config["source"], PoolConfig: nonNilMap(p.Config), PoolUsedBy: nonNil(p.UsedBy), ServerID: serverID, Provider: vmm.ProviderLXD}
 			if res, err := cl.GetStoragePoolResources(p.Name); err == nil {
 				a.PoolSpaceUsed, a.PoolSpaceTotal = int64(res.Space.Used), int64(res.Space.Total)
+				a.PoolInodesUsed, a.PoolInodesTotal = int64(res.Inodes.Used), int64(res.Inodes.Total)
 			}
 			return ResourceView[vmm.PoolAttributes]{ID: resID(serverID, p.Name), Attrs: a}, true
 		})
@@ -95,7 +96,7 @@ func (s *Service) ListVolumes(ctx context.Context, c account.Caller, serverID in
 		}
 		for _, v := range vols {
 			out = append(out, ResourceView[vmm.VolumeAttributes]{ID: resID(serverID, pool+"/"+v.Type+"/"+v.Name), Attrs: vmm.VolumeAttributes{
-				VolumeName: v.Name, VolumeType: v.Type, VolumePool: pool, VolumeContentType: v.ContentType,
+				VolumeName: v.Name, VolumeType: v.Type, VolumePool: pool, PoolName: pool, VolumeContentType: v.ContentType,
 				VolumeDescription: v.Description, VolumeConfig: nonNilMap(v.Config), VolumeUsedBy: nonNil(v.UsedBy),
 				VolumeCreatedAt: v.CreatedAt.UTC(), ServerID: serverID, Provider: vmm.ProviderLXD}})
 		}
@@ -121,18 +122,17 @@ func imageAttributes(serverID int64, im api.Image) vmm.ImageAttributes {
 	}
 	a := vmm.ImageAttributes{ImageFingerprint: im.Fingerprint, ImageAliases: aliases, ImageDescription: im.Properties["description"],
 		ImageArch: im.Architecture, ImageOS: im.Properties["os"], ImageRelease: im.Properties["release"], ImageType: im.Type,
-		ImageSize: im.Size, ImagePublic: im.Public, ImageCreatedAt: im.CreatedAt.UTC(), ImageUploadedAt: im.UploadedAt.UTC(),
+		ImageSerial: im.Properties["serial"], ImageSize: im.Size, ImagePublic: im.Public, ImageCreatedAt: im.CreatedAt.UTC(), ImageUploadedAt: im.UploadedAt.UTC(),
 		ImageCached: im.Cached, ServerID: serverID, Provider: vmm.ProviderLXD}
 	if im.LastUsedAt.Year() > 1970 {
-		t := im.LastUsedAt.UTC()
-		a.ImageLastUsedAt = &t
+		a.ImageLastUsedAt = im.LastUsedAt.Unix()
 	}
 	if a.ImageType == "" {
 		a.ImageType = vmm.InstanceTypeContainer
 	}
-	if !im.ExpiresAt.IsZero() && im.ExpiresAt.Year() > 1 {
-		t := im.ExpiresAt.UTC()
-		a.ImageExpiresAt = &t
+	a.ImageInstanceType = a.ImageType
+	if im.ExpiresAt.Year() > 1970 {
+		a.ImageExpiresAt = im.ExpiresAt.Unix()
 	}
 	return a
 }
@@ -189,8 +189,17 @@ func profileAttributes(serverID int64, p api.Profile) vmm.ProfileAttributes {
 	if devs == nil {
 		devs = map[string]map[string]string{}
 	}
+	// The profile as "lxc profile show" prints it (and profile.update takes it back): ui-vmm's panel
+	// edits this text.
+	body, _ := yaml.Marshal(struct {
+		Config      map[string]string            `yaml:"config"`
+		Description string                       `yaml:"description"`
+		Devices     map[string]map[string]string `yaml:"devices"`
+		Name        string                       `yaml:"name"`
+		UsedBy      []string                     `yaml:"used_by"`
+	}{nonNilMap(p.Config), p.Description, devs, p.Name, nonNil(p.UsedBy)})
 	return vmm.ProfileAttributes{ProfileName: p.Name, ProfileDescription: p.Description, ProfileConfig: nonNilMap(p.Config),
-		ProfileDevices: devs, ProfileUsedBy: nonNil(p.UsedBy), ServerID: serverID, Provider: vmm.ProviderLXD}
+		ProfileDevices: devs, ProfileUsedBy: nonNil(p.UsedBy), ProfileBody: string(body), ServerID: serverID, Provider: vmm.ProviderLXD}
 }
 
 // profileBody is what profile.update accepts: the members "lxc profile edit" shows (name and used_by

@@ -340,7 +340,7 @@ func (s *Service) GetServer(ctx context.Context, c account.Caller, id int64) (vm
 			return attrs, nil, err
 		}
 		for _, p := range pools {
-			attrs.ServerStorage += p.Attrs.PoolSpaceTotal
+			attrs.ServerStorageTotal += p.Attrs.PoolSpaceTotal
 		}
 	}
 	return attrs, pools, nil
@@ -357,9 +357,11 @@ func (s *Service) serverAttributes(ctx context.Context, row store.Server, live b
 		}
 	}
 	a := vmm.ServerAttributes{
+		ServerID: row.ID, UserID: row.OwnerID,
 		ServerName: cfg.ServerName, ServerHost: row.Host, ServerPort: vmm.FlexInt(row.Port), ServerProtocol: row.Protocol,
 		ServerPath: row.Path, ServerProject: cfg.Project, ServerOwner: owner, ServerAddresses: []string{}, ServerCertificateFingerprint: row.CertFingerprint,
-		ServerInstanceTypes: []string{}, ServerState: row.State, ServerVersion: cfg.Version, ServerDriver: cfg.Driver,
+		ServerInstanceTypes: []string{}, ServerSupportedInstanceTypes: vmm.CommaList{}, ServerState: row.State,
+		ServerVersion: cfg.Version, ServerServerVersion: cfg.Version, ServerDriver: cfg.Driver, ServerServer: row.Protocol,
 		Provider: vmm.ProviderLXD,
 	}
 	st, _, watched := s.lxd.Status(row.ID)
@@ -386,9 +388,28 @@ func (s *Service) serverAttributes(ctx context.Context, row store.Server, live b
 	a.ServerDriver = info.Environment.Driver
 	a.ServerVersion = info.Environment.ServerVersion
 	a.ServerInstanceTypes = nonNil(info.InstanceTypes())
+	a.ServerSupportedInstanceTypes = a.ServerInstanceTypes
+	a.ServerKernelVersion = info.Environment.KernelVersion
+	a.ServerKernelArchitecture = info.Environment.KernelArchitecture
+	a.ServerDriverVersion = info.Environment.DriverVersion
+	a.ServerServerVersion = info.Environment.ServerVersion
+	if info.Environment.Server != "" {
+		a.ServerServer = info.Environment.Server
+	}
+	a.ServerStorage = info.Environment.Storage
+	a.ServerStorageVersion = info.Environment.StorageVersion
 	if res, err := cl.GetServerResources(); err == nil {
 		a.ServerCPU = int(res.CPU.Total)
+		a.ServerCPUThreads = int(res.CPU.Total)
 		a.ServerMemory = int64(res.Memory.Total)
+		a.ServerMemoryTotal = int64(res.Memory.Total >> 20)
+		a.ServerMemoryUsed = int64(res.Memory.Used >> 20)
+		for _, sock := range res.CPU.Sockets {
+			a.ServerCPUCores += len(sock.Cores)
+			if a.ServerCPUModel == "" {
+				a.ServerCPUModel, a.ServerCPUVendor = sock.Name, sock.Vendor
+			}
+		}
 	}
 	return a, nil
 }

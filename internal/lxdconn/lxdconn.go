@@ -92,10 +92,12 @@ type Info struct {
 		DriverVersion          string   `json:"driver_version"`
 		Kernel                 string   `json:"kernel"`
 		KernelVersion          string   `json:"kernel_version"`
+		KernelArchitecture     string   `json:"kernel_architecture"`
 		Server                 string   `json:"server"`
 		ServerName             string   `json:"server_name"`
 		ServerVersion          string   `json:"server_version"`
 		Storage                string   `json:"storage"`
+		StorageVersion         string   `json:"storage_version"`
 		InstanceTypes          []string `json:"instance_types"`
 	} `json:"environment"`
 }

@@ -28,6 +28,8 @@ type Deps struct {
 	UserID  int64  // the account: locked (disabled) or deleted ends it
 	TokenID int64  // the token: revoked, expired or deleted ends it
 	ShareID string // the share key: deleted (share/delete, share/reset, session end) ends it
+	// Desktop is a desktop-scoped token (a lasting code, store.Code.ID): revoked (used) or expired ends it.
+	Desktop int64
 }
 
 // ErrRevoked says that a credential of a grant is revoked, expired, deleted or locked.
@@ -206,7 +208,7 @@ func (r *Registry) sweep(ws []*watch) {
 
 // cred is one credential of a Deps.
 type cred struct {
-	kind byte // 'u' user, 't' token, 's' share
+	kind byte // 'u' user, 't' token, 's' share, 'd' desktop-scoped token
 	num  int64
 	str  string
 }
@@ -217,6 +219,8 @@ func (c cred) String() string {
 		return fmt.Sprintf("user %d", c.num)
 	case 't':
 		return fmt.Sprintf("token %d", c.num)
+	case 'd':
+		return fmt.Sprintf("desktop token %d", c.num)
 	}
 	return "share " + c.str
 }
@@ -231,6 +235,9 @@ func (d Deps) creds() []cred {
 	}
 	if d.ShareID != "" {
 		out = append(out, cred{kind: 's', str: d.ShareID})
+	}
+	if d.Desktop != 0 {
+		out = append(out, cred{kind: 'd', num: d.Desktop})
 	}
 	return out
 }
@@ -248,6 +255,10 @@ func (r *Registry) check(ctx context.Context, c cred) error {
 		var t store.Token
 		t, err = r.o.Store.GetToken(ctx, c.num)
 		alive = err == nil && t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || r.o.Now().Before(t.ExpiresAt))
+	case 'd':
+		var dc store.Code
+		dc, err = r.o.Store.GetCode(ctx, c.num)
+		alive = err == nil && dc.UsedAt.IsZero() && (dc.ExpiresAt.IsZero() || r.o.Now().Before(dc.ExpiresAt))
 	default:
 		_, err = r.o.Store.GetShareByID(ctx, c.str)
 		alive = err == nil

@@ -19,8 +19,13 @@ import (
 // adapters over internal/account.
 
 func userResource(u store.User) jsonapi.Resource[vmm.UserAttributes] {
+	group := vmm.GroupUser
+	if u.Admin {
+		group = vmm.GroupAdmin
+	}
 	return jsonapi.Resource[vmm.UserAttributes]{Type: vmm.TypeUser, ID: strconv.FormatInt(u.ID, 10),
-		Attributes: vmm.UserAttributes{UserLogin: u.Login, UserEmail: u.Email, UserName: u.Name, UserAdmin: u.Admin,
+		Attributes: vmm.UserAttributes{UserID: u.ID, Login: u.Login, Email: u.Email, Group: group, PasswordLocked: u.PasswordLocked,
+			UserLogin: u.Login, UserEmail: u.Email, UserName: u.Name, UserAdmin: u.Admin,
 			UserPasswordLocked: u.PasswordLocked, UserProvider: u.Provider, UserCreatedAt: u.CreatedAt}}
 }
 
@@ -29,11 +34,16 @@ func asAny[A any](r jsonapi.Resource[A]) jsonapi.Resource[any] {
 }
 
 func tokenResource(t store.Token, now time.Time, secret string) jsonapi.Resource[vmm.TokenAttributes] {
-	a := vmm.TokenAttributes{TokenName: t.Name, TokenType: t.Type, TokenState: auth.TokenState(t, now),
-		TokenStart: t.CreatedAt, TokenExpire: t.ExpiresAt, Token: secret}
+	a := vmm.TokenAttributes{TokenID: t.ID, UserID: t.UserID, TokenName: t.Name, TokenType: t.Type,
+		TokenStatus: auth.TokenState(t, now), TokenStart: t.CreatedAt, TokenExpire: t.ExpiresAt, Token: secret,
+		TokenTimeStart: t.CreatedAt.Unix(), TokenTimeExpire: t.ExpiresAt.Unix()}
+	if a.TokenStatus == vmm.TokenStateActive {
+		a.TokenState = 1
+	}
 	if !t.RevokedAt.IsZero() {
 		r := t.RevokedAt
 		a.TokenRevoked = &r
+		a.RevokeTime = r.Unix()
 	}
 	return jsonapi.Resource[vmm.TokenAttributes]{Type: vmm.TypeToken, ID: t.Name, Attributes: a,
 		Relationships: map[string]jsonapi.Relationship{"user": {Data: jsonapi.Identifier{Type: vmm.TypeUser, ID: strconv.FormatInt(t.UserID, 10)}}}}
@@ -42,10 +52,21 @@ func tokenResource(t store.Token, now time.Time, secret string) jsonapi.Resource
 func sshKeyResource(k store.SSHKey) jsonapi.Resource[vmm.SSHKeyAttributes] {
 	return jsonapi.Resource[vmm.SSHKeyAttributes]{Type: vmm.TypeSSHKey, ID: strconv.FormatInt(k.ID, 10),
 		Attributes: vmm.SSHKeyAttributes{KeyID: k.ID, KeyName: k.Name, KeyPublic: k.PublicKey,
-			KeyFingerprint: k.Fingerprint, KeyCreatedAt: k.CreatedAt}}
+			KeyFingerprint: k.Fingerprint, KeyCreatedAt: k.CreatedAt, KeyTimeAdd: k.CreatedAt.Unix(), KeyType: "ssh"}}
 }
 
-func ack(status string) jsonapi.Meta { return jsonapi.Meta{Meta: map[string]any{"status": status}} }
+// ack acknowledges a call about the resource typ/id ("" id: none to name) with a status.
+func ack(typ, id, status string) jsonapi.Meta {
+	return jsonapi.Ack(typ, id, map[string]any{"status": status})
+}
+
+// userID is the id of the caller's account as resources carry it ("" for none).
+func userID(c *httpapi.Call) string {
+	if c.Principal == nil {
+		return ""
+	}
+	return strconv.FormatInt(c.Principal.UserID, 10)
+}
 
 // remoteAddr is the client's address without the port (the key for per-address throttling).
 func remoteAddr(r *http.Request) string {
@@ -85,7 +106,7 @@ func (s *Server) userRegister(c *httpapi.Call, r *vmm.UserRegisterRequest) (json
 	if err != nil {
 		return jsonapi.Meta{}, err
 	}
-	return ack(status), nil
+	return ack(vmm.TypeUser, "", status), nil
 }
 
 func (s *Server) userRecovery(c *httpapi.Call, r *vmm.UserRecoveryRequest) (jsonapi.Meta, error) {
@@ -93,7 +114,7 @@ func (s *Server) userRecovery(c *httpapi.Call, r *vmm.UserRecoveryRequest) (json
 	if err != nil {
 		return jsonapi.Meta{}, err
 	}
-	return ack(status), nil
+	return ack(vmm.TypeUser, "", status), nil
 }
 
 func (s *Server) userEmailChange(c *httpapi.Call, r *vmm.UserEmailChangeRequest) (jsonapi.Meta, error) {
@@ -101,14 +122,14 @@ func (s *Server) userEmailChange(c *httpapi.Call, r *vmm.UserEmailChangeRequest)
 	if err != nil {
 		return jsonapi.Meta{}, err
 	}
-	return ack(status), nil
+	return ack(vmm.TypeUser, userID(c), status), nil
 }
 
 func (s *Server) userPasswordChange(c *httpapi.Call, r *vmm.UserPasswordChangeRequest) (jsonapi.Meta, error) {
 	if err := s.accounts.ChangePassword(c.Ctx, who(c), r.UserPassword); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	return ack(account.StatusPasswordChanged), nil
+	return ack(vmm.TypeUser, userID(c), account.StatusPasswordChanged), nil
 }
 
 func (s *Server) userPasswordLock(c *httpapi.Call, r *vmm.UserPasswordLockRequest) (jsonapi.One[vmm.UserAttributes], error) {
@@ -125,9 +146,12 @@ func (s *Server) userPasswordLock(c *httpapi.Call, r *vmm.UserPasswordLockReques
 
 // loginAnswer is the document user.login and user.assertionVerify answer: the new token, with the user
 // in included.
+// The data is a "login" whose id is the user's (ui-vmm's panel finds the user in included by the
+// data's id) and whose attributes are the token's.
 func loginAnswer(in account.Issued, now time.Time) jsonapi.One[vmm.TokenAttributes] {
-	return jsonapi.One[vmm.TokenAttributes]{Data: tokenResource(in.Token, now, in.Secret),
-		Included: []jsonapi.Resource[any]{asAny(userResource(in.User))}}
+	tok := tokenResource(in.Token, now, in.Secret)
+	tok.Type, tok.ID = vmm.TypeLogin, strconv.FormatInt(in.User.ID, 10)
+	return jsonapi.One[vmm.TokenAttributes]{Data: tok, Included: []jsonapi.Resource[any]{asAny(userResource(in.User))}}
 }
 
 func (s *Server) userLogin(c *httpapi.Call, r *vmm.UserLoginRequest) (jsonapi.One[vmm.TokenAttributes], error) {
@@ -142,7 +166,7 @@ func (s *Server) userLogout(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.Meta, er
 	if err := s.accounts.Logout(c.Ctx, who(c)); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	return ack(account.StatusLoggedOut), nil
+	return ack(vmm.TypeUser, userID(c), account.StatusLoggedOut), nil
 }
 
 func (s *Server) userGet(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.One[vmm.UserAttributes], error) {
@@ -154,7 +178,7 @@ func (s *Server) userGet(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.One[vmm.Use
 }
 
 func (s *Server) tokenCreate(c *httpapi.Call, r *vmm.TokenCreateRequest) (jsonapi.One[vmm.TokenAttributes], error) {
-	in, err := s.accounts.CreateToken(c.Ctx, who(c), r.TokenLifetime, r.TokenRevokeAll)
+	in, err := s.accounts.CreateToken(c.Ctx, who(c), int64(r.TokenLifetime), r.TokenRevokeAll)
 	if err != nil {
 		return jsonapi.One[vmm.TokenAttributes]{}, err
 	}
@@ -171,6 +195,12 @@ func (s *Server) tokenGet(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.Many[vmm.T
 	for _, t := range toks {
 		doc.Data = append(doc.Data, tokenResource(t, now, ""))
 	}
+	// The user the tokens link to, in included (a list's relationships must resolve there).
+	u, err := s.currentUser(c)
+	if err != nil {
+		return doc, err
+	}
+	doc.Included = []jsonapi.Resource[any]{asAny(userResource(u))}
 	return doc, nil
 }
 
@@ -178,7 +208,7 @@ func (s *Server) tokenRevoke(c *httpapi.Call, r *vmm.TokenRevokeRequest) (jsonap
 	if err := s.accounts.RevokeToken(c.Ctx, who(c), r.TokenName); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	return ack(account.StatusRevoked), nil
+	return ack(vmm.TypeToken, r.TokenName, account.StatusRevoked), nil
 }
 
 func (s *Server) sshKeyAdd(c *httpapi.Call, r *vmm.SSHKeyAddRequest) (jsonapi.One[vmm.SSHKeyAttributes], error) {
@@ -202,8 +232,8 @@ func (s *Server) sshKeyGet(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.Many[vmm.
 }
 
 func (s *Server) sshKeyDelete(c *httpapi.Call, r *vmm.SSHKeyDeleteRequest) (jsonapi.Meta, error) {
-	if err := s.accounts.DeleteSSHKey(c.Ctx, who(c), r.KeyID); err != nil {
+	if err := s.accounts.DeleteSSHKey(c.Ctx, who(c), int64(r.KeyID)); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	return ack(account.StatusDeleted), nil
+	return ack(vmm.TypeSSHKey, strconv.FormatInt(int64(r.KeyID), 10), account.StatusDeleted), nil
 }

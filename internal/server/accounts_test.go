@@ -138,7 +138,7 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 	}{
 		{`{"user_login":"erin","user_email":"erin@example.org","user_password":"` + testPassword + `","user_passwordRepeat":"` + testPassword + `","admin":true}`, "admin", "not known"},
 		{`{"user_login":7,"user_email":"erin@example.org","user_password":"x","user_passwordRepeat":"x"}`, "user_login", "must be a string"},
-		{`{"user_email":"erin@example.org"}`, "user_login", "required"},
+		{`{"user_email":"erin@example.org"}`, "user_login", "must not be empty"},
 		{`{"user_login":"erin",`, "", "malformed JSON"},
 	}
 	for i, tc := range raw {
@@ -211,8 +211,8 @@ func TestLoginTokenAndLogout(t *testing.T) {
 	tok := h.user("ivan", true)
 	doc, _ := h.loginAnswer("ivan", testPassword)
 	users, err := client.Included[vmm.UserAttributes](doc.Included, vmm.TypeUser)
-	if err != nil || doc.Data.Type != "token" || doc.Data.Attributes.TokenType != "user.login" ||
-		len(users) != 1 || users[0].Attributes.UserLogin != "ivan" || !users[0].Attributes.UserAdmin {
+	if err != nil || len(users) != 1 || doc.Data.Type != vmm.TypeLogin || doc.Data.ID != users[0].ID ||
+		doc.Data.Attributes.TokenType != "user.login" || users[0].Attributes.UserLogin != "ivan" || !users[0].Attributes.UserAdmin {
 		t.Fatalf("login answer: %+v (%v)", doc, err)
 	}
 	c := h.client(tok)
@@ -248,7 +248,7 @@ func TestTokens(t *testing.T) {
 	mk := func(life time.Duration, revokeAll bool) (*client.Client, string) {
 		doc, err := login.CreateToken(ctx, life, revokeAll)
 		must(t, err)
-		if a := doc.Data.Attributes; a.TokenType != "system.api" || a.TokenState != "active" {
+		if a := doc.Data.Attributes; a.TokenType != "system.api" || a.TokenStatus != "active" {
 			t.Fatalf("token.create: %+v", doc)
 		}
 		return h.client(doc.Data.Attributes.Token), doc.Data.Attributes.TokenName
@@ -279,7 +279,7 @@ func TestTokens(t *testing.T) {
 	must(t, err)
 	states := map[string]string{}
 	for _, r := range list.Data {
-		states[r.Attributes.TokenName] = r.Attributes.TokenState
+		states[r.Attributes.TokenName] = r.Attributes.TokenStatus
 	}
 	if states[name1] != "revoked" {
 		t.Fatalf("states %v", states)
@@ -298,8 +298,8 @@ func TestTokens(t *testing.T) {
 	wantErr(t, err, 400, "positive")
 	_, err = login.CreateToken(ctx, 400*24*time.Hour, false)
 	wantErr(t, err, 400, "at most")
-	// Raw: a lifetime of the wrong JSON type, which the SDK cannot send.
-	h.call("POST", "/api/v1/token.create", login.Token(), `{"token_lifetime":"10"}`).wantErr(t, 400, "must be an integer")
+	// Raw: a lifetime of the wrong JSON type, which the SDK cannot send (a numeric string is taken).
+	h.call("POST", "/api/v1/token.create", login.Token(), `{"token_lifetime":"ten"}`).wantErr(t, 400, "must be an integer")
 	// Tokens are stored hashed.
 	rows, err := h.s.store.ListTokens(context.Background(), 1)
 	if err != nil {

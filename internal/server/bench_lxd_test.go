@@ -88,7 +88,7 @@ func BenchmarkLXDAddToStarted(b *testing.B) {
 			rid := fmt.Sprintf("bench-add-%03d", i)
 			i++
 			start := time.Now()
-			if _, err := c.AddInstance(context.Background(), vmm.InstanceAddRequest{ServerID: sid, InstanceName: name,
+			if _, err := c.AddInstance(context.Background(), vmm.InstanceAddRequest{ServerID: vmm.FlexInt(sid), InstanceName: name,
 				ImageAlias: h.env.ImageAlias, RequestID: rid, Provider: vmm.ProviderLXD}); err != nil {
 				b.Fatal(err)
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/deskhub/deskhub/client"
+	"github.com/deskhub/deskhub/contract"
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/infra/lxdtest"
@@ -30,11 +31,26 @@ import (
 )
 
 // validated records, across the package's tests, which implemented routes answered 2xx with request and
-// answer checked against /openapi.json. TestMain fails the run if one never did.
+// answer checked against /openapi.json; fulfilled, which answered 2xx checked against the contract in
+// the repository (contract/contract.json). TestMain fails the run if one never did.
 var validated = struct {
 	sync.Mutex
 	m map[string]bool
 }{m: map[string]bool{}}
+
+var fulfilled = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
+
+// theContract is contract/contract.json, the contract written from the seeds and the real clients.
+var theContract = func() *contract.Contract {
+	c, err := contract.Load()
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
 
 func TestMain(m *testing.M) {
 	code := lxdtest.Main(m)
@@ -46,14 +62,17 @@ func TestMain(m *testing.M) {
 		if err == nil {
 			s, err := New(Options{Config: cfg, Store: st})
 			if err == nil {
-				var missing []string
+				var missing, unfulfilled []string
 				for _, r := range s.Routes() {
-					if !r.Op.Implemented() || r.Op.Raw {
+					if !r.Op.Implemented() || r.Op.Raw && !r.Op.Document {
 						continue
 					}
 					for _, method := range r.Methods {
 						if !validated.m[method+" "+r.Path] {
 							missing = append(missing, method+" "+r.Path)
+						}
+						if e, ok := theContract.Find(method, r.Path); ok && e.Stream == "" && !fulfilled.m[method+" "+r.Path] {
+							unfulfilled = append(unfulfilled, method+" "+r.Path)
 						}
 					}
 				}
@@ -61,6 +80,12 @@ func TestMain(m *testing.M) {
 					sort.Strings(missing)
 					fmt.Printf("FAIL: implemented endpoints never answered 2xx through the validating harness:\n  %s\n",
 						strings.Join(missing, "\n  "))
+					code = 1
+				}
+				if len(unfulfilled) > 0 {
+					sort.Strings(unfulfilled)
+					fmt.Printf("FAIL: endpoints never answered 2xx checked against contract/contract.json:\n  %s\n",
+						strings.Join(unfulfilled, "\n  "))
 					code = 1
 				}
 			}
@@ -219,8 +244,9 @@ func (h *harness) call(method, path, token string, body any, headers ...string) 
 	rec := httptest.NewRecorder()
 	h.s.Handler().ServeHTTP(rec, req)
 	r := reply{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.String()}
-	if err := json.Unmarshal(rec.Body.Bytes(), &r.Body); err != nil && path != "/metrics" {
-		h.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, rec.Body)
+	// Answers are JSON objects, but for abcdesktop's getmimeforfile (a bare string) and /metrics.
+	if err := json.Unmarshal(rec.Body.Bytes(), &r.Body); err != nil && path != "/metrics" && !json.Valid(rec.Body.Bytes()) {
+		h.t.Fatalf("%s %s: answer is not JSON: %q", method, path, rec.Body)
 	}
 	req.Body = io.NopCloser(bytes.NewReader(raw))
 	if err := h.validate(req, raw, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
@@ -253,7 +279,35 @@ func (h *harness) validate(req *http.Request, raw []byte, status int, header htt
 		validated.Lock()
 		validated.m[req.Method+" "+route.Path] = true
 		validated.Unlock()
+		if err := checkContract(req, raw, header, body, route.Path); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// checkContract holds a 2xx exchange against the contract's entry for its route (method and path
+// template): the request's members (body, or query) and the answer's. Streams are not documents, and
+// multipart uploads are not JSON: their requests are not checked.
+func checkContract(req *http.Request, raw []byte, header http.Header, body []byte, path string) error {
+	e, ok := theContract.Find(req.Method, path)
+	if !ok {
+		return fmt.Errorf("%s %s: answered 2xx, but contract/contract.json has no such endpoint", req.Method, path)
+	}
+	if e.Stream != "" || strings.HasPrefix(header.Get("Content-Type"), "text/event-stream") {
+		return nil
+	}
+	if !strings.HasPrefix(req.Header.Get("Content-Type"), "multipart/") {
+		if ps := e.CheckRequest(raw, req.URL.Query()); len(ps) > 0 {
+			return fmt.Errorf("%s %s: answered 2xx to a request contract/contract.json does not allow: %v\n%s", req.Method, req.URL.Path, ps, raw)
+		}
+	}
+	if ps := e.CheckAnswer(body); len(ps) > 0 {
+		return fmt.Errorf("%s %s: the answer breaks contract/contract.json: %v\n%s", req.Method, req.URL.Path, ps, body)
+	}
+	fulfilled.Lock()
+	fulfilled.m[req.Method+" "+path] = true
+	fulfilled.Unlock()
 	return nil
 }
 

@@ -70,9 +70,9 @@ func (s *Server) imageList(c *httpapi.Call, r *vmm.ImageListRequest) (jsonapi.Ma
 	var views []infra.ResourceView[vmm.ImageAttributes]
 	var err error
 	if r.ImageServerHost == "" {
-		views, err = s.infra.ListImages(c.Ctx, infraCaller(c), r.ServerID)
+		views, err = s.infra.ListImages(c.Ctx, infraCaller(c), int64(r.ServerID))
 	} else {
-		views, err = s.infra.ListCatalog(c.Ctx, infraCaller(c), r.ServerID, s.ownImageHost(c, r.ImageServerHost))
+		views, err = s.infra.ListCatalog(c.Ctx, infraCaller(c), int64(r.ServerID), s.ownImageHost(c, r.ImageServerHost))
 	}
 	if err != nil {
 		return jsonapi.Many[vmm.ImageAttributes]{}, err
@@ -83,7 +83,7 @@ func (s *Server) imageList(c *httpapi.Call, r *vmm.ImageListRequest) (jsonapi.Ma
 // imageServerList is image.serverList: the image servers instances of a server can be created from.
 func (s *Server) imageServerList(c *httpapi.Call, r *vmm.ImageServerListRequest) (jsonapi.Many[vmm.ImageServerAttributes], error) {
 	if r.Provider == vmm.ProviderLXD {
-		if err := s.infra.CheckServer(c.Ctx, infraCaller(c), r.ServerID); err != nil {
+		if err := s.infra.CheckServer(c.Ctx, infraCaller(c), int64(r.ServerID)); err != nil {
 			return jsonapi.Many[vmm.ImageServerAttributes]{}, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/deskhub/deskhub/internal/account"
@@ -27,7 +28,7 @@ import (
 // loaded or created), and the LXD side of the infrastructure surface on them.
 func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
 	s.hub = events.New(events.Options{BindTimeout: cfg.Infra.StreamBindTimeout, Heartbeat: cfg.Infra.Heartbeat,
-		Log: s.log, Registerer: s.registry})
+		Log: s.log, Registerer: s.registry, OriginPatterns: corsOriginPatterns(cfg.CORSOrigins)})
 	secret, err := loadSecretKey(cfg)
 	if err != nil {
 		return err
@@ -153,7 +154,8 @@ func (s *Server) serverList(c *httpapi.Call, r *vmm.ServerListRequest) (jsonapi.
 	if out, ok := internalNone[vmm.ServerAttributes](r.Provider); ok {
 		return out, nil
 	}
-	list, err := s.infra.ListServers(c.Ctx, infraCaller(c), r.ServerID)
+	// No provider (ui-vmm's panel sends {}): every provider's servers, which today are LXD's.
+	list, err := s.infra.ListServers(c.Ctx, infraCaller(c), int64(r.ServerID))
 	if err != nil {
 		return jsonapi.Many[vmm.ServerAttributes]{}, err
 	}
@@ -169,31 +171,53 @@ func (s *Server) serverGet(c *httpapi.Call, r *vmm.ServerGetRequest) (jsonapi.On
 	if err := noInternal(r.Provider, "servers"); err != nil {
 		return none, err
 	}
-	attrs, pools, err := s.infra.GetServer(c.Ctx, infraCaller(c), r.ServerID)
+	id := int64(r.ServerID)
+	attrs, pools, err := s.infra.GetServer(c.Ctx, infraCaller(c), id)
 	if err != nil {
 		return none, err
 	}
-	out := jsonapi.NewOne(vmm.TypeServer, fmt.Sprint(r.ServerID), attrs)
-	ids := make([]jsonapi.Identifier, 0, len(pools))
+	out := jsonapi.NewOne(vmm.TypeServer, fmt.Sprint(id), attrs)
 	out.Included = []jsonapi.Resource[any]{}
-	for _, p := range pools {
-		ids = append(ids, jsonapi.Identifier{Type: vmm.TypePool, ID: p.ID})
-		out.Included = append(out.Included, jsonapi.Resource[any]{Type: vmm.TypePool, ID: p.ID, Attributes: p.Attrs})
+	out.Data.Relationships = map[string]jsonapi.Relationship{}
+	include(&out, "pools", vmm.TypePool, pools)
+	// What the server holds, in included as ui-vmm's panel shows it (profiles, certificates, volumes):
+	// only from a server that answers; a failure leaves that part out rather than the whole answer.
+	if attrs.ServerState == "online" {
+		caller := infraCaller(c)
+		if v, err := s.infra.ListProfiles(c.Ctx, caller, id); err == nil {
+			include(&out, "profiles", vmm.TypeProfile, v)
+		}
+		if v, err := s.infra.ListCertificates(c.Ctx, caller, id); err == nil {
+			include(&out, "certificates", vmm.TypeCertificate, v)
+		}
+		if v, err := s.infra.ListVolumes(c.Ctx, caller, id); err == nil {
+			include(&out, "volumes", vmm.TypeVolume, v)
+		}
 	}
-	out.Data.Relationships = map[string]jsonapi.Relationship{"pools": {Data: ids}}
 	return out, nil
+}
+
+// include adds resources to a document's included, with a to-many relationship of the primary data
+// naming them.
+func include[A, B any](doc *jsonapi.One[A], rel, typ string, views []infra.ResourceView[B]) {
+	ids := make([]jsonapi.Identifier, 0, len(views))
+	for _, v := range views {
+		ids = append(ids, jsonapi.Identifier{Type: typ, ID: v.ID})
+		doc.Included = append(doc.Included, jsonapi.Resource[any]{Type: typ, ID: v.ID, Attributes: v.Attrs})
+	}
+	doc.Data.Relationships[rel] = jsonapi.Relationship{Data: ids}
 }
 
 func (s *Server) serverDelete(c *httpapi.Call, r *vmm.ServerDeleteRequest) (jsonapi.Meta, error) {
 	if err := noInternal(r.Provider, "servers"); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	removed, err := s.infra.DeleteServer(c.Ctx, infraCaller(c), r.ServerID, r.ServerKeepTrust)
+	removed, err := s.infra.DeleteServer(c.Ctx, infraCaller(c), int64(r.ServerID), r.ServerKeepTrust)
 	if err != nil {
 		return jsonapi.Meta{}, err
 	}
-	s.audit(c, "server.delete", fmt.Sprint(r.ServerID), map[string]any{"trust_removed": removed})
-	return done("server.delete", "server_id", r.ServerID, "trust_removed", removed), nil
+	s.audit(c, "server.delete", fmt.Sprint(int64(r.ServerID)), map[string]any{"trust_removed": removed})
+	return done(vmm.TypeServer, fmt.Sprint(int64(r.ServerID)), "server.delete", "server_id", int64(r.ServerID), "trust_removed", removed), nil
 }
 
 // ---- resources on a server ----------------------------------------------------------------------------
@@ -214,37 +238,37 @@ func serverResources[Req any, A any](typ string, get func(*Req) (vmm.Provider, i
 	}
 }
 
-// done acknowledges an action with what it was about.
-func done(what string, kv ...any) jsonapi.Meta {
+// done acknowledges an action on the resource typ/id with what it was about.
+func done(typ, id, what string, kv ...any) jsonapi.Meta {
 	m := map[string]any{"status": "ok", "action": what}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[fmt.Sprint(kv[i])] = kv[i+1]
 	}
-	return jsonapi.Meta{Meta: m}
+	return jsonapi.Ack(typ, id, m)
 }
 
 func (s *Server) imageDelete(c *httpapi.Call, r *vmm.ImageDeleteRequest) (jsonapi.Meta, error) {
 	if err := noInternal(r.Provider, "images"); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	if err := s.infra.DeleteImage(c.Ctx, infraCaller(c), r.ServerID, r.ImageFingerprint); err != nil {
+	if err := s.infra.DeleteImage(c.Ctx, infraCaller(c), int64(r.ServerID), r.ImageFingerprint); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	s.audit(c, "image.delete", r.ImageFingerprint, map[string]any{"server_id": r.ServerID})
-	return done("image.delete", "image_fingerprint", r.ImageFingerprint), nil
+	s.audit(c, "image.delete", r.ImageFingerprint, map[string]any{"server_id": int64(r.ServerID)})
+	return done(vmm.TypeImage, r.ImageFingerprint, "image.delete", "image_fingerprint", r.ImageFingerprint), nil
 }
 
 func (s *Server) profileUpdate(c *httpapi.Call, r *vmm.ProfileUpdateRequest) (jsonapi.One[vmm.ProfileAttributes], error) {
 	if err := noInternal(r.Provider, "profiles"); err != nil {
 		return jsonapi.One[vmm.ProfileAttributes]{}, err
 	}
-	v, err := s.infra.UpdateProfile(c.Ctx, infraCaller(c), r.ServerID, r.ProfileName, r.ProfileBody, r.ProfileRename)
+	v, err := s.infra.UpdateProfile(c.Ctx, infraCaller(c), int64(r.ServerID), r.ProfileName, r.ProfileBody, r.ProfileRename)
 	if err != nil {
 		return jsonapi.One[vmm.ProfileAttributes]{}, err
 	}
-	s.audit(c, "profile.update", r.ProfileName, map[string]any{"server_id": r.ServerID, "rename": r.ProfileRename})
+	s.audit(c, "profile.update", r.ProfileName, map[string]any{"server_id": int64(r.ServerID), "rename": r.ProfileRename})
 	out := jsonapi.NewOne(vmm.TypeProfile, v.ID, v.Attrs)
-	out.Data.Relationships = serverRelationship(r.ServerID)
+	out.Data.Relationships = serverRelationship(int64(r.ServerID))
 	return out, nil
 }
 
@@ -252,37 +276,74 @@ func (s *Server) profileDelete(c *httpapi.Call, r *vmm.ProfileDeleteRequest) (js
 	if err := noInternal(r.Provider, "profiles"); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	if err := s.infra.DeleteProfile(c.Ctx, infraCaller(c), r.ServerID, r.ProfileName); err != nil {
+	if err := s.infra.DeleteProfile(c.Ctx, infraCaller(c), int64(r.ServerID), r.ProfileName); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	s.audit(c, "profile.delete", r.ProfileName, map[string]any{"server_id": r.ServerID})
-	return done("profile.delete", "profile_name", r.ProfileName), nil
+	s.audit(c, "profile.delete", r.ProfileName, map[string]any{"server_id": int64(r.ServerID)})
+	return done(vmm.TypeProfile, fmt.Sprintf("%d/%s", int64(r.ServerID), r.ProfileName), "profile.delete", "profile_name", r.ProfileName), nil
 }
 
 func (s *Server) certificateRevoke(c *httpapi.Call, r *vmm.CertificateRevokeRequest) (jsonapi.Meta, error) {
 	if err := noInternal(r.Provider, "certificates"); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	if err := s.infra.RevokeCertificate(c.Ctx, infraCaller(c), r.ServerID, r.CertificateFingerprint, r.CertificateForce); err != nil {
+	if err := s.infra.RevokeCertificate(c.Ctx, infraCaller(c), int64(r.ServerID), r.CertificateFingerprint, r.CertificateForce); err != nil {
 		return jsonapi.Meta{}, err
 	}
-	s.audit(c, "certificate.revoke", r.CertificateFingerprint, map[string]any{"server_id": r.ServerID})
-	return done("certificate.revoke", "certificate_fingerprint", r.CertificateFingerprint), nil
+	s.audit(c, "certificate.revoke", r.CertificateFingerprint, map[string]any{"server_id": int64(r.ServerID)})
+	return done(vmm.TypeCertificate, r.CertificateFingerprint, "certificate.revoke", "certificate_fingerprint", r.CertificateFingerprint), nil
 }
 
 // ---- instances ----------------------------------------------------------------------------------------
+
+// panelInstance fills in the members of an instance as ui-vmm's panel reads them.
+func panelInstance(a *vmm.InstanceAttributes) {
+	a.InstanceStatus = strings.ToLower(a.InstanceStatus)
+	a.InstanceArchShort = a.InstanceArch
+	if a.InstanceProfiles == nil {
+		a.InstanceProfiles = vmm.CommaList{}
+	}
+	if a.InstanceDevices == nil {
+		a.InstanceDevices = map[string]map[string]string{}
+	}
+}
 
 func (s *Server) instanceList(c *httpapi.Call, r *vmm.InstanceListRequest) (jsonapi.Many[vmm.InstanceAttributes], error) {
 	if out, ok := internalNone[vmm.InstanceAttributes](r.Provider); ok {
 		return out, nil
 	}
-	list, err := s.infra.ListInstances(c.Ctx, infraCaller(c), r.ServerID, r.InstanceID)
+	list, err := s.infra.ListInstances(c.Ctx, infraCaller(c), int64(r.ServerID), int64(r.InstanceID))
 	if err != nil {
 		return jsonapi.Many[vmm.InstanceAttributes]{}, err
 	}
 	out := many(vmm.TypeInstance, list.Instances)
+	servers := map[int64]bool{}
 	for i := range out.Data {
-		out.Data[i].Relationships = serverRelationship(out.Data[i].Attributes.ServerID)
+		panelInstance(&out.Data[i].Attributes)
+		sid := out.Data[i].Attributes.ServerID
+		out.Data[i].Relationships = serverRelationship(sid)
+		servers[sid] = true
+	}
+	// The servers the instances link to, in included: a list's relationship must be resolvable there
+	// (ui-vmm's panel looks every one up).
+	out.Included = []jsonapi.Resource[any]{}
+	if len(servers) > 0 {
+		all, err := s.infra.ListServers(c.Ctx, infraCaller(c), 0)
+		if err != nil {
+			return jsonapi.Many[vmm.InstanceAttributes]{}, err
+		}
+		for _, v := range all {
+			if servers[v.ID] {
+				out.Included = append(out.Included, jsonapi.Resource[any]{Type: vmm.TypeServer, ID: fmt.Sprint(v.ID), Attributes: v.Attrs})
+				delete(servers, v.ID)
+			}
+		}
+		// A server the caller sees instances of but not the server itself (instances deskhub made for
+		// them on another user's server): its id alone.
+		for sid := range servers {
+			out.Included = append(out.Included, jsonapi.Resource[any]{Type: vmm.TypeServer, ID: fmt.Sprint(sid),
+				Attributes: map[string]any{"server_id": sid, "provider": vmm.ProviderLXD}})
+		}
 	}
 	if len(list.Unreachable) > 0 {
 		out.Meta = map[string]any{"unreachable_servers": list.Unreachable}
@@ -294,10 +355,11 @@ func (s *Server) instanceGet(c *httpapi.Call, r *vmm.InstanceGetRequest) (jsonap
 	if err := noInternal(r.Provider, "instances"); err != nil {
 		return jsonapi.One[vmm.InstanceAttributes]{}, err
 	}
-	v, err := s.infra.GetInstance(c.Ctx, infraCaller(c), r.ServerID, r.InstanceName)
+	v, err := s.infra.GetInstance(c.Ctx, infraCaller(c), int64(r.ServerID), r.InstanceName)
 	if err != nil {
 		return jsonapi.One[vmm.InstanceAttributes]{}, err
 	}
+	panelInstance(&v.Attrs)
 	out := jsonapi.NewOne(vmm.TypeInstance, v.ID, v.Attrs)
 	out.Data.Relationships = serverRelationship(v.Attrs.ServerID)
 	return out, nil
@@ -311,25 +373,70 @@ func (s *Server) instanceAdd(c *httpapi.Call, r *vmm.InstanceAddRequest) (jsonap
 	if err := noInternal(r.Provider, "instances"); err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	v, err := s.infra.AddInstance(c.Ctx, infraCaller(c), infra.NewInstance{ServerID: r.ServerID, Name: r.InstanceName,
+	v, err := s.infra.AddInstance(c.Ctx, infraCaller(c), infra.NewInstance{ServerID: int64(r.ServerID), Name: r.InstanceName,
 		ImageAlias: r.ImageAlias, ImageFingerprint: r.ImageFingerprint, ImageServer: s.ownImageHost(c, r.ImageServerHost), Profiles: r.Profiles, Type: r.InstanceType,
-		Start: r.InstanceStart == nil || *r.InstanceStart, RequestID: r.RequestID})
+		Start: r.InstanceStart == nil || *r.InstanceStart, RequestID: r.RequestID, Config: instanceConfig(r)})
 	if err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	s.audit(c, "instance.add", r.InstanceName, map[string]any{"server_id": r.ServerID, "operation": v.ID})
+	s.audit(c, "instance.add", r.InstanceName, map[string]any{"server_id": int64(r.ServerID), "operation": v.ID})
 	return opDocument(v), nil
+}
+
+// instanceConfig is the LXD configuration of a new instance from the members ui-vmm's panel sends:
+// limits, and cloud-init data (user.user-data, user.network-config: the keys LXD 5.0 and Incus both
+// take) for the command and the network.
+func instanceConfig(r *vmm.InstanceAddRequest) map[string]string {
+	cfg := map[string]string{}
+	if r.InstanceMemory > 0 {
+		cfg["limits.memory"] = fmt.Sprintf("%dMiB", int64(r.InstanceMemory))
+	}
+	if r.InstanceCPU > 0 {
+		cfg["limits.cpu"] = fmt.Sprint(int64(r.InstanceCPU))
+	}
+	if cmd := strings.TrimSpace(r.InstanceCommand); cmd != "" {
+		b, _ := json.Marshal(cmd) // a JSON string is a YAML string
+		cfg["user.user-data"] = "#cloud-config\nruncmd:\n  - [sh, -c, " + string(b) + "]\n"
+	}
+	if r.InstanceInterface != "" && (r.InstanceDHCP || r.InstanceNetwork != "") {
+		iface, _ := json.Marshal(r.InstanceInterface)
+		nc := "version: 2\nethernets:\n  " + string(iface) + ":\n"
+		if r.InstanceDHCP {
+			nc += "    dhcp4: true\n"
+		} else {
+			addr, _ := json.Marshal(r.InstanceNetwork)
+			nc += "    dhcp4: false\n    addresses: [" + string(addr) + "]\n"
+		}
+		if r.InstanceNameserver != "" {
+			ns, _ := json.Marshal(r.InstanceNameserver)
+			nc += "    nameservers:\n      addresses: [" + string(ns) + "]\n"
+		}
+		cfg["user.network-config"] = nc
+	}
+	if len(cfg) == 0 {
+		return nil
+	}
+	return cfg
 }
 
 func (s *Server) instanceAction(c *httpapi.Call, r *vmm.InstanceActionRequest) (jsonapi.One[vmm.OperationAttributes], error) {
 	if err := noInternal(r.Provider, "instances"); err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	v, err := s.infra.InstanceAction(c.Ctx, infraCaller(c), infra.Action{InstanceID: r.InstanceID, Action: r.InstanceStatus, RequestID: r.RequestID})
+	id := int64(r.InstanceID)
+	if r.InstanceName != "" {
+		// ui-vmm's panel names the instance (and its server): find its id.
+		in, err := s.infra.GetInstance(c.Ctx, infraCaller(c), int64(r.ServerID), r.InstanceName)
+		if err != nil {
+			return jsonapi.One[vmm.OperationAttributes]{}, err
+		}
+		id = in.Attrs.InstanceID
+	}
+	v, err := s.infra.InstanceAction(c.Ctx, infraCaller(c), infra.Action{InstanceID: id, Action: r.InstanceStatus, RequestID: r.RequestID})
 	if err != nil {
 		return jsonapi.One[vmm.OperationAttributes]{}, err
 	}
-	s.audit(c, "instance.action", fmt.Sprint(r.InstanceID), map[string]any{"action": r.InstanceStatus, "operation": v.ID})
+	s.audit(c, "instance.action", fmt.Sprint(id), map[string]any{"action": r.InstanceStatus, "operation": v.ID})
 	return opDocument(v), nil
 }
 
@@ -381,8 +488,13 @@ func (s *Server) eventAuth(c *httpapi.Call, r *vmm.EventAuthRequest) (jsonapi.Me
 		return jsonapi.Meta{}, err
 	}
 	s.endWithCredentials(r.Stream, revoke.Deps{UserID: c.Principal.UserID, TokenID: c.Principal.TokenID})
+	if r.RequestID != "" {
+		// ui-vmm's panel waits for its event.auth on the stream itself.
+		body, _ := json.Marshal(done("stream", r.Stream, "event.auth", "stream", r.Stream))
+		s.hub.SendPanel(r.Stream, events.PanelMessage{Type: "event.auth", RequestID: r.RequestID, Body: string(body)})
+	}
 	if err := s.infra.Replay(c.Ctx, r.Stream, c.Principal.UserID); err != nil {
 		s.log.Warn("replaying operation outcomes", "stream", r.Stream, "err", err)
 	}
-	return done("event.auth", "stream", r.Stream), nil
+	return done("stream", r.Stream, "event.auth", "stream", r.Stream), nil
 }

@@ -185,7 +185,7 @@ func (s *eventStream) lifecycle(t testing.TB, name, action string) vmm.Event {
 
 // act runs instance.action and answers its operation.
 func act(c *client.Client, id int64, action, requestID string) (jsonapi.One[vmm.OperationAttributes], error) {
-	return c.InstanceAction(context.Background(), vmm.InstanceActionRequest{InstanceID: id, InstanceStatus: action,
+	return c.InstanceAction(context.Background(), vmm.InstanceActionRequest{InstanceID: vmm.FlexInt(id), InstanceStatus: action,
 		RequestID: requestID, Provider: vmm.ProviderLXD})
 }
 
@@ -354,7 +354,7 @@ func TestLXDInfrastructure(t *testing.T) {
 
 	// instance.add: answered at once, created and started in the background, outcome on the stream.
 	addReq := func(name, alias string) vmm.InstanceAddRequest {
-		return vmm.InstanceAddRequest{ServerID: sid, InstanceName: name, ImageAlias: alias, Provider: lxdP}
+		return vmm.InstanceAddRequest{ServerID: vmm.FlexInt(sid), InstanceName: name, ImageAlias: alias, Provider: lxdP}
 	}
 	_, err = alice.AddInstance(ctx, addReq("1bad", h.env.ImageAlias))
 	wantErr(t, err, 400, "instance_name")
@@ -390,12 +390,12 @@ func TestLXDInfrastructure(t *testing.T) {
 
 	il, err := alice.ListInstances(ctx, vmm.InstanceListRequest{Provider: lxdP})
 	must(t, err)
-	if len(il.Data) == 0 || il.Data[0].Attributes.InstanceName != "dh-one" || il.Data[0].Attributes.InstanceStatus != "Running" ||
+	if len(il.Data) == 0 || il.Data[0].Attributes.InstanceName != "dh-one" || il.Data[0].Attributes.InstanceStatus != "running" ||
 		il.Data[0].Attributes.InstanceOwner != "alice" {
 		t.Fatalf("instance.list: %+v", il)
 	}
 	iid := il.Data[0].Attributes.InstanceID
-	ig, err := alice.GetInstance(ctx, vmm.InstanceGetRequest{Provider: lxdP, ServerID: sid, InstanceName: "dh-one"})
+	ig, err := alice.GetInstance(ctx, vmm.InstanceGetRequest{Provider: lxdP, ServerID: vmm.FlexInt(sid), InstanceName: "dh-one"})
 	must(t, err)
 	if ig.Data.Attributes.InstanceID != iid {
 		t.Fatalf("instance.get: %+v", ig)
@@ -444,7 +444,7 @@ func TestLXDInfrastructure(t *testing.T) {
 		t.Fatal(err)
 	}
 	upd := func(body, rename string) (jsonapi.One[vmm.ProfileAttributes], error) {
-		return alice.UpdateProfile(ctx, vmm.ProfileUpdateRequest{Provider: lxdP, ServerID: sid,
+		return alice.UpdateProfile(ctx, vmm.ProfileUpdateRequest{Provider: lxdP, ServerID: vmm.FlexInt(sid),
 			ProfileName: "dh-prof", ProfileBody: body, ProfileRename: rename})
 	}
 	for _, bad := range []string{"config: [unclosed", "config:\n  limits.cpu: 2\nbogus: 1\n", "devices:\n  d1:\n    path: /x\n", ""} {
@@ -468,7 +468,7 @@ func TestLXDInfrastructure(t *testing.T) {
 		t.Fatalf("profile.update with rename: %+v", r)
 	}
 	delProfile := func(name string) error {
-		_, err := alice.DeleteProfile(ctx, vmm.ProfileDeleteRequest{Provider: lxdP, ServerID: sid, ProfileName: name})
+		_, err := alice.DeleteProfile(ctx, vmm.ProfileDeleteRequest{Provider: lxdP, ServerID: vmm.FlexInt(sid), ProfileName: name})
 		return err
 	}
 	must(t, delProfile("dh-prof2"))
@@ -478,7 +478,7 @@ func TestLXDInfrastructure(t *testing.T) {
 	// Images.
 	fp := h.env.NewImage(t, "dh-delete-me")
 	delImage := func(c *client.Client, fp string) error {
-		_, err := c.DeleteImage(ctx, vmm.ImageDeleteRequest{Provider: lxdP, ServerID: sid, ImageFingerprint: fp})
+		_, err := c.DeleteImage(ctx, vmm.ImageDeleteRequest{Provider: lxdP, ServerID: vmm.FlexInt(sid), ImageFingerprint: fp})
 		return err
 	}
 	wantErr(t, delImage(alice, "zz"), 400, "image_fingerprint")
@@ -500,7 +500,7 @@ func TestLXDInfrastructure(t *testing.T) {
 
 	// Certificates: deskhub's own needs force; another is revoked.
 	revoke := func(c *client.Client, fp string, force bool) error {
-		_, err := c.RevokeCertificate(ctx, vmm.CertificateRevokeRequest{Provider: lxdP, ServerID: sid,
+		_, err := c.RevokeCertificate(ctx, vmm.CertificateRevokeRequest{Provider: lxdP, ServerID: vmm.FlexInt(sid),
 			CertificateFingerprint: fp, CertificateForce: force})
 		return err
 	}
@@ -776,7 +776,7 @@ func TestLXDServerAddOtherWays(t *testing.T) {
 		return false
 	}
 	del := func(c *client.Client, id int64) (jsonapi.Meta, error) {
-		return c.DeleteServer(ctx, vmm.ServerDeleteRequest{Provider: vmm.ProviderLXD, ServerID: id})
+		return c.DeleteServer(ctx, vmm.ServerDeleteRequest{Provider: vmm.ProviderLXD, ServerID: vmm.FlexInt(id)})
 	}
 	_, err = del(bob, in.ServerID)
 	wantErr(t, err, 404, "no server")

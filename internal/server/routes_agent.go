@@ -26,7 +26,9 @@ const agentPrefix = "/spawner/{session_id}"
 func (s *Server) agentRoutes() []httpapi.Route {
 	routes := httpapi.SpawnerRoutes(agentPrefix, httpapi.User, func(e spawner.AnyEndpoint) httpapi.Operation {
 		req, resp := e.Types()
-		return httpapi.RawAs(req, resp, s.agentProxy)
+		op := httpapi.RawAs(req, resp, s.agentProxy)
+		op.Document = true // the agent's answers, in its envelope: documented and checked
+		return op
 	})
 	// deskhub's addition: the agent's live events (window.list, …) as a websocket of JSON messages.
 	return append(routes, httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet},
@@ -57,9 +59,14 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 		}
 		deps.ShareID = sh.ID
 	}
-	// The call (the events websocket above all) lasts only as long as the token, account and share key
-	// it came with: cancelling the request's context closes the upstream connection and with it the
-	// proxied one, upgraded or not.
+	return s.proxyAgent(c, id, strings.TrimPrefix(c.R.URL.Path, "/spawner/"+id), deps)
+}
+
+// proxyAgent forwards a call to the agent of session id, at path. The call (the events websocket above
+// all) lasts only as long as the credentials it came with (deps): cancelling the request's context
+// closes the upstream connection and with it the proxied one, upgraded or not. The caller's
+// credentials go no further; X-Forwarded-For is added.
+func (s *Server) proxyAgent(c *httpapi.Call, id, path string, deps revoke.Deps) error {
 	dialer, ok := s.prov.(provider.AgentDialer)
 	if !ok {
 		return httpapi.Errorf(http.StatusNotImplemented, "desktops of this host run no agent")
@@ -72,18 +79,24 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 	defer cancel()
 	defer s.revoke.Watch(deps, cancel)()
 	req := c.R.WithContext(ctx)
-	prefix := "/spawner/" + id
 	var upstreamErr error
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = "agent"
-			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, prefix)
+			pr.Out.URL.Path = path
 			pr.Out.URL.RawPath = ""
 			pr.Out.Host = "agent"
 			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("ABCAuthorization")
 			pr.Out.Header.Del("X-FASTX-TOKEN")
+			pr.Out.Header.Del("X-Share-Key")
 			pr.Out.Header.Del("Cookie")
+			q := pr.Out.URL.Query()
+			if q.Has("jwt_token") {
+				q.Del("jwt_token")
+				pr.Out.URL.RawQuery = q.Encode()
+			}
 			pr.SetXForwarded()
 		},
 		Transport: &http.Transport{

@@ -39,7 +39,7 @@ func (s *Server) infraRoutes() []httpapi.Route {
 	const pub, usr, adm = httpapi.Public, httpapi.User, httpapi.Admin
 	return []httpapi.Route{
 		infraRoute("POST /v1/certificate.list", usr, "certificate", "Displays a list of certificates on the server",
-			httpapi.Op(serverResources(vmm.TypeCertificate, func(r *vmm.CertificateListRequest) (vmm.Provider, int64) { return r.Provider, r.ServerID }, s.infra.ListCertificates))),
+			httpapi.Op(serverResources(vmm.TypeCertificate, func(r *vmm.CertificateListRequest) (vmm.Provider, int64) { return r.Provider, int64(r.ServerID) }, s.infra.ListCertificates))),
 		infraRoute("POST /v1/certificate.revoke", usr, "certificate", "Revokes the specified certificate on the server",
 			httpapi.Op(s.certificateRevoke)),
 		infraRoute("POST /v1/config.get", pub, "config", "Displays some options from the config file",
@@ -68,13 +68,13 @@ func (s *Server) infraRoutes() []httpapi.Route {
 		infraRoute("POST /v1/instance.list", usr, "instance", "Will display information about the instances available to the user",
 			httpapi.Op(s.instanceList)),
 		infraRoute("POST /v1/network.list", usr, "network", "Displays a list of networks on the server",
-			httpapi.Op(serverResources(vmm.TypeNetwork, func(r *vmm.NetworkListRequest) (vmm.Provider, int64) { return r.Provider, r.ServerID }, s.infra.ListNetworks))),
+			httpapi.Op(serverResources(vmm.TypeNetwork, func(r *vmm.NetworkListRequest) (vmm.Provider, int64) { return r.Provider, int64(r.ServerID) }, s.infra.ListNetworks))),
 		infraRoute("POST /v1/pool.list", usr, "pool", "Displays a list of pools on the server",
-			httpapi.Op(serverResources(vmm.TypePool, func(r *vmm.PoolListRequest) (vmm.Provider, int64) { return r.Provider, r.ServerID }, s.infra.ListPools))),
+			httpapi.Op(serverResources(vmm.TypePool, func(r *vmm.PoolListRequest) (vmm.Provider, int64) { return r.Provider, int64(r.ServerID) }, s.infra.ListPools))),
 		infraRoute("POST /v1/profile.delete", usr, "profile", "Removes the specified profile on the server",
 			httpapi.Op(s.profileDelete)),
 		infraRoute("POST /v1/profile.list", usr, "profile", "Displays a list of profiles on the server",
-			httpapi.Op(serverResources(vmm.TypeProfile, func(r *vmm.ProfileListRequest) (vmm.Provider, int64) { return r.Provider, r.ServerID }, s.infra.ListProfiles))),
+			httpapi.Op(serverResources(vmm.TypeProfile, func(r *vmm.ProfileListRequest) (vmm.Provider, int64) { return r.Provider, int64(r.ServerID) }, s.infra.ListProfiles))),
 		infraRoute("POST /v1/profile.update", usr, "profile", "Updates (and optionally renames) the specified profile on the server",
 			httpapi.Op(s.profileUpdate)),
 		infraRoute("POST /v1/server.add", usr, "server", "Will add the server to the database",
@@ -136,6 +136,6 @@ func (s *Server) infraRoutes() []httpapi.Route {
 		infraRoute("POST /v1/user.register", pub, "user", "User registration",
 			httpapi.Op(s.userRegister)),
 		infraRoute("POST /v1/volume.list", usr, "volume", "Displays a list of volumes on the server",
-			httpapi.Op(serverResources(vmm.TypeVolume, func(r *vmm.VolumeListRequest) (vmm.Provider, int64) { return r.Provider, r.ServerID }, s.infra.ListVolumes))),
+			httpapi.Op(serverResources(vmm.TypeVolume, func(r *vmm.VolumeListRequest) (vmm.Provider, int64) { return r.Provider, int64(r.ServerID) }, s.infra.ListVolumes))),
 	}
 }

@@ -70,6 +70,12 @@ func (s *Server) sessionRoutes() []httpapi.Route {
 			withCaller(s, s.sessionStartBookmark)),
 		fastxRoute("/v3/api/session/terminate", "session", user, "Terminate a session",
 			withCaller(s, s.sessionTerminate)),
+		// deskhub's additions: the desktop-scoped tokens abcdesktop's browser code sends as
+		// ABCAuthorization (the owner asks with a token, a share key's holder with the key).
+		fastxExtra("/v3/api/session/token", "session", public, "Issue a desktop-scoped token of a session, for abcdesktop's calls (deskhub extension)",
+			httpapi.Op(s.sessionToken)),
+		fastxExtra("/v3/api/session/token/revoke", "session", user, "Revoke desktop-scoped tokens of a session (deskhub extension)",
+			withCaller(s, s.sessionTokenRevoke)),
 
 		// Bookmark
 		fastxRoute("/v3/api/bookmark/list", "bookmark", user, "List the bookmarks, history, and suggestions",
@@ -103,6 +109,13 @@ func (s *Server) sessionRoutes() []httpapi.Route {
 		fastxRoute("/v3/system/server/list", "system", admin, "List the servers with their load and sessions",
 			httpapi.Op(s.systemServers)),
 	}
+}
+
+// fastxExtra is a session-surface route the seed does not have.
+func fastxExtra(path, tag string, access httpapi.Access, summary string, op httpapi.Operation) httpapi.Route {
+	r := fastxRoute(path, tag, access, summary, op)
+	r.Seed = ""
+	return r
 }
 
 // fastxRoute is one session-surface route; the seed names it by its path.

@@ -26,6 +26,7 @@ import (
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/buildinfo"
 	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/desktoptoken"
 	"github.com/deskhub/deskhub/internal/display"
 	"github.com/deskhub/deskhub/internal/events"
 	"github.com/deskhub/deskhub/internal/httpapi"
@@ -89,6 +90,7 @@ type Server struct {
 	relay    *display.Relay
 	secrets  *display.Secrets
 	revoke   *revoke.Registry
+	desktop  *desktoptoken.Service // desktop-scoped tokens (abcdesktop's ABCAuthorization)
 	sessions *session.Service
 	// identities are the Unix identities of deskhub accounts on this host.
 	identities *unixid.Registry
@@ -168,7 +170,7 @@ func New(opts Options) (*Server, error) {
 		Registerer: s.registry,
 		Auth:       authenticator{s.auth},
 		MaxBody:    opts.Config.MaxBody,
-	}, s.infraRoutes(), s.sessionRoutes(), s.agentRoutes())
+	}, s.infraRoutes(), s.sessionRoutes(), s.agentRoutes(), s.abcdesktopRoutes())
 	if s.openapi, err = s.openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("server: building the OpenAPI document: %w", err)
 	}
@@ -184,7 +186,7 @@ func New(opts Options) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(s.openapi)
 	})
-	s.handler = httpapi.BodyDeadline(s.mux, opts.Config.BodyTimeout)
+	s.handler = withCORS(httpapi.BodyDeadline(s.mux, opts.Config.BodyTimeout), opts.Config.CORSOrigins)
 	return s, nil
 }
 
@@ -329,11 +331,13 @@ func (s *Server) setupSessions(opts Options) error {
 	}
 	s.secrets = display.NewSecrets(30*time.Second, nil)
 	s.revoke = revoke.New(revoke.Options{Store: s.store, Log: s.log, Now: s.auth.Now})
+	s.desktop = desktoptoken.New(desktoptoken.Options{Store: s.store, Revoke: s.revoke, Now: s.auth.Now, MaxTTL: cfg.DesktopTokenTTL})
 	var svc *session.Service
 	s.relay = display.NewRelay(display.Options{
-		Log:    s.log,
-		Revoke: s.revoke,
-		Dial:   func(ctx context.Context, id string) (net.Conn, error) { return s.prov.DialRFB(ctx, id) },
+		Log:            s.log,
+		Revoke:         s.revoke,
+		OriginPatterns: corsOriginPatterns(cfg.CORSOrigins),
+		Dial:           func(ctx context.Context, id string) (net.Conn, error) { return s.prov.DialRFB(ctx, id) },
 		OnChange: func(id string, _ int, connected bool, at time.Time) {
 			svc.SetClients(id, connected, at)
 		},

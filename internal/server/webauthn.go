@@ -1,6 +1,8 @@
 package server
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -23,7 +25,50 @@ import (
 // optionsAnswer wraps ceremony options ({publicKey: …}) in the answer of user.credentialMake and
 // user.assertionGet.
 func optionsAnswer(c account.Ceremony) jsonapi.One[vmm.WebAuthnOptionsAttributes] {
-	return jsonapi.NewOne(vmm.TypeWebAuthnOptions, c.Challenge, vmm.WebAuthnOptionsAttributes{Options: c.Options})
+	return jsonapi.NewOne(vmm.TypeWebAuthnOptions, c.Challenge, vmm.WebAuthnOptionsAttributes{Options: c.Options,
+		PublicKey: stdBase64PublicKey(c.Options)})
+}
+
+// stdBase64PublicKey is the publicKey member of ceremony options with its binary members (challenge,
+// user.id, the ids of allowCredentials and excludeCredentials) in standard base64 instead of base64url:
+// ui-vmm's panel decodes them with atob, which takes no base64url.
+func stdBase64PublicKey(opts json.RawMessage) json.RawMessage {
+	var o struct {
+		PublicKey map[string]any `json:"publicKey"`
+	}
+	if json.Unmarshal(opts, &o) != nil || o.PublicKey == nil {
+		return nil
+	}
+	pk := o.PublicKey
+	conv := func(v any) any {
+		s, ok := v.(string)
+		if !ok {
+			return v
+		}
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+		if err != nil {
+			return v
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	pk["challenge"] = conv(pk["challenge"])
+	if u, ok := pk["user"].(map[string]any); ok {
+		u["id"] = conv(u["id"])
+	}
+	for _, k := range []string{"allowCredentials", "excludeCredentials"} {
+		if l, ok := pk[k].([]any); ok {
+			for _, it := range l {
+				if m, ok := it.(map[string]any); ok {
+					m["id"] = conv(m["id"])
+				}
+			}
+		}
+	}
+	if _, creation := pk["user"]; !creation && pk["allowCredentials"] == nil {
+		pk["allowCredentials"] = []any{} // an assertion: the panel walks the list
+	}
+	b, _ := json.Marshal(pk)
+	return b
 }
 
 // userCredentialMake registers a WebAuthn credential in two calls: without credential it answers the
@@ -53,7 +98,8 @@ func (s *Server) userCredentialMake(c *httpapi.Call, r *vmm.UserCredentialMakeRe
 
 func credentialResource(r store.WebAuthnCredential) jsonapi.Resource[vmm.CredentialAttributes] {
 	a := vmm.CredentialAttributes{CredentialID: account.CredentialID(r.CredentialID), CredentialName: r.Name,
-		CredentialSignCount: r.SignCount, CredentialCreatedAt: r.CreatedAt}
+		CredentialSignCount: r.SignCount, CredentialCreatedAt: r.CreatedAt, KeyName: r.Name, KeyTimeAdd: r.CreatedAt.Unix()}
+	a.KeyID = a.CredentialID
 	if id, err := uuid.FromBytes(r.AAGUID); err == nil {
 		a.CredentialAAGUID = id.String()
 	}
@@ -86,7 +132,7 @@ func (s *Server) userCredentialDelete(c *httpapi.Call, r *vmm.UserCredentialDele
 	if err != nil {
 		return jsonapi.Meta{}, err
 	}
-	return jsonapi.Meta{Meta: map[string]any{"status": account.StatusDeleted, "deleted": len(gone)}}, nil
+	return jsonapi.Ack(vmm.TypeCredential, r.CredentialID, map[string]any{"status": account.StatusDeleted, "deleted": len(gone)}), nil
 }
 
 // userAssertionGet starts a passkey login: the options for navigator.credentials.get().

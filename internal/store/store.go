@@ -349,6 +349,15 @@ type Store interface {
 	// if it is missing, already used or expired at now.
 	ConsumeCode(ctx context.Context, purpose string, hash []byte, now time.Time) (Code, error)
 	DeleteExpiredCodes(ctx context.Context, now time.Time) (int, error)
+	// FindCode returns the unused, unexpired code of purpose with hash without using it (codes that
+	// last: desktop-scoped tokens); ErrNotFound otherwise.
+	FindCode(ctx context.Context, purpose string, hash []byte, now time.Time) (Code, error)
+	// GetCode returns a code by id, used or not; ErrNotFound if it is gone.
+	GetCode(ctx context.Context, id int64) (Code, error)
+	// UseCode marks an unused code used (revokes a lasting one); ErrNotFound if it is gone or used.
+	UseCode(ctx context.Context, id int64, now time.Time) error
+	// ListCodes lists the unused, unexpired codes of purpose, oldest first.
+	ListCodes(ctx context.Context, purpose string, now time.Time) ([]Code, error)
 
 	// SSH keys.
 	CreateSSHKey(ctx context.Context, k *SSHKey) error

@@ -61,11 +61,11 @@ try {
   await page.click("#launch-btn");
   await page.waitForSelector('#events li[data-type="operation"][data-status="success"]');
   const row = (status) => `#instances tbody tr[data-name="${name}"]${status ? `[data-status="${status}"]` : ""}`;
-  await page.waitForSelector(row("Running"));
-  result.instanceStatuses.push("Running");
+  await page.waitForSelector(row("running"));
+  result.instanceStatuses.push("running");
   step("instance launched and running");
 
-  for (const [button, status] of [["freeze", "Frozen"], ["unfreeze", "Running"], ["stop-force", "Stopped"]]) {
+  for (const [button, status] of [["freeze", "frozen"], ["unfreeze", "running"], ["stop-force", "stopped"]]) {
     await page.click(`${row()} button[data-action="${button}"]`);
     await page.waitForSelector(row(status));
     result.instanceStatuses.push(status);

@@ -55,7 +55,7 @@ func TestInfraPageInChromium(t *testing.T) {
 	for _, s := range run.Steps {
 		t.Logf("%6d ms  %s", s.MS, s.Step)
 	}
-	if got := strings.Join(run.InstanceStatuses, " "); got != "Running Frozen Running Stopped deleted" {
+	if got := strings.Join(run.InstanceStatuses, " "); got != "running frozen running stopped deleted" {
 		t.Fatalf("statuses seen on the page: %s", got)
 	}
 	seen := strings.Join(run.Events, "\n")

@@ -138,7 +138,7 @@ func (d *deskhub) addInstanceOpts(t *testing.T, env *lxdtest.Env, name, alias st
 	}
 	defer stream.Close()
 	reqID := "pull-" + name
-	if _, err := d.admin.AddInstance(ctx, vmm.InstanceAddRequest{ServerID: d.serverID, InstanceName: name, ImageAlias: alias,
+	if _, err := d.admin.AddInstance(ctx, vmm.InstanceAddRequest{ServerID: vmm.FlexInt(d.serverID), InstanceName: name, ImageAlias: alias,
 		ImageServerHost: own, RequestID: reqID, Provider: vmm.ProviderLXD, InstanceStart: &start}); err != nil {
 		t.Fatalf("instance.add: %v", err)
 	}

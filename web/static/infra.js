@@ -64,7 +64,7 @@ async function loadServers() {
   const sel = $("launch-server");
   const keep = sel.value;
   sel.replaceChildren(...servers.map((s) => new Option(`${s.id}: ${s.attributes.server_name || s.attributes.server_host}`, s.id)));
-  if (keep && servers.some((s) => s.id === keep)) sel.value = keep;
+  if (keep && servers.some((s) => String(s.id) === keep)) sel.value = keep;
   await loadImages();
 }
 

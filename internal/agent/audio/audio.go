@@ -344,6 +344,14 @@ func (p *Pulse) checkSink(ctx context.Context, sink string) error {
 	return &UnknownSinkError{Sink: sink, Sinks: sinks}
 }
 
+// LoadNullSink adds a null sink named name with a sample format (u8, s16le, alaw, ulaw…), a channel
+// count and a rate (abcdesktop's sinks, e.g. ulaw8_1_8000).
+func (p *Pulse) LoadNullSink(ctx context.Context, name, format, channels, rate string) error {
+	_, err := p.run(ctx, "pactl", "load-module", "module-null-sink", "sink_name="+name, "format="+format,
+		"channels="+channels, "rate="+rate)
+	return err
+}
+
 // SetDefaultSink makes sink (which must exist, else *UnknownSinkError) the default sink.
 func (p *Pulse) SetDefaultSink(ctx context.Context, sink string) error {
 	if err := p.checkSink(ctx, sink); err != nil {

@@ -52,6 +52,7 @@ type Window struct {
 	ID          uint32 `json:"id"`
 	PID         int    `json:"pid"`
 	WMClass     string `json:"wm_class"`
+	WMInstance  string `json:"wm_instance"` // the instance part of WM_CLASS (abcdesktop lists instance.Class)
 	Title       string `json:"title"`
 	MachineName string `json:"machine_name"`
 }
@@ -262,6 +263,9 @@ func (c *Conn) Windows() ([]Window, error) {
 		if class != nil && class.Format == 8 {
 			parts := bytes.Split(bytes.TrimRight(class.Value, "\x00"), []byte{0})
 			w.WMClass = string(parts[len(parts)-1])
+			if len(parts) > 1 {
+				w.WMInstance = string(parts[0])
+			}
 		}
 		if netName != nil && netName.Format == 8 && len(netName.Value) > 0 {
 			w.Title = string(netName.Value)

@@ -177,6 +177,40 @@ func (s *Store) ConsumeCode(ctx context.Context, purpose string, hash []byte, at
 		 RETURNING `+codeCols, tv(at), purpose, hash)
 }
 
+// FindCode returns the unused, unexpired code of purpose with hash without
+// using it (lasting codes: desktop-scoped tokens).
+func (s *Store) FindCode(ctx context.Context, purpose string, hash []byte, at time.Time) (store.Code, error) {
+	if at.IsZero() {
+		at = now()
+	}
+	return one(ctx, s, fmt.Sprintf("%s code", purpose), scanCode,
+		`SELECT `+codeCols+` FROM codes
+		 WHERE purpose = $2 AND hash = $3 AND used_at IS NULL AND (expires_at IS NULL OR expires_at > $1)`, tv(at), purpose, hash)
+}
+
+// GetCode returns a code by id, used or not.
+func (s *Store) GetCode(ctx context.Context, id int64) (store.Code, error) {
+	return one(ctx, s, fmt.Sprintf("code %d", id), scanCode, `SELECT `+codeCols+` FROM codes WHERE id = $1`, id)
+}
+
+// UseCode marks an unused code used (a lasting code revoked).
+func (s *Store) UseCode(ctx context.Context, id int64, at time.Time) error {
+	if at.IsZero() {
+		at = now()
+	}
+	return s.execOne(ctx, fmt.Sprintf("code %d", id), "", `UPDATE codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL`, id, tv(at))
+}
+
+// ListCodes lists the unused, unexpired codes of purpose, oldest first.
+func (s *Store) ListCodes(ctx context.Context, purpose string, at time.Time) ([]store.Code, error) {
+	if at.IsZero() {
+		at = now()
+	}
+	return list(ctx, s, fmt.Sprintf("%s codes", purpose), scanCode,
+		`SELECT `+codeCols+` FROM codes WHERE purpose = $2 AND used_at IS NULL AND (expires_at IS NULL OR expires_at > $1) ORDER BY id`,
+		tv(at), purpose)
+}
+
 // DeleteExpiredCodes deletes codes that expired at or before now and codes
 // that have been used.
 func (s *Store) DeleteExpiredCodes(ctx context.Context, at time.Time) (int, error) {

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Open) {
 		{"RevokeUserTokens", testRevokeUserTokens},
 		{"Codes", testCodes},
 		{"ConsumeCodeConcurrent", testConsumeCodeConcurrent},
+		{"LastingCodes", testLastingCodes},
 		{"DeleteExpiredCodes", testDeleteExpiredCodes},
 		{"SSHKeys", testSSHKeys},
 		{"Credentials", testCredentials},
@@ -388,6 +389,50 @@ func testCodes(t *testing.T, s store.Store) {
 	must(t, s.CreateCode(c, &forever))
 	_, err = s.ConsumeCode(c, "email", []byte("c3"), now.Add(100*365*24*time.Hour))
 	must(t, err)
+}
+
+// testLastingCodes: codes found without being used (desktop-scoped tokens), listed, got by id, used
+// once (revoked).
+func testLastingCodes(t *testing.T, s store.Store) {
+	c := ctx(t)
+	u := mkUser(t, s, "dora")
+	now := ts(0)
+	a := store.Code{UserID: u.ID, Purpose: "desktop", Hash: []byte("d1"), Data: `{"session":"s1"}`, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	b := store.Code{Purpose: "desktop", Hash: []byte("d2"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateCode(c, &a))
+	must(t, s.CreateCode(c, &b))
+	must(t, s.CreateCode(c, &store.Code{Purpose: "recovery", Hash: []byte("d3"), CreatedAt: now}))
+	for i := 0; i < 2; i++ { // found, and found again: not used
+		got, err := s.FindCode(c, "desktop", []byte("d1"), now.Add(time.Minute))
+		must(t, err)
+		equal(t, "FindCode", got, a)
+	}
+	_, err := s.FindCode(c, "recovery", []byte("d1"), now)
+	isErr(t, err, store.ErrNotFound, "FindCode(wrong purpose)")
+	_, err = s.FindCode(c, "desktop", []byte("d2"), now.Add(time.Minute))
+	isErr(t, err, store.ErrNotFound, "FindCode(expired)")
+	l, err := s.ListCodes(c, "desktop", now.Add(30*time.Second))
+	must(t, err)
+	if len(l) != 2 || l[0].ID != a.ID || l[1].ID != b.ID {
+		t.Fatalf("ListCodes: %+v", l)
+	}
+	if l, _ = s.ListCodes(c, "desktop", now.Add(2*time.Minute)); len(l) != 1 {
+		t.Fatalf("ListCodes after b expired: %+v", l)
+	}
+	got, err := s.GetCode(c, b.ID)
+	must(t, err)
+	equal(t, "GetCode", got, b)
+	must(t, s.UseCode(c, a.ID, now.Add(2*time.Minute)))
+	isErr(t, s.UseCode(c, a.ID, now.Add(3*time.Minute)), store.ErrNotFound, "UseCode twice")
+	_, err = s.FindCode(c, "desktop", []byte("d1"), now.Add(2*time.Minute))
+	isErr(t, err, store.ErrNotFound, "FindCode(used)")
+	got, err = s.GetCode(c, a.ID)
+	must(t, err)
+	if got.UsedAt.IsZero() {
+		t.Fatal("GetCode: a used code shows unused")
+	}
+	_, err = s.GetCode(c, 99999)
+	isErr(t, err, store.ErrNotFound, "GetCode(missing)")
 }
 
 func testConsumeCodeConcurrent(t *testing.T, s store.Store) {
