@@ -53,10 +53,11 @@ const (
 // DefaultPackages are what a deskhub desktop runs, nothing more: the X server (Xvnc), the window
 // manager (openbox), the default application (xterm), the desktop's audio (pulseaudio, and pactl from
 // pulseaudio-utils, which the agent runs), one font, and the freedesktop MIME database the agent's file
-// API reads. Dependencies come along; recommendations do not.
+// API reads, and the CA certificates (for the user's programs that make TLS connections, as the issue
+// that specified the image asks). Dependencies come along; recommendations do not.
 var DefaultPackages = []string{
 	"tigervnc-standalone-server", "openbox", "xterm", "pulseaudio", "pulseaudio-utils",
-	"fonts-dejavu-core", "shared-mime-info",
+	"fonts-dejavu-core", "shared-mime-info", "ca-certificates",
 }
 
 // Options of a build. Zero values take the defaults.
