@@ -30,7 +30,7 @@ var rules = []rule{
 	{room: "domain", pkgs: []string{"internal/session/...", "internal/infra", "internal/unixid/...",
 		"internal/placement/...", "internal/fault/...", "internal/revoke/...", "internal/provider/...",
 		"internal/store/...", "internal/lxdconn/...", "internal/auth/...", "internal/account/...",
-		"internal/xdesk/...", "internal/initd/...", "internal/tlscert/...", "internal/imagestore/...", "internal/desktoptoken"},
+		"internal/xdesk/...", "internal/initd/...", "internal/tlscert/...", "internal/imagestore/...", "internal/imagebuild/...", "internal/desktoptoken"},
 		forbid: []string{"net/http/...", module + "/internal/httpapi/...", module + "/internal/server/...",
 			module + "/internal/cli/..."}},
 	{room: "domain errors", pkgs: []string{"internal/fault/..."}, forbid: []string{module + "/..."}},
