@@ -12,6 +12,7 @@ pkgs=(
   chromium fonts-liberation                                                               # browser tests
   websockify                                                                              # relay benchmark peer
   lxd busybox-static                                                                      # LXD provider tests (scripts/lxd.sh; busybox test image)
+  debootstrap xz-utils zstd                                                               # deskhub image build (internal/imagebuild)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,8 +18,9 @@ step "go vet"
 go vet ./...
 echo "ok"
 
-step "system dependencies (Debian packages, Chromium, playwright-core)"
+step "system dependencies (Debian packages, Chromium, playwright-core, the desktop image's packages)"
 scripts/deps.sh
+scripts/image-cache.sh # the image build tests run offline from this cache
 echo "ok"
 
 step "PostgreSQL (throwaway cluster)"

@@ -47,6 +47,7 @@ func init() {
 		{"server", "LXD/Incus servers of the server: add, list", runServer},
 		{"instance", "instances on those servers: list, start, stop, delete", runInstance},
 		{"token", "your API tokens: create, list, revoke", runToken},
+		{"image", "build the desktop image for LXD/Incus (Debian, debootstrap): build", runImage},
 	}
 }
 

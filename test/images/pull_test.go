@@ -40,7 +40,9 @@ type deskhub struct {
 	tlsAddr  string
 }
 
-func startDeskhub(t *testing.T, env *lxdtest.Env) *deskhub {
+func startDeskhub(t *testing.T, env *lxdtest.Env) *deskhub { return startDeskhubTB(t, env) }
+
+func startDeskhubTB(t testing.TB, env *lxdtest.Env) *deskhub {
 	t.Helper()
 	data, err := servetest.NewDataDir()
 	if err != nil {
@@ -82,7 +84,7 @@ func startDeskhub(t *testing.T, env *lxdtest.Env) *deskhub {
 }
 
 // publish adds a product and uploads one unified image file as its version serial.
-func (d *deskhub) publish(t *testing.T, req vmm.SimplestreamAddRequest, serial string, file []byte) string {
+func (d *deskhub) publish(t testing.TB, req vmm.SimplestreamAddRequest, serial string, file []byte) string {
 	t.Helper()
 	ctx := context.Background()
 	p, err := d.admin.SimplestreamAdd(ctx, req)
@@ -102,9 +104,21 @@ func (d *deskhub) publish(t *testing.T, req vmm.SimplestreamAddRequest, serial s
 	return fp
 }
 
+// productReq is a product of this machine's architecture, named os, launched by alias.
+func productReq(os, alias string) vmm.SimplestreamAddRequest {
+	return vmm.SimplestreamAddRequest{ProductOS: os, ProductRelease: "test", ProductArch: lxdtest.DebianArch(),
+		ProductVariant: "default", ProductAliases: alias}
+}
+
 // addInstance asks deskhub for an instance of an image of its own image server, and waits until LXD
 // has it running (or the operation failed).
 func (d *deskhub) addInstance(t *testing.T, env *lxdtest.Env, name, alias string, timeout time.Duration) {
+	t.Helper()
+	d.addInstanceOpts(t, env, name, alias, true, timeout)
+}
+
+// addInstanceOpts is addInstance, the instance started or not.
+func (d *deskhub) addInstanceOpts(t *testing.T, env *lxdtest.Env, name, alias string, start bool, timeout time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	servers, err := d.admin.ListImageServers(ctx, vmm.ProviderLXD, d.serverID)
@@ -125,7 +139,7 @@ func (d *deskhub) addInstance(t *testing.T, env *lxdtest.Env, name, alias string
 	defer stream.Close()
 	reqID := "pull-" + name
 	if _, err := d.admin.AddInstance(ctx, vmm.InstanceAddRequest{ServerID: d.serverID, InstanceName: name, ImageAlias: alias,
-		ImageServerHost: own, RequestID: reqID, Provider: vmm.ProviderLXD}); err != nil {
+		ImageServerHost: own, RequestID: reqID, Provider: vmm.ProviderLXD, InstanceStart: &start}); err != nil {
 		t.Fatalf("instance.add: %v", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
@@ -159,8 +173,7 @@ func TestLXDPullsFromDeskhub(t *testing.T) {
 		t.Fatal(err)
 	}
 	alias := env.Project + "/busybox"
-	fp := d.publish(t, vmm.SimplestreamAddRequest{ProductOS: "busybox", ProductRelease: "test", ProductArch: lxdtest.DebianArch(),
-		ProductVariant: "default", ProductAliases: alias}, time.Now().UTC().Format("20060102_1504"), img)
+	fp := d.publish(t, productReq("busybox", alias), time.Now().UTC().Format("20060102_1504"), img)
 
 	ctx := context.Background()
 	cat, err := d.admin.ListCatalogImages(ctx, vmm.ProviderLXD, d.serverID, "https://"+d.tlsAddr+"/simplestreams")
