@@ -42,6 +42,19 @@ func (p *Provider) Stop(ctx context.Context, id string) error {
 // remove stops or deletes d's instance and forgets d; while its server does not answer, d stays
 // (stopping) and the watcher tries again.
 func (p *Provider) remove(ctx context.Context, d *desktop) error {
+	d.mu.Lock()
+	if d.removing || d.removed {
+		d.mu.Unlock()
+		return nil // Stop and the watcher at once: one of them does it
+	}
+	d.removing = true
+	d.mu.Unlock()
+	done := false
+	defer func() {
+		d.mu.Lock()
+		d.removing, d.removed = false, done
+		d.mu.Unlock()
+	}()
 	cl, err := p.client(d.rt.Server)
 	if err != nil {
 		p.log.Warn("the desktop's server does not answer; its instance is removed once it does", "session", d.id,
@@ -51,6 +64,7 @@ func (p *Provider) remove(ctx context.Context, d *desktop) error {
 	if err := p.halt(ctx, cl, d.rt.Instance, d.rt.Per == PerSession, p.persistent()); err != nil {
 		return err
 	}
+	done = true
 	p.forget(d)
 	if d.rt.Dir != "" {
 		_ = os.RemoveAll(d.rt.Dir)

@@ -181,6 +181,8 @@ type desktop struct {
 	// unverified: adopted while its server did not answer; the watcher checks it once it does.
 	unverified bool
 	stoppedAt  time.Time // when the watcher first saw its instance killed
+	removing   bool      // remove runs
+	removed    bool      // remove is done
 }
 
 func (d *desktop) key() instKey { return instKey{d.rt.Server, d.rt.Instance} }
