@@ -18,6 +18,7 @@ import (
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/lxdconn"
+	"github.com/deskhub/deskhub/internal/provider/lxd"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -218,6 +219,7 @@ func instanceAttributes(serverID int64, in store.Instance, inst api.InstanceFull
 	if img := inst.Config["volatile.base_image"]; img != "" {
 		a.InstanceImage = img
 	}
+	a.InstanceSessionID = inst.Config[lxd.KeySession]
 	if !inst.LastUsedAt.IsZero() && inst.LastUsedAt.Year() > 1 {
 		t := inst.LastUsedAt.UTC()
 		a.InstanceLastUsedAt = &t
