@@ -85,8 +85,8 @@ func TestPlace(t *testing.T) {
 		return &fleet{
 			servers: []provider.Server{
 				{ID: host, Name: "here", Provider: "local", State: "online"},
-				{ID: "lxd-1", StoreID: 1, Name: "srv1", Provider: "lxd", OwnerID: 1, State: "online"},       // alice's
-				{ID: "lxd-2", StoreID: 2, Name: "srv2", Provider: "lxd", OwnerID: 3, State: "online"},       // root's
+				{ID: "lxd-1", StoreID: 1, Name: "srv1", Provider: "lxd", OwnerID: 1, State: "online"}, // alice's
+				{ID: "lxd-2", StoreID: 2, Name: "srv2", Provider: "lxd", OwnerID: 3, State: "online"}, // root's
 				{ID: "lxd-3", StoreID: 3, Name: "srv3", Provider: "lxd", OwnerID: 1, State: "offline", Err: "no route"},
 				{ID: "lxd-4", StoreID: 4, Name: "srv4", Provider: "lxd", OwnerID: 3, Shared: true, State: "online"},
 			},
