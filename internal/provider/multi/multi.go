@@ -218,16 +218,6 @@ func (r *Router) DialAgent(ctx context.Context, id string) (net.Conn, error) {
 	return ad.DialAgent(ctx, id)
 }
 
-// HasAgents tells whether the desktop's provider runs agents.
-func (r *Router) HasAgents(id string) bool {
-	p, err := r.of(id)
-	if err != nil {
-		return true
-	}
-	_, ok := p.(provider.AgentDialer)
-	return ok
-}
-
 // Screenshot implements provider.Provider.
 func (r *Router) Screenshot(ctx context.Context, id string, o provider.ScreenshotOptions) ([]byte, error) {
 	p, err := r.of(id)
