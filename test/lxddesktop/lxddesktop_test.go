@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -49,8 +50,22 @@ type deskhub struct {
 
 func startDeskhub(t testing.TB, flags ...string) *deskhub {
 	t.Helper()
+	return startWith(t, true, flags...)
+}
+
+// startWith is startDeskhub; with localImage, the desktop image is imported into the LXD project and
+// deskhub takes it from there (--lxd-image-server local), else deskhub's default applies.
+func startWith(t testing.TB, localImage bool, flags ...string) *deskhub {
+	t.Helper()
 	env := lxdtest.Get(t)
-	env.DesktopImage(t)
+	base := []string{"--lxd-desktops", "--lxd-image", lxdtest.DesktopAlias, "--lxd-cert-name", env.CertPrefix + "-deskhub",
+		"--display-geometry", "800x600"}
+	if localImage {
+		env.DesktopImage(t)
+		base = append(base, "--lxd-image-server", "local")
+	} else {
+		lxdtest.DesktopBuild(t)
+	}
 	data, err := servetest.NewDataDir()
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +74,7 @@ func startDeskhub(t testing.TB, flags ...string) *deskhub {
 	if err := servetest.AddUser(data, "admin", adminPW, true); err != nil {
 		t.Fatal(err)
 	}
-	d := &deskhub{env: env, data: data, flags: append([]string{"--lxd-desktops", "--lxd-image", lxdtest.DesktopAlias,
-		"--lxd-image-server", "local", "--lxd-cert-name", env.CertPrefix + "-deskhub", "--display-geometry", "800x600"}, flags...)}
+	d := &deskhub{env: env, data: data, flags: append(base, flags...)}
 	d.start(t)
 	ctx := context.Background()
 	doc, err := d.admin.AddServer(ctx, vmm.ServerAddRequest{ServerPath: env.Socket, ServerProtocol: "lxd", ServerProject: env.Project})
@@ -501,6 +515,56 @@ func TestLXDExecBridge(t *testing.T) {
 	}
 	if w, h := shotSize(t, d.admin, conn.ID); w != 800 || h != 600 {
 		t.Errorf("screenshot %dx%d", w, h)
+	}
+	if err := d.admin.TerminateSession(ctx, conn.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLXDImageFromDeskhub: by default the LXD server takes the desktop image from deskhub's own image
+// server, over HTTPS with deskhub's self-signed certificate pinned: the image, published with
+// simplestream.upload, is pulled by LXD when the first desktop starts.
+func TestLXDImageFromDeskhub(t *testing.T) {
+	env := lxdtest.Get(t)
+	rep := lxdtest.DesktopBuild(t)
+	env.DropDesktopImage(t) // LXD must pull it
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsAddr := ln.Addr().String()
+	ln.Close()
+	d := startWith(t, false, "--tls-listen", tlsAddr)
+	ctx := context.Background()
+	prod, err := d.admin.SimplestreamAdd(ctx, vmm.SimplestreamAddRequest{ProductOS: "debian", ProductRelease: rep.Suite,
+		ProductArch: rep.Arch, ProductVariant: "desktop", ProductAliases: lxdtest.DesktopAlias})
+	if err != nil {
+		t.Fatalf("simplestream.add: %v", err)
+	}
+	f, err := os.Open(rep.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := d.admin.SimplestreamUploadFile(ctx, vmm.SimplestreamUploadPayload{ProductID: prod.Data.Attributes.ProductID,
+		ProductVersionSerial: rep.Serial, FileSHA256: rep.SHA256}, "lxd_combined.tar.gz", f, rep.Size); err != nil {
+		t.Fatalf("simplestream.upload: %v", err)
+	}
+	conn := d.startLXD(t, d.admin, "xterm")
+	name := instanceName(t, d.admin, conn.ID)
+	c := d.env.Client(t)
+	inst, _, err := c.GetInstance(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Config["volatile.base_image"] != rep.SHA256 {
+		t.Errorf("base image %s, want the published %s", inst.Config["volatile.base_image"], rep.SHA256)
+	}
+	if img, _, err := c.GetImage(rep.SHA256); err != nil || !img.Cached {
+		t.Errorf("the LXD server holds no pulled copy of the image: %+v %v", img, err)
+	}
+	if w, h := frame(t, d.admin, conn); w != 800 || h != 600 {
+		t.Errorf("first frame %dx%d", w, h)
 	}
 	if err := d.admin.TerminateSession(ctx, conn.ID); err != nil {
 		t.Fatal(err)

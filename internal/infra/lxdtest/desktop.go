@@ -32,35 +32,57 @@ var desktop struct {
 	report *imagebuild.Report
 	bin    string
 	err    error
-	fp     string // imported into the run's project
 }
 
-// DesktopImage builds deskhub's desktop image once per test binary — internal/imagebuild, offline from
+// DesktopBuild builds deskhub's desktop image once per test binary — internal/imagebuild, offline from
 // the package cache scripts/image-cache.sh fills, with the static deskhub servetest builds from this
-// source tree (the test binary's TestMain calls servetest.Cleanup) —
-// and imports it into the run's project as DesktopAlias. It answers the image's fingerprint. Without
-// the package cache the test fails, saying how to fill it; it never downloads.
-func (e *Env) DesktopImage(t testing.TB) string {
+// source tree (the test binary's TestMain calls servetest.Cleanup) — and answers its report (Output is
+// the image file, SHA256 its LXD fingerprint). Without the package cache the test fails, saying how to
+// fill it; it never downloads.
+func DesktopBuild(t testing.TB) *imagebuild.Report {
 	t.Helper()
 	desktop.once.Do(func() { desktop.report, desktop.err = buildDesktop(t) })
 	if desktop.err != nil {
 		t.Fatalf("lxdtest: the desktop image: %v", desktop.err)
 	}
+	return desktop.report
+}
+
+// DesktopImage is DesktopBuild's image in the run's project as DesktopAlias (imported when the alias is
+// not there). It answers the image's fingerprint.
+func (e *Env) DesktopImage(t testing.TB) string {
+	t.Helper()
+	rep := DesktopBuild(t)
 	run.mu.Lock()
 	defer run.mu.Unlock()
-	if desktop.fp != "" {
-		return desktop.fp
-	}
 	c := e.Client(t)
+	if a, _, err := c.GetImageAlias(DesktopAlias); err == nil && a.Target == rep.SHA256 {
+		return rep.SHA256
+	}
 	t0 := time.Now()
-	fp, err := importFile(c, desktop.report.Output, DesktopAlias)
-	if err != nil {
+	if err := importFile(c, rep.Output, rep.SHA256, DesktopAlias); err != nil {
 		t.Fatalf("lxdtest: %v", err)
 	}
-	t.Logf("lxdtest: desktop image %.12s (%d MiB) imported as %s in %s", fp, desktop.report.Size>>20, DesktopAlias,
+	t.Logf("lxdtest: desktop image %.12s (%d MiB) imported as %s in %s", rep.SHA256, rep.Size>>20, DesktopAlias,
 		time.Since(t0).Round(time.Millisecond))
-	desktop.fp = fp
-	return fp
+	return rep.SHA256
+}
+
+// DropDesktopImage removes the desktop image from the run's project (a test of LXD pulling it).
+func (e *Env) DropDesktopImage(t testing.TB) {
+	t.Helper()
+	rep := DesktopBuild(t)
+	c := e.Client(t)
+	if _, _, err := c.GetImage(rep.SHA256); err != nil {
+		return
+	}
+	op, err := c.DeleteImage(rep.SHA256)
+	if err == nil {
+		err = op.Wait()
+	}
+	if err != nil {
+		t.Fatalf("lxdtest: deleting the desktop image: %v", err)
+	}
 }
 
 // DesktopBinary is the static deskhub binary inside the desktop image (servetest.Binary's, unless
@@ -149,32 +171,35 @@ func pruneDesktopCache(keep string) {
 	}
 }
 
-// importFile imports a unified image tarball under alias and answers its fingerprint.
-func importFile(c incus.InstanceServer, path, alias string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
+// importFile imports a unified image tarball of fingerprint fp under alias (the image may be there
+// already, without the alias: a copy LXD pulled).
+func importFile(c incus.InstanceServer, path, fp, alias string) error {
+	if _, _, err := c.GetImage(fp); err != nil {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		op, err := c.CreateImage(api.ImagesPost{}, &incus.ImageCreateArgs{MetaFile: f, MetaName: filepath.Base(path),
+			Type: string(api.InstanceTypeContainer)})
+		if err == nil {
+			err = op.WaitContext(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("import %s: %w", path, err)
+		}
+		if got, _ := op.Get().Metadata["fingerprint"].(string); got != fp {
+			return fmt.Errorf("import %s: LXD says fingerprint %q, the file's SHA-256 is %s", path, got, fp)
+		}
 	}
-	defer f.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	op, err := c.CreateImage(api.ImagesPost{}, &incus.ImageCreateArgs{MetaFile: f, MetaName: filepath.Base(path),
-		Type: string(api.InstanceTypeContainer)})
-	if err == nil {
-		err = op.WaitContext(ctx)
-	}
-	if err != nil {
-		return "", fmt.Errorf("import %s: %w", path, err)
-	}
-	fp, _ := op.Get().Metadata["fingerprint"].(string)
-	if fp == "" {
-		return "", fmt.Errorf("import %s: LXD answered no fingerprint", path)
-	}
-	err = c.CreateImageAlias(api.ImageAliasesPost{ImageAliasesEntry: api.ImageAliasesEntry{Name: alias,
+	_ = c.DeleteImageAlias(alias)
+	err := c.CreateImageAlias(api.ImageAliasesPost{ImageAliasesEntry: api.ImageAliasesEntry{Name: alias,
 		Type: string(api.InstanceTypeContainer), ImageAliasesEntryPut: api.ImageAliasesEntryPut{Target: fp,
 			Description: "deskhub lxdtest desktop image"}}})
 	if err != nil {
-		return "", fmt.Errorf("alias %s -> %.12s: %w", alias, fp, err)
+		return fmt.Errorf("alias %s -> %.12s: %w", alias, fp, err)
 	}
-	return fp, nil
+	return nil
 }
