@@ -140,6 +140,7 @@ type ScheduleRequest struct {
 	Name     string    `json:"name,omitempty" doc:"name parameter of the session"`
 	Params   Params    `json:"params,omitempty" doc:"user defined parameters"`
 	At       time.Time `json:"at" required:"true" doc:"when to start the session (RFC 3339; in the past: at once)"`
+	ServerID string    `json:"serverId,omitempty" doc:"deskhub: the server to start on, as in session/start; empty: the placement strategy chooses at start time"`
 }
 
 // Validate checks geometry and parameters.
@@ -227,6 +228,7 @@ type StartRequest struct {
 	ID       string `json:"id,omitempty" doc:"id to give the session"`
 	Name     string `json:"name,omitempty" doc:"name parameter of the session"`
 	Params   Params `json:"params,omitempty" doc:"user defined parameters"`
+	ServerID string `json:"serverId,omitempty" doc:"deskhub: the server to start on (session/profile's servers: the host's id, or lxd-<server_id> for an LXD server); empty: the placement strategy chooses"`
 }
 
 // Validate checks geometry and parameters.

@@ -32,4 +32,8 @@ type ServerInfo struct {
 	LoadAverage [3]float64 `json:"loadAverage" doc:"load average over 1, 5 and 15 minutes"`
 	Sessions    int        `json:"sessions" doc:"sessions running on the server"`
 	Uptime      int64      `json:"uptime" doc:"seconds since the server booted"`
+	State       string     `json:"state" doc:"deskhub: online (takes sessions), full (runs --max-sessions-per-server sessions), or why it takes none: offline, untrusted, connecting, unreachable, unavailable"`
+	Error       string     `json:"error,omitempty" doc:"deskhub: why the server is not online"`
+	Provider    string     `json:"provider" doc:"deskhub: what runs its desktops: local (this host) or lxd (LXD instances on a server added with server.add; id lxd-<server_id>)"`
+	MaxSessions int        `json:"maxSessions" doc:"deskhub: most sessions per server (0: no limit)"`
 }

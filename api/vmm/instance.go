@@ -48,6 +48,7 @@ type InstanceAttributes struct {
 	InstanceLastUsedAt   *time.Time                   `json:"instance_last_used_at,omitempty" doc:"when the instance was last started"`
 	ServerID             int64                        `json:"server_id" doc:"id of the server the instance runs on"`
 	Provider             Provider                     `json:"provider" doc:"\"lxd\" or \"internal\""`
+	InstanceSessionID    string                       `json:"instance_session_id,omitempty" doc:"deskhub: set when the instance is a desktop deskhub runs: the id of its session (session surface); absent for other instances"`
 }
 
 // InstanceAddRequest is the body of instance.add. The seed repeats instance.action's body here (a

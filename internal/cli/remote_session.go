@@ -16,7 +16,7 @@ func sessionUsage(w io.Writer) {
 	fmt.Fprintln(w, `Usage: deskhub session <subcommand> [flags] (every subcommand takes --url and --token)
 
 Subcommands:
-  start       COMMAND [--geometry WxH|rootless] [--name N] [--json]
+  start       COMMAND [--geometry WxH|rootless] [--name N] [--server ID] [--json]
               start a session running COMMAND and print its id
   list        [--json]
               list your sessions
@@ -67,14 +67,15 @@ func (rc *remoteCommand) parse(args []string, min, max int, what string) ([]stri
 }
 
 func runSessionStart(ctx context.Context, e *Env, args []string) error {
-	rc := newRemoteCommand(e, "session start", "session start COMMAND [--geometry G] [--name N] [--json]", true)
+	rc := newRemoteCommand(e, "session start", "session start COMMAND [--geometry G] [--name N] [--server ID] [--json]", true)
 	geometry := rc.b.fs.String("geometry", "", "WIDTHxHEIGHT, or rootless (default: the server's)")
 	name := rc.b.fs.String("name", "", "name of the session")
+	server := rc.b.fs.String("server", "", "serverId to start on: the host's, or lxd-<server_id> (default: placement chooses)")
 	pos, c, err := rc.parse(args, 1, 1, "COMMAND")
 	if err != nil {
 		return err
 	}
-	conn, err := c.StartSession(ctx, fastx.StartRequest{Command: pos[0], Geometry: *geometry, Name: *name})
+	conn, err := c.StartSession(ctx, fastx.StartRequest{Command: pos[0], Geometry: *geometry, Name: *name, ServerID: *server})
 	if err != nil {
 		return err
 	}

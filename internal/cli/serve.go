@@ -76,6 +76,19 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&ss.UserPrefix, "session-user-prefix", "DESKHUB_SESSION_USER_PREFIX", ss.UserPrefix, "prefix of the Unix users that run the desktops of deskhub accounts, one per account (<prefix><account id>, created on first use)")
 	b.string(&ss.HomeRoot, "home-root", "DESKHUB_HOME_ROOT", "", "directory holding a home per deskhub account; default <data>/homes")
 	b.string(&suggestions, "suggestions", "DESKHUB_SUGGESTIONS", strings.Join(ss.Suggestions, ";"), "global bookmarks, name=command entries separated by ';'")
+	b.int(&ss.MaxPerServer, "max-sessions-per-server", "DESKHUB_MAX_SESSIONS_PER_SERVER", ss.MaxPerServer, "most sessions one server (this host, or an LXD server) runs at once; placement skips a full server (0: no limit)")
+	b.string(&ss.Placement, "placement", "DESKHUB_PLACEMENT", ss.Placement, "how sessions started without a serverId find their server: fewest-sessions, most-free-memory or round-robin")
+	lx := &cfg.LXD
+	var lxdProfiles, lxdStartTimeout string
+	b.bool(&lx.Enabled, "lxd-desktops", "DESKHUB_LXD_DESKTOPS", lx.Enabled, "run desktops in LXD instances on the servers added with server.add too (serverId lxd-<id>), besides this host")
+	b.string(&lx.Image, "lxd-image", "DESKHUB_LXD_IMAGE", lx.Image, "alias (or fingerprint) of the desktop image LXD desktops are made from (deskhub image build --publish)")
+	b.string(&lx.ImageServer, "lxd-image-server", "DESKHUB_LXD_IMAGE_SERVER", "", "where LXD servers take the desktop image: own (deskhub's image server, over HTTPS with deskhub's certificate pinned), local (an image on each LXD server) or an https:// simplestreams URL; default own when deskhub serves HTTPS, else local")
+	b.string(&lxdProfiles, "lxd-profiles", "DESKHUB_LXD_PROFILES", strings.Join(lx.Profiles, ","), "profiles of desktop instances, separated by ',' (resource limits come from them; network devices they give are masked)")
+	b.string(&lx.InstancePer, "lxd-instance-per", "DESKHUB_LXD_INSTANCE_PER", lx.InstancePer, "session: a new instance per session, deleted at its end; user: one instance per user and server, stopped at the session's end and kept")
+	b.bool(&lx.HomeVolumes, "lxd-home-volumes", "DESKHUB_LXD_HOME_VOLUMES", lx.HomeVolumes, "give each account a storage volume dh-home-<id> on /home of its LXD desktops, so that its files persist across sessions")
+	b.string(&lx.Transport, "lxd-transport", "DESKHUB_LXD_TRANSPORT", lx.Transport, "how the broker reaches LXD desktops: auto (proxy for servers on this machine, exec for others), proxy (LXD proxy devices to unix sockets here) or exec (a bridge through LXD's exec API)")
+	b.bool(&lx.Shared, "lxd-shared", "DESKHUB_LXD_SHARED", lx.Shared, "LXD servers added by administrators take every user's desktops (otherwise a server takes its owner's and the administrators')")
+	b.string(&lxdStartTimeout, "lxd-start-timeout", "DESKHUB_LXD_START_TIMEOUT", lx.StartTimeout.String(), "longest an LXD desktop may take to start, image pull included")
 	in := &cfg.Infra
 	var opTimeout, bindTimeout, heartbeat string
 	b.string(&in.SecretKeyFile, "secret-key-file", "DESKHUB_SECRET_KEY_FILE", "", "file with the key that encrypts deskhub's LXD client key at rest (created if missing); default <data>/secret.key; DESKHUB_SECRET_KEY overrides it")
@@ -107,6 +120,12 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 			cfg.ImageServers = append(cfg.ImageServers, strings.TrimSpace(is))
 		}
 	}
+	lx.Profiles = nil
+	for _, p := range strings.Split(lxdProfiles, ",") {
+		if strings.TrimSpace(p) != "" {
+			lx.Profiles = append(lx.Profiles, strings.TrimSpace(p))
+		}
+	}
 	ss.Suggestions = nil
 	for _, sg := range strings.Split(suggestions, ";") {
 		if strings.TrimSpace(sg) != "" {
@@ -132,7 +151,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		{"--op-timeout", opTimeout, &in.OpTimeout}, {"--stream-bind-timeout", bindTimeout, &in.StreamBindTimeout},
 		{"--stream-heartbeat", heartbeat, &in.Heartbeat}, {"--image-upload-timeout", uploadTimeout, &im.UploadTimeout},
 		{"--image-max-age", imageMaxAge, &im.MaxAge}, {"--image-retention-interval", retention, &im.RetentionInterval},
-		{"--desktop-token-ttl", desktopTTL, &cfg.DesktopTokenTTL}} {
+		{"--desktop-token-ttl", desktopTTL, &cfg.DesktopTokenTTL}, {"--lxd-start-timeout", lxdStartTimeout, &lx.StartTimeout}} {
 		if *d.dst, err = time.ParseDuration(d.val); err != nil {
 			return fmt.Errorf("%s %q: %v", d.flag, d.val, err)
 		}

@@ -62,6 +62,35 @@ type Config struct {
 	Sessions Sessions
 	Infra    Infra
 	Images   Images
+	LXD      LXDDesktops
+}
+
+// LXDDesktops configures desktops inside LXD instances on the servers added with server.add
+// (docs/LXD-DESKTOPS.md).
+type LXDDesktops struct {
+	// Enabled makes the LXD servers desktop targets besides this host (--lxd-desktops).
+	Enabled bool
+	// Image is the desktop image's alias (or fingerprint) (--lxd-image).
+	Image string
+	// ImageServer is where LXD servers take it from: "own" (deskhub's image server, pulled over HTTPS
+	// with deskhub's certificate pinned), "local" (an image already on each LXD server), or the
+	// https:// URL of another simplestreams server; empty: own when deskhub serves images over HTTPS,
+	// else local.
+	ImageServer string
+	// Profiles are the profiles of desktop instances (resource limits come from them).
+	Profiles []string
+	// InstancePer is "session" (a new instance per session, deleted at its end) or "user" (one per
+	// user and server, stopped at the session's end and kept).
+	InstancePer string
+	// HomeVolumes gives each account a custom storage volume dh-home-<id> mounted on /home.
+	HomeVolumes bool
+	// Transport is how the broker reaches desktops: auto, proxy or exec.
+	Transport string
+	// Shared makes the LXD servers added by administrators take every user's desktops (otherwise a
+	// server takes its owner's and the administrators').
+	Shared bool
+	// StartTimeout bounds a desktop's start, image pull included.
+	StartTimeout time.Duration
 }
 
 // Images configures deskhub's simplestreams image server (on when Features.SimplestreamEnabled).
@@ -116,6 +145,12 @@ type Infra struct {
 type Sessions struct {
 	// MaxPerUser bounds the sessions one user runs at once (0: no limit).
 	MaxPerUser int
+	// MaxPerServer bounds the sessions one server (the host, or an LXD server) runs at once (0: no
+	// limit); placement skips a full server.
+	MaxPerServer int
+	// Placement is the strategy that chooses the server of sessions started without one:
+	// fewest-sessions, most-free-memory or round-robin.
+	Placement string
 	// UserPrefix names the Unix identity of each deskhub account: <UserPrefix><account id>, a system
 	// user created on first use (host accounts' desktops run as themselves).
 	UserPrefix string
@@ -194,10 +229,12 @@ func Default() Config {
 		Auth: Auth{Provider: store.ProviderLocal, SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
 			MaxTokenLifetime: 365 * 24 * time.Hour},
 		Mail: Mail{From: "deskhub@localhost"},
-		Sessions: Sessions{MaxPerUser: 10, UserPrefix: unixid.DefaultPrefix,
+		Sessions: Sessions{MaxPerUser: 10, UserPrefix: unixid.DefaultPrefix, Placement: "fewest-sessions",
 			Suggestions: []string{"Terminal=xterm", "Clock=xclock"}},
 		Infra:  Infra{OpTimeout: 5 * time.Minute, StreamBindTimeout: 30 * time.Second, Heartbeat: 15 * time.Second},
 		Images: Images{MaxSize: 4 << 30, UploadTimeout: 2 * time.Hour, KeepVersions: 3, RetentionInterval: time.Hour},
+		LXD: LXDDesktops{Image: "deskhub/bookworm/desktop", Profiles: []string{"default"}, InstancePer: "session",
+			Transport: "auto", StartTimeout: 5 * time.Minute},
 	}
 }
 
@@ -297,6 +334,17 @@ func (c Config) Validate() error {
 	if err := unixid.CheckPrefix(c.Sessions.UserPrefix); err != nil {
 		return err
 	}
+	if c.Sessions.MaxPerServer < 0 {
+		return fmt.Errorf("max sessions per server %d: want 0 (no limit) or more", c.Sessions.MaxPerServer)
+	}
+	switch c.Sessions.Placement {
+	case "fewest-sessions", "most-free-memory", "round-robin":
+	default:
+		return fmt.Errorf("placement %q: want fewest-sessions, most-free-memory or round-robin", c.Sessions.Placement)
+	}
+	if err := c.LXD.validate(); err != nil {
+		return err
+	}
 	for _, sg := range c.Sessions.Suggestions {
 		if name, cmd, ok := strings.Cut(sg, "="); !ok || name == "" || strings.TrimSpace(cmd) == "" {
 			return fmt.Errorf("suggestion %q: want name=command", sg)
@@ -331,6 +379,36 @@ func (c Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
 			return fmt.Errorf("public URL %q: want http(s)://host[:port] without a path", c.PublicURL)
 		}
+	}
+	return nil
+}
+
+func (l LXDDesktops) validate() error {
+	if strings.TrimSpace(l.Image) == "" {
+		return fmt.Errorf("LXD desktop image: must not be empty")
+	}
+	switch l.ImageServer {
+	case "", "own", "local":
+	default:
+		if u, err := url.Parse(l.ImageServer); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("LXD desktop image server %q: want own, local or an https:// simplestreams URL", l.ImageServer)
+		}
+	}
+	if len(l.Profiles) == 0 {
+		return fmt.Errorf("LXD desktop profiles: want at least one (e.g. default)")
+	}
+	switch l.InstancePer {
+	case "session", "user":
+	default:
+		return fmt.Errorf("LXD instance per %q: want session or user", l.InstancePer)
+	}
+	switch l.Transport {
+	case "auto", "proxy", "exec":
+	default:
+		return fmt.Errorf("LXD transport %q: want auto, proxy or exec", l.Transport)
+	}
+	if l.StartTimeout < 10*time.Second {
+		return fmt.Errorf("LXD desktop start timeout %s: want at least 10s", l.StartTimeout)
 	}
 	return nil
 }

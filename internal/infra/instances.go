@@ -18,6 +18,7 @@ import (
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/lxdconn"
+	"github.com/deskhub/deskhub/internal/provider/lxd"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -227,6 +228,7 @@ func instanceAttributes(serverID int64, in store.Instance, inst api.InstanceFull
 	for name, d := range inst.ExpandedDevices {
 		a.InstanceDevices[name] = d
 	}
+	a.InstanceSessionID = inst.Config[lxd.KeySession]
 	if !inst.LastUsedAt.IsZero() && inst.LastUsedAt.Year() > 1 {
 		t := inst.LastUsedAt.UTC()
 		a.InstanceLastUsedAt = &t

@@ -446,6 +446,11 @@ func (s *Service) DeleteServer(ctx context.Context, c account.Caller, id int64, 
 			return false, fault.Conflictf("operation %s (%s %s) on server %d is not finished yet", op.ID, op.Kind, op.InstanceName, id)
 		}
 	}
+	if live, err := s.st.ListSessions(ctx, store.SessionFilter{ServerID: id, States: []string{store.SessionStarting, store.SessionRunning}}); err != nil {
+		return false, err
+	} else if len(live) > 0 {
+		return false, fault.Conflictf("server %d runs %d desktop sessions (e.g. %s): terminate them first", id, len(live), live[0].ID)
+	}
 	if !keepTrust && !s.sharedServer(ctx, row) {
 		if cl := s.lxd.Client(id); cl != nil {
 			if err := cl.DeleteCertificate(s.id.Fingerprint); err == nil {

@@ -1,6 +1,7 @@
 // Package provider defines how deskhub runs desktops: a Provider starts, stops, inspects and re-adopts
-// them, takes screenshots, runs commands in them and reaches their display (RFB) endpoint. The first
-// implementation is local/ (Xvnc + openbox on this host); lxd/ follows.
+// them, takes screenshots, runs commands in them and reaches their display (RFB) endpoint. local/ runs
+// them on this host (Xvnc + openbox), lxd/ inside LXD instances on the servers added with server.add,
+// and multi/ routes every call to the provider of the desktop's server.
 package provider
 
 import (
@@ -8,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,6 +22,9 @@ var (
 	ErrGone = errors.New("desktop is gone")
 	// ErrBadCommand: the command does not exist or cannot be run.
 	ErrBadCommand = errors.New("command cannot be run")
+	// ErrUnavailable: the server cannot run desktops now (its provider failed to set up, or it does not
+	// answer); the message says why.
+	ErrUnavailable = errors.New("desktops cannot run there")
 )
 
 // RunAs says whose desktop it is on the host.
@@ -31,8 +37,16 @@ type RunAs struct {
 
 // Spec is what to start.
 type Spec struct {
-	ID       string // session id, chosen by the caller
-	Login    string // deskhub login (for logs)
+	ID    string // session id, chosen by the caller
+	Login string // deskhub login (for logs)
+	// UserID is the deskhub account (per-user instances and home volumes of the LXD provider).
+	UserID int64
+	// ServerID is the server to start on, as the session surface names it (serverId); "" is the
+	// provider's own (the host for the local provider).
+	ServerID string
+	// SSHKeys are the account's authorized_keys lines, installed where the desktop has a home of its
+	// own (LXD instances).
+	SSHKeys  []string
 	RunAs    RunAs
 	Command  []string // argv, run without a shell
 	Width    int
@@ -51,7 +65,9 @@ type Endpoint struct {
 
 // Desktop is a running desktop as the provider reports it.
 type Desktop struct {
-	ID        string
+	ID string
+	// ServerID is the server it runs on (serverId; "" for the provider's own).
+	ServerID  string
 	Display   string // ":12"
 	Hostname  string
 	User      string // the Unix user the desktop runs as (where the provider has one)
@@ -115,4 +131,52 @@ type AgentDialer interface {
 // and answers their ids.
 type Sweeper interface {
 	Sweep(ctx context.Context) ([]string, error)
+}
+
+// Server is a machine desktops can run on.
+type Server struct {
+	// ID is what the session surface calls it (serverId): the host's UUID, or lxd-<id> for a server
+	// added with server.add (StoredServerID).
+	ID string
+	// StoreID is the server record's id (0 for the host).
+	StoreID int64
+	// Name is its host name or record name; Provider the provider that runs its desktops.
+	Name, Provider string
+	// OwnerID is the account that added it (0: the host, which every account may use).
+	OwnerID int64
+	// Shared: every account may start desktops there, not only its owner and administrators.
+	Shared bool
+	// State is "online" when it takes desktops, else why not ("offline", "untrusted", "connecting"),
+	// with Err the reason given.
+	State, Err string
+}
+
+// Server states.
+const StateOnline = "online"
+
+// Fleet is the optional capability of providers that run desktops on several servers.
+type Fleet interface {
+	// Servers lists every server, the host first.
+	Servers(ctx context.Context) []Server
+	// ServerLoad is one server's load (Sessions: the desktops the provider runs there).
+	ServerLoad(ctx context.Context, serverID string) (Load, error)
+}
+
+// storedPrefix starts the serverId of a server added with server.add.
+const storedPrefix = "lxd-"
+
+// StoredServerID is the serverId of the server record id: lxd-<id>.
+func StoredServerID(id int64) string { return storedPrefix + strconv.FormatInt(id, 10) }
+
+// ParseStoredServerID reads a serverId of StoredServerID's form.
+func ParseStoredServerID(s string) (int64, bool) {
+	rest, ok := strings.CutPrefix(s, storedPrefix)
+	if !ok || rest == "" || rest[0] == '0' || rest[0] == '+' {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
 }

@@ -20,7 +20,21 @@ var _ Provider = (*Unavailable)(nil)
 // NewUnavailable wraps the reason desktops cannot run here.
 func NewUnavailable(err error) *Unavailable { return &Unavailable{Err: err, ended: make(chan Ended)} }
 
-func (u *Unavailable) err() error { return fmt.Errorf("desktops cannot run on this host: %w", u.Err) }
+func (u *Unavailable) err() error { return Unavailablef(u.Err, "desktops cannot run on this host") }
+
+// unavailableError is an ErrUnavailable with its reason.
+type unavailableError struct {
+	msg string
+	err error
+}
+
+func (e *unavailableError) Error() string   { return e.msg + ": " + e.err.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+
+// Unavailablef is an error that is ErrUnavailable and err, saying what cannot be done.
+func Unavailablef(err error, format string, args ...any) error {
+	return &unavailableError{msg: fmt.Sprintf(format, args...), err: err}
+}
 
 func (u *Unavailable) Name() string { return "unavailable" }
 func (u *Unavailable) Start(context.Context, Spec) (*Desktop, error) {

@@ -24,29 +24,37 @@ import (
 	"github.com/deskhub/deskhub/internal/revoke"
 )
 
-// setupInfra builds the event hub, the registry of links to LXD servers (deskhub's client identity,
-// loaded or created), and the LXD side of the infrastructure surface on them.
-func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
-	s.hub = events.New(events.Options{BindTimeout: cfg.Infra.StreamBindTimeout, Heartbeat: cfg.Infra.Heartbeat,
-		Log: s.log, Registerer: s.registry, OriginPatterns: corsOriginPatterns(cfg.CORSOrigins)})
+// setupLXD builds the registry of links to LXD servers (deskhub's client identity, loaded or created),
+// which the LXD side of the infrastructure surface and the LXD desktops share.
+func (s *Server) setupLXD(ctx context.Context, cfg config.Config) error {
 	secret, err := loadSecretKey(cfg)
 	if err != nil {
 		return err
 	}
-	certName := cfg.Infra.CertName
-	if certName == "" {
-		h, _ := os.Hostname()
-		certName = "deskhub-" + h
-	}
-	id, err := lxdconn.LoadIdentity(ctx, s.store, secret, certName)
+	id, err := lxdconn.LoadIdentity(ctx, s.store, secret, certName(cfg))
 	if err != nil {
 		return fmt.Errorf("infra: %w", err)
 	}
-	if s.lxd, err = lxdconn.New(lxdconn.Options{Identity: id, Store: s.store, Log: s.log}); err != nil {
-		return err
+	s.lxd, err = lxdconn.New(lxdconn.Options{Identity: id, Store: s.store, Log: s.log})
+	return err
+}
+
+// certName is the name deskhub's certificate gets in LXD trust stores.
+func certName(cfg config.Config) string {
+	if cfg.Infra.CertName != "" {
+		return cfg.Infra.CertName
 	}
+	h, _ := os.Hostname()
+	return "deskhub-" + h
+}
+
+// setupInfra builds the event hub and the LXD side of the infrastructure surface on the registry.
+func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
+	s.hub = events.New(events.Options{BindTimeout: cfg.Infra.StreamBindTimeout, Heartbeat: cfg.Infra.Heartbeat,
+		Log: s.log, Registerer: s.registry, OriginPatterns: corsOriginPatterns(cfg.CORSOrigins)})
+	var err error
 	s.infra, err = infra.New(infra.Options{Store: s.store, Hub: s.hub, Log: s.log, Conns: s.lxd,
-		CertName: certName, OpTimeout: cfg.Infra.OpTimeout, ImageServers: s.imageServers(cfg),
+		CertName: certName(cfg), OpTimeout: cfg.Infra.OpTimeout, ImageServers: s.imageServers(cfg),
 		OwnImages: s.ownImages})
 	return err
 }

@@ -34,8 +34,11 @@ import (
 	"github.com/deskhub/deskhub/internal/infra"
 	"github.com/deskhub/deskhub/internal/lxdconn"
 	"github.com/deskhub/deskhub/internal/mail"
+	"github.com/deskhub/deskhub/internal/placement"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/provider/local"
+	"github.com/deskhub/deskhub/internal/provider/lxd"
+	"github.com/deskhub/deskhub/internal/provider/multi"
 	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/session"
 	"github.com/deskhub/deskhub/internal/store"
@@ -143,6 +146,9 @@ func New(opts Options) (*Server, error) {
 		PublicURL:        opts.Config.BaseURL(),
 		Throttle:         opts.Throttle,
 	})
+	if err := s.setupLXD(context.Background(), opts.Config); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := s.setupSessions(opts); err != nil {
 		return nil, err
 	}
@@ -215,6 +221,12 @@ func (s *Server) ServerID() string { return s.serverID }
 func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsLn ...net.Listener) error {
 	if len(tlsLn) > 0 && tlsLn[0] != nil && s.tls == nil {
 		return errors.New("serve: an HTTPS listener needs the TLS configuration (Config.TLS.Listen)")
+	}
+	if s.cfg.LXD.Enabled {
+		// LXD desktops are adopted after a restart: their servers' links come first.
+		if err := s.lxd.Start(ctx); err != nil {
+			return fmt.Errorf("connecting to the LXD servers: %w", err)
+		}
 	}
 	if err := s.sessions.Resume(ctx); err != nil {
 		return fmt.Errorf("resuming sessions: %w", err)
@@ -318,15 +330,28 @@ func (s *Server) setupSessions(opts Options) error {
 	cfg := opts.Config
 	s.prov = opts.Provider
 	if s.prov == nil {
+		var host provider.Provider
 		p, err := local.New(local.Options{StateDir: filepath.Join(cfg.DataDir, "sessions"), Log: s.log,
 			AgentCommand: cfg.Sessions.AgentCommand})
 		if err != nil {
 			s.log.Error("desktops cannot run on this host; everything else is served", "error", err)
 			u := provider.NewUnavailable(err)
 			u.Host = &local.HostLoad{} // the system views still show this host's figures
-			s.prov = u
+			host = u
 		} else {
-			s.prov = p
+			host = p
+		}
+		s.prov = host
+		if cfg.LXD.Enabled {
+			lp, err := s.lxdProvider(cfg)
+			if err != nil {
+				_ = host.Close()
+				return err
+			}
+			s.prov = multi.New(s.serverID, s.hostname, host, multi.Backend{Provider: lp, Serves: func(id string) bool {
+				_, ok := provider.ParseStoredServerID(id)
+				return ok
+			}})
 		}
 	}
 	s.secrets = display.NewSecrets(30*time.Second, nil)
@@ -361,7 +386,8 @@ func (s *Server) setupSessions(opts Options) error {
 	}
 	svc = session.New(session.Options{Store: s.store, Provider: s.prov, Relay: s.relay, Secrets: s.secrets, Log: s.log,
 		ServerID: s.serverID, Hostname: s.hostname, Port: cfg.Port(), DefaultGeometry: cfg.Display.Geometry, Depth: cfg.Display.ColorDepth,
-		FrameRate: cfg.Display.FrameRate, MaxPerUser: cfg.Sessions.MaxPerUser, Identities: ids,
+		FrameRate: cfg.Display.FrameRate, MaxPerUser: cfg.Sessions.MaxPerUser, MaxPerServer: cfg.Sessions.MaxPerServer,
+		Placement: placementStrategy(cfg.Sessions.Placement), Identities: ids,
 		Suggestions: suggestions, Revoke: s.revoke})
 	s.sessions = svc
 	return nil
@@ -380,4 +406,48 @@ func (s *Server) closeSessions() {
 	s.revoke.Close()
 	s.sessions.Close()
 	_ = s.prov.Close()
+}
+
+// placementStrategy is the strategy of --placement (validated by config).
+func placementStrategy(name string) placement.Strategy {
+	st, ok := placement.ByName(name)
+	if !ok {
+		return placement.FewestSessions
+	}
+	return st
+}
+
+// lxdProvider builds the provider of desktops in LXD instances (--lxd-desktops).
+func (s *Server) lxdProvider(cfg config.Config) (*lxd.Provider, error) {
+	lc := cfg.LXD
+	img := lxd.Image{Alias: lc.Image}
+	if isFingerprint(lc.Image) {
+		img = lxd.Image{Fingerprint: lc.Image}
+	}
+	switch where := lc.ImageServer; {
+	case where == "local":
+	case where == "own" || where == "" && cfg.Features.SimplestreamEnabled && s.tls != nil:
+		if !cfg.Features.SimplestreamEnabled || s.tls == nil {
+			return nil, errors.New("--lxd-image-server own: deskhub serves no images over HTTPS (--simplestream and --tls-listen are needed)")
+		}
+		img.Server, img.Certificate = cfg.ImageServer(), string(s.tls.PEM)
+	case where != "":
+		img.Server = where
+	}
+	return lxd.New(lxd.Options{Conns: s.lxd, Store: s.store, Log: s.log, BrokerID: s.serverID,
+		StateDir: filepath.Join(cfg.DataDir, "lxd"), Image: img, Profiles: lc.Profiles, Per: lc.InstancePer,
+		HomeVolumes: lc.HomeVolumes, Transport: lc.Transport, StartTimeout: lc.StartTimeout, ShareAdminServers: lc.Shared})
+}
+
+// isFingerprint tells an image fingerprint (12 to 64 hex digits) from an alias.
+func isFingerprint(s string) bool {
+	if len(s) < 12 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -37,7 +37,7 @@ func withCaller[Req, Resp any](s *Server, fn func(c *httpapi.Call, who account.C
 }
 
 func (s *Server) sessionStart(c *httpapi.Call, who account.Caller, r *fastx.StartRequest) (fastx.Connect, error) {
-	return s.sessions.Start(c.Ctx, who, session.StartSpec{ID: r.ID, Command: r.Command, Geometry: r.Geometry, Name: r.Name, Params: r.Params})
+	return s.sessions.Start(c.Ctx, who, session.StartSpec{ID: r.ID, Command: r.Command, Geometry: r.Geometry, Name: r.Name, Params: r.Params, ServerID: r.ServerID})
 }
 
 func (s *Server) sessionList(c *httpapi.Call, who account.Caller, r *fastx.ListRequest) ([]fastx.Session, error) {
@@ -106,7 +106,7 @@ func (s *Server) sessionStartBookmark(c *httpapi.Call, who account.Caller, r *fa
 }
 
 func (s *Server) sessionSchedule(c *httpapi.Call, who account.Caller, r *fastx.ScheduleRequest) (fastx.Schedule, error) {
-	return s.sessions.Schedule(c.Ctx, who, session.StartSpec{Command: r.Command, Geometry: r.Geometry, Name: r.Name, Params: r.Params}, r.At)
+	return s.sessions.Schedule(c.Ctx, who, session.StartSpec{Command: r.Command, Geometry: r.Geometry, Name: r.Name, Params: r.Params, ServerID: r.ServerID}, r.At)
 }
 
 func (s *Server) bookmarkList(c *httpapi.Call, who account.Caller, _ *httpapi.Empty) (fastx.BookmarkList, error) {

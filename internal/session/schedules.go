@@ -21,6 +21,15 @@ func (s *Service) Schedule(ctx context.Context, c account.Caller, sp StartSpec, 
 	}
 	row.State = StateScheduled
 	row.ScheduledAt = at.UTC()
+	if sp.ServerID != "" {
+		// The server must exist and be the caller's to use now; whether it can take the session is
+		// seen at start time.
+		srv, ok := s.findServer(ctx, c, sp.ServerID)
+		if !ok {
+			return fastx.Schedule{}, fault.Memberf("serverId", "names no server you may start sessions on: %q (see session/profile's servers)", sp.ServerID)
+		}
+		row.ServerID = srv.StoreID
+	}
 	if err := s.st.CreateSession(ctx, &row); errors.Is(err, store.ErrConflict) {
 		return fastx.Schedule{}, fault.Conflictf("a session with id %q exists already", row.ID)
 	} else if err != nil {
@@ -53,7 +62,11 @@ func (s *Service) arm(row store.Session) {
 			return
 		}
 		c := account.Caller{UserID: u.ID, Login: u.Login, Admin: u.Admin, Provider: u.Provider}
-		if err := s.launch(ctx, c, &cur); err != nil {
+		want := ""
+		if cur.ServerID != 0 {
+			want = s.serverKey(cur)
+		}
+		if err := s.launch(ctx, c, &cur, want); err != nil {
 			s.log.Warn("scheduled session did not start", "session", row.ID, "error", err)
 		}
 	})

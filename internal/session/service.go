@@ -24,6 +24,7 @@ import (
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/display"
 	"github.com/deskhub/deskhub/internal/fault"
+	"github.com/deskhub/deskhub/internal/placement"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/store"
@@ -53,6 +54,11 @@ type Options struct {
 	FrameRate       int
 	// MaxPerUser bounds running sessions per user (0: no limit).
 	MaxPerUser int
+	// MaxPerServer bounds running sessions per server (0: no limit): a full server takes no more.
+	MaxPerServer int
+	// Placement chooses the server of sessions started without one (default: fewest sessions). The
+	// servers are the Provider's when it is a provider.Fleet, else this host alone.
+	Placement placement.Strategy
 	// Identities gives each deskhub account the Unix identity its desktops run as (host accounts run as
 	// themselves).
 	Identities Identities
@@ -114,15 +120,15 @@ func (s *Service) Resume(ctx context.Context) error {
 		case StateScheduled:
 			s.arm(row)
 		default:
-			d := provider.Desktop{ID: row.ID, Display: row.Display, ServerPID: row.ServerPID, AppPID: row.AppPID,
-				Hostname: row.Hostname, StartedAt: row.StartedAt, Runtime: json.RawMessage(row.Runtime)}
+			d := provider.Desktop{ID: row.ID, ServerID: s.serverKey(row), Display: row.Display, ServerPID: row.ServerPID,
+				AppPID: row.AppPID, Hostname: row.Hostname, StartedAt: row.StartedAt, Runtime: json.RawMessage(row.Runtime)}
 			got, err := s.prov.Adopt(ctx, d)
 			if err != nil {
 				s.log.Info("desktop did not survive the restart; marking it ended", "session", row.ID, "reason", err)
 				s.markEnded(ctx, row.ID, "gone after restart")
 				continue
 			}
-			if want := s.expectedUser(ctx, row); want != "" && got.User != "" && got.User != want {
+			if want := s.expectedUser(ctx, row); row.ServerID == 0 && want != "" && got.User != "" && got.User != want {
 				// An older deskhub ran every account's desktops as one shared Unix user: such a desktop
 				// is no boundary between accounts, so it does not outlive the upgrade.
 				s.log.Warn("stopping a desktop that runs under another account's or a shared Unix user",
@@ -263,6 +269,8 @@ func describeState(state string) string {
 type StartSpec struct {
 	ID, Command, Geometry, Name string
 	Params                      map[string]string
+	// ServerID is the server to start on (serverId); empty: placement chooses.
+	ServerID string
 }
 
 // geometry turns a request geometry into size and mode.
@@ -304,7 +312,7 @@ func (s *Service) Start(ctx context.Context, c account.Caller, sp StartSpec) (fa
 	if err != nil {
 		return fastx.Connect{}, err
 	}
-	if err := s.launch(ctx, c, &row); err != nil {
+	if err := s.launch(ctx, c, &row, sp.ServerID); err != nil {
 		return fastx.Connect{}, err
 	}
 	return s.connect(row, grant(c, row.ID)), nil
@@ -356,20 +364,35 @@ func (s *Service) prepare(ctx context.Context, c account.Caller, sp StartSpec) (
 		Geometry: fmt.Sprintf("%dx%d", w, h), WindowMode: mode, Params: params, Hostname: s.o.Hostname}, nil
 }
 
-// launch stores the row as starting, starts the desktop and records it as running; on failure nothing
-// is left running and no row remains.
-func (s *Service) launch(ctx context.Context, c account.Caller, row *store.Session) error {
+// launch places the session (on server want when given), stores the row as starting, starts the
+// desktop and records it as running; on failure nothing is left running and no row remains.
+func (s *Service) launch(ctx context.Context, c account.Caller, row *store.Session, want string) error {
 	argv, _ := SplitCommand(row.Command)
 	w, h, _, _ := fastx.ParseGeometry(row.Geometry)
-	runAs, err := s.runAs(c)
+	srv, err := s.place(ctx, c, want)
 	if err != nil {
 		return err
 	}
-	if _, err := s.place(ctx); err != nil { // one candidate today: this host (placement.go)
-		return err
+	spec := provider.Spec{ID: row.ID, Login: c.Login, UserID: c.UserID, ServerID: srv.ID, Command: argv, Width: w, Height: h,
+		Depth: s.o.Depth, FrameRate: s.o.FrameRate, Rootless: row.WindowMode == fastx.WindowModeRootless}
+	if srv.StoreID == 0 {
+		// This host: the desktop runs as the account's Unix identity (or the host account itself).
+		if spec.RunAs, err = s.runAs(c); err != nil {
+			return err
+		}
+	} else {
+		// An LXD instance: the image's own user; the account's SSH keys go into its home.
+		keys, err := s.st.ListSSHKeys(ctx, c.UserID)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			spec.SSHKeys = append(spec.SSHKeys, k.PublicKey)
+		}
 	}
 	scheduled := row.State == StateScheduled
 	row.State = StateStarting
+	row.ServerID = srv.StoreID
 	if scheduled {
 		err = s.st.UpdateSession(ctx, row)
 	} else {
@@ -380,20 +403,27 @@ func (s *Service) launch(ctx context.Context, c account.Caller, row *store.Sessi
 	} else if err != nil {
 		return err
 	}
-	d, err := s.prov.Start(ctx, provider.Spec{ID: row.ID, Login: c.Login, RunAs: runAs, Command: argv, Width: w, Height: h,
-		Depth: s.o.Depth, FrameRate: s.o.FrameRate, Rootless: row.WindowMode == fastx.WindowModeRootless})
+	d, err := s.prov.Start(ctx, spec)
 	if err != nil {
 		_ = s.st.DeleteSession(context.WithoutCancel(ctx), row.ID)
 		if errors.Is(err, provider.ErrBadCommand) {
 			return fault.Memberf("command", ": %v", err)
 		}
-		if _, un := s.prov.(*provider.Unavailable); un {
+		var fe *fault.Error
+		if errors.As(err, &fe) && fe.Kind == fault.Conflict {
+			return err
+		}
+		if errors.Is(err, provider.ErrUnavailable) {
 			return fault.Wrap(fault.Unavailable, err, err.Error())
 		}
-		return fault.Wrap(fault.BadGateway, err, "the desktop could not be started; see the server log")
+		s.log.Warn("desktop did not start", "session", row.ID, "server", srv.ID, "error", err)
+		return fault.Wrap(fault.BadGateway, err, "the desktop could not be started on "+srv.ID+"; see the server log")
 	}
 	row.State = StateRunning
-	row.Display, row.ServerPID, row.AppPID, row.Hostname = d.Display, d.ServerPID, d.AppPID, d.Hostname
+	row.Display, row.ServerPID, row.AppPID = d.Display, d.ServerPID, d.AppPID
+	if d.Hostname != "" {
+		row.Hostname = d.Hostname
+	}
 	row.StartedAt = d.StartedAt.UTC()
 	row.Runtime = string(d.Runtime)
 	if err := s.st.UpdateSession(context.WithoutCancel(ctx), row); err != nil {
@@ -452,7 +482,7 @@ func (s *Service) Connect(ctx context.Context, c account.Caller, id string, para
 func (s *Service) Object(row store.Session) fastx.Session {
 	o := fastx.Session{AppPid: row.AppPID, Clients: s.o.Relay.Clients(row.ID), Command: row.Command, Display: row.Display,
 		Geometry: row.Geometry, Hostname: row.Hostname, ID: row.ID, Login: row.Login, Params: nonNil(row.Params),
-		ServerID: s.o.ServerID, ServerPid: row.ServerPID, Sharing: true, Started: row.StartedAt,
+		ServerID: s.serverKey(row), ServerPid: row.ServerPID, Sharing: true, Started: row.StartedAt,
 		WindowMode: row.WindowMode, Name: row.Name, State: row.State}
 	if o.Started.IsZero() {
 		o.Started = row.ScheduledAt

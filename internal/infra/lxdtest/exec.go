@@ -79,3 +79,11 @@ func DebianArch() string {
 		return m
 	}
 }
+
+// ExecOut runs command in instance name of the run's project and answers its standard output, whatever
+// its exit code.
+func (e *Env) ExecOut(t testing.TB, name string, command ...string) string {
+	t.Helper()
+	out, _ := ExecIn(t, e.Client(t), name, command, nil, nil)
+	return out
+}

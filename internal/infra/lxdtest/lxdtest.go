@@ -109,6 +109,9 @@ func Main(m *testing.M) int {
 	run.mu.Unlock()
 
 	code := m.Run()
+	if desktop.dir != "" {
+		_ = os.RemoveAll(desktop.dir)
+	}
 
 	run.mu.Lock()
 	defer run.mu.Unlock()

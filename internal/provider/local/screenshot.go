@@ -1,20 +1,16 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"image"
-	"image/jpeg"
-	"image/png"
 	"time"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
-	"golang.org/x/image/draw"
 
-	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/provider/shot"
 	"github.com/deskhub/deskhub/internal/xdesk"
 )
 
@@ -35,7 +31,7 @@ func (p *Provider) Screenshot(ctx context.Context, id string, o provider.Screens
 	if err != nil {
 		return nil, fmt.Errorf("local: screenshot %s: %w", id, err)
 	}
-	return encodeShot(img, o)
+	return shot.Encode(img, o)
 }
 
 // grabRoot reads the root window into an RGBA image.
@@ -144,70 +140,4 @@ func convertZPixmap(data []byte, w, h, bpp, pad int, msb bool, rm, gm, bm uint32
 		}
 	}
 	return img, nil
-}
-
-// maxShotSide bounds screenshot dimensions (the broker refuses larger ones with a 400 before asking).
-const maxShotSide = fastx.MaxScreenshotSide
-
-// encodeShot scales and encodes a screenshot.
-func encodeShot(src *image.RGBA, o provider.ScreenshotOptions) ([]byte, error) {
-	format := o.Format
-	if format == "" {
-		format = "png"
-	}
-	if format == "jpg" {
-		format = "jpeg"
-	}
-	if format != "png" && format != "jpeg" {
-		return nil, fmt.Errorf("local: screenshot format %q: want png or jpeg", o.Format)
-	}
-	if o.Width < 0 || o.Height < 0 || o.Width > maxShotSide || o.Height > maxShotSide {
-		return nil, fmt.Errorf("local: screenshot size %dx%d out of range (0..%d)", o.Width, o.Height, maxShotSide)
-	}
-	sw, sh := src.Bounds().Dx(), src.Bounds().Dy()
-	w, h := targetSize(sw, sh, o.Width, o.Height, o.KeepAspect)
-	var img image.Image = src
-	if w != sw || h != sh {
-		dst := image.NewRGBA(image.Rect(0, 0, w, h))
-		var kernel draw.Interpolator = draw.CatmullRom
-		if w > sw || h > sh || sw*sh > 4096*2160 {
-			kernel = draw.ApproxBiLinear
-		}
-		kernel.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
-		img = dst
-	}
-	var buf bytes.Buffer
-	var err error
-	if format == "png" {
-		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img)
-	} else {
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
-	}
-	if err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// targetSize computes the output size: 0 means "the desktop's" (or, with the other side given and
-// keepAspect or not, the proportional value); keepAspect fits inside w×h.
-func targetSize(sw, sh, w, h int, keepAspect bool) (int, int) {
-	switch {
-	case w == 0 && h == 0:
-		return sw, sh
-	case w == 0:
-		w = max(1, (sw*h+sh/2)/sh)
-		return w, h
-	case h == 0:
-		h = max(1, (sh*w+sw/2)/sw)
-		return w, h
-	}
-	if !keepAspect {
-		return w, h
-	}
-	// Fit inside w×h.
-	if sw*h > sh*w { // source wider than the box
-		return w, max(1, (sh*w+sw/2)/sw)
-	}
-	return max(1, (sw*h+sh/2)/sh), h
 }

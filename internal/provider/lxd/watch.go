@@ -1,0 +1,203 @@
+package lxd
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	incus "github.com/lxc/incus/v6/client"
+	"github.com/lxc/incus/v6/shared/api"
+
+	"github.com/deskhub/deskhub/internal/lxdconn"
+	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/store"
+)
+
+// lifecycle takes LXD's lifecycle events: an instance of a desktop that stopped or was deleted is
+// looked at by the watcher at once.
+func (p *Provider) lifecycle(row store.Server, ev api.Event) {
+	var lc api.EventLifecycle
+	if json.Unmarshal(ev.Metadata, &lc) != nil {
+		return
+	}
+	switch lc.Action {
+	case "instance-stopped", "instance-shutdown", "instance-deleted":
+	default:
+		return
+	}
+	name := lc.Name
+	if name == "" {
+		name = sourceName(lc.Source)
+	}
+	p.mu.Lock()
+	_, ok := p.byInst[instKey{row.ID, name}]
+	p.mu.Unlock()
+	if ok {
+		p.kickWatch()
+	}
+}
+
+// serverState: a server back online has its desktops looked at.
+func (p *Provider) serverState(ch lxdconn.StateChange) {
+	if ch.State == lxdconn.StateOnline {
+		p.kickWatch()
+	}
+}
+
+// sourceName is the last path element of a lifecycle source ("/1.0/instances/c1?project=p" → "c1").
+func sourceName(src string) string {
+	u, err := url.Parse(src)
+	if err != nil {
+		return ""
+	}
+	path := strings.TrimSuffix(u.Path, "/")
+	name, _ := url.PathUnescape(path[strings.LastIndex(path, "/")+1:])
+	return name
+}
+
+// poll looks at every desktop each PollInterval, and at once when kicked: a desktop whose instance
+// stopped by itself or was deleted ends; unverified ones are verified, stopping ones removed, once
+// their server answers.
+func (p *Provider) poll() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.o.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.closing:
+			return
+		case <-t.C:
+		case <-p.kick:
+			// Events come in bursts (stopped, then shutdown): take them together.
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-p.closing:
+				return
+			}
+			select {
+			case <-p.kick:
+			default:
+			}
+		}
+		p.look()
+	}
+}
+
+func (p *Provider) kickWatch() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// look checks the desktops of each server that answers, one instance list per server.
+func (p *Provider) look() {
+	p.mu.Lock()
+	byServer := map[int64][]*desktop{}
+	for _, d := range p.desktops {
+		byServer[d.rt.Server] = append(byServer[d.rt.Server], d)
+	}
+	p.mu.Unlock()
+	for server, ds := range byServer {
+		cl, err := p.client(server)
+		if err != nil {
+			continue
+		}
+		list, err := cl.GetInstances(api.InstanceTypeAny)
+		if err != nil {
+			p.failed(server, err)
+			continue
+		}
+		status := map[string]api.Instance{}
+		for _, inst := range list {
+			status[inst.Name] = inst
+		}
+		for _, d := range ds {
+			p.lookAt(cl, d, status)
+		}
+	}
+}
+
+// lookAt checks one desktop against its server's instance list.
+func (p *Provider) lookAt(cl incus.InstanceServer, d *desktop, status map[string]api.Instance) {
+	d.mu.Lock()
+	stopping, ended, unverified := d.stopping, d.ended, d.unverified
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), p.o.StopTimeout+time.Minute)
+	defer cancel()
+	switch {
+	case ended:
+	case stopping:
+		_ = p.remove(ctx, d)
+	case unverified:
+		if err := p.verify(ctx, cl, d); err != nil {
+			p.end(ctx, d, "the desktop did not survive: "+err.Error())
+		}
+	default:
+		inst, ok := status[d.rt.Instance]
+		switch {
+		case !ok:
+			p.end(ctx, d, "its instance "+d.rt.Instance+" was deleted outside deskhub")
+		case inst.Config[KeySession] != d.id:
+			p.end(ctx, d, "its instance "+d.rt.Instance+" was given another session outside deskhub")
+		case inst.StatusCode == api.Stopped || inst.StatusCode == api.Error:
+			why := initReason(cl, d.rt.Instance)
+			switch {
+			case strings.HasPrefix(why, "the command ended"):
+			case why != "":
+				why = "its instance " + d.rt.Instance + " stopped: " + why
+			default:
+				// Killed (lxc stop --force, lxc delete --force): a deletion follows at once in the
+				// second case, and says more. Look again in a moment.
+				d.mu.Lock()
+				first := d.stoppedAt.IsZero()
+				if first {
+					d.stoppedAt = time.Now()
+				}
+				waited := time.Since(d.stoppedAt)
+				d.mu.Unlock()
+				if waited < killedWait {
+					if first {
+						time.AfterFunc(killedWait, p.kickWatch)
+					}
+					return
+				}
+				why = "its instance " + d.rt.Instance + " was stopped outside deskhub"
+			}
+			p.end(ctx, d, why)
+		}
+	}
+}
+
+// killedWait is how long a desktop whose instance was killed is given before it ends as stopped: a
+// deletion that follows says more.
+const killedWait = 5 * time.Second
+
+// end reports that d ended by itself, and removes what is left of its instance (a per-session instance
+// is deleted; a per-user one has stopped, which is all it needs).
+func (p *Provider) end(ctx context.Context, d *desktop, reason string) {
+	d.mu.Lock()
+	if d.ended || d.stopping {
+		d.mu.Unlock()
+		return
+	}
+	d.ended = true
+	d.mu.Unlock()
+	p.log.Info("desktop ended", "session", d.id, "instance", d.rt.Instance, "reason", reason)
+	p.forget(d)
+	if cl, err := p.client(d.rt.Server); err == nil {
+		if err := p.halt(ctx, cl, d.rt.Instance, d.rt.Per == PerSession, false); err != nil {
+			p.log.Warn("removing the instance of an ended desktop", "instance", d.rt.Instance, "error", err)
+		}
+	}
+	if d.rt.Dir != "" {
+		_ = os.RemoveAll(d.rt.Dir)
+	}
+	select {
+	case p.ended <- provider.Ended{ID: d.id, Reason: reason, At: p.o.Now()}:
+	case <-p.closing:
+	}
+}
