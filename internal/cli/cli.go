@@ -145,6 +145,20 @@ func newFlagSet(e *Env, name, synopsis string) *flag.FlagSet {
 // parse parses args: --help prints usage to stdout (flag.ErrHelp), a bad flag prints the error and
 // usage to stderr (errUsage), stray arguments are refused.
 func parse(e *Env, fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.Stderr, "deskhub: unexpected arguments: %s\n\n", strings.Join(fs.Args(), " "))
+		fs.SetOutput(e.Stderr)
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// parseFlags is parse without the check for stray arguments (init gets LXC's and ignores them).
+func parseFlags(e *Env, fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -153,11 +167,6 @@ func parse(e *Env, fs *flag.FlagSet, args []string) error {
 		return flag.ErrHelp
 	case err != nil:
 		fmt.Fprintf(e.Stderr, "deskhub: %v\n\n", err)
-		fs.SetOutput(e.Stderr)
-		fs.Usage()
-		return errUsage
-	case fs.NArg() > 0:
-		fmt.Fprintf(e.Stderr, "deskhub: unexpected arguments: %s\n\n", strings.Join(fs.Args(), " "))
 		fs.SetOutput(e.Stderr)
 		fs.Usage()
 		return errUsage

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"sort"
 	"strconv"
@@ -42,17 +40,9 @@ func runInit(ctx context.Context, e *Env, args []string) error {
 	b.string(&grace, "stop-grace", "DESKHUB_STOP_GRACE", d.StopGrace.String(), "time between SIGTERM and SIGKILL when stopping (e.g. 5s)")
 	b.string(&logFile, "log-file", "DESKHUB_LOG_FILE", d.LogFile, "log file besides stdout, rotated at 4 MiB (none: stdout only)")
 	b.string(&logLevel, "log-level", "DESKHUB_LOG_LEVEL", "info", "log level: debug, info, warn or error")
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(e.Stdout)
-		fs.Usage()
-		return flag.ErrHelp
-	case err != nil:
-		fmt.Fprintf(e.Stderr, "deskhub: %v\n\n", err)
-		fs.SetOutput(e.Stderr)
-		fs.Usage()
-		return errUsage
+	err := parseFlags(e, fs, args)
+	if err != nil {
+		return err
 	}
 	c := d
 	var errs []string

@@ -233,24 +233,7 @@ func (s *Service) followOp(ctx context.Context, op *store.Operation, spec *opSpe
 
 // waitOp follows an LXD operation to its end (or ctx's), in short polls.
 func waitOp(ctx context.Context, cl incus.InstanceServer, id string) error {
-	for {
-		o, err := lxdconn.WaitOperation(cl, id, 5)
-		if err != nil {
-			return err
-		}
-		if o.StatusCode.IsFinal() {
-			if o.StatusCode != api.Success {
-				if o.Err != "" {
-					return errors.New(o.Err)
-				}
-				return fmt.Errorf("LXD reports the operation %s", strings.ToLower(o.Status))
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
+	return lxdconn.Wait(ctx, cl, id, 5)
 }
 
 // reached tells whether the instance is where the operation meant to bring it.

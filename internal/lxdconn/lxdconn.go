@@ -183,6 +183,29 @@ func WaitOperation(cl incus.InstanceServer, id string, timeout int) (*api.Operat
 	return &o, nil
 }
 
+// Wait follows an LXD operation to its end (or ctx's) in polls of poll seconds; an operation that
+// ends other than in success is an error with LXD's text.
+func Wait(ctx context.Context, cl incus.InstanceServer, id string, poll int) error {
+	for {
+		o, err := WaitOperation(cl, id, poll)
+		if err != nil {
+			return err
+		}
+		if o.StatusCode.IsFinal() {
+			if o.StatusCode != api.Success {
+				if o.Err != "" {
+					return errors.New(o.Err)
+				}
+				return fmt.Errorf("LXD reports the operation %s", strings.ToLower(o.Status))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
 // GetInfo reads GET /1.0 leniently.
 func GetInfo(c incus.InstanceServer) (Info, error) {
 	resp, _, err := c.RawQuery(http.MethodGet, "/1.0", nil, "")

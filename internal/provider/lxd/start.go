@@ -405,25 +405,7 @@ func checkNoNIC(cl incus.InstanceServer, name string) error {
 
 // wait follows an LXD operation to its end (or ctx's).
 func (p *Provider) wait(ctx context.Context, cl incus.InstanceServer, op incus.Operation) error {
-	id := op.Get().ID
-	for {
-		o, err := lxdconn.WaitOperation(cl, id, 2)
-		if err != nil {
-			return err
-		}
-		if o.StatusCode.IsFinal() {
-			if o.StatusCode != api.Success {
-				if o.Err != "" {
-					return errors.New(o.Err)
-				}
-				return fmt.Errorf("LXD reports the operation %s", strings.ToLower(o.Status))
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
+	return lxdconn.Wait(ctx, cl, op.Get().ID, 2)
 }
 
 // changeState starts or stops an instance and waits.
