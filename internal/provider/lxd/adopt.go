@@ -91,6 +91,15 @@ func (p *Provider) verify(ctx context.Context, cl incus.InstanceServer, d *deskt
 	if inst.Config[KeySession] != d.id || inst.Config[KeyBroker] != p.o.BrokerID {
 		return gone("its instance " + name + " runs another session")
 	}
+	if inst.StatusCode == api.Frozen {
+		// Frozen while idle before the restart: thawed to be checked (the session service freezes it
+		// again when nobody uses it).
+		if err := p.changeState(ctx, cl, name, api.InstanceStatePut{Action: "unfreeze", Timeout: -1}); err != nil && !notFrozen(err) {
+			return err
+		}
+		d.setFrozen(false, p.o.Now())
+		inst.StatusCode = api.Running
+	}
 	if inst.StatusCode != api.Running {
 		why := p.stopReason(cl, name)
 		_ = p.halt(ctx, cl, name, d.rt.Per == PerSession, false)

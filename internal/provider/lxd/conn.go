@@ -32,6 +32,9 @@ func (p *Provider) DialAgent(ctx context.Context, id string) (net.Conn, error) {
 // dial connects to the desktop's socket inner (rfbPath or agentPath): through the proxy device's socket
 // on this machine, or through the exec bridge.
 func (p *Provider) dial(ctx context.Context, d *desktop, inner string) (net.Conn, error) {
+	if err := p.thaw(ctx, d); err != nil {
+		return nil, err
+	}
 	if d.rt.Transport == TransportProxy {
 		sock := "rfb.sock"
 		if inner == agentPath {

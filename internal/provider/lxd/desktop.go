@@ -33,6 +33,7 @@ func (p *Provider) Stop(ctx context.Context, id string) error {
 	if errors.Is(err, provider.ErrNotFound) {
 		return nil
 	}
+	_ = p.thaw(ctx, d) // a frozen instance stops gracefully only once thawed
 	d.mu.Lock()
 	d.stopping = true
 	d.mu.Unlock()
@@ -89,7 +90,7 @@ func (p *Provider) Running(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return st.StatusCode == api.Running, nil
+	return st.StatusCode == api.Running || st.StatusCode == api.Frozen, nil
 }
 
 // execScript runs "$@" in the background, detached from the exec call, and prints its pid; exit
@@ -106,6 +107,9 @@ func (p *Provider) Exec(ctx context.Context, id string, argv []string) (int, err
 	}
 	d, err := p.running(id)
 	if err != nil {
+		return 0, err
+	}
+	if err := p.thaw(ctx, d); err != nil {
 		return 0, err
 	}
 	cl, err := p.client(d.rt.Server)

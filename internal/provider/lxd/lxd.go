@@ -19,6 +19,8 @@
 //	adopt.go    Adopt after a restart, Sweep of instances no session owns
 //	watch.go    Ended: lifecycle events and a poll
 //	load.go     the servers (Fleet) and their load (LXD's resources API)
+//	freeze.go   Freeze and Thaw (provider.Freezer): LXD's freeze action on idle desktops
+//	supervise.go  a server's link dropping (LXD restarted): its desktops are checked again once it is back
 package lxd
 
 import (
@@ -180,9 +182,14 @@ type desktop struct {
 	ended    bool // Ended was sent (or it was stopped)
 	// unverified: adopted while its server did not answer; the watcher checks it once it does.
 	unverified bool
+	relost     bool      // unverified because its server's link dropped (supervise.go)
 	stoppedAt  time.Time // when the watcher first saw its instance killed
 	removing   bool      // remove runs
 	removed    bool      // remove is done
+	// frozen: its instance is frozen (freeze.go), since frozenChanged; freezeMu orders freezes and thaws.
+	frozen        bool
+	frozenChanged time.Time
+	freezeMu      sync.Mutex
 }
 
 func (d *desktop) key() instKey { return instKey{d.rt.Server, d.rt.Instance} }

@@ -3,6 +3,7 @@ package lxd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"os"
 	"strings"
@@ -42,8 +43,11 @@ func (p *Provider) lifecycle(row store.Server, ev api.Event) {
 
 // serverState: a server back online has its desktops looked at.
 func (p *Provider) serverState(ch lxdconn.StateChange) {
-	if ch.State == lxdconn.StateOnline {
+	switch ch.State {
+	case lxdconn.StateOnline:
 		p.kickWatch()
+	case lxdconn.StateOffline:
+		p.serverLost(ch)
 	}
 }
 
@@ -111,11 +115,15 @@ func (p *Provider) look() {
 			p.failed(server, err)
 			continue
 		}
+		listed := p.o.Now()
 		status := map[string]api.Instance{}
 		for _, inst := range list {
 			status[inst.Name] = inst
 		}
 		for _, d := range ds {
+			if inst, ok := status[d.rt.Instance]; ok {
+				d.sawStatus(inst.StatusCode, listed)
+			}
 			p.lookAt(cl, d, status)
 		}
 	}
@@ -133,8 +141,14 @@ func (p *Provider) lookAt(cl incus.InstanceServer, d *desktop, status map[string
 	case stopping:
 		_ = p.remove(ctx, d)
 	case unverified:
-		if err := p.verify(ctx, cl, d); err != nil {
+		if err := p.verify(ctx, cl, d); errors.Is(err, provider.ErrGone) {
 			p.end(ctx, d, "the desktop did not survive: "+err.Error())
+		} else if err != nil {
+			// The server answers badly (it is still starting): checked again at the next look.
+			p.failed(d.rt.Server, err)
+			p.log.Warn("checking a desktop again failed; retrying", "session", d.id, "instance", d.rt.Instance, "error", err)
+		} else {
+			p.retaken(d)
 		}
 	default:
 		inst, ok := status[d.rt.Instance]

@@ -1,0 +1,55 @@
+package multi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/deskhub/deskhub/internal/provider"
+)
+
+var _ provider.Freezer = (*Router)(nil)
+
+// freezer is the provider that runs desktop id, when it can freeze desktops.
+func (r *Router) freezer(id string) (provider.Freezer, error) {
+	p, err := r.of(id)
+	if err != nil {
+		return nil, err
+	}
+	f, ok := p.(provider.Freezer)
+	if !ok {
+		return nil, fmt.Errorf("the desktops of provider %s cannot be frozen: %w", p.Name(), errors.ErrUnsupported)
+	}
+	return f, nil
+}
+
+// Freeze implements provider.Freezer.
+func (r *Router) Freeze(ctx context.Context, id string) error {
+	f, err := r.freezer(id)
+	if err != nil {
+		return err
+	}
+	return f.Freeze(ctx, id)
+}
+
+// Thaw implements provider.Freezer; a desktop whose provider cannot freeze is never frozen.
+func (r *Router) Thaw(ctx context.Context, id string) error {
+	f, err := r.freezer(id)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Thaw(ctx, id)
+}
+
+// FreezeState implements provider.Freezer.
+func (r *Router) FreezeState(id string) (bool, time.Time) {
+	f, err := r.freezer(id)
+	if err != nil {
+		return false, time.Time{}
+	}
+	return f.FreezeState(id)
+}
