@@ -114,6 +114,7 @@ type Session struct {
 	WindowMode        string     `json:"windowMode" doc:"window mode of the session: rootless or desktop"`
 	Name              string     `json:"name" doc:"deskhub: display name of the session (the name parameter)"`
 	State             string     `json:"state" doc:"deskhub: starting, running, stopping or stopped"`
+	Frozen            bool       `json:"frozen" doc:"deskhub: the desktop is frozen, idle (--freeze-idle); its state stays running and session/connect thaws it"`
 }
 
 // SessionLog is the answer of /v3/api/session/log (the seed leaves it TODO).

@@ -78,6 +78,8 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&suggestions, "suggestions", "DESKHUB_SUGGESTIONS", strings.Join(ss.Suggestions, ";"), "global bookmarks, name=command entries separated by ';'")
 	b.int(&ss.MaxPerServer, "max-sessions-per-server", "DESKHUB_MAX_SESSIONS_PER_SERVER", ss.MaxPerServer, "most sessions one server (this host, or an LXD server) runs at once; placement skips a full server (0: no limit)")
 	b.string(&ss.Placement, "placement", "DESKHUB_PLACEMENT", ss.Placement, "how sessions started without a serverId find their server: fewest-sessions, most-free-memory or round-robin")
+	var freezeIdle string
+	b.string(&freezeIdle, "freeze-idle", "DESKHUB_FREEZE_IDLE", ss.FreezeIdle.String(), "freeze an LXD desktop no client has viewed for this long (its processes stop, its memory stays; session/connect or any use thaws it); 0: never")
 	lx := &cfg.LXD
 	var lxdProfiles, lxdStartTimeout string
 	b.bool(&lx.Enabled, "lxd-desktops", "DESKHUB_LXD_DESKTOPS", lx.Enabled, "run desktops in LXD instances on the servers added with server.add too (serverId lxd-<id>), besides this host")
@@ -151,7 +153,8 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		{"--op-timeout", opTimeout, &in.OpTimeout}, {"--stream-bind-timeout", bindTimeout, &in.StreamBindTimeout},
 		{"--stream-heartbeat", heartbeat, &in.Heartbeat}, {"--image-upload-timeout", uploadTimeout, &im.UploadTimeout},
 		{"--image-max-age", imageMaxAge, &im.MaxAge}, {"--image-retention-interval", retention, &im.RetentionInterval},
-		{"--desktop-token-ttl", desktopTTL, &cfg.DesktopTokenTTL}, {"--lxd-start-timeout", lxdStartTimeout, &lx.StartTimeout}} {
+		{"--desktop-token-ttl", desktopTTL, &cfg.DesktopTokenTTL}, {"--lxd-start-timeout", lxdStartTimeout, &lx.StartTimeout},
+		{"--freeze-idle", freezeIdle, &ss.FreezeIdle}} {
 		if *d.dst, err = time.ParseDuration(d.val); err != nil {
 			return fmt.Errorf("%s %q: %v", d.flag, d.val, err)
 		}

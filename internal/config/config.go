@@ -148,6 +148,9 @@ type Sessions struct {
 	// MaxPerServer bounds the sessions one server (the host, or an LXD server) runs at once (0: no
 	// limit); placement skips a full server.
 	MaxPerServer int
+	// FreezeIdle freezes a desktop (LXD desktops: its instance's cgroup) that no display client has
+	// viewed for this long; 0: never.
+	FreezeIdle time.Duration
 	// Placement is the strategy that chooses the server of sessions started without one:
 	// fewest-sessions, most-free-memory or round-robin.
 	Placement string
@@ -336,6 +339,9 @@ func (c Config) Validate() error {
 	}
 	if c.Sessions.MaxPerServer < 0 {
 		return fmt.Errorf("max sessions per server %d: want 0 (no limit) or more", c.Sessions.MaxPerServer)
+	}
+	if c.Sessions.FreezeIdle != 0 && c.Sessions.FreezeIdle < time.Second {
+		return fmt.Errorf("freeze idle %s: want 0 (never) or at least 1s", c.Sessions.FreezeIdle)
 	}
 	switch c.Sessions.Placement {
 	case "fewest-sessions", "most-free-memory", "round-robin":

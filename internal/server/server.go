@@ -387,7 +387,8 @@ func (s *Server) setupSessions(opts Options) error {
 	svc = session.New(session.Options{Store: s.store, Provider: s.prov, Relay: s.relay, Secrets: s.secrets, Log: s.log,
 		ServerID: s.serverID, Hostname: s.hostname, Port: cfg.Port(), DefaultGeometry: cfg.Display.Geometry, Depth: cfg.Display.ColorDepth,
 		FrameRate: cfg.Display.FrameRate, MaxPerUser: cfg.Sessions.MaxPerUser, MaxPerServer: cfg.Sessions.MaxPerServer,
-		Placement: placementStrategy(cfg.Sessions.Placement), Identities: ids,
+		FreezeIdle: cfg.Sessions.FreezeIdle,
+		Placement:  placementStrategy(cfg.Sessions.Placement), Identities: ids,
 		Suggestions: suggestions, Revoke: s.revoke})
 	s.sessions = svc
 	return nil

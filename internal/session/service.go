@@ -56,6 +56,9 @@ type Options struct {
 	MaxPerUser int
 	// MaxPerServer bounds running sessions per server (0: no limit): a full server takes no more.
 	MaxPerServer int
+	// FreezeIdle freezes desktops no display client has viewed for this long, where their provider can
+	// (provider.Freezer: LXD desktops); 0: never (idle.go).
+	FreezeIdle time.Duration
 	// Placement chooses the server of sessions started without one (default: fewest sessions). The
 	// servers are the Provider's when it is a provider.Fleet, else this host alone.
 	Placement placement.Strategy
@@ -151,6 +154,7 @@ func (s *Service) Resume(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go s.watch()
+	s.startIdle()
 	return nil
 }
 
@@ -470,6 +474,9 @@ func (s *Service) Connect(ctx context.Context, c account.Caller, id string, para
 	if err != nil {
 		return fastx.Connect{}, err
 	}
+	if err := s.thaw(ctx, id); err != nil {
+		return fastx.Connect{}, err
+	}
 	if len(params) > 0 {
 		if row, err = s.setParams(ctx, row, params); err != nil {
 			return fastx.Connect{}, err
@@ -484,6 +491,9 @@ func (s *Service) Object(row store.Session) fastx.Session {
 		Geometry: row.Geometry, Hostname: row.Hostname, ID: row.ID, Login: row.Login, Params: nonNil(row.Params),
 		ServerID: s.serverKey(row), ServerPid: row.ServerPID, Sharing: true, Started: row.StartedAt,
 		WindowMode: row.WindowMode, Name: row.Name, State: row.State}
+	if f, ok := s.prov.(provider.Freezer); ok && row.State == StateRunning {
+		o.Frozen, _ = f.FreezeState(row.ID)
+	}
 	if o.Started.IsZero() {
 		o.Started = row.ScheduledAt
 	}
