@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -97,6 +98,11 @@ func (s *Service) usable(ctx context.Context, srv provider.Server, counts map[st
 // server the caller may use, and able to take the session), else the one the strategy picks among the
 // servers the caller may use that can take it. Skipped servers are logged with the reason.
 func (s *Service) place(ctx context.Context, c account.Caller, want string) (provider.Server, error) {
+	return s.placeExcept(ctx, c, want, nil)
+}
+
+// placeExcept is place skipping the servers of failed (serverId → why a start failed there).
+func (s *Service) placeExcept(ctx context.Context, c account.Caller, want string, failed map[string]string) (provider.Server, error) {
 	counts, err := s.sessionCounts(ctx)
 	if err != nil {
 		return provider.Server{}, err
@@ -123,6 +129,9 @@ func (s *Service) place(ctx context.Context, c account.Caller, want string) (pro
 			continue
 		}
 		l, why := s.usable(ctx, srv, counts)
+		if f, ok := failed[srv.ID]; ok {
+			why = "unreachable: the start failed: " + f
+		}
 		if why != "" {
 			s.log.Info("placement skips a server", "server", srv.ID, "name", srv.Name, "reason", why, "login", c.Login)
 			skipped = append(skipped, fmt.Sprintf("%s (%s): %s", srv.ID, srv.Name, why))
@@ -158,4 +167,21 @@ func (s *Service) findServer(ctx context.Context, c account.Caller, id string) (
 		}
 	}
 	return provider.Server{}, false
+}
+
+// unreachable tells whether a start that failed on srv with err failed because the server does not
+// answer (its provider says so, or its link dropped meanwhile): another server may take the session.
+func (s *Service) unreachable(ctx context.Context, srv provider.Server, err error) bool {
+	if errors.Is(err, provider.ErrUnavailable) {
+		return true
+	}
+	if srv.StoreID == 0 {
+		return false
+	}
+	for _, now := range s.servers(ctx) {
+		if now.ID == srv.ID {
+			return now.State != provider.StateOnline
+		}
+	}
+	return true // removed meanwhile
 }

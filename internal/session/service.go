@@ -88,9 +88,11 @@ type Service struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	timers map[string]*time.Timer
-	done   chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
+	// placeMu makes placing a session and storing its starting row one step (launch).
+	placeMu sync.Mutex
+	done    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
 }
 
 // New returns a Service; Resume adopts surviving desktops and watches for ended ones.
@@ -373,8 +375,14 @@ func (s *Service) prepare(ctx context.Context, c account.Caller, sp StartSpec) (
 func (s *Service) launch(ctx context.Context, c account.Caller, row *store.Session, want string) error {
 	argv, _ := SplitCommand(row.Command)
 	w, h, _, _ := fastx.ParseGeometry(row.Geometry)
-	srv, err := s.place(ctx, c, want)
+	failed := map[string]string{} // servers whose start failed because they did not answer
+again:
+	// The placement and the starting row are one step: concurrent starts count each other's rows
+	// (--max-sessions-per-server).
+	s.placeMu.Lock()
+	srv, err := s.placeExcept(ctx, c, want, failed)
 	if err != nil {
+		s.placeMu.Unlock()
 		return err
 	}
 	spec := provider.Spec{ID: row.ID, Login: c.Login, UserID: c.UserID, ServerID: srv.ID, Command: argv, Width: w, Height: h,
@@ -382,12 +390,14 @@ func (s *Service) launch(ctx context.Context, c account.Caller, row *store.Sessi
 	if srv.StoreID == 0 {
 		// This host: the desktop runs as the account's Unix identity (or the host account itself).
 		if spec.RunAs, err = s.runAs(c); err != nil {
+			s.placeMu.Unlock()
 			return err
 		}
 	} else {
 		// An LXD instance: the image's own user; the account's SSH keys go into its home.
 		keys, err := s.st.ListSSHKeys(ctx, c.UserID)
 		if err != nil {
+			s.placeMu.Unlock()
 			return err
 		}
 		for _, k := range keys {
@@ -402,6 +412,7 @@ func (s *Service) launch(ctx context.Context, c account.Caller, row *store.Sessi
 	} else {
 		err = s.st.CreateSession(ctx, row)
 	}
+	s.placeMu.Unlock()
 	if errors.Is(err, store.ErrConflict) {
 		return fault.Conflictf("a session with id %q exists already", row.ID)
 	} else if err != nil {
@@ -410,6 +421,14 @@ func (s *Service) launch(ctx context.Context, c account.Caller, row *store.Sessi
 	d, err := s.prov.Start(ctx, spec)
 	if err != nil {
 		_ = s.st.DeleteSession(context.WithoutCancel(ctx), row.ID)
+		if want == "" && ctx.Err() == nil && s.unreachable(ctx, srv, err) {
+			// Placement chose a server that does not answer: the next one by the strategy.
+			s.log.Warn("the desktop could not start on a server that does not answer; trying the next", "session", row.ID,
+				"server", srv.ID, "name", srv.Name, "error", err)
+			failed[srv.ID] = err.Error()
+			row.State, row.ServerID = "", 0 // its row is gone: made anew
+			goto again
+		}
 		if errors.Is(err, provider.ErrBadCommand) {
 			return fault.Memberf("command", ": %v", err)
 		}
