@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,5 +141,54 @@ func TestMaxPerServerConcurrent(t *testing.T) {
 	wg.Wait()
 	if ok != 2 || full != 6 {
 		t.Errorf("%d started, %d refused as full; want 2 and 6", ok, full)
+	}
+}
+
+// sweeper is a provider whose sweeps find one desktop no session owns: from the second sweep on (the
+// first is Resume's).
+type sweeper struct {
+	starter
+	calls atomic.Int32
+}
+
+func (f *sweeper) Sweep(context.Context) ([]string, error) {
+	if f.calls.Add(1) == 1 {
+		return nil, nil
+	}
+	return []string{"s-orphan"}, nil
+}
+
+func (f *sweeper) Adopt(context.Context, provider.Desktop) (*provider.Desktop, error) {
+	return nil, provider.ErrGone
+}
+
+// TestPeriodicSweep: desktops no session owns are swept while deskhub runs, not only at its start, and
+// their sessions marked ended.
+func TestPeriodicSweep(t *testing.T) {
+	f := &sweeper{starter: *starterFleet()}
+	s, st, users := placementService(t, &f.fleet, Options{SweepInterval: 200 * time.Millisecond})
+	s.prov = f
+	ctx := context.Background()
+	if err := s.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	row := store.Session{ID: "s-orphan", UserID: users[0].ID, State: StateRunning}
+	if err := st.CreateSession(ctx, &row); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := st.GetSession(ctx, "s-orphan")
+		if err == nil && got.State == StateEnded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the swept desktop's session is %q (%v)", got.State, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if f.calls.Load() < 2 {
+		t.Errorf("%d sweeps", f.calls.Load())
 	}
 }

@@ -59,6 +59,9 @@ type Options struct {
 	// FreezeIdle freezes desktops no display client has viewed for this long, where their provider can
 	// (provider.Freezer: LXD desktops); 0: never (idle.go).
 	FreezeIdle time.Duration
+	// SweepInterval is how often desktops no session owns are swept besides at Resume (default 10 min;
+	// sweep.go).
+	SweepInterval time.Duration
 	// Placement chooses the server of sessions started without one (default: fewest sessions). The
 	// servers are the Provider's when it is a provider.Fleet, else this host alone.
 	Placement placement.Strategy
@@ -157,6 +160,7 @@ func (s *Service) Resume(ctx context.Context) error {
 	s.wg.Add(1)
 	go s.watch()
 	s.startIdle()
+	s.startSweeps()
 	return nil
 }
 

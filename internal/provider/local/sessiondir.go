@@ -68,23 +68,11 @@ func (p *Provider) Log(ctx context.Context, id string, max int) ([]byte, error) 
 	if d, err := p.get(id); err == nil {
 		path = d.logPath()
 	}
-	f, err := openNoFollow(path, os.O_RDONLY)
+	b, err := logTail(path, int64(max))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("local: %s: %w", id, provider.ErrNotFound)
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	off := fi.Size() - int64(max)
-	if off < 0 {
-		off = 0
-	}
-	return io.ReadAll(io.NewSectionReader(f, off, fi.Size()-off))
+	return b, err
 }
 
 func fileSize(path string) int64 {

@@ -112,7 +112,7 @@ func (p *Provider) watch(dt *desktop) {
 			continue
 		case <-tick.C:
 			if ticks++; ticks%40 == 0 { // every ~10 s at the default poll interval
-				capLog(dt.logPath(), maxLog, keepLog)
+				rotateLog(dt.logPath(), maxLog, keepLogs)
 			}
 		}
 		if dt.serverDone == nil && !dt.rt.Server.alive() {

@@ -72,23 +72,74 @@ func TestCheckID(t *testing.T) {
 	}
 }
 
-func TestCapLog(t *testing.T) {
+func TestRotateLog(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "session.log")
-	var b []byte
-	for i := 0; len(b) < 3000; i++ {
-		b = append(b, fmt.Sprintf("line %d\n", i)...)
+	line := func(i int) string { return fmt.Sprintf("line %d\n", i) }
+	var all []byte
+	write := func(from, to int) []byte {
+		var b []byte
+		for i := from; i < to; i++ {
+			b = append(b, line(i)...)
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+		return b
 	}
-	if err := os.WriteFile(p, b, 0o600); err != nil {
+	first := write(0, 300)
+	if rotateLog(p, 1<<20, 2) {
+		t.Fatal("rotated a log under its limit")
+	}
+	if !rotateLog(p, 1000, 2) {
+		t.Fatal("did not rotate a log over its limit")
+	}
+	if got, _ := os.ReadFile(p + ".1"); !bytes.Equal(got, first) {
+		t.Fatalf("session.log.1 holds %d bytes, want the %d of the log", len(got), len(first))
+	}
+	if got, _ := os.ReadFile(p); !bytes.HasPrefix(got, []byte("deskhub: session log rotated")) || len(got) > 100 {
+		t.Fatalf("after the rotation: %q", got)
+	}
+	// The tail spans the rotation.
+	tail, err := logTail(p, 200)
+	if err != nil || !bytes.HasSuffix(tail, []byte("deskhub: session log rotated: the earlier lines are in session.log.1\n")) ||
+		!bytes.Contains(tail, []byte(line(299))) || len(tail) != 200 {
+		t.Fatalf("tail across the rotation: %q %v", tail, err)
+	}
+	second := write(300, 600)
+	if !rotateLog(p, 1000, 2) {
+		t.Fatal("second rotation")
+	}
+	third := write(600, 900)
+	if !rotateLog(p, 1000, 2) {
+		t.Fatal("third rotation")
+	}
+	if got, _ := os.ReadFile(p + ".2"); !bytes.HasSuffix(got, second) {
+		t.Errorf("session.log.2 does not hold the second part")
+	}
+	if got, _ := os.ReadFile(p + ".1"); !bytes.HasSuffix(got, third) {
+		t.Errorf("session.log.1 does not hold the third part")
+	}
+	if _, err := os.Stat(p + ".3"); !os.IsNotExist(err) {
+		t.Errorf("a third old file is kept: %v", err)
+	}
+	// A link planted as session.log.1 is replaced, not followed.
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if capLog(p, 5000, 100) {
-		t.Fatal("cut a log under its limit")
+	_ = os.Remove(p + ".1")
+	if err := os.Symlink(victim, p+".1"); err != nil {
+		t.Fatal(err)
 	}
-	if !capLog(p, 1000, 100) {
-		t.Fatal("did not cut a log over its limit")
-	}
-	got, _ := os.ReadFile(p)
-	if !bytes.HasPrefix(got, []byte("deskhub: session log cut")) || !bytes.HasSuffix(got, b[len(b)-100:]) || len(got) > 200 {
-		t.Fatalf("after the cut: %q", got)
+	write(900, 1200)
+	rotateLog(p, 1000, 2)
+	if got, _ := os.ReadFile(victim); string(got) != "keep" {
+		t.Errorf("the rotation wrote through a link: %q", got)
 	}
 }

@@ -161,5 +161,11 @@ func (p *Provider) Log(ctx context.Context, id string, max int) ([]byte, error) 
 	if lxdconn.IsNotFound(err) {
 		return nil, fmt.Errorf("lxd: %s: %w", id, provider.ErrNotFound)
 	}
+	if err == nil && len(b) < max {
+		// Just rotated (docs/INIT.md, Logs): the end of the previous file comes first.
+		if prev, perr := readFile(cl, d.rt.Instance, initLog+".1", max-len(b)); perr == nil {
+			b = append(prev, b...)
+		}
+	}
 	return b, err
 }
