@@ -19,6 +19,9 @@
 //     screen with the one-time password; port is the broker's port, sessions never listen where users reach.
 //   - Session.name and Session.state: added (name is the seed's name parameter; state: starting, running,
 //     stopping, stopped).
+//   - Session.frozen: added; true while the desktop is frozen for being idle (--freeze-idle). The state
+//     stays running (the seed has no state; a frozen session is one a client connects to as to any
+//     other), and session/connect thaws it.
 //   - Session.lastConnect/lastDisconnect: null until the first connect/disconnect.
 //   - Session.disconnectTimeout is in seconds; Session.videoRam in KiB.
 //   - session/exec: {id, command, args} runs one more program in an existing session's display, as the
