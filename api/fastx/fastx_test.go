@@ -30,7 +30,7 @@ func TestSessionJSONRoundTrip(t *testing.T) {
 	seed := []string{"appPid", "clients", "command", "cpuPercentage", "disconnectTimeout", "display",
 		"geometry", "hostname", "id", "lastConnect", "lastDisconnect", "login", "params", "serverId",
 		"serverPid", "sharing", "started", "videoRam", "windowMode"}
-	want := append(slices.Clone(seed), "name", "state")
+	want := append(slices.Clone(seed), "name", "state", "frozen")
 	var got []string
 	for k := range members {
 		got = append(got, k)
