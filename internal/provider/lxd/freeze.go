@@ -53,15 +53,13 @@ func (p *Provider) Thaw(ctx context.Context, id string) error {
 	return p.thaw(ctx, d)
 }
 
-// thaw unfreezes d's instance when d is frozen (nothing to do otherwise: no call to LXD).
+// thaw unfreezes d's instance when d is frozen (nothing to do otherwise: no call to LXD). It waits for
+// a freeze under way, so that a connection made meanwhile never meets a desktop frozen after it looked.
 func (p *Provider) thaw(ctx context.Context, d *desktop) error {
-	if frozen, _ := d.freezeState(); !frozen {
-		return nil
-	}
 	d.freezeMu.Lock()
 	defer d.freezeMu.Unlock()
 	if frozen, _ := d.freezeState(); !frozen {
-		return nil // thawed meanwhile
+		return nil
 	}
 	cl, err := p.client(d.rt.Server)
 	if err != nil {
