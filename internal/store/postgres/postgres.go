@@ -91,6 +91,12 @@ func Open(ctx context.Context, url string, log *slog.Logger) (store.Store, error
 		db.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", where, err)
 	}
+	if n, err := st.BackfillSessionParams(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %s: %w", where, err)
+	} else if n > 0 {
+		log.Info("indexed session parameters", "sessions", n)
+	}
 	return st, nil
 }
 

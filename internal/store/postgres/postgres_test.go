@@ -127,6 +127,28 @@ func TestShareKeyMigration(t *testing.T) {
 	})
 }
 
+func TestSessionParamsMigration(t *testing.T) {
+	storetest.RunSessionParamsMigration(t, func(t *testing.T) (*sql.DB, func() store.Store) {
+		u := freshDB(t)
+		db, err := sql.Open("pgx", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := migrate.Run(t.Context(), db, storetest.MigrationsUpTo(t, postgres.Migrations(), 4), migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return db, func() store.Store {
+			s, err := postgres.Open(t.Context(), u, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
+
 func TestUnreachable(t *testing.T) {
 	start := time.Now()
 	s, err := postgres.Open(t.Context(), "postgres://u:secret@127.0.0.1:1/db", nil)
