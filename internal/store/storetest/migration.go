@@ -90,7 +90,7 @@ func RunSessionParamsMigration(t *testing.T, legacy Legacy) {
 	}
 	s := open()
 	got, err := s.QuerySessions(c, store.SessionQuery{Limit: -1,
-		Match: []store.SessionMatch{{Field: store.SessionField{Param: "project"}, Values: []string{"p1", "p2"}}},
+		Match:  []store.SessionMatch{{Field: store.SessionField{Param: "project"}, Values: []string{"p1", "p2"}}},
 		SortBy: &store.SessionField{Param: "rank"}})
 	must(t, err)
 	if len(got) != 2 || got[0].ID != "s2" || got[1].ID != "s1" {
