@@ -38,6 +38,20 @@ func (s *Store) bytewise() string {
 	return ""
 }
 
+// nullsFirst orders by expr with NULL before any value (after, when reversed): SQLite's own order
+// of NULL; PostgreSQL's the other way round.
+func (s *Store) nullsFirst(expr string, reverse bool) string {
+	switch {
+	case s.cfg.Backend != "postgres" && reverse:
+		return expr + ` DESC`
+	case s.cfg.Backend != "postgres":
+		return expr
+	case reverse:
+		return expr + ` DESC NULLS LAST`
+	}
+	return expr + ` NULLS FIRST`
+}
+
 // baseOrder is ListSessions' order: started ones first in start order, then the others; by id.
 func (s *Store) baseOrder(desc string) string {
 	return `(sessions.started_at IS NULL)` + desc + `, sessions.started_at` + desc + `, sessions.id` + s.bytewise() + desc
@@ -144,7 +158,7 @@ func (s *Store) QuerySessions(ctx context.Context, q store.SessionQuery) ([]stor
 		case intCols[f.Column] != "" && f.Column != store.ColServerID:
 			order = intCols[f.Column] + desc + `, `
 		case f.Column == store.ColStarted:
-			order = `(` + startedExpr + ` IS NOT NULL)` + desc + `, ` + startedExpr + desc + `, `
+			order = s.nullsFirst(startedExpr, q.Reverse) + `, `
 		default:
 			return nil, fmt.Errorf("query sessions: cannot sort on column %q", f.Column)
 		}
@@ -162,7 +176,7 @@ func (s *Store) QuerySessions(ctx context.Context, q store.SessionQuery) ([]stor
 		}
 		sel += ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(int64(q.Offset))
 	}
-	return list(ctx, s, "query sessions", scanSession, sel, args...)
+	return listPrepared(ctx, s, "query sessions", scanSession, sel, args...)
 }
 
 // writeParams replaces the session_params rows of session id by params.
