@@ -277,3 +277,20 @@ func TestMigrateTwiceAndConcurrent(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+func TestPoolSize(t *testing.T) {
+	u := freshDB(t)
+	for _, c := range []struct{ asked, want int }{{0, postgres.DefaultMaxConns()}, {3, 3}, {5000, postgres.MaxMaxConns}} {
+		s, err := postgres.OpenWith(t.Context(), u, nil, postgres.Options{MaxConns: c.asked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.(interface{ DB() *sql.DB }).DB().Stats().MaxOpenConnections; got != c.want {
+			t.Errorf("MaxConns %d: pool of %d, want %d", c.asked, got, c.want)
+		}
+		s.Close()
+	}
+	if postgres.DefaultMaxConns() < 8 {
+		t.Errorf("default pool %d, want at least 8", postgres.DefaultMaxConns())
+	}
+}
