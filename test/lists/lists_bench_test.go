@@ -1,4 +1,7 @@
-package server
+// Package lists benchmarks the session and bookmark lists of deskhub's server with many rows in the
+// store. It lives apart from internal/server so that it does not take the LXD test lock that
+// package's tests hold.
+package lists
 
 import (
 	"bytes"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/auth"
+	"github.com/deskhub/deskhub/internal/config"
+	"github.com/deskhub/deskhub/internal/server"
 	"github.com/deskhub/deskhub/internal/store"
 	"github.com/deskhub/deskhub/internal/store/storetest"
 )
@@ -28,7 +33,7 @@ import (
 //     time per call, GC included: what a contended machine inflates least);
 //   - load: 16 keep-alive connections over loopback for DESKHUB_BENCH_LOAD (default 3s), reported as
 //     req/s and p50/p99 in ms. Run it with -benchtime 1x so that the load runs once:
-//     go test ./internal/server/ -run '^$' -bench Lists -benchtime 1x
+//     go test ./test/lists/ -run '^$' -bench Lists -benchtime 1x
 //
 // Data sets:
 //   - 1000: user "heavy" has 1000 running sessions (the whole list is 1000 objects, ~450 KiB);
@@ -71,8 +76,10 @@ func BenchmarkLists(b *testing.B) {
 	}
 }
 
+const testPassword = "correct horse battery"
+
 type listEnv struct {
-	s      *Server
+	s      *server.Server
 	h      http.Handler
 	url    string
 	tokens []string // of the first user (and more)
@@ -81,8 +88,9 @@ type listEnv struct {
 
 func newListEnv(b *testing.B, st store.Store, users, per int) *listEnv {
 	b.Helper()
-	cfg := testConfigDir(b.TempDir())
-	s, err := New(Options{Config: cfg, Store: st})
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen, cfg.Hostname = b.TempDir(), "127.0.0.1:18080", "deskhub-bench"
+	s, err := server.New(server.Options{Config: cfg, Store: st})
 	if err != nil {
 		b.Fatal(err)
 	}
