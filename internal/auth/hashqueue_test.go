@@ -329,3 +329,45 @@ func TestIdleTrim(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectInBurst: in a burst, a finished computation's memory is collected before the next one
+// starts (so the burst does not stack 64 MiB per login); with nobody waiting it is left to the idle trim.
+func TestCollectInBurst(t *testing.T) {
+	q := NewHashQueue(HashQueueOptions{Workers: 1, IdleTrim: -1})
+	var collected atomic.Int32
+	q.collect = func() { collected.Add(1) }
+	if err := q.Do(context.Background(), "a", nil, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	if got := collected.Load(); got != 0 {
+		t.Fatalf("%d collections for a lone computation, want 0", got)
+	}
+	// Three callers at once: the first two finish with someone waiting.
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := q.Do(context.Background(), fmt.Sprint("k", i), nil, func() { <-release }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		q.mu.Lock()
+		w := q.waiting
+		q.mu.Unlock()
+		if w == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiting, want 2", w)
+		}
+	}
+	close(release)
+	wg.Wait()
+	if got := collected.Load(); got != 2 {
+		t.Fatalf("%d collections in a burst of 3, want 2", got)
+	}
+}

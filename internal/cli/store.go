@@ -17,8 +17,9 @@ import (
 
 // storeFlags are the flags every subcommand that touches the store takes.
 type storeFlags struct {
-	data string
-	db   string
+	data       string
+	db         string
+	pgMaxConns int
 }
 
 // absData makes the data directory absolute: desktops run elsewhere and get paths inside it.
@@ -34,6 +35,8 @@ func (sf *storeFlags) absData() error {
 func (sf *storeFlags) bind(b *envFlags) {
 	b.string(&sf.data, "data", "DESKHUB_DATA", "./var", "data directory (SQLite database, outbox, keys)")
 	b.string(&sf.db, "db", "DESKHUB_DB", "", "database: empty for SQLite in the data directory, or a postgres:// URL")
+	b.int(&sf.pgMaxConns, "pg-max-conns", "DESKHUB_PG_MAX_CONNS", 0,
+		fmt.Sprintf("PostgreSQL connections at most (0: %d, 4 per CPU deskhub uses, at least 8)", postgres.DefaultMaxConns()))
 }
 
 // prepareDataDir creates the data directory if needed and proves it is writable.
@@ -139,7 +142,10 @@ func openStore(ctx context.Context, sf storeFlags, log *slog.Logger) (store.Stor
 	case strings.HasPrefix(sf.db, "postgres://"), strings.HasPrefix(sf.db, "postgresql://"):
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		return postgres.Open(ctx, sf.db, log)
+		if sf.pgMaxConns < 0 || sf.pgMaxConns > postgres.MaxMaxConns {
+			return nil, fmt.Errorf("--pg-max-conns: want 0 (default) to %d, not %d", postgres.MaxMaxConns, sf.pgMaxConns)
+		}
+		return postgres.OpenWith(ctx, sf.db, log, postgres.Options{MaxConns: sf.pgMaxConns})
 	}
 	return nil, fmt.Errorf("--db: want empty (SQLite), sqlite:PATH or a postgres:// URL, not %q", redactURL(sf.db))
 }

@@ -120,6 +120,9 @@ type Principal struct {
 	Login   string
 	Admin   bool
 	TokenID int64
+	// Account is the caller's account as the authenticator read it for this request (the server's
+	// store.User), so that handlers need not read it again; nil when it did not.
+	Account any
 }
 
 // Empty is the request type of calls that take no parameters; any JSON object is accepted.

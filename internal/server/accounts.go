@@ -87,7 +87,14 @@ func who(c *httpapi.Call) account.Caller {
 	return w
 }
 
+// currentUser is the caller's account: as authentication read it for this request, else from the
+// store.
 func (s *Server) currentUser(c *httpapi.Call) (store.User, error) {
+	if p := c.Principal; p != nil {
+		if u, ok := p.Account.(store.User); ok && u.ID == p.UserID {
+			return u, nil
+		}
+	}
 	return s.accounts.User(c.Ctx, who(c))
 }
 

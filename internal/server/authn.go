@@ -40,5 +40,5 @@ func (a authenticator) Authenticate(ctx context.Context, r *http.Request, surfac
 	if err != nil {
 		return nil, err
 	}
-	return &httpapi.Principal{UserID: u.ID, Login: u.Login, Admin: u.Admin, TokenID: tok.ID}, nil
+	return &httpapi.Principal{UserID: u.ID, Login: u.Login, Admin: u.Admin, TokenID: tok.ID, Account: u}, nil
 }

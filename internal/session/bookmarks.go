@@ -48,17 +48,17 @@ func (s *Service) Bookmarks(ctx context.Context, c account.Caller) (fastx.Bookma
 	for _, b := range s.o.Suggestions {
 		out.Suggestions = append(out.Suggestions, b.out())
 	}
-	for _, kind := range []string{kindBookmark, kindHistory} {
-		rows, err := s.st.ListBookmarks(ctx, c.UserID, kind)
-		if err != nil {
-			return out, err
-		}
-		for _, r := range rows {
-			if kind == kindBookmark {
-				out.Bookmarks = append(out.Bookmarks, bookmarkOut(r))
-			} else {
-				out.History = append(out.History, bookmarkOut(r))
-			}
+	// One query for both kinds: most recently updated first, as each kind's own list is.
+	rows, err := s.st.ListBookmarks(ctx, c.UserID, "")
+	if err != nil {
+		return out, err
+	}
+	for _, r := range rows {
+		switch r.Kind {
+		case kindBookmark:
+			out.Bookmarks = append(out.Bookmarks, bookmarkOut(r))
+		case kindHistory:
+			out.History = append(out.History, bookmarkOut(r))
 		}
 	}
 	return out, nil

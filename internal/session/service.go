@@ -12,9 +12,6 @@ import (
 	"log/slog"
 	"os/user"
 	"regexp"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -529,126 +526,6 @@ func (s *Service) Object(row store.Session) fastx.Session {
 		o.LastDisconnect = &t
 	}
 	return o
-}
-
-// ListOptions are session/list's parameters.
-type ListOptions struct {
-	Start       int
-	Limit       *int
-	SortBy      string
-	SortReverse bool
-	Filter      []string
-	AllUsers    bool
-}
-
-// List answers the caller's running sessions (all users' with AllUsers), filtered, sorted and paged.
-func (s *Service) List(ctx context.Context, c account.Caller, o ListOptions) ([]fastx.Session, error) {
-	f := store.SessionFilter{States: []string{StateStarting, StateRunning}}
-	if !o.AllUsers {
-		f.UserID = c.UserID
-	}
-	rows, err := s.st.ListSessions(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	objs := make([]fastx.Session, 0, len(rows))
-	for _, r := range rows {
-		objs = append(objs, s.Object(r))
-	}
-	return Page(objs, o)
-}
-
-// Page filters, sorts and pages session objects as session/list does.
-func Page(objs []fastx.Session, o ListOptions) ([]fastx.Session, error) {
-	type filter struct {
-		name   string
-		values []string
-	}
-	var filters []filter
-	for i, f := range o.Filter {
-		name, values, err := fastx.ParseFilter(f)
-		if err != nil {
-			return nil, fault.Memberf(fmt.Sprintf("filter[%d]", i), ": %v", err)
-		}
-		filters = append(filters, filter{name, values})
-	}
-	if len(filters) == 0 && o.SortBy == "" {
-		return pageSlice(append([]fastx.Session{}, objs...), o), nil
-	}
-	// Flatten each object once: filters and sorting both read the flat form.
-	type item struct {
-		obj  fastx.Session
-		flat map[string]string
-	}
-	items := make([]item, 0, len(objs))
-	for _, obj := range objs {
-		m := flatten(obj)
-		ok := true
-		for _, f := range filters {
-			v, present := m[f.name]
-			if !present || !slices.Contains(f.values, v) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			items = append(items, item{obj, m})
-		}
-	}
-	if o.SortBy != "" {
-		sort.SliceStable(items, func(i, j int) bool {
-			a, b := items[i].flat[o.SortBy], items[j].flat[o.SortBy]
-			if an, aerr := strconv.ParseFloat(a, 64); aerr == nil {
-				if bn, berr := strconv.ParseFloat(b, 64); berr == nil {
-					return an < bn
-				}
-			}
-			return a < b
-		})
-	}
-	out := make([]fastx.Session, 0, len(items))
-	for _, it := range items {
-		out = append(out, it.obj)
-	}
-	return pageSlice(out, o), nil
-}
-
-// pageSlice applies sortReverse, start and limit.
-func pageSlice(out []fastx.Session, o ListOptions) []fastx.Session {
-	if o.SortReverse {
-		slices.Reverse(out)
-	}
-	if o.Start > len(out) {
-		return []fastx.Session{}
-	}
-	out = out[o.Start:]
-	if o.Limit != nil && *o.Limit < len(out) {
-		out = out[:*o.Limit]
-	}
-	return out
-}
-
-// flatten gives a session object's members as strings (params too; a session member wins over a param
-// of the same name), for filtering and sorting.
-func flatten(o fastx.Session) map[string]string {
-	m := map[string]string{}
-	for k, v := range o.Params {
-		m[k] = v
-	}
-	b, _ := json.Marshal(o)
-	var raw map[string]any
-	_ = json.Unmarshal(b, &raw)
-	for k, v := range raw {
-		switch x := v.(type) {
-		case string:
-			m[k] = x
-		case float64:
-			m[k] = strconv.FormatFloat(x, 'f', -1, 64)
-		case bool:
-			m[k] = strconv.FormatBool(x)
-		}
-	}
-	return m
 }
 
 // Count is the number of the caller's running sessions.

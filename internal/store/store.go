@@ -166,6 +166,55 @@ type SessionFilter struct {
 	States   []string // empty = all states
 }
 
+// Session columns a SessionQuery may match or sort on (a whitelist: the store turns each into a fixed
+// SQL expression; nothing of the caller's reaches the SQL text).
+const (
+	ColLogin      = "login"
+	ColName       = "name"
+	ColCommand    = "command"
+	ColDisplay    = "display"
+	ColGeometry   = "geometry"
+	ColHostname   = "hostname"
+	ColID         = "id"
+	ColWindowMode = "window_mode"
+	ColState      = "state"
+	ColAppPID     = "app_pid"    // integer
+	ColServerPID  = "server_pid" // integer
+	ColServerID   = "server_id"  // integer; 0 matches NULL (no server)
+	ColStarted    = "started"    // sort only: started_at, else scheduled_at (unset first)
+)
+
+// SessionField is what a SessionQuery matches or sorts on: a column (one of the Col constants) or,
+// when Column is empty, the session parameter named Param.
+type SessionField struct {
+	Column string
+	Param  string
+}
+
+// SessionMatch keeps the sessions whose field is one of Values (text columns and parameters; a
+// session without the parameter never matches) or one of Ints (integer columns).
+type SessionMatch struct {
+	Field  SessionField
+	Values []string
+	Ints   []int64
+}
+
+// SessionQuery is SessionFilter plus conditions, an order and a page, all done by the database.
+//
+// Order: by SortBy when set — text columns byte-wise, integer columns numerically, ColStarted in time
+// (unset first); a parameter: missing or empty values first, then values that are numbers
+// (strconv.ParseFloat, not NaN) by value, then the others byte-wise — and then, as ties and when
+// SortBy is nil, ListSessions' order. Reverse reverses the whole order. Offset rows are skipped, then
+// at most Limit are returned (Limit < 0: no limit).
+type SessionQuery struct {
+	SessionFilter
+	Match   []SessionMatch
+	SortBy  *SessionField
+	Reverse bool
+	Offset  int
+	Limit   int
+}
+
 // Bookmark is a saved session template or a history entry; its primary key is
 // (UserID, Kind, ID).
 type Bookmark struct {
@@ -387,6 +436,9 @@ type Store interface {
 	CreateSession(ctx context.Context, s *Session) error
 	GetSession(ctx context.Context, id string) (Session, error)
 	ListSessions(ctx context.Context, f SessionFilter) ([]Session, error)
+	// QuerySessions is ListSessions with conditions, an order and a page (see SessionQuery); an
+	// unknown column is an error.
+	QuerySessions(ctx context.Context, q SessionQuery) ([]Session, error)
 	UpdateSession(ctx context.Context, s *Session) error
 	DeleteSession(ctx context.Context, id string) error
 

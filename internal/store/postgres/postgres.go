@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -44,10 +45,30 @@ const (
 	migrateLockKey int64 = 0x6465736b687562
 )
 
+// Options tune Open.
+type Options struct {
+	// MaxConns bounds the connections to PostgreSQL (0: DefaultMaxConns). They are all kept open
+	// once made (idle ones for 5 minutes), so that a burst does not pay for new server processes.
+	MaxConns int
+}
+
+// MaxMaxConns is the largest MaxConns taken.
+const MaxMaxConns = 1000
+
+// DefaultMaxConns is the pool size without Options.MaxConns: 4 per CPU deskhub runs on
+// (GOMAXPROCS), at least 8 — enough to keep the server's own cores busy while queries wait on the
+// network, few enough not to swamp a small PostgreSQL server.
+func DefaultMaxConns() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
+
 // Open connects to the PostgreSQL database at url (postgres://... or a
 // key=value DSN) and brings its schema up to date. Errors are one line and
 // never contain the password.
 func Open(ctx context.Context, url string, log *slog.Logger) (store.Store, error) {
+	return OpenWith(ctx, url, log, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, url string, log *slog.Logger, o Options) (store.Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -65,8 +86,13 @@ func Open(ctx context.Context, url string, log *slog.Logger) (store.Store, error
 	password := cfg.Password
 
 	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(5)
+	conns := o.MaxConns
+	if conns <= 0 {
+		conns = DefaultMaxConns()
+	}
+	conns = min(conns, MaxMaxConns)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	db.SetConnMaxLifetime(time.Hour)
 
@@ -90,6 +116,12 @@ func Open(ctx context.Context, url string, log *slog.Logger) (store.Store, error
 	if _, err := st.BackfillShareKeys(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", where, err)
+	}
+	if n, err := st.BackfillSessionParams(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %s: %w", where, err)
+	} else if n > 0 {
+		log.Info("indexed session parameters", "sessions", n)
 	}
 	return st, nil
 }

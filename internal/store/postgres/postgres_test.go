@@ -127,6 +127,28 @@ func TestShareKeyMigration(t *testing.T) {
 	})
 }
 
+func TestSessionParamsMigration(t *testing.T) {
+	storetest.RunSessionParamsMigration(t, func(t *testing.T) (*sql.DB, func() store.Store) {
+		u := freshDB(t)
+		db, err := sql.Open("pgx", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := migrate.Run(t.Context(), db, storetest.MigrationsUpTo(t, postgres.Migrations(), 4), migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return db, func() store.Store {
+			s, err := postgres.Open(t.Context(), u, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
+
 func TestUnreachable(t *testing.T) {
 	start := time.Now()
 	s, err := postgres.Open(t.Context(), "postgres://u:secret@127.0.0.1:1/db", nil)
@@ -254,4 +276,21 @@ func TestMigrateTwiceAndConcurrent(t *testing.T) {
 		t.Fatalf("error does not name the version: %v", err)
 	}
 	t.Log(err)
+}
+
+func TestPoolSize(t *testing.T) {
+	u := freshDB(t)
+	for _, c := range []struct{ asked, want int }{{0, postgres.DefaultMaxConns()}, {3, 3}, {5000, postgres.MaxMaxConns}} {
+		s, err := postgres.OpenWith(t.Context(), u, nil, postgres.Options{MaxConns: c.asked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.(interface{ DB() *sql.DB }).DB().Stats().MaxOpenConnections; got != c.want {
+			t.Errorf("MaxConns %d: pool of %d, want %d", c.asked, got, c.want)
+		}
+		s.Close()
+	}
+	if postgres.DefaultMaxConns() < 8 {
+		t.Errorf("default pool %d, want at least 8", postgres.DefaultMaxConns())
+	}
 }

@@ -108,6 +108,11 @@ func Open(ctx context.Context, path string, log *slog.Logger) (store.Store, erro
 	if err := scrubShareKeys(ctx, st, log); err != nil {
 		return fail(err)
 	}
+	if n, err := st.BackfillSessionParams(ctx); err != nil {
+		return fail(err)
+	} else if n > 0 {
+		log.Info("indexed session parameters", "sessions", n)
+	}
 	return st, nil
 }
 

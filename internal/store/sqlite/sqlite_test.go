@@ -56,6 +56,24 @@ func TestShareKeyMigration(t *testing.T) {
 	})
 }
 
+func TestSessionParamsMigration(t *testing.T) {
+	storetest.RunSessionParamsMigration(t, func(t *testing.T) (*sql.DB, func() store.Store) {
+		path := filepath.Join(t.TempDir(), "deskhub.db")
+		db := rawDB(t, path)
+		if err := migrate.Run(t.Context(), db, storetest.MigrationsUpTo(t, sqlite.Migrations(), 4), migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return db, func() store.Store {
+			s, err := sqlite.Open(t.Context(), path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
+
 func TestCorruptFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "deskhub.db")
 	if err := os.WriteFile(path, []byte(strings.Repeat("this is not a database\n", 200)), 0o600); err != nil {

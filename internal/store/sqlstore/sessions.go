@@ -139,11 +139,17 @@ func (s *Store) CreateSession(ctx context.Context, v *store.Session) error {
 	if err != nil {
 		return fmt.Errorf("create session %s: params: %w", v.ID, err)
 	}
-	_, err = s.q.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-		v.ID, v.UserID, iv(v.ServerID), v.Login, v.Name, v.Command, v.Display, v.Geometry, v.WindowMode, params, v.State,
-		v.AppPID, v.ServerPID, v.Hostname, v.Runtime, tv(v.StartedAt), tv(v.EndedAt), tv(v.LastConnect),
-		tv(v.LastDisconnect), tv(v.ScheduledAt))
+	err = s.InTx(ctx, func(tx store.Store) error {
+		t := tx.(*Store)
+		if _, err := t.q.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+			v.ID, v.UserID, iv(v.ServerID), v.Login, v.Name, v.Command, v.Display, v.Geometry, v.WindowMode, params, v.State,
+			v.AppPID, v.ServerPID, v.Hostname, v.Runtime, tv(v.StartedAt), tv(v.EndedAt), tv(v.LastConnect),
+			tv(v.LastDisconnect), tv(v.ScheduledAt)); err != nil {
+			return err
+		}
+		return t.writeParams(ctx, v.ID, v.Params, false)
+	})
 	return s.fail(err, fmt.Sprintf("create session %s", v.ID), sessionParent(v))
 }
 
@@ -177,7 +183,7 @@ func (s *Store) ListSessions(ctx context.Context, f store.SessionFilter) ([]stor
 			args = append(args, st)
 		}
 	}
-	q += ` ORDER BY started_at IS NULL, started_at, id`
+	q += ` ORDER BY ` + s.baseOrder("")
 	return list(ctx, s, "list sessions", scanSession, q, args...)
 }
 
@@ -186,6 +192,19 @@ func (s *Store) UpdateSession(ctx context.Context, v *store.Session) error {
 	if err != nil {
 		return fmt.Errorf("update session %s: params: %w", v.ID, err)
 	}
+	return s.InTx(ctx, func(tx store.Store) error {
+		t := tx.(*Store)
+		if err := t.updateSession(ctx, v, params); err != nil {
+			return err
+		}
+		if err := t.writeParams(ctx, v.ID, v.Params, true); err != nil {
+			return s.fail(err, fmt.Sprintf("update session %s: params", v.ID), "")
+		}
+		return nil
+	})
+}
+
+func (s *Store) updateSession(ctx context.Context, v *store.Session, params string) error {
 	return s.execOne(ctx, fmt.Sprintf("session %s", v.ID), sessionParent(v),
 		`UPDATE sessions SET server_id = $2, login = $3, name = $4, command = $5, display = $6, geometry = $7,
 			window_mode = $8, params = $9, state = $10, app_pid = $11, server_pid = $12, hostname = $13, runtime = $14,

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,9 +50,10 @@ var (
 
 // Store implements store.Store.
 type Store struct {
-	cfg *Config
-	q   querier
-	tx  *sql.Tx // non-nil inside InTx
+	cfg   *Config
+	q     querier
+	tx    *sql.Tx // non-nil inside InTx
+	stmts *stmtCache
 }
 
 // New returns a Store over cfg.DB.
@@ -62,7 +64,7 @@ func New(cfg Config) *Store {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{cfg: &cfg, q: cfg.DB}
+	return &Store{cfg: &cfg, q: cfg.DB, stmts: &stmtCache{m: map[string]*sql.Stmt{}}}
 }
 
 // DB returns the underlying database handle.
@@ -81,6 +83,7 @@ func (s *Store) Close() error {
 	if s.tx != nil {
 		return errors.New("store: Close called inside InTx")
 	}
+	s.stmts.close()
 	return s.cfg.DB.Close()
 }
 
@@ -101,7 +104,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Store) error) error {
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(&Store{cfg: s.cfg, q: tx, tx: tx}); err != nil {
+	if err := fn(&Store{cfg: s.cfg, q: tx, tx: tx, stmts: s.stmts}); err != nil {
 		return err
 	}
 	done = true
@@ -279,3 +282,77 @@ func placeholders(from, n int) string {
 }
 
 func newID() string { return uuid.New().String() }
+
+// stmtCache keeps prepared statements of the queries built per request (QuerySessions), so that
+// SQLite does not parse and plan the same statement on every call. Bounded: past maxStmts distinct
+// statements the others run unprepared.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxStmts = 256
+
+// prepared returns the prepared form of query, or nil (inside a transaction, or the cache is full).
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s.tx != nil {
+		return nil, nil
+	}
+	c := s.stmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.m[query]; st != nil {
+		return st, nil
+	}
+	if len(c.m) >= maxStmts {
+		return nil, nil
+	}
+	st, err := s.cfg.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.m {
+		st.Close()
+		delete(c.m, q)
+	}
+}
+
+// query runs a (cached, prepared) query.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.q.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// listPrepared is list through the statement cache.
+func listPrepared[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, s.fail(err, what, "")
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.fail(err, what, "")
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(err, what, "")
+	}
+	return out, nil
+}

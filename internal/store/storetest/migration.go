@@ -71,3 +71,35 @@ func RunShareKeyMigration(t *testing.T, legacy Legacy) {
 	_, err = s.GetShare(c, "s1", kh(key))
 	isErr(t, err, store.ErrNotFound, "migrated share after DeleteShare")
 }
+
+// RunSessionParamsMigration checks that the parameters of sessions stored before version 5 (a
+// database migrated up to 4 by legacy) are indexed when the backend opens it: QuerySessions matches
+// and sorts on them.
+func RunSessionParamsMigration(t *testing.T, legacy Legacy) {
+	c := ctx(t)
+	db, open := legacy(t)
+	for _, q := range []string{
+		`INSERT INTO users (id, login, email, name, password_hash, provider, created_at, updated_at) VALUES (1, 'ada', NULL, '', '', 'local', 0, 0)`,
+		`INSERT INTO sessions (id, user_id, login, state, params, started_at) VALUES ('s1', 1, 'ada', 'running', '{"project":"p1","rank":"10"}', 1)`,
+		`INSERT INTO sessions (id, user_id, login, state, params, started_at) VALUES ('s2', 1, 'ada', 'running', '{"project":"p2","rank":"9"}', 2)`,
+		`INSERT INTO sessions (id, user_id, login, state, params, started_at) VALUES ('s3', 1, 'ada', 'running', '{}', 3)`,
+	} {
+		if _, err := db.ExecContext(c, q); err != nil {
+			t.Fatalf("legacy row: %s: %v", q, err)
+		}
+	}
+	s := open()
+	got, err := s.QuerySessions(c, store.SessionQuery{Limit: -1,
+		Match:  []store.SessionMatch{{Field: store.SessionField{Param: "project"}, Values: []string{"p1", "p2"}}},
+		SortBy: &store.SessionField{Param: "rank"}})
+	must(t, err)
+	if len(got) != 2 || got[0].ID != "s2" || got[1].ID != "s1" {
+		t.Fatalf("sessions of project p1 or p2 by rank after Open: %+v", got)
+	}
+	// A second Open finds nothing to do: the rows are not doubled.
+	open()
+	var n int
+	if err := db.QueryRowContext(c, `SELECT count(*) FROM session_params`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("session_params rows: %d (%v), want 4", n, err)
+	}
+}
