@@ -2,16 +2,19 @@
 // served at /demo/ of deskhub's origin) in headless Chromium against a real deskhub and a real LXD
 // daemon, through every flow the panel has: log in with a password and with a passkey (Chromium's
 // virtual authenticator), show the user, add a server by trust password and by trust token, see the
-// server's details (pools, profiles, certificates, images), create an instance and start, freeze,
-// stop and delete it (following the operations on the panel's event stream), manage API tokens,
+// server's details (pools, profiles, certificates, images), create an instance and stop, start,
+// restart and force-stop it (the actions its instance page offers), following the operations on the
+// panel's event stream, manage API tokens,
 // SSH keys and security keys, change the e-mail address and the password, register and recover an
 // account with the mailed code, and log out.
 //
 //   node test/browser/uivmm.mjs <config JSON file>
 //
 // The config names: base (the origin serving /demo/ and /api/v1/), outbox (deskhub's mail outbox
-// directory), artifacts (where screenshots go), login/password/email of an existing account, lxd
-// {host, port, password, token, image}, instance (a name for the instance to create).
+// directory), artifacts (where screenshots go), login/password of an existing account, sshKey (an
+// authorized_keys line), lxd {host, port, password (trust password), token (trust token), tokenHost
+// (the name the token's server is added under), imageServer (deskhub's), image (text of the image's
+// entry)}, instance (a name for the instance to create).
 //
 // Each flow runs on its own; a failed flow is recorded (with a screenshot) and the next one still
 // runs. Prints one JSON object on stdout: {flows: [{name, ok, error, ms}], calls: [...], events: [...]}.
@@ -21,7 +24,7 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-const result = { flows: [], calls: [], events: [], pageErrors: [] };
+const result = { flows: [], calls: [], events: [], followed: [], pageErrors: [] };
 const started = Date.now();
 const log = (s) => console.error(`uivmm.mjs: ${Date.now() - started} ms: ${s}`);
 
@@ -181,9 +184,56 @@ try {
       const text = await pageText();
       if (tab === "Profiles" && !/default/.test(text)) throw new Error("no default profile shown");
       if (tab === "Certificates" && !/[0-9a-f]{64}/.test(text)) throw new Error("no certificate fingerprint shown");
-      if (tab === "Images" && !(cfg.lxd.imageFingerprint && text.includes(cfg.lxd.imageFingerprint.slice(0, 12))) && !/List is empty/.test(text)) throw new Error("images tab shows neither images nor an empty list");
+      if (tab === "Images" && !/List is empty/.test(text) && !(await page.locator(".ant-tabs-tabpane-active .ant-table-row").count())) throw new Error("images tab shows neither images nor an empty list");
     });
   }
+
+  // instance/add.vue: name, deskhub's image server, the image, the default profile; the panel learns
+  // the outcome from the event stream (task_instance.add_<request_id>) and lists the instance.
+  await flow("create an instance from deskhub's image server (followed on the event stream)", async () => {
+    await go(`/server/${serverId}/add`);
+    await page.fill("#form_item_instance_name", cfg.instance);
+    await page.click("#form_item_image_server_host", { force: true });
+    await call("image.list", () => page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option", { hasText: cfg.lxd.imageServer }).first().click());
+    await page.click("#form_item_instance_image", { force: true });
+    await page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option", { hasText: cfg.lxd.image }).first().click();
+    await page.click('.ant-tabs-tab:has-text("Profiles & limits")');
+    await page.click('.ant-checkbox-wrapper:has-text("default")');
+    const r = await call("instance.add", () => page.locator('form button:has-text("Add")').click());
+    const requestID = r.request.request_id;
+    if (!requestID) throw new Error("the panel sent no request_id");
+    await page.waitForFunction((id) => window.__events.some((d) => { try { const e = JSON.parse(d); return e.type === "instance.add" && e.request_id === id; } catch { return false; } }), requestID, { timeout: 180_000 });
+    const ev = JSON.parse((await page.evaluate(() => window.__events)).map((d) => JSON.parse(d)).find((e) => e.type === "instance.add" && e.request_id === requestID).body);
+    if (ev.errors) throw new Error(`instance.add failed on the event stream: ${JSON.stringify(ev.errors).slice(0, 300)}`);
+    result.followed.push("instance.add");
+    await page.waitForFunction((n) => document.body.innerText.includes(n), cfg.instance, { timeout: 30_000 });
+  });
+
+  // instance/get.vue: the power menu (stop, start, restart, and their forced forms); the status shown
+  // changes when the operation's outcome arrives on the event stream.
+  const instanceAction = async (label, key, want) => {
+    await go(`/server/${serverId}/${cfg.instance}`);
+    await visible("Status");
+    await page.locator(".anticon-poweroff").first().click();
+    const item = page.locator(".ant-dropdown:not(.ant-dropdown-hidden) .ant-dropdown-menu-item", { hasText: new RegExp(`^${label}$`, "i") }).first();
+    const r = await call("instance.action", () => item.click());
+    if (r.request.instance_status !== key) throw new Error(`the panel sent instance_status ${r.request.instance_status}, want ${key}`);
+    const requestID = r.request.request_id;
+    await page.waitForFunction((id) => window.__events.some((d) => { try { const e = JSON.parse(d); return e.type === "instance.action" && e.request_id === id; } catch { return false; } }), requestID, { timeout: 120_000 });
+    result.followed.push(`instance.action ${key}`);
+    await page.waitForFunction((w) => [...document.querySelectorAll("tr")].some((tr) => /Status/.test(tr.innerText) && tr.innerText.includes(w)), want, { timeout: 30_000 });
+  };
+  await flow("stop the instance", () => instanceAction("Stop", "stop", "stopped"));
+  await flow("start the instance", () => instanceAction("Start", "start", "running"));
+  await flow("restart the instance", () => instanceAction("Restart", "restart", "running"));
+  await flow("force-stop the instance", async () => {
+    await go(`/server/${serverId}/${cfg.instance}`);
+    await page.locator(".anticon-poweroff").first().click();
+    const r = await call("instance.action", () => page.locator(".ant-dropdown:not(.ant-dropdown-hidden) .ant-dropdown-menu-item", { hasText: /^Force$/i }).first().click());
+    if (r.request.instance_status !== "stop-force") throw new Error(`the panel sent ${r.request.instance_status}`);
+    await page.waitForFunction((id) => window.__events.some((d) => { try { const e = JSON.parse(d); return e.type === "instance.action" && e.request_id === id; } catch { return false; } }), r.request.request_id, { timeout: 120_000 });
+    await page.waitForFunction(() => [...document.querySelectorAll("tr")].some((tr) => /Status/.test(tr.innerText) && tr.innerText.includes("stopped")), null, { timeout: 30_000 });
+  });
 
   await flow("API tokens: create, list, revoke", async () => {
     await go("/settings/api-tokens");

@@ -13,6 +13,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -27,8 +29,12 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/deskhub/deskhub/internal/config"
+	"github.com/lxc/incus/v6/shared/api"
+
+	"github.com/deskhub/deskhub/api/vmm"
+	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/infra/lxdtest"
+	"github.com/deskhub/deskhub/internal/servetest"
 )
 
 type uivmmRun struct {
@@ -63,9 +69,9 @@ func TestUIVMMPanel(t *testing.T) {
 		cache = os.TempDir()
 	}
 	cache = filepath.Join(cache, "deskhub-uivmm")
-	out := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	build := exec.CommandContext(ctx, "node", "panel/build.mjs", demo, out, cache)
 	build.Stdout, build.Stderr = &stdout, &stderr
@@ -89,13 +95,86 @@ func TestUIVMMPanel(t *testing.T) {
 		t.Fatal(err)
 	}
 	origin := "http://localhost:" + strings.TrimPrefix(front.Addr().String(), "127.0.0.1:")
+	// A real `deskhub serve` (the panel's account an administrator: it publishes the image the panel
+	// launches), with HTTPS so that LXD can pull from deskhub's image server.
 	const login, password = "operator", "operator password long enough"
-	var dataDir, listen string
-	startDeskhub(t, login, password, func(c *config.Config) {
-		c.PublicURL = origin
-		c.Infra.CertName = env.CertPrefix + "-uivmm"
-		dataDir, listen = c.DataDir, c.Listen
+	data, err := servetest.NewDataDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(data) })
+	if err := servetest.AddUser(data, login, password, true); err != nil {
+		t.Fatal(err)
+	}
+	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsAddr := tlsLn.Addr().String()
+	tlsLn.Close()
+	srv, err := servetest.Start(data, servetest.Options{Flags: []string{"--public-url", origin, "--tls-listen", tlsAddr,
+		"--lxd-cert-name", env.CertPrefix + "-uivmm", "--op-timeout", "5m", "--log-format", "text"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Stop()
+		if t.Failed() {
+			t.Logf("deskhub serve log:\n%s", srv.Logs())
+		}
 	})
+	dataDir, listen := data, srv.Addr
+
+	// The image the panel launches, on deskhub's own image server (the panel lists its catalog).
+	admin, err := client.New(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.UserLogin(ctx, login, password); err != nil {
+		t.Fatal(err)
+	}
+	img, err := lxdtest.UnifiedImage(map[string]string{"etc/deskhub-test": "launched by ui-vmm's panel\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	product, err := admin.SimplestreamAdd(ctx, vmm.SimplestreamAddRequest{ProductOS: "busybox", ProductRelease: "panel",
+		ProductArch: lxdtest.DebianArch(), ProductVariant: "default", ProductAliases: env.Project + "/panel"})
+	if err != nil {
+		t.Fatalf("simplestream.add: %v", err)
+	}
+	sum := sha256.Sum256(img)
+	if _, err := admin.SimplestreamUploadFile(ctx, vmm.SimplestreamUploadPayload{ProductID: product.Data.Attributes.ProductID,
+		ProductVersionSerial: "20260101_0000", FileSHA256: hex.EncodeToString(sum[:])}, "lxd_combined.tar.gz", bytes.NewReader(img), int64(len(img))); err != nil {
+		t.Fatalf("simplestream.upload: %v", err)
+	}
+	// The panel's server.add names no project: its instances land in LXD's default project, which the
+	// run's cleanup does not purge; this one does, and checks that the instance got no network device.
+	instance := env.Project + "-c1"
+	lxd := env.Client(t).UseProject("default")
+	if p, _, err := lxd.GetProfile("default"); err != nil {
+		t.Fatal(err)
+	} else {
+		for name, d := range p.Devices {
+			if d["type"] == "nic" {
+				t.Fatalf("LXD's default profile has the network device %s: the panel's instance would get it (tests give instances no network)", name)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		if op, err := lxd.UpdateInstanceState(instance, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}, ""); err == nil {
+			_ = op.Wait()
+		}
+		if op, err := lxd.DeleteInstance(instance); err == nil {
+			_ = op.Wait()
+		}
+		if _, _, err := lxd.GetInstance(instance); err == nil {
+			t.Errorf("instance %s is left in LXD's default project", instance)
+		}
+		if op, err := lxd.DeleteImage(hex.EncodeToString(sum[:])); err == nil { // LXD's cached copy
+			_ = op.Wait()
+		}
+	})
+
 	target, _ := url.Parse("http://" + listen)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.FlushInterval = -1 // the event stream
@@ -119,8 +198,10 @@ func TestUIVMMPanel(t *testing.T) {
 	cfg, _ := json.Marshal(map[string]any{
 		"base": origin, "outbox": filepath.Join(dataDir, "outbox"), "artifacts": t.ArtifactDir(),
 		"login": login, "password": password,
-		"lxd":    map[string]any{"host": env.Host, "port": env.Port, "password": env.Password, "token": env.TrustToken(t), "tokenHost": "localhost"},
-		"sshKey": strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " panel@test",
+		"lxd": map[string]any{"host": env.Host, "port": env.Port, "password": env.Password, "token": env.TrustToken(t), "tokenHost": "localhost",
+			"imageServer": "https://" + tlsAddr + "/simplestreams", "image": "busybox panel"},
+		"instance": instance,
+		"sshKey":   strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " panel@test",
 	})
 	cfgFile := filepath.Join(t.TempDir(), "uivmm.json")
 	if err := os.WriteFile(cfgFile, cfg, 0o600); err != nil {
@@ -148,6 +229,19 @@ func TestUIVMMPanel(t *testing.T) {
 	for _, c := range run.Calls {
 		if c.Status >= 500 {
 			t.Errorf("the panel's %s got a %d", c.Endpoint, c.Status)
+		}
+	}
+	// What LXD holds after the panel's instance flows: the instance, from deskhub's image, stopped last.
+	if inst, _, err := lxd.GetInstance(instance); err != nil {
+		t.Errorf("the panel's instance %s is not in LXD: %v", instance, err)
+	} else {
+		if inst.Config["volatile.base_image"] != hex.EncodeToString(sum[:]) {
+			t.Errorf("the panel's instance runs image %q, not the published one", inst.Config["volatile.base_image"])
+		}
+		for name, d := range inst.ExpandedDevices {
+			if d["type"] == "nic" {
+				t.Errorf("the panel's instance has the network device %s", name)
+			}
 		}
 	}
 	if failed > 0 || t.Failed() {
