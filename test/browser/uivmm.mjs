@@ -209,6 +209,14 @@ try {
     await page.waitForFunction((n) => document.body.innerText.includes(n), cfg.instance, { timeout: 30_000 });
   });
 
+  // server/get.vue: each pool's row is expanded into its volumes (server.get's included volumes, by
+  // pool_name), among them the new instance's.
+  await flow("pool volumes (the instance's among them)", async () => {
+    await go(`/server/${serverId}`);
+    await visible("Pool name");
+    await page.waitForFunction((n) => [...document.querySelectorAll("tr.ant-table-expanded-row")].some((tr) => tr.innerText.includes(n)), cfg.instance);
+  });
+
   // instance/get.vue: the power menu (stop, start, restart, and their forced forms); the status shown
   // changes when the operation's outcome arrives on the event stream.
   const instanceAction = async (label, key, want) => {
