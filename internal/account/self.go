@@ -79,6 +79,7 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (strin
 			return "", fault.Invalidf("", "%s", err)
 		}
 	}
+	confirmed := false
 	err := s.st.InTx(ctx, func(tx store.Store) error {
 		code, err := s.auth.ConsumeCode(ctx, tx, auth.CodeRegister, r.Code)
 		if err != nil {
@@ -86,6 +87,21 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (strin
 		}
 		var data pendingRegistration
 		_ = json.Unmarshal([]byte(code.Data), &data)
+		if data.Passkey {
+			// The account was made with a passkey (see mailPasskeyRegistrationCode): the code
+			// confirms its address.
+			if !codeOnly {
+				return fault.Invalidf("user_code", "this code confirms an account made with a passkey: send it alone")
+			}
+			if u, err = tx.GetUser(ctx, code.UserID); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return fault.Invalidf("user_code", "the account this code confirms is gone")
+				}
+				return err
+			}
+			confirmed = true
+			return nil
+		}
 		if codeOnly {
 			if data.Hash == "" {
 				return fault.Invalidf("user_code", "this code needs the registration's login, address and password with it")
@@ -105,6 +121,10 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (strin
 	if err != nil {
 		return "", err
 	}
+	if confirmed {
+		s.Audit(ctx, c.as(u), "user.register", u.Login, map[string]any{"method": "webauthn", "address_confirmed": true})
+		return StatusRegistered, nil
+	}
 	s.Audit(ctx, c.as(u), "user.register", u.Login, nil)
 	return StatusRegistered, nil
 }
@@ -114,6 +134,8 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (strin
 type pendingRegistration struct {
 	Login string `json:"login"`
 	Hash  string `json:"hash,omitempty"`
+	// Passkey: the account exists already, made with a passkey; the code confirms its address.
+	Passkey bool `json:"passkey,omitempty"`
 }
 
 // checkAccountFree refuses a login or address ("" skips it) that an account has already.

@@ -405,6 +405,7 @@ func (s *Service) finishRegistration(ctx context.Context, c Caller, wa *webauthn
 	}
 	if r.Register {
 		s.Audit(ctx, c.as(u), "user.register", u.Login, map[string]any{"method": "webauthn"})
+		s.mailPasskeyRegistrationCode(ctx, u)
 	}
 	s.Audit(ctx, c.as(u), "user.credentialMake", CredentialID(row.CredentialID), nil)
 	return CredentialStep{Credential: row, User: u, Registered: r.Register}, nil
@@ -572,4 +573,17 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Caller, login string
 	s.auth.Throttle().Succeed(login, c.Remote)
 	s.Audit(ctx, c.as(u), "user.login", out.Token.Name, map[string]any{"method": "webauthn", "credential": CredentialID(row.CredentialID)})
 	return out, nil
+}
+
+// mailPasskeyRegistrationCode mails a registration code to the address of an account just made with a
+// passkey. The account works at once; ui-vmm's panel then asks for the code mailed to the address
+// and sends it alone to user.register, which takes it as the address's confirmation (see Register).
+// A mail that cannot go out is logged, not an error: the account exists already.
+func (s *Service) mailPasskeyRegistrationCode(ctx context.Context, u store.User) {
+	data, _ := json.Marshal(pendingRegistration{Login: u.Login, Passkey: true})
+	err := s.auth.IssueCode(ctx, auth.CodeRegister, u.ID, u.Email, string(data), "Your deskhub registration code",
+		"The deskhub account \""+u.Login+"\" was created with a passkey and this address. The code confirms the address.")
+	if err != nil {
+		s.log.Warn("mailing the registration code of a passkey account", "login", u.Login, "error", err)
+	}
 }

@@ -456,6 +456,69 @@ func TestPanelPasskeys(t *testing.T) {
 	}
 }
 
+// TestPanelPasskeyRegistration replays auth/register.vue's passkey registration: user.credentialMake
+// with user_register (options, then the credential flat) makes the account at once; the panel then
+// says "confirm your mailbox with the verification code sent to it" and sends that code alone to
+// user.register. deskhub mails a registration code to the new account's address, takes it alone as
+// the address's confirmation (once), and refuses it beside a login, address and password.
+func TestPanelPasskeyRegistration(t *testing.T) {
+	h := newHarness(t)
+	p := newPanel(t, h)
+	a := newSoftAuthenticator(t, h.s.cfg.BaseURL())
+	const reg = `"user_login":"lena","user_email":"lena@example.org","user_register":true`
+	opts := p.send("user.credentialMake", `{`+reg+`,"authenticator_attachment":"cross-platform"}`)
+	pk, ok := opts["publicKey"].(map[string]any)
+	if !ok {
+		t.Fatalf("user.credentialMake: no publicKey: %v", opts)
+	}
+	var o waOptions
+	o.PublicKey.Challenge = b64u.EncodeToString(stdB64(t, "challenge", pk["challenge"]))
+	o.PublicKey.User.ID = b64u.EncodeToString(stdB64(t, "user.id", pk["user"].(map[string]any)["id"]))
+	o.PublicKey.RP.ID = pk["rp"].(map[string]any)["id"].(string)
+	var cred waCredential
+	must(t, json.Unmarshal(a.create(o), &cred))
+	body, _ := json.Marshal(map[string]any{"user_login": "lena", "user_email": "lena@example.org", "user_register": true,
+		"id": cred.ID, "rawId": cred.RawID, "type": cred.Type,
+		"response": map[string]string{"attestationObject": cred.Response.AttestationObject, "clientDataJSON": cred.Response.ClientDataJSON}})
+	p.send("user.credentialMake", string(body))
+
+	code := h.mail.Code(t, "lena@example.org")
+	// The code beside a registration's members is not a registration code of those members.
+	if st, _, raw := p.try("user.register", `{"user_login":"lena2","user_email":"lena2@example.org","user_password":"long enough password","user_passwordRepeat":"long enough password","user_code":"`+code+`"}`); st != 400 || !strings.Contains(raw, "send it alone") {
+		t.Fatalf("user.register with the passkey code and members: %d %s", st, raw)
+	}
+	done := p.send("user.register", `{"user_code":"`+code+`"}`)
+	if len(done) != 0 {
+		t.Fatalf("user.register {user_code}: parsed %v, want the empty acknowledgement", done)
+	}
+	if st, _, raw := p.try("user.register", `{"user_code":"`+code+`"}`); st != 400 {
+		t.Fatalf("user.register with a used code: %d %s", st, raw)
+	}
+	// Still one account, which logs in with its passkey.
+	users, err := h.s.store.ListUsers(context.Background())
+	must(t, err)
+	n := 0
+	for _, u := range users {
+		if u.Login == "lena" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d accounts lena after the confirmation", n)
+	}
+	ao := p.send("user.assertionGet", `{"user_login":"lena"}`)
+	apk := ao["publicKey"].(map[string]any)
+	var o2 waOptions
+	o2.PublicKey.Challenge = b64u.EncodeToString(stdB64(t, "challenge", apk["challenge"]))
+	o2.PublicKey.RPID, _ = apk["rpId"].(string)
+	var as waCredential
+	must(t, json.Unmarshal(a.get(o2, false), &as))
+	body, _ = json.Marshal(map[string]any{"user_login": "lena", "id": as.ID, "rawId": as.RawID, "type": as.Type,
+		"response": map[string]string{"authenticatorData": as.Response.AuthenticatorData, "clientDataJSON": as.Response.ClientDataJSON,
+			"signature": as.Response.Signature, "userHandle": as.Response.UserHandle}})
+	need(t, "user.assertionVerify", p.send("user.assertionVerify", string(body)), "token:string")
+}
+
 // sseEvent is one server-sent event.
 type sseEvent struct {
 	name, data string
