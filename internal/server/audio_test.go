@@ -111,12 +111,22 @@ func TestAudioWebSocket(t *testing.T) {
 		t.Fatalf("share key in the query: header %q %v", b, err)
 	}
 	guestLive := watch(func() error { _, err := guest.Next(context.Background()); return err })
-	queryLive := watchWS(ws)
+	qerr := make(chan error, 1)
+	queryLive := watch(func() error {
+		_, _, err := ws.Read(context.Background())
+		if err != nil {
+			qerr <- err
+		}
+		return err
+	})
 	start := time.Now()
 	_, err = owner.DeleteShare(ctx, r.id, shareID)
 	must(t, err)
 	guestLive.endedWithin(t, "audio through a deleted viewer key", start)
 	queryLive.endedWithin(t, "audio through a deleted viewer key (query)", start)
+	if code := websocket.CloseStatus(<-qerr); code != 4003 {
+		t.Errorf("audio through a deleted key closed with %d, want 4003 (revoked)", code)
+	}
 	controlLive.stillOpen(t, "the owner's audio")
 
 	// Logout ends the stream opened with that token.

@@ -8,6 +8,7 @@ import (
 	"path"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -20,6 +21,9 @@ import (
 
 // audioPath is where the broker serves each session's sound (a websocket beside the display).
 const audioPath = "/ws/audio/{session_id}"
+
+// audioRevoked closes an audio websocket whose credentials were revoked (as the display relay does).
+const audioRevoked websocket.StatusCode = 4003
 
 // audioRoute is the desktop's sound: the agent's GET /audio websocket (spawner.AudioPath), relayed.
 func (s *Server) audioRoute() httpapi.Route {
@@ -66,7 +70,8 @@ func (s *Server) audioWS(c *httpapi.Call) error {
 	}
 	ctx, cancel := context.WithCancel(c.R.Context())
 	defer cancel()
-	defer s.revoke.Watch(deps, cancel)()
+	var revoked atomic.Bool
+	defer s.revoke.Watch(deps, func() { revoked.Store(true); cancel() })()
 	up, resp, err := websocket.Dial(ctx, "ws://agent"+spawner.AudioPath, &websocket.DialOptions{HTTPClient: &http.Client{
 		Transport: &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return dialer.DialAgent(ctx, id)
@@ -91,9 +96,9 @@ func (s *Server) audioWS(c *httpapi.Call) error {
 	for {
 		typ, b, err := up.Read(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				down.Close(websocket.StatusPolicyViolation, "the credentials of this connection were revoked, or it ended")
-			} else {
+			if revoked.Load() {
+				down.Close(audioRevoked, "a credential this connection came through was revoked")
+			} else if ctx.Err() == nil {
 				down.Close(websocket.StatusGoingAway, "the desktop's sound ended")
 			}
 			return nil
