@@ -89,9 +89,11 @@ func (s *Server) audioWS(c *httpapi.Call) error {
 		return nil // the handshake answered
 	}
 	defer down.CloseNow()
+	// down's own operations take contexts of their own: a cancelled one would tear the connection down
+	// before the close message (4003 on revocation) could be sent. ctx ends the agent's side.
 	go func() { // the listener sends nothing; reading notices it leaving
 		defer cancel()
-		_, _, _ = down.Read(ctx)
+		_, _, _ = down.Read(context.WithoutCancel(ctx))
 	}()
 	for {
 		typ, b, err := up.Read(ctx)
@@ -103,7 +105,7 @@ func (s *Server) audioWS(c *httpapi.Call) error {
 			}
 			return nil
 		}
-		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		err = down.Write(wctx, typ, b)
 		wcancel()
 		if err != nil {
