@@ -41,8 +41,15 @@ func TestAudioStream(t *testing.T) {
 		hdr.Channels != spawner.AudioChannels || hdr.FrameMs != spawner.AudioFrameMs || !hdr.SkipsSilence {
 		t.Fatalf("header %s: %v", b, err)
 	}
-	if n, err := a.audio.p.Recorders(ctx); err != nil || n != 1 {
-		t.Fatalf("recorders while listening: %d %v", n, err)
+	// The recorder connects to PulseAudio shortly after the header went out.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n, err := a.audio.p.Recorders(ctx)
+		if err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recorders while listening: %d %v", n, err)
+		}
 	}
 	// Silence is not sent: nothing comes before the tone.
 	quiet, qcancel := context.WithTimeout(ctx, 500*time.Millisecond)
