@@ -20,7 +20,26 @@ bash scripts/browser-deps.sh
 work=$(mktemp -d)
 chmod 755 "$work" # the desktops' users run the agent from here
 pid=""
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+cleanup() { # desktops outlive deskhub: end those a failed run left, then stop the server
+	if [ -n "$pid" ]; then
+		python3 - "$port" "$login" "$pass" <<'PY' || true
+import json, sys, urllib.request
+base, login, password = "http://127.0.0.1:" + sys.argv[1], sys.argv[2], sys.argv[3]
+def v3(call, body, tok=""):
+    req = urllib.request.Request(base + "/v3/api/" + call, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    if tok:
+        req.add_header("Authorization", "Bearer " + tok)
+    return json.load(urllib.request.urlopen(req, timeout=10)).get("result")
+tok = v3("user/login", {"username": login, "password": password})["token"]
+for s in v3("session/list", {}, tok) or []:
+    v3("session/terminate", {"id": s["id"]}, tok)
+PY
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
 go build -o "$work/deskhub" ./cmd/deskhub
 test/browser/node_modules/.bin/esbuild web/app/src/audio.ts --bundle --format=iife --global-name=DeskhubAudio \
 	--target=es2020 --outfile="$work/audio.js" --log-level=warning
