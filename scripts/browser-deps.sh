@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # browser-deps.sh installs what the headless browser tests (test/browser) need, if it is missing:
 #   - Debian's chromium (/usr/bin/chromium), through apt-get;
-#   - playwright-core (pinned), through npm, into test/browser/node_modules (not saved to a package.json).
+#   - playwright-core and esbuild (pinned), through npm, into test/browser/node_modules (not saved to a
+#     package.json; esbuild transpiles web/app's TypeScript modules that a test loads on their own).
 # It is idempotent: a second run installs nothing. Everything it says goes to stderr; stdout stays empty.
 set -euo pipefail
 
 PLAYWRIGHT_CORE_VERSION=1.65.1
+ESBUILD_VERSION=0.28.2 # web/app/package.json's
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 exec 3>&1 1>&2 # nothing on stdout: tools' chatter goes to stderr
@@ -36,13 +38,15 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	$sudo apt-get install -y -q --no-install-recommends nodejs npm
 fi
 
-pkg="$root/test/browser/node_modules/playwright-core/package.json"
-have=""
-if [ -f "$pkg" ]; then
-	have=$(node -p "require(process.argv[1]).version" "$pkg" 2>/dev/null || true)
-fi
-if [ "$have" != "$PLAYWRIGHT_CORE_VERSION" ]; then
-	echo "browser-deps: installing playwright-core@$PLAYWRIGHT_CORE_VERSION with npm"
+version() {
+	local pkg="$root/test/browser/node_modules/$1/package.json"
+	if [ -f "$pkg" ]; then
+		node -p "require(process.argv[1]).version" "$pkg" 2>/dev/null || true
+	fi
+}
+# One npm command for both: without a package.json, a later install would prune the other.
+if [ "$(version playwright-core)" != "$PLAYWRIGHT_CORE_VERSION" ] || [ "$(version esbuild)" != "$ESBUILD_VERSION" ]; then
+	echo "browser-deps: installing playwright-core@$PLAYWRIGHT_CORE_VERSION and esbuild@$ESBUILD_VERSION with npm"
 	npm install --no-save --no-audit --no-fund --loglevel=error \
-		--prefix "$root/test/browser" "playwright-core@$PLAYWRIGHT_CORE_VERSION"
+		--prefix "$root/test/browser" "playwright-core@$PLAYWRIGHT_CORE_VERSION" "esbuild@$ESBUILD_VERSION"
 fi

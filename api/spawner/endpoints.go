@@ -119,3 +119,30 @@ type Event struct {
 	Type string `json:"type"`
 	Data any    `json:"data"`
 }
+
+// AudioPath is deskhub's addition for the desktop's sound: GET upgrades to a websocket whose first
+// message is an AudioHeader (text, JSON) and whose next messages are binary frames of raw PCM in that
+// format, captured from the monitor of the desktop's default PulseAudio sink while the websocket is open.
+// Frames of pure silence are not sent: an idle desktop costs nothing.
+const AudioPath = "/audio"
+
+// Audio stream format (see AudioPath): signed 16-bit little-endian samples, interleaved channels.
+const (
+	AudioFormat   = "s16le"
+	AudioRate     = 24000 // samples per second per channel
+	AudioChannels = 2
+	AudioFrameMs  = 20 // one binary message: AudioRate*AudioFrameMs/1000 samples per channel
+)
+
+// AudioHeader is the first message of the audio websocket: the format of the binary frames that follow.
+type AudioHeader struct {
+	Format   string `json:"format"`   // "s16le"
+	Rate     int    `json:"rate"`     // samples per second per channel
+	Channels int    `json:"channels"` // interleaved
+	FrameMs  int    `json:"frameMs"`  // duration of one binary message
+	// SkipsSilence says frames of pure silence are left out: a gap is silence, not loss.
+	SkipsSilence bool `json:"skipsSilence"`
+}
+
+// AudioFrameBytes is the size of one binary message of the audio websocket.
+func AudioFrameBytes() int { return AudioRate * AudioFrameMs / 1000 * AudioChannels * 2 }

@@ -95,6 +95,7 @@ func New(o Options) (*Agent, error) {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, append(routes(a.handlers()), a.abcRoutes()...))
 	a.mux.HandleFunc("GET "+spawner.EventsPath, a.serveEvents)
+	a.mux.HandleFunc("GET "+spawner.AudioPath, a.serveAudio)
 	// The OpenAPI document is built on its first request, not here: building it allocates a few MiB that
 	// an idle agent (one per desktop) would otherwise keep as heap it never returns.
 	routes := a.mux.Routes()

@@ -31,6 +31,7 @@ func (s *Server) agentRoutes() []httpapi.Route {
 		return op
 	})
 	// deskhub's addition: the agent's live events (window.list, …) as a websocket of JSON messages.
+	routes = append(routes, s.audioRoute())
 	return append(routes, httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet},
 		Path: agentPrefix + spawner.EventsPath, Access: httpapi.User, Tag: "windows",
 		Summary: "Live events of the desktop (websocket): window.list, display.setBackgroundBorderColor, …",

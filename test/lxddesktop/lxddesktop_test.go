@@ -291,6 +291,7 @@ func TestLXDDesktop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("agent /getwindowslist: %v", err)
 	}
+	hearTone(t, agent)
 	if w, h := shotSize(t, d.admin, id); w != 800 || h != 600 {
 		t.Errorf("screenshot %dx%d", w, h)
 	}
@@ -392,6 +393,43 @@ func TestLXDDesktop(t *testing.T) {
 	if _, _, err := d.env.Client(t).GetInstance(name); err == nil {
 		t.Error("the instance is still there after session/terminate")
 	}
+}
+
+// hearTone listens to the desktop's sound through the broker (/ws/audio/{id}: the agent records the
+// instance's own PulseAudio) while the agent plays its 0.5 s 440 Hz sample: about 25 frames of 20 ms
+// come, loud.
+func hearTone(t *testing.T, agent *client.Agent) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	au, err := agent.Audio(ctx)
+	if err != nil {
+		t.Fatalf("audio websocket: %v", err)
+	}
+	defer au.Close()
+	played := make(chan error, 1)
+	go func() { _, err := agent.PlayAudioSample(ctx); played <- err }()
+	frames, peak := 0, 0
+	for frames < 60 {
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		b, err := au.Next(rctx)
+		rcancel()
+		if err != nil {
+			break // silence: the tone is over
+		}
+		frames++
+		for i := 0; i+1 < len(b); i += 2 {
+			v := int(int16(binary.LittleEndian.Uint16(b[i:])))
+			peak = max(peak, v, -v)
+		}
+	}
+	if err := <-played; err != nil {
+		t.Fatalf("playAudioSample: %v", err)
+	}
+	if frames < 22 || frames > 28 || peak < 5000 {
+		t.Errorf("the desktop's tone through /ws/audio: %d frames (want 22..28), peak %d", frames, peak)
+	}
+	t.Logf("audio: %d frames, peak %d", frames, peak)
 }
 
 func isStatus(err error, status int) bool {
@@ -513,6 +551,7 @@ func TestLXDExecBridge(t *testing.T) {
 	if _, err := d.admin.Agent(conn.ID).Version(ctx); err != nil {
 		t.Errorf("agent: %v", err)
 	}
+	hearTone(t, d.admin.Agent(conn.ID))
 	if w, h := shotSize(t, d.admin, conn.ID); w != 800 || h != 600 {
 		t.Errorf("screenshot %dx%d", w, h)
 	}
