@@ -22,6 +22,11 @@ type Xvnc struct {
 	Auth          string // -auth: the Xauthority file holding the display's cookie
 	FrameRate     int    // default 30
 	Name          string // -desktop (default "deskhub")
+	// GLX keeps Xvnc's GLX extension. Off by default: with it, Xvnc loads Mesa's software renderer
+	// (libLLVM, ~45 MiB of library and ~10 MiB of its private relocations per X server) and starts
+	// 100–150 ms later; X clients do without GLX (xterm, openbox, GTK and Qt programs draw through
+	// Xrender), and programs that need OpenGL cannot get it.
+	GLX bool
 }
 
 // Args answers the command line (argv[0] included) for the Xvnc binary at path.
@@ -40,6 +45,9 @@ func (x Xvnc) Args(path string) []string {
 		"-SecurityTypes", "None", "-nolisten", "tcp"}
 	if x.Auth != "" {
 		argv = append(argv, "-auth", x.Auth)
+	}
+	if !x.GLX {
+		argv = append(argv, "-extension", "GLX")
 	}
 	return append(argv, "-FrameRate", strconv.Itoa(rate), "-AlwaysShared", "-noreset", "-desktop", name)
 }
@@ -162,8 +170,15 @@ var (
 // WaitX waits until the X server with pid serves display n: it accepts a connection with cookie, and
 // the display's lock holds pid. It answers ErrServerExited when exited closes first, ErrDisplayBusy when
 // the lock belongs to another live process, and the last connection error when ctx ends.
+//
+// Until the server has made its socket, a try fails at once (no such file, or refused) and costs a few
+// microseconds, so tries start 5 ms apart and grow to 50 ms: an X server that comes up in ~40 ms is
+// seen within a few ms of it. Once the socket exists, the connection setup itself waits for the server
+// to serve its clients. (Xvnc's -displayfd would announce readiness, but an X server given it takes no
+// lock file, which display reservation and WaitX's own check rely on.)
 func WaitX(ctx context.Context, n int, cookie []byte, pid int, exited <-chan struct{}) error {
 	var last error = errNoDisplay
+	pause := 5 * time.Millisecond
 	for {
 		select {
 		case <-exited:
@@ -191,7 +206,8 @@ func WaitX(ctx context.Context, n int, cookie []byte, pid int, exited <-chan str
 			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
 		case <-exited:
 			return ErrServerExited
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(pause):
 		}
+		pause = min(pause*3/2, 50*time.Millisecond)
 	}
 }

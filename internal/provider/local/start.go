@@ -134,6 +134,8 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 	}()
 
+	t0 := time.Now()
+	var xUp, wmUp time.Duration // start phases, logged
 	const attempts = 8
 	for try := 0; ; try++ {
 		n, err := p.reserveDisplay(s.ID)
@@ -143,7 +145,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		dt.rt.Display = n
 		env := acc.Env(n, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
 		argv := xdesk.Xvnc{Display: n, Width: s.Width, Height: s.Height, Depth: s.Depth,
-			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate}.Args(xvnc)
+			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate, GLX: p.o.GLX}.Args(xvnc)
 		off := fileSize(dt.logPath())
 		ref, done, _, serr := spawn(xvnc, argv, env, acc, logf)
 		if serr != nil {
@@ -152,6 +154,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		dt.rt.Server, dt.serverDone = ref, done
 		werr := p.waitX(ctx, dt)
 		if werr == nil {
+			xUp = time.Since(t0)
 			break
 		}
 		p.kill(dt)
@@ -182,6 +185,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 			return nil, fmt.Errorf("local: window manager %s: %v; log: %s", wmArgv[0], werr,
 				lastLines(logSince(dt.logPath(), off), 10))
 		}
+		wmUp = time.Since(t0)
 	}
 	ref, done, status, cerr := spawn(cmdPath, s.Command, env, acc, logf)
 	if cerr != nil {
@@ -205,7 +209,8 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		return nil, err
 	}
 	p.log.Info("desktop started", "session", s.ID, "login", s.Login, "user", acc.Name,
-		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless)
+		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless,
+		"x_ready_ms", ms(xUp), "wm_ready_ms", ms(wmUp), "start_ms", ms(time.Since(t0)))
 	d := dt.d
 	return &d, nil
 }
@@ -226,3 +231,6 @@ func (p *Provider) waitWM(ctx context.Context, dt *desktop, done <-chan struct{}
 	}
 	return err
 }
+
+// ms is d in milliseconds with 0.1 ms precision (for logs).
+func ms(d time.Duration) float64 { return float64(d.Round(100*time.Microsecond)) / 1e6 }
