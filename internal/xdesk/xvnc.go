@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -209,5 +210,30 @@ func WaitX(ctx context.Context, n int, cookie []byte, pid int, exited <-chan str
 		case <-time.After(pause):
 		}
 		pause = min(pause*3/2, 50*time.Millisecond)
+	}
+}
+
+// WaitListening waits until the X server with pid listens on display n: the display's lock holds pid and
+// its socket takes a connection. The server makes its socket early, some 20–40 ms before it serves
+// clients (which then wait in the socket's queue): a client started now, such as the window manager,
+// loads and sets itself up meanwhile instead of after WaitX. It is not readiness — WaitX is. Errors as
+// WaitX's.
+func WaitListening(ctx context.Context, n int, pid int, exited <-chan struct{}) error {
+	for pause := time.Millisecond; ; pause = min(pause*3/2, 20*time.Millisecond) {
+		if lp, ok := LockPID(n); ok && lp == pid {
+			if c, err := net.DialTimeout("unix", SocketPath(n), time.Second); err == nil {
+				c.Close()
+				return nil
+			}
+		} else if ok && Running(lp) {
+			return ErrDisplayBusy
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-exited:
+			return ErrServerExited
+		case <-time.After(pause):
+		}
 	}
 }

@@ -152,6 +152,17 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 			return nil, fmt.Errorf("local: start Xvnc: %w", serr)
 		}
 		dt.rt.Server, dt.serverDone = ref, done
+		if !s.Rootless {
+			// Start the window manager as soon as the X server listens: it loads and reads its
+			// configuration while the server finishes setting up, and its connection waits in the
+			// socket's queue until the server serves it. What Start waits for is unchanged: the server
+			// accepting the cookie (waitX), then the window manager in charge (waitWM).
+			if p.listening(ctx, dt) == nil {
+				if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
+					return nil, err
+				}
+			}
+		}
 		werr := p.waitX(ctx, dt)
 		if werr == nil {
 			xUp = time.Since(t0)
@@ -160,6 +171,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		p.kill(dt)
 		p.releaseDisplay(n, s.ID)
 		dt.rt.Server = procRef{}
+		dt.rt.WM, dt.wmDone, dt.wmStatus = nil, nil, nil
 		tail := logSince(dt.logPath(), off)
 		if errors.Is(werr, xdesk.ErrDisplayBusy) || strings.Contains(tail, "already active") ||
 			strings.Contains(tail, "Cannot establish any listening sockets") {
@@ -173,15 +185,14 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	env := acc.Env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
 	if !s.Rootless {
 		off := fileSize(dt.logPath())
-		ref, wmDone, wmStatus, werr := spawn(wmPath, wmArgv, env, acc, logf)
-		if werr != nil {
-			return nil, fmt.Errorf("local: start window manager: %w", werr)
+		if dt.rt.WM == nil {
+			if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
+				return nil, err
+			}
 		}
-		dt.rt.WM = &ref
-		dt.wmDone, dt.wmStatus = wmDone, wmStatus
 		// A client that maps its window while the window manager is still starting can end up unmanaged
 		// and unmapped (seen with openbox): start the command once the window manager is in charge.
-		if werr := p.waitWM(ctx, dt, wmDone); werr != nil {
+		if werr := p.waitWM(ctx, dt, dt.wmDone); werr != nil {
 			return nil, fmt.Errorf("local: window manager %s: %v; log: %s", wmArgv[0], werr,
 				lastLines(logSince(dt.logPath(), off), 10))
 		}
@@ -220,6 +231,24 @@ func (p *Provider) waitX(ctx context.Context, dt *desktop) error {
 	ctx, cancel := context.WithTimeout(ctx, p.o.StartTimeout)
 	defer cancel()
 	return xdesk.WaitX(ctx, dt.rt.Display, dt.cookie, dt.rt.Server.PID, dt.serverDone)
+}
+
+// listening waits (within the start timeout) until the session's Xvnc listens (xdesk.WaitListening).
+func (p *Provider) listening(ctx context.Context, dt *desktop) error {
+	ctx, cancel := context.WithTimeout(ctx, p.o.StartTimeout)
+	defer cancel()
+	return xdesk.WaitListening(ctx, dt.rt.Display, dt.rt.Server.PID, dt.serverDone)
+}
+
+// startWM starts the session's window manager.
+func (p *Provider) startWM(dt *desktop, path string, argv, env []string, acc *account, logf *os.File) error {
+	ref, done, status, err := spawn(path, argv, env, acc, logf)
+	if err != nil {
+		return fmt.Errorf("local: start window manager: %w", err)
+	}
+	dt.rt.WM = &ref
+	dt.wmDone, dt.wmStatus = done, status
+	return nil
 }
 
 // waitWM waits until the window manager is in charge (xdesk.WaitWM); one that does not answer within
