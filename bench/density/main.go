@@ -410,7 +410,7 @@ func (b *bench) xpraRun(ctx context.Context) error {
 	fmt.Println("|---|---|")
 	fmt.Printf("| command → xterm window mapped, 1st / last | %s / %s |\n", ms(windows[0]), ms(windows[len(windows)-1]))
 	fmt.Printf("| command → xterm window mapped, p50 of all | %s |\n", ms(pcts(windows, 50)[0]))
-	fmt.Printf("| idle CPU per session over %s | %.3f %% of a core |\n\n", b.o.cpu, cpu)
+	fmt.Printf("| idle CPU per session over %s | %s |\n\n", b.o.cpu, cpu)
 	printMemory("xpra memory per session", snaps)
 	return nil
 }
@@ -637,8 +637,19 @@ func cpuTicks(pid int) (int64, bool) {
 	return u + s, true
 }
 
-// cpuOf answers the CPU the groups' processes used over d, per group, in % of one core (100 ticks a second).
-func cpuOf(ctx context.Context, d time.Duration, groups func() map[string][]int) (float64, error) {
+// cpuUse is what the groups' processes used over a window: clock ticks in all (100 a second; the
+// kernel charges each tick to the process running then), and per group in % of one core.
+type cpuUse struct {
+	ticks, procs int64
+	perGroup     float64
+}
+
+func (c cpuUse) String() string {
+	return fmt.Sprintf("%.3f %% of a core (%d clock ticks of 10 ms over %d processes)", c.perGroup, c.ticks, c.procs)
+}
+
+// cpuOf measures the CPU the groups' processes use over d.
+func cpuOf(ctx context.Context, d time.Duration, groups func() map[string][]int) (cpuUse, error) {
 	g := groups()
 	before := map[int]int64{}
 	for _, pids := range g {
@@ -650,19 +661,21 @@ func cpuOf(ctx context.Context, d time.Duration, groups func() map[string][]int)
 	}
 	t0 := time.Now()
 	if err := sleep(ctx, d); err != nil {
-		return 0, err
+		return cpuUse{}, err
 	}
 	el := time.Since(t0).Seconds()
-	var used int64
+	var u cpuUse
 	for p, t := range before {
 		if t1, ok := cpuTicks(p); ok {
-			used += t1 - t
+			u.ticks += t1 - t
+			u.procs++
 		}
 	}
 	if len(g) == 0 {
-		return 0, errors.New("no processes")
+		return u, errors.New("no processes")
 	}
-	return float64(used) / 100 / el / float64(len(g)) * 100, nil
+	u.perGroup = float64(u.ticks) / 100 / el / float64(len(g)) * 100
+	return u, nil
 }
 
 type memSnap struct {
@@ -742,7 +755,7 @@ func printMemory(title string, snaps []memSnap) {
 
 // ---- report ----
 
-func (b *bench) report(starts []startTimes, snaps []memSnap, cpu float64, b0, b1 brokerFigs) {
+func (b *bench) report(starts []startTimes, snaps []memSnap, cpu cpuUse, b0, b1 brokerFigs) {
 	n := len(starts)
 	fmt.Printf("### deskhub: %d idle %s xterm desktops (one account, started one after the other)\n\n", n, b.o.geometry)
 	fmt.Println("| start | session/start call | first frame (relay) | xterm window mapped |")
@@ -764,7 +777,7 @@ func (b *bench) report(starts []startTimes, snaps []memSnap, cpu float64, b0, b1
 	row(fmt.Sprintf("median of the first %d", k), starts[:k])
 	row(fmt.Sprintf("median of the last %d", k), starts[n-k:])
 	row("median of all", starts)
-	fmt.Printf("\nidle CPU per desktop over %s (all its processes): %.3f %% of a core\n\n", b.o.cpu, cpu)
+	fmt.Printf("\nidle CPU per desktop over %s (all its processes): %s\n\n", b.o.cpu, cpu)
 	printMemory("deskhub memory per desktop", snaps)
 	fmt.Println("#### The broker (`deskhub serve`)")
 	fmt.Println()
