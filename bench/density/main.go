@@ -6,8 +6,8 @@
 //     client of the bench polls the window tree with the session's cookie), for the 1st, the last, and
 //     the medians of the first and last ten;
 //   - memory: PSS (and RSS) of every process of the desktops (those carrying the session's
-//     DESKHUB_SESSION marker: Xvnc, openbox, the agent, the shell, xterm) per desktop, after 3, 10 and
-//     all desktops, -settle after the last start (PSS divides shared pages among the processes mapping
+//     DESKHUB_SESSION marker: Xvnc, openbox, the agent, the shell, xterm) per desktop, after 3, 10, 30
+//     and all desktops, -settle after the last start (PSS divides shared pages among the processes mapping
 //     them, so it drops per desktop as desktops add up);
 //   - CPU of the idle desktops over -cpu (utime+stime from /proc), per desktop, in % of one core;
 //   - the broker: its RSS/PSS and the latency of session/list and health.alive, before the first desktop
@@ -160,7 +160,7 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("desktop %d: %w", i, err)
 		}
 		starts = append(starts, st)
-		if i == 3 || i == 10 || i == o.n {
+		if checkpoint(i, o.n) {
 			if err := sleep(ctx, o.settle); err != nil {
 				return err
 			}
@@ -398,7 +398,7 @@ func (b *bench) xpraRun(ctx context.Context) error {
 			return fmt.Errorf("session :%d: %w", d, err)
 		}
 		windows = append(windows, time.Since(t0))
-		if i == 3 || i == b.o.xpra {
+		if checkpoint(i, b.o.xpra) {
 			if err := sleep(ctx, b.o.settle); err != nil {
 				return err
 			}
@@ -793,6 +793,10 @@ func (b *bench) report(starts []startTimes, snaps []memSnap, cpu cpuUse, b0, b1 
 	fmt.Printf("| session/list p50 / p99 (%d calls) | %s | %s |\n", b.o.calls, lat(b0.list, b0.listErrs), lat(b1.list, b1.listErrs))
 	fmt.Printf("| health.alive p50 / p99 (%d calls) | %s | %s |\n\n", b.o.calls, lat(b0.alive, b0.aliveErr), lat(b1.alive, b1.aliveErr))
 }
+
+// checkpoint tells whether memory is measured after the i-th of n starts: after the 3rd, 10th, 30th
+// and the last.
+func checkpoint(i, n int) bool { return i == 3 || i == 10 || i == 30 || i == n }
 
 func pcts(d []time.Duration, ps ...int) []time.Duration {
 	s := slices.Clone(d)

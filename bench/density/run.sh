@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Density benchmark: -n (default 100) idle 1280x800 xterm desktops through a real `deskhub serve` on a
 # loopback port, one after the other; start time of the 1st and the last, memory (PSS per desktop after
-# 3, 10 and all), idle CPU per desktop, the broker's memory and request latency with all running; then
+# 3, 10, 30 and all), idle CPU per desktop, the broker's memory and request latency with all running; then
 # -xpra (default 10) xpra sessions (`xpra start --start=xterm`, Debian's defaults) for memory, idle CPU
 # and time to the xterm window. Needs root (desktops run as the session user) and the X packages and
 # xpra (installed with apt-get if missing). Bounded: -budget (20 min) for the whole run; everything
