@@ -15,10 +15,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,6 +38,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/bench/internal/rfb"
 	"github.com/deskhub/deskhub/bench/internal/serve"
 	"github.com/deskhub/deskhub/client"
 	"github.com/deskhub/deskhub/internal/store"
@@ -376,110 +375,11 @@ func (b *bench) frame(ctx context.Context, c fastx.Connect, t0 time.Time, startD
 	ws.SetReadLimit(64 << 20)
 	defer ws.CloseNow()
 	conn := websocket.NetConn(ctx, ws, websocket.MessageBinary)
-	r := bufio.NewReaderSize(conn, 1<<20)
-	buf := make([]byte, 64)
-	read := func(n int) ([]byte, error) {
-		if n > len(buf) {
-			buf = make([]byte, n)
-		}
-		_, err := io.ReadFull(r, buf[:n])
-		return buf[:n], err
-	}
-	v, err := read(12)
-	if err != nil {
-		return ft, fmt.Errorf("RFB version: %w", err)
-	}
-	if string(v) != "RFB 003.008\n" {
-		return ft, fmt.Errorf("RFB version %q, want 003.008", v)
-	}
-	if _, err := conn.Write([]byte("RFB 003.008\n")); err != nil {
-		return ft, err
-	}
-	n, err := read(1)
+	n, err := rfb.FirstUpdate(conn, func() { ft.header = time.Since(t0) })
 	if err != nil {
 		return ft, err
 	}
-	if n[0] == 0 {
-		return ft, errors.New("server refused the connection (0 security types)")
-	}
-	types, err := read(int(n[0]))
-	if err != nil {
-		return ft, err
-	}
-	if !slices.Contains(types, 1) {
-		return ft, fmt.Errorf("security None not offered (types %v)", types)
-	}
-	if _, err := conn.Write([]byte{1}); err != nil {
-		return ft, err
-	}
-	res, err := read(4)
-	if err != nil {
-		return ft, err
-	}
-	if binary.BigEndian.Uint32(res) != 0 {
-		return ft, fmt.Errorf("SecurityResult %d", binary.BigEndian.Uint32(res))
-	}
-	if _, err := conn.Write([]byte{1}); err != nil { // ClientInit, shared
-		return ft, err
-	}
-	si, err := read(24)
-	if err != nil {
-		return ft, fmt.Errorf("ServerInit: %w", err)
-	}
-	w, h, bpp := binary.BigEndian.Uint16(si[0:]), binary.BigEndian.Uint16(si[2:]), int(si[4])
-	nameLen := binary.BigEndian.Uint32(si[20:])
-	if _, err := read(int(nameLen)); err != nil {
-		return ft, err
-	}
-	req := []byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	binary.BigEndian.PutUint16(req[6:], w)
-	binary.BigEndian.PutUint16(req[8:], h)
-	if _, err := conn.Write(req); err != nil {
-		return ft, err
-	}
-	for {
-		t, err := read(1)
-		if err != nil {
-			return ft, fmt.Errorf("waiting for the first update: %w", err)
-		}
-		switch t[0] {
-		case 0: // FramebufferUpdate
-		case 2: // Bell
-			continue
-		case 3: // ServerCutText
-			hd, err := read(7)
-			if err != nil {
-				return ft, err
-			}
-			if _, err := read(int(binary.BigEndian.Uint32(hd[3:]))); err != nil {
-				return ft, err
-			}
-			continue
-		default:
-			return ft, fmt.Errorf("unexpected server message %d before the first update", t[0])
-		}
-		break
-	}
-	hd, err := read(3)
-	if err != nil {
-		return ft, err
-	}
-	ft.header = time.Since(t0)
-	for range binary.BigEndian.Uint16(hd[1:]) {
-		rh, err := read(12)
-		if err != nil {
-			return ft, err
-		}
-		rw, rhh, enc := int(binary.BigEndian.Uint16(rh[4:])), int(binary.BigEndian.Uint16(rh[6:])), int32(binary.BigEndian.Uint32(rh[8:]))
-		if enc != 0 {
-			return ft, fmt.Errorf("rectangle in encoding %d, want Raw", enc)
-		}
-		size := rw * rhh * bpp / 8
-		if _, err := io.CopyN(io.Discard, r, int64(size)); err != nil {
-			return ft, err
-		}
-		ft.bytes += int64(size)
-	}
+	ft.bytes = n
 	ft.full = time.Since(t0)
 	return ft, nil
 }

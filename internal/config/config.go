@@ -161,6 +161,9 @@ type Sessions struct {
 	HomeRoot string
 	// Suggestions are the global bookmarks (bookmark/list), as "name=command" entries.
 	Suggestions []string
+	// GLX keeps the GLX extension in the X servers of this host's desktops (off: each desktop is ~50 MiB
+	// smaller and starts faster; programs that need OpenGL cannot get it).
+	GLX bool
 	// AgentCommand runs the desktop agent in each desktop (set by `deskhub serve` to its own binary
 	// with "agent"); empty: desktops run without an agent.
 	AgentCommand []string

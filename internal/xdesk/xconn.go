@@ -86,7 +86,9 @@ func ProbeWM(ctx context.Context, x *xgb.Conn) (bool, error) {
 		}
 	}()
 	// A window manager still starting drops ConfigureRequests (openbox does): ask again until one is served.
-	tick := time.NewTicker(100 * time.Millisecond)
+	// Every 10 ms: openbox serves them some 10–30 ms after it announced itself, and each ask is one small
+	// request to it (at 100 ms, most starts waited a whole tick for the second ask).
+	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for i := uint32(0); ; i++ {
 		if err := xproto.ConfigureWindowChecked(x, wid, xproto.ConfigWindowWidth, []uint32{2 + i%2}).Check(); err != nil {
@@ -133,14 +135,16 @@ func WaitWM(ctx context.Context, n int, cookie []byte, exited <-chan struct{}) (
 		return false, ctx.Err()
 	}
 	t0 := time.Now()
+	pause := 5 * time.Millisecond // two round trips a look; openbox takes ~40 ms to announce itself
 	for !WMRunning(x, time.Since(t0) > 2*time.Second) {
 		select {
 		case <-exited:
 			return false, ErrWMExited
 		case <-ctx.Done():
 			return timedOut()
-		case <-time.After(25 * time.Millisecond):
+		case <-time.After(pause):
 		}
+		pause = min(pause*3/2, 25*time.Millisecond)
 	}
 	ok, err := ProbeWM(ctx, x)
 	if err != nil {

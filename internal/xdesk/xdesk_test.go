@@ -69,10 +69,18 @@ func TestXvncArgs(t *testing.T) {
 	got := Xvnc{Display: 3, Width: 800, Height: 600, Depth: 24, RFBSocket: "/run/x/rfb.sock", Auth: "/run/x/auth"}.Args("/usr/bin/Xvnc")
 	want := []string{"/usr/bin/Xvnc", ":3", "-geometry", "800x600", "-depth", "24",
 		"-rfbunixpath", "/run/x/rfb.sock", "-rfbunixmode", "0600", "-rfbport", "-1",
-		"-SecurityTypes", "None", "-nolisten", "tcp", "-auth", "/run/x/auth",
+		"-SecurityTypes", "None", "-nolisten", "tcp", "-auth", "/run/x/auth", "-extension", "GLX",
 		"-FrameRate", "30", "-AlwaysShared", "-noreset", "-desktop", "deskhub"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("args\n got %q\nwant %q", got, want)
+	}
+	got = Xvnc{Display: 3, Width: 800, Height: 600, Depth: 24, RFBSocket: "/run/x/rfb.sock", GLX: true}.Args("/usr/bin/Xvnc")
+	want = []string{"/usr/bin/Xvnc", ":3", "-geometry", "800x600", "-depth", "24",
+		"-rfbunixpath", "/run/x/rfb.sock", "-rfbunixmode", "0600", "-rfbport", "-1",
+		"-SecurityTypes", "None", "-nolisten", "tcp",
+		"-FrameRate", "30", "-AlwaysShared", "-noreset", "-desktop", "deskhub"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("args with GLX\n got %q\nwant %q", got, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -22,6 +23,11 @@ type Xvnc struct {
 	Auth          string // -auth: the Xauthority file holding the display's cookie
 	FrameRate     int    // default 30
 	Name          string // -desktop (default "deskhub")
+	// GLX keeps Xvnc's GLX extension. Off by default: with it, Xvnc loads Mesa's software renderer
+	// (libLLVM, ~45 MiB of library and ~10 MiB of its private relocations per X server) and starts
+	// 100–150 ms later; X clients do without GLX (xterm, openbox, GTK and Qt programs draw through
+	// Xrender), and programs that need OpenGL cannot get it.
+	GLX bool
 }
 
 // Args answers the command line (argv[0] included) for the Xvnc binary at path.
@@ -40,6 +46,9 @@ func (x Xvnc) Args(path string) []string {
 		"-SecurityTypes", "None", "-nolisten", "tcp"}
 	if x.Auth != "" {
 		argv = append(argv, "-auth", x.Auth)
+	}
+	if !x.GLX {
+		argv = append(argv, "-extension", "GLX")
 	}
 	return append(argv, "-FrameRate", strconv.Itoa(rate), "-AlwaysShared", "-noreset", "-desktop", name)
 }
@@ -162,8 +171,15 @@ var (
 // WaitX waits until the X server with pid serves display n: it accepts a connection with cookie, and
 // the display's lock holds pid. It answers ErrServerExited when exited closes first, ErrDisplayBusy when
 // the lock belongs to another live process, and the last connection error when ctx ends.
+//
+// Until the server has made its socket, a try fails at once (no such file, or refused) and costs a few
+// microseconds, so tries start 5 ms apart and grow to 50 ms: an X server that comes up in ~40 ms is
+// seen within a few ms of it. Once the socket exists, the connection setup itself waits for the server
+// to serve its clients. (Xvnc's -displayfd would announce readiness, but an X server given it takes no
+// lock file, which display reservation and WaitX's own check rely on.)
 func WaitX(ctx context.Context, n int, cookie []byte, pid int, exited <-chan struct{}) error {
 	var last error = errNoDisplay
+	pause := 5 * time.Millisecond
 	for {
 		select {
 		case <-exited:
@@ -191,7 +207,33 @@ func WaitX(ctx context.Context, n int, cookie []byte, pid int, exited <-chan str
 			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
 		case <-exited:
 			return ErrServerExited
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(pause):
+		}
+		pause = min(pause*3/2, 50*time.Millisecond)
+	}
+}
+
+// WaitListening waits until the X server with pid listens on display n: the display's lock holds pid and
+// its socket takes a connection. The server makes its socket early, some 20–40 ms before it serves
+// clients (which then wait in the socket's queue): a client started now, such as the window manager,
+// loads and sets itself up meanwhile instead of after WaitX. It is not readiness — WaitX is. Errors as
+// WaitX's.
+func WaitListening(ctx context.Context, n int, pid int, exited <-chan struct{}) error {
+	for pause := time.Millisecond; ; pause = min(pause*3/2, 20*time.Millisecond) {
+		if lp, ok := LockPID(n); ok && lp == pid {
+			if c, err := net.DialTimeout("unix", SocketPath(n), time.Second); err == nil {
+				c.Close()
+				return nil
+			}
+		} else if ok && Running(lp) {
+			return ErrDisplayBusy
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-exited:
+			return ErrServerExited
+		case <-time.After(pause):
 		}
 	}
 }

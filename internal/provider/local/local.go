@@ -58,6 +58,9 @@ type Options struct {
 	Log      *slog.Logger
 	// XvncPath is the TigerVNC X server (default: "Xvnc" from PATH).
 	XvncPath string
+	// GLX keeps the GLX extension of the desktops' X servers (see xdesk.Xvnc.GLX: ~50 MiB more per
+	// desktop and a slower start; off by default).
+	GLX bool
 	// WindowManager is the window manager command of desktop mode, split on spaces (default "openbox").
 	WindowManager string
 	// DisplayBase is the first display number tried (default 100).

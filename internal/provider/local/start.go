@@ -134,6 +134,8 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 	}()
 
+	t0 := time.Now()
+	var xUp, wmUp time.Duration // start phases, logged
 	const attempts = 8
 	for try := 0; ; try++ {
 		n, err := p.reserveDisplay(s.ID)
@@ -143,20 +145,33 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		dt.rt.Display = n
 		env := acc.Env(n, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
 		argv := xdesk.Xvnc{Display: n, Width: s.Width, Height: s.Height, Depth: s.Depth,
-			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate}.Args(xvnc)
+			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate, GLX: p.o.GLX}.Args(xvnc)
 		off := fileSize(dt.logPath())
 		ref, done, _, serr := spawn(xvnc, argv, env, acc, logf)
 		if serr != nil {
 			return nil, fmt.Errorf("local: start Xvnc: %w", serr)
 		}
 		dt.rt.Server, dt.serverDone = ref, done
+		if !s.Rootless {
+			// Start the window manager as soon as the X server listens: it loads and reads its
+			// configuration while the server finishes setting up, and its connection waits in the
+			// socket's queue until the server serves it. What Start waits for is unchanged: the server
+			// accepting the cookie (waitX), then the window manager in charge (waitWM).
+			if p.listening(ctx, dt) == nil {
+				if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
+					return nil, err
+				}
+			}
+		}
 		werr := p.waitX(ctx, dt)
 		if werr == nil {
+			xUp = time.Since(t0)
 			break
 		}
 		p.kill(dt)
 		p.releaseDisplay(n, s.ID)
 		dt.rt.Server = procRef{}
+		dt.rt.WM, dt.wmDone, dt.wmStatus = nil, nil, nil
 		tail := logSince(dt.logPath(), off)
 		if errors.Is(werr, xdesk.ErrDisplayBusy) || strings.Contains(tail, "already active") ||
 			strings.Contains(tail, "Cannot establish any listening sockets") {
@@ -170,18 +185,18 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	env := acc.Env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
 	if !s.Rootless {
 		off := fileSize(dt.logPath())
-		ref, wmDone, wmStatus, werr := spawn(wmPath, wmArgv, env, acc, logf)
-		if werr != nil {
-			return nil, fmt.Errorf("local: start window manager: %w", werr)
+		if dt.rt.WM == nil {
+			if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
+				return nil, err
+			}
 		}
-		dt.rt.WM = &ref
-		dt.wmDone, dt.wmStatus = wmDone, wmStatus
 		// A client that maps its window while the window manager is still starting can end up unmanaged
 		// and unmapped (seen with openbox): start the command once the window manager is in charge.
-		if werr := p.waitWM(ctx, dt, wmDone); werr != nil {
+		if werr := p.waitWM(ctx, dt, dt.wmDone); werr != nil {
 			return nil, fmt.Errorf("local: window manager %s: %v; log: %s", wmArgv[0], werr,
 				lastLines(logSince(dt.logPath(), off), 10))
 		}
+		wmUp = time.Since(t0)
 	}
 	ref, done, status, cerr := spawn(cmdPath, s.Command, env, acc, logf)
 	if cerr != nil {
@@ -205,7 +220,8 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		return nil, err
 	}
 	p.log.Info("desktop started", "session", s.ID, "login", s.Login, "user", acc.Name,
-		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless)
+		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless,
+		"x_ready_ms", ms(xUp), "wm_ready_ms", ms(wmUp), "start_ms", ms(time.Since(t0)))
 	d := dt.d
 	return &d, nil
 }
@@ -217,6 +233,24 @@ func (p *Provider) waitX(ctx context.Context, dt *desktop) error {
 	return xdesk.WaitX(ctx, dt.rt.Display, dt.cookie, dt.rt.Server.PID, dt.serverDone)
 }
 
+// listening waits (within the start timeout) until the session's Xvnc listens (xdesk.WaitListening).
+func (p *Provider) listening(ctx context.Context, dt *desktop) error {
+	ctx, cancel := context.WithTimeout(ctx, p.o.StartTimeout)
+	defer cancel()
+	return xdesk.WaitListening(ctx, dt.rt.Display, dt.rt.Server.PID, dt.serverDone)
+}
+
+// startWM starts the session's window manager.
+func (p *Provider) startWM(dt *desktop, path string, argv, env []string, acc *account, logf *os.File) error {
+	ref, done, status, err := spawn(path, argv, env, acc, logf)
+	if err != nil {
+		return fmt.Errorf("local: start window manager: %w", err)
+	}
+	dt.rt.WM = &ref
+	dt.wmDone, dt.wmStatus = done, status
+	return nil
+}
+
 // waitWM waits until the window manager is in charge (xdesk.WaitWM); one that does not answer within
 // 5 s is let be.
 func (p *Provider) waitWM(ctx context.Context, dt *desktop, done <-chan struct{}) error {
@@ -226,3 +260,6 @@ func (p *Provider) waitWM(ctx context.Context, dt *desktop, done <-chan struct{}
 	}
 	return err
 }
+
+// ms is d in milliseconds with 0.1 ms precision (for logs).
+func ms(d time.Duration) float64 { return float64(d.Round(100*time.Microsecond)) / 1e6 }

@@ -77,7 +77,14 @@ func spawn(path string, argv, env []string, acc *account, logf *os.File) (procRe
 // watch follows a desktop until it ends, is stopped, or the provider closes.
 func (p *Provider) watch(dt *desktop) {
 	defer p.wg.Done()
-	tick := time.NewTicker(p.o.PollInterval)
+	// A desktop whose processes this provider started tells their exits on channels: its watcher only
+	// has the session log to bound, every ~10 s, and sleeps in between (100 desktops otherwise wake
+	// deskhub 400 times a second). Adopted and rootless desktops are looked at every PollInterval.
+	interval, logEvery := p.o.PollInterval, 40 // the log: every ~10 s at the default poll interval
+	if !dt.rt.Rootless && dt.serverDone != nil && dt.appStatus != nil && dt.wmDone != nil {
+		interval, logEvery = 40*p.o.PollInterval, 1
+	}
+	tick := time.NewTicker(interval)
 	ticks := 0
 	defer tick.Stop()
 
@@ -111,7 +118,7 @@ func (p *Provider) watch(dt *desktop) {
 			}
 			continue
 		case <-tick.C:
-			if ticks++; ticks%40 == 0 { // every ~10 s at the default poll interval
+			if ticks++; ticks%logEvery == 0 {
 				rotateLog(dt.logPath(), maxLog, keepLogs)
 			}
 		}

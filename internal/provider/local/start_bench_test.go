@@ -1,0 +1,77 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/deskhub/deskhub/internal/provider"
+	"github.com/deskhub/deskhub/internal/provider/xtest"
+)
+
+// BenchmarkStart times Start of a 1280x800 xterm desktop (Xvnc ready, window manager in charge, xterm
+// started), then stops it, with and without Xvnc's GLX extension; it reports the medians of the phases
+// Start logs (x-ms: Xvnc accepts connections, wm-ms: openbox answers, ms/op: Start returned).
+//
+//	go test -run '^$' -bench Start -benchtime 20x ./internal/provider/local/
+func BenchmarkStart(b *testing.B) {
+	for _, glx := range []bool{false, true} {
+		b.Run(fmt.Sprintf("glx=%v", glx), func(b *testing.B) {
+			xtest.Ensure(b)
+			as := xtest.User(b)
+			var logs bytes.Buffer
+			p, err := New(Options{StateDir: xtest.StateDir(b), GLX: glx, StopGrace: 2 * time.Second,
+				Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			var xs, wms, all []float64
+			for i := 0; i < b.N; i++ {
+				id := fmt.Sprintf("bstart%d", i)
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				t0 := time.Now()
+				_, err := p.Start(ctx, provider.Spec{ID: id, Login: "bench", RunAs: as,
+					Command: []string{"xterm"}, Width: 1280, Height: 800})
+				d := time.Since(t0)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				all = append(all, float64(d)/1e6)
+				if err := p.Stop(context.Background(), id); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
+				var e struct {
+					Msg string
+					X   float64 `json:"x_ready_ms"`
+					WM  float64 `json:"wm_ready_ms"`
+				}
+				if json.Unmarshal(line, &e) == nil && e.Msg == "desktop started" {
+					xs, wms = append(xs, e.X), append(wms, e.WM)
+				}
+			}
+			b.ReportMetric(median(xs), "x-ms")
+			b.ReportMetric(median(wms), "wm-ms")
+			b.ReportMetric(median(all), "median-ms")
+		})
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
