@@ -19,6 +19,7 @@
 //	adopt.go    Adopt after a restart, Sweep of instances no session owns
 //	watch.go    Ended: lifecycle events and a poll
 //	load.go     the servers (Fleet) and their load (LXD's resources API)
+//	pool.go     the warm pool: started desktops waiting for a session, claimed by Start
 package lxd
 
 import (
@@ -116,6 +117,14 @@ type Options struct {
 	PollInterval time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// StoragePool is the storage pool of the instances' root disks (a copy-on-write one — btrfs, zfs —
+	// makes creation a snapshot of the image); empty: the profiles' root disk.
+	StoragePool string
+	// PoolSize is how many started desktops each server keeps waiting for a session (pool.go); 0: none.
+	PoolSize int
+	// PoolWidth and PoolHeight are the screen the spares start with (default 1024x768); a session of
+	// another size gets its own at the claim.
+	PoolWidth, PoolHeight int
 }
 
 // Provider runs desktops in LXD instances.
@@ -130,6 +139,8 @@ type Provider struct {
 
 	loadMu sync.Mutex
 	loads  map[int64]loadEntry
+
+	pool *warmPool // nil: no warm pool
 
 	ended     chan provider.Ended // never closed
 	kick      chan struct{}       // look at the desktops now
@@ -245,10 +256,20 @@ func New(o Options) (*Provider, error) {
 	p := &Provider{o: o, log: o.Log.With("component", "provider.lxd"), desktops: map[string]*desktop{},
 		starting: map[string]bool{}, byInst: map[instKey]string{}, loads: map[int64]loadEntry{},
 		ended: make(chan provider.Ended, 64), kick: make(chan struct{}, 1), closing: make(chan struct{})}
+	if o.PoolSize > 0 {
+		if o.Per != PerSession || o.HomeVolumes {
+			return nil, errors.New("lxd: the warm pool takes per-session instances without home volumes")
+		}
+		p.pool = newWarmPool(p)
+	}
 	o.Conns.OnLifecycle(p.lifecycle)
 	o.Conns.OnState(p.serverState)
 	p.wg.Add(1)
 	go p.poll()
+	if p.pool != nil {
+		p.wg.Add(1)
+		go p.pool.run()
+	}
 	return p, nil
 }
 
