@@ -97,6 +97,9 @@ type LXDDesktops struct {
 	// PoolSize is how many started desktops each LXD server keeps waiting for sessions (--lxd-pool-size;
 	// 0: no warm pool).
 	PoolSize int
+	// BaseInstances makes desktop instances copies of a base instance LXD shifted once
+	// (--lxd-base-instance).
+	BaseInstances bool
 }
 
 // Images configures deskhub's simplestreams image server (on when Features.SimplestreamEnabled).

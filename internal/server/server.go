@@ -439,7 +439,7 @@ func (s *Server) lxdProvider(cfg config.Config) (*lxd.Provider, error) {
 	return lxd.New(lxd.Options{Conns: s.lxd, Store: s.store, Log: s.log, BrokerID: s.serverID,
 		StateDir: filepath.Join(cfg.DataDir, "lxd"), Image: img, Profiles: lc.Profiles, Per: lc.InstancePer,
 		HomeVolumes: lc.HomeVolumes, Transport: lc.Transport, StartTimeout: lc.StartTimeout, ShareAdminServers: lc.Shared,
-		StoragePool: lc.StoragePool, PoolSize: lc.PoolSize, PoolWidth: pw, PoolHeight: ph})
+		StoragePool: lc.StoragePool, PoolSize: lc.PoolSize, PoolWidth: pw, PoolHeight: ph, BaseInstances: lc.BaseInstances})
 }
 
 // isFingerprint tells an image fingerprint (12 to 64 hex digits) from an alias.

@@ -69,7 +69,8 @@ func (d *deskhub) waitPooled(b *testing.B, n int) {
 // BenchmarkDesktopStarts takes, in one run, the figures of docs/PERFORMANCE.md "Desktop starts: LXD
 // cold and warm, local, xpra": p50/p95 over DESKHUB_BENCH_STARTS starts (default 20) of session/start
 // → first frame through the display relay for an LXD desktop made cold (a new instance, on the btrfs
-// pool when the kernel has btrfs), claimed from the warm pool, on the local provider, and of Debian's
+// pool when the kernel has btrfs; from the image, and as a copy of a base instance), claimed from the
+// warm pool, on the local provider, and of Debian's
 // `xpra start --start=xterm` until the xterm window is mapped; LXD unfreeze → first frame; memory and
 // CPU of idle LXD desktops (their cgroups, as LXD reports them); 50 concurrent cold starts; and a
 // no-op ceiling: `lxc start` of a busybox container on the same pool. Run it with -benchtime 1x
@@ -95,6 +96,25 @@ func BenchmarkDesktopStarts(b *testing.B) {
 			}
 		}
 		report(b, "lxd cold session/start → first frame (pool "+pool+")", ds)
+		phases(b, d)
+	})
+	b.Run("lxd-cold-base", func(b *testing.B) {
+		d := startDeskhub(b, append(poolFlags, "--lxd-base-instance", "--lxd-cert-name", env.CertPrefix+"-base")...)
+		_, first := d.startFrame(b, d.lxdID) // the first start makes the base instance: not counted
+		if err := d.admin.TerminateSession(context.Background(), first.ID); err != nil {
+			b.Fatal(err)
+		}
+		var ds []time.Duration
+		for b.Loop() {
+			for range n {
+				dt, conn := d.startFrame(b, d.lxdID)
+				ds = append(ds, dt)
+				if err := d.admin.TerminateSession(context.Background(), conn.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		report(b, "lxd cold from a base instance session/start → first frame (pool "+pool+")", ds)
 		phases(b, d)
 	})
 	b.Run("lxd-warm", func(b *testing.B) {

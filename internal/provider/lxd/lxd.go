@@ -20,6 +20,7 @@
 //	watch.go    Ended: lifecycle events and a poll
 //	load.go     the servers (Fleet) and their load (LXD's resources API)
 //	pool.go     the warm pool: started desktops waiting for a session, claimed by Start
+//	base.go     base instances: new instances as copies of one LXD has shifted already
 package lxd
 
 import (
@@ -125,6 +126,9 @@ type Options struct {
 	// PoolWidth and PoolHeight are the screen the spares start with (default 1024x768); a session of
 	// another size gets its own at the claim.
 	PoolWidth, PoolHeight int
+	// BaseInstances makes new instances copies of a base instance per server and (local) image, which
+	// LXD has shifted once (base.go), instead of instances made from the image.
+	BaseInstances bool
 }
 
 // Provider runs desktops in LXD instances.
@@ -141,6 +145,9 @@ type Provider struct {
 	loads  map[int64]loadEntry
 
 	pool *warmPool // nil: no warm pool
+
+	baseMu sync.Mutex
+	bases  map[string]*baseEntry // base instances, by serverId (base.go)
 
 	ended     chan provider.Ended // never closed
 	kick      chan struct{}       // look at the desktops now

@@ -270,7 +270,7 @@ func (wp *warmPool) make(server int64) (*spare, error) {
 			return nil, err
 		}
 	}
-	spec := provider.Spec{Command: []string{"sh"}, Width: wp.w, Height: wp.h, Depth: 24}
+	spec := provider.Spec{ServerID: provider.StoredServerID(server), Command: []string{"sh"}, Width: wp.w, Height: wp.h, Depth: 24}
 	put, err := p.instancePut(ctx, cl, spec, rt)
 	if err != nil {
 		return nil, err

@@ -357,6 +357,10 @@ func (p *Provider) prepare(ctx context.Context, cl incus.InstanceServer, s provi
 	if p.o.Image.Server != "" {
 		src.Server, src.Protocol, src.Certificate = p.o.Image.Server, "simplestreams", p.o.Image.Certificate
 	}
+	if bs, ok := p.baseSource(ctx, cl, s.ServerID); ok {
+		src = bs
+		put.Config[KeyBase] = ""
+	}
 	op, err := cl.CreateInstance(api.InstancesPost{Name: name, Type: api.InstanceTypeContainer, Source: src, InstancePut: put})
 	if err == nil {
 		err = p.wait(ctx, cl, op)
