@@ -117,6 +117,26 @@ func BenchmarkDesktopStarts(b *testing.B) {
 		report(b, "lxd cold from a base instance session/start → first frame (pool "+pool+")", ds)
 		phases(b, d)
 	})
+	b.Run("lxd-cold-base-exec", func(b *testing.B) {
+		// The exec bridge: no proxy device (LXD 5.0 takes ~1 s to start each).
+		d := startDeskhub(b, append(poolFlags, "--lxd-base-instance", "--lxd-transport", "exec", "--lxd-cert-name", env.CertPrefix+"-bexec")...)
+		_, first := d.startFrame(b, d.lxdID)
+		if err := d.admin.TerminateSession(context.Background(), first.ID); err != nil {
+			b.Fatal(err)
+		}
+		var ds []time.Duration
+		for b.Loop() {
+			for range n {
+				dt, conn := d.startFrame(b, d.lxdID)
+				ds = append(ds, dt)
+				if err := d.admin.TerminateSession(context.Background(), conn.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		report(b, "lxd cold from a base instance, exec transport, session/start → first frame (pool "+pool+")", ds)
+		phases(b, d)
+	})
 	b.Run("lxd-warm", func(b *testing.B) {
 		d := startDeskhub(b, append(poolFlags, "--lxd-pool-size", "2", "--lxd-cert-name", env.CertPrefix+"-warm")...)
 		var ds []time.Duration
