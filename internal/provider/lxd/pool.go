@@ -23,7 +23,7 @@ import (
 // The warm pool (--lxd-pool-size, docs/LXD-DESKTOPS.md "Warm pool"): each LXD server keeps PoolSize
 // desktops created and started ahead — init has Xvnc, the window manager, PulseAudio and the agent up —
 // that belong to nobody yet. Their "command" is poolWait: a shell of the desktop user blocked on a FIFO.
-// session/start claims one: it marks the instance with the session (one UpdateInstance), and one exec
+// session/start claims one: it marks the instance with the session (one UpdateInstance) while one exec
 // as the desktop user checks the command, writes the account's SSH keys and writes the session's
 // command line into the FIFO, on which the waiting shell evals it (`exec 'xterm'`): the command becomes
 // init's command process, supervised as a cold desktop's (its end stops the instance). A session of
@@ -374,15 +374,15 @@ func (p *Provider) claimSpare(ctx context.Context, cl incus.InstanceServer, s pr
 	w.Config[KeyPer] = PerSession
 	// The record of what runs (init took its command from the FIFO).
 	w.Config["environment.DESKHUB_COMMAND"] = commandLine(s.Command)
-	op, err := cl.UpdateInstance(name, w, etag)
-	if err == nil {
-		err = p.wait(ctx, cl, op)
-	}
-	if err != nil {
-		return fail(fmt.Errorf("lxd: marking %s with the session: %w", name, err))
-	}
-	tMarked := time.Now()
-	p.own(ctx, sp.rt.Server, name, s.UserID)
+	// Marking the instance and handing the session over run at once (the start waits for both).
+	marked := make(chan error, 1)
+	go func() {
+		op, err := cl.UpdateInstance(name, w, etag)
+		if err == nil {
+			err = p.wait(ctx, cl, op)
+		}
+		marked <- err
+	}()
 	d := &desktop{id: s.ID, rt: sp.rt}
 	keys, flag := "", "nokeys"
 	if len(s.SSHKeys) > 0 {
@@ -390,6 +390,10 @@ func (p *Provider) claimSpare(ctx context.Context, cl incus.InstanceServer, s pr
 	}
 	code, err := p.runIn(ctx, cl, name, d.rt.Ready, []string{"/bin/sh", "-c", poolClaim, "sh", s.Command[0], commandLine(s.Command), flag},
 		strings.NewReader(keys), nil)
+	if merr := <-marked; merr != nil && err == nil {
+		return fail(fmt.Errorf("lxd: marking %s with the session: %w", name, merr))
+	}
+	tMarked := time.Now()
 	switch {
 	case err != nil:
 		return fail(fmt.Errorf("lxd: handing %s its session: %w", name, err))
@@ -400,7 +404,8 @@ func (p *Provider) claimSpare(ctx context.Context, cl incus.InstanceServer, s pr
 	case code != 0:
 		return fail(fmt.Errorf("lxd: handing %s its session: exit %d", name, code))
 	}
-	tHanded := time.Now()
+	p.own(ctx, sp.rt.Server, name, s.UserID)
+	tHanded := time.Now() // and owned
 	width, height := s.Width, s.Height
 	if width <= 0 || height <= 0 {
 		width, height = 1024, 768
@@ -412,7 +417,7 @@ func (p *Provider) claimSpare(ctx context.Context, cl incus.InstanceServer, s pr
 	d.d = *out
 	p.register(d)
 	log.Info("desktop started", "transport", d.rt.Transport, "display", d.rt.Ready.Display, "pool", true,
-		"mark", tMarked.Sub(t0).Round(time.Millisecond).String(), "hand", tHanded.Sub(tMarked).Round(time.Millisecond).String(),
+		"claim", tMarked.Sub(t0).Round(time.Millisecond).String(),
 		"probe", time.Since(tHanded).Round(time.Millisecond).String(), "waited", time.Since(sp.since).Round(time.Second).String())
 	return out, nil
 }
