@@ -56,7 +56,7 @@ func (d *deskhub) startFrame(b *testing.B, server string) (time.Duration, fastx.
 }
 
 // waitPooled waits until the server has n spares (system/server/list's pooled).
-func (d *deskhub) waitPooled(b *testing.B, n int) {
+func (d *deskhub) waitPooled(b testing.TB, n int) {
 	b.Helper()
 	deadline := time.Now().Add(5 * time.Minute)
 	for d.servers(b)[d.lxdID].Pooled < n {
