@@ -12,6 +12,8 @@ pkgs=(
   chromium fonts-liberation                                                               # browser tests
   websockify                                                                              # relay benchmark peer
   lxd busybox-static                                                                      # LXD provider tests (scripts/lxd.sh; busybox test image)
+  btrfs-progs                                                                             # LXD's btrfs loop pool (scripts/lxd.sh: deskhub-btrfs)
+  xpra                                                                                    # LXD start benchmark peer (bench/lxd)
   debootstrap xz-utils zstd                                                               # deskhub image build (internal/imagebuild)
 )
 missing=()

@@ -3,7 +3,11 @@
 #
 #   scripts/lxd.sh [start]   start the daemon if it does not answer, wait until it is ready, then make
 #                            sure (idempotently) that storage pool "default" (dir) exists, the default
-#                            profile has a root disk on it and core.https_address is 127.0.0.1:8443
+#                            profile has a root disk on it and core.https_address is 127.0.0.1:8443;
+#                            and, when the kernel has btrfs (/proc/filesystems) and mkfs.btrfs exists,
+#                            storage pool "deskhub-btrfs" (btrfs on a loop file LXD makes,
+#                            $BTRFS_SIZE, sparse): instances on it are copy-on-write snapshots of
+#                            their image (docs/LXD-DESKTOPS.md, "Storage pools")
 #   scripts/lxd.sh stop      SIGTERM the daemon and wait for it to exit (containers keep running)
 #   scripts/lxd.sh kill      SIGKILL the daemon (fault tests; containers keep running)
 #   scripts/lxd.sh restart   stop, then start
@@ -24,6 +28,8 @@ ERRLOG=/var/log/lxd/lxd.stderr.log # the daemon's stdout/stderr (Go panics land 
 LOCK=/run/lock/deskhub-lxd-sh.lock
 HTTPS_ADDRESS=127.0.0.1:8443
 POOL=default
+BTRFS_POOL=deskhub-btrfs
+BTRFS_SIZE=${DESKHUB_BTRFS_POOL_SIZE:-20GiB}
 READY_TIMEOUT=${LXD_READY_TIMEOUT:-60}
 
 log() { echo "lxd.sh: $*" >&2; }
@@ -134,6 +140,18 @@ configure() {
 		driver=$(lxc storage show "$POOL" | sed -n 's/^driver: //p')
 		if [ -n "$driver" ] && [ "$driver" != dir ]; then
 			log "note: storage pool $POOL uses driver $driver (expected dir); leaving it as it is"
+		fi
+	fi
+
+	# A copy-on-write pool on a loop file, when the kernel allows it (not the default profile's: tests
+	# and operators choose it, --lxd-storage-pool deskhub-btrfs).
+	if ! lxc storage show "$BTRFS_POOL" >/dev/null 2>&1; then
+		if grep -qw btrfs /proc/filesystems && command -v mkfs.btrfs >/dev/null; then
+			log "creating storage pool $BTRFS_POOL (btrfs on a loop file, $BTRFS_SIZE)"
+			lxc storage create "$BTRFS_POOL" btrfs size="$BTRFS_SIZE" >&2 ||
+				log "note: could not create $BTRFS_POOL (btrfs loop pool); only the dir pool is available"
+		else
+			log "note: no btrfs in this kernel or no mkfs.btrfs (btrfs-progs): no $BTRFS_POOL pool"
 		fi
 	fi
 

@@ -36,4 +36,5 @@ type ServerInfo struct {
 	Error       string     `json:"error,omitempty" doc:"deskhub: why the server is not online"`
 	Provider    string     `json:"provider" doc:"deskhub: what runs its desktops: local (this host) or lxd (LXD instances on a server added with server.add; id lxd-<server_id>)"`
 	MaxSessions int        `json:"maxSessions" doc:"deskhub: most sessions per server (0: no limit)"`
+	Pooled      int        `json:"pooled" doc:"deskhub: started desktops waiting for sessions there (the LXD warm pool, --lxd-pool-size); no sessions, not counted in sessions"`
 }

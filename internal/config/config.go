@@ -91,6 +91,15 @@ type LXDDesktops struct {
 	Shared bool
 	// StartTimeout bounds a desktop's start, image pull included.
 	StartTimeout time.Duration
+	// StoragePool is the storage pool of desktop instances' root disks (--lxd-storage-pool); empty:
+	// the profiles'.
+	StoragePool string
+	// PoolSize is how many started desktops each LXD server keeps waiting for sessions (--lxd-pool-size;
+	// 0: no warm pool).
+	PoolSize int
+	// BaseInstances makes desktop instances copies of a base instance LXD shifted once
+	// (--lxd-base-instance).
+	BaseInstances bool
 }
 
 // Images configures deskhub's simplestreams image server (on when Features.SimplestreamEnabled).
@@ -418,6 +427,12 @@ func (l LXDDesktops) validate() error {
 	}
 	if l.StartTimeout < 10*time.Second {
 		return fmt.Errorf("LXD desktop start timeout %s: want at least 10s", l.StartTimeout)
+	}
+	if l.PoolSize < 0 || l.PoolSize > 1000 {
+		return fmt.Errorf("LXD warm pool size %d: want 0 (none) to 1000", l.PoolSize)
+	}
+	if l.PoolSize > 0 && (l.InstancePer != "session" || l.HomeVolumes) {
+		return fmt.Errorf("LXD warm pool: it takes per-session instances without home volumes (not --lxd-instance-per user, not --lxd-home-volumes)")
 	}
 	return nil
 }

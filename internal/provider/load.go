@@ -17,6 +17,8 @@ type Load struct {
 	Uptime      int64      // seconds since the host booted
 	// Sessions is the number of desktops the provider runs on the host.
 	Sessions int
+	// Pooled is the number of started desktops waiting for sessions (the LXD warm pool); not sessions.
+	Pooled int
 }
 
 // LoadReporter is the optional capability of providers that can tell how loaded their host is.

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/account"
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/buildinfo"
@@ -435,9 +436,11 @@ func (s *Server) lxdProvider(cfg config.Config) (*lxd.Provider, error) {
 	case where != "":
 		img.Server = where
 	}
+	pw, ph, _, _ := fastx.ParseGeometry(cfg.Display.Geometry)
 	return lxd.New(lxd.Options{Conns: s.lxd, Store: s.store, Log: s.log, BrokerID: s.serverID,
 		StateDir: filepath.Join(cfg.DataDir, "lxd"), Image: img, Profiles: lc.Profiles, Per: lc.InstancePer,
-		HomeVolumes: lc.HomeVolumes, Transport: lc.Transport, StartTimeout: lc.StartTimeout, ShareAdminServers: lc.Shared})
+		HomeVolumes: lc.HomeVolumes, Transport: lc.Transport, StartTimeout: lc.StartTimeout, ShareAdminServers: lc.Shared,
+		StoragePool: lc.StoragePool, PoolSize: lc.PoolSize, PoolWidth: pw, PoolHeight: ph, BaseInstances: lc.BaseInstances})
 }
 
 // isFingerprint tells an image fingerprint (12 to 64 hex digits) from an alias.

@@ -50,6 +50,7 @@ func (s *Service) Servers(ctx context.Context) ([]fastx.ServerInfo, error) {
 			if l, err := s.serverLoad(ctx, srv); err == nil {
 				info.CPUs, info.CPUModel, info.TotalMemory, info.FreeMemory = l.CPUs, l.CPUModel, l.TotalMemory, l.FreeMemory
 				info.LoadAverage, info.Uptime = l.LoadAverage, l.Uptime
+				info.Pooled = l.Pooled
 			} else {
 				s.log.Warn("reading a server's load", "server", srv.ID, "error", err)
 				if srv.StoreID != 0 {

@@ -91,5 +91,6 @@ func (p *Provider) ServerLoad(ctx context.Context, serverID string) (provider.Lo
 	}
 	l := e.load
 	l.Sessions = p.sessions(id)
+	l.Pooled = p.Pool(serverID).Ready
 	return l, ctx.Err()
 }

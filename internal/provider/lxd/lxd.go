@@ -21,6 +21,8 @@
 //	load.go     the servers (Fleet) and their load (LXD's resources API)
 //	freeze.go   Freeze and Thaw (provider.Freezer): LXD's freeze action on idle desktops
 //	supervise.go  a server's link dropping (LXD restarted): its desktops are checked again once it is back
+//	pool.go     the warm pool: started desktops waiting for a session, claimed by Start
+//	base.go     base instances: new instances as copies of one LXD has shifted already
 package lxd
 
 import (
@@ -118,6 +120,17 @@ type Options struct {
 	PollInterval time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// StoragePool is the storage pool of the instances' root disks (a copy-on-write one — btrfs, zfs —
+	// makes creation a snapshot of the image); empty: the profiles' root disk.
+	StoragePool string
+	// PoolSize is how many started desktops each server keeps waiting for a session (pool.go); 0: none.
+	PoolSize int
+	// PoolWidth and PoolHeight are the screen the spares start with (default 1024x768); a session of
+	// another size gets its own at the claim.
+	PoolWidth, PoolHeight int
+	// BaseInstances makes new instances copies of a base instance per server and (local) image, which
+	// LXD has shifted once (base.go), instead of instances made from the image.
+	BaseInstances bool
 }
 
 // Provider runs desktops in LXD instances.
@@ -132,6 +145,11 @@ type Provider struct {
 
 	loadMu sync.Mutex
 	loads  map[int64]loadEntry
+
+	pool *warmPool // nil: no warm pool
+
+	baseMu sync.Mutex
+	bases  map[string]*baseEntry // base instances, by serverId (base.go)
 
 	ended     chan provider.Ended // never closed
 	kick      chan struct{}       // look at the desktops now
@@ -252,10 +270,20 @@ func New(o Options) (*Provider, error) {
 	p := &Provider{o: o, log: o.Log.With("component", "provider.lxd"), desktops: map[string]*desktop{},
 		starting: map[string]bool{}, byInst: map[instKey]string{}, loads: map[int64]loadEntry{},
 		ended: make(chan provider.Ended, 64), kick: make(chan struct{}, 1), closing: make(chan struct{})}
+	if o.PoolSize > 0 {
+		if o.Per != PerSession || o.HomeVolumes {
+			return nil, errors.New("lxd: the warm pool takes per-session instances without home volumes")
+		}
+		p.pool = newWarmPool(p)
+	}
 	o.Conns.OnLifecycle(p.lifecycle)
 	o.Conns.OnState(p.serverState)
 	p.wg.Add(1)
 	go p.poll()
+	if p.pool != nil {
+		p.wg.Add(1)
+		go p.pool.run()
+	}
 	return p, nil
 }
 

@@ -79,6 +79,9 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (*provider.Deskto
 	if err != nil {
 		return nil, fmt.Errorf("lxd: server %d: %w", server, err)
 	}
+	if out, ok, err := p.claim(ctx, cl, s, server, t0); ok {
+		return out, err
+	}
 	name := p.InstanceName(s.ID, s.UserID)
 	rt := runtimeInfo{V: 1, Provider: "lxd", Server: server, Instance: name, Per: p.o.Per, Transport: p.transportFor(row)}
 	if rt.Transport == TransportProxy {
@@ -239,7 +242,7 @@ func (p *Provider) instancePut(ctx context.Context, cl incus.InstanceServer, s p
 		"environment.DESKHUB_WM":       wm,
 	}
 	devices := map[string]map[string]string{}
-	var rootPool string
+	var rootPool, rootDev string
 	for _, name := range p.o.Profiles {
 		prof, _, err := cl.GetProfile(name)
 		if err != nil {
@@ -255,10 +258,17 @@ func (p *Provider) instancePut(ctx context.Context, cl incus.InstanceServer, s p
 				devices[dev] = map[string]string{"type": "none"}
 			case "disk":
 				if d["path"] == "/" {
-					rootPool = d["pool"]
+					rootPool, rootDev = d["pool"], dev
 				}
 			}
 		}
+	}
+	if p.o.StoragePool != "" { // --lxd-storage-pool: the root disk on that pool, in place of the profiles'
+		if rootDev == "" {
+			rootDev = "root"
+		}
+		devices[rootDev] = map[string]string{"type": "disk", "path": "/", "pool": p.o.StoragePool}
+		rootPool = p.o.StoragePool
 	}
 	if rt.Transport == TransportProxy {
 		uid, gid := strconv.Itoa(os.Geteuid()), strconv.Itoa(os.Getegid())
@@ -346,6 +356,10 @@ func (p *Provider) prepare(ctx context.Context, cl incus.InstanceServer, s provi
 	}
 	if p.o.Image.Server != "" {
 		src.Server, src.Protocol, src.Certificate = p.o.Image.Server, "simplestreams", p.o.Image.Certificate
+	}
+	if bs, ok := p.baseSource(ctx, cl, s.ServerID); ok {
+		src = bs
+		put.Config[KeyBase] = ""
 	}
 	op, err := cl.CreateInstance(api.InstancesPost{Name: name, Type: api.InstanceTypeContainer, Source: src, InstancePut: put})
 	if err == nil {

@@ -1,0 +1,61 @@
+package lxddesktop
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deskhub/deskhub/api/fastx"
+	"github.com/deskhub/deskhub/internal/infra/lxdtest"
+)
+
+// TestWarmPoolServe: `deskhub serve --lxd-pool-size 1 --lxd-base-instance` on the btrfs pool (when the
+// kernel has btrfs): system/server/list shows the spare as pooled, not as a session, and session/list
+// shows nothing; session/start takes the spare (its instance dh-p…), the first frame comes through the
+// relay, session/list shows that one session, the pool refills; terminate deletes the instance.
+func TestWarmPoolServe(t *testing.T) {
+	env := lxdtest.Get(t)
+	flags := []string{"--lxd-pool-size", "1", "--lxd-base-instance"}
+	if pool := env.CoWPool(t); pool != "" {
+		flags = append(flags, "--lxd-storage-pool", pool)
+	}
+	d := startDeskhub(t, flags...)
+	ctx := context.Background()
+	d.waitPooled(t, 1)
+	if s := d.servers(t)[d.lxdID]; s.Sessions != 0 || s.Pooled != 1 {
+		t.Errorf("server with a spare: sessions %d, pooled %d", s.Sessions, s.Pooled)
+	}
+	if list, err := d.admin.ListSessions(ctx, fastx.ListRequest{}); err != nil || len(list) != 0 {
+		t.Fatalf("session/list with only a spare: %v %v", list, err)
+	}
+	conn := d.startLXD(t, d.admin, "xterm")
+	name := instanceName(t, d.admin, conn.ID)
+	if !strings.HasPrefix(name, "dh-p") {
+		t.Errorf("the session runs in %s, not in a spare", name)
+	}
+	if w, h := frame(t, d.admin, conn); w != 800 || h != 600 {
+		t.Errorf("first frame %dx%d", w, h)
+	}
+	if list, err := d.admin.ListSessions(ctx, fastx.ListRequest{}); err != nil || len(list) != 1 || list[0].ID != conn.ID {
+		t.Errorf("session/list: %v %v", list, err)
+	}
+	d.waitPooled(t, 1)
+	if s := d.servers(t)[d.lxdID]; s.Sessions != 1 {
+		t.Errorf("server: sessions %d, want 1", s.Sessions)
+	}
+	if err := d.admin.TerminateSession(ctx, conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	d.waitGone(t, d.admin, conn.ID, time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, _, err := d.env.Client(t).GetInstance(name); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the instance %s of the ended session is still there", name)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
