@@ -83,7 +83,8 @@ func TestUIVMMPanel(t *testing.T) {
 		Modules int      `json:"modules"`
 		Patched []string `json:"patched"`
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &built); err != nil {
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n") // its answer is the last line
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &built); err != nil {
 		t.Fatalf("panel/build.mjs said %q: %v", stdout.String(), err)
 	}
 	t.Logf("panel built in %s: %d vendor modules rebuilt; demo switches turned off: %s", built.Dir, built.Modules, strings.Join(built.Patched, "; "))

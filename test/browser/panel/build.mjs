@@ -84,7 +84,7 @@ if (!fs.existsSync(path.join(vendor, 'node_modules', '.ok'))) {
   fs.mkdirSync(vendor, { recursive: true });
   fs.copyFileSync(path.join(here, 'package.json'), path.join(vendor, 'package.json'));
   fs.writeFileSync(path.join(vendor, 'package-lock.json'), lock);
-  run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], { cwd: vendor, stdio: ['ignore', 'inherit', 'inherit'] });
+  run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], { cwd: vendor, stdio: ['ignore', 2, 2] }); // stdout is this script's answer
   fs.writeFileSync(path.join(vendor, 'node_modules', '.ok'), '');
 }
 
