@@ -18,15 +18,15 @@ CREATE INDEX session_params_name_value ON session_params (name, value, session_i
 -- A user's list and the all-users list in list order (started ones by start time, then the others,
 -- by id, byte-wise) and in "started" order (the start time, else the scheduled time; unset first), so
 -- that a page is read off an index instead of sorting every row. The expressions are those of the
--- queries.
+-- queries, ties included (SQLite sorts every row when the index orders only a prefix of the ORDER BY).
 -- The state index goes: the listed states are most rows, and SQLite (no statistics) would prefer it
 -- to the ordered indexes.
 DROP INDEX sessions_user_id;
 DROP INDEX sessions_state;
 CREATE INDEX sessions_user_order ON sessions (user_id, (started_at IS NULL), started_at, id COLLATE "C");
-CREATE INDEX sessions_user_started ON sessions (user_id, COALESCE(started_at, scheduled_at) NULLS FIRST);
+CREATE INDEX sessions_user_started ON sessions (user_id, COALESCE(started_at, scheduled_at) NULLS FIRST, (started_at IS NULL), started_at, id COLLATE "C");
 CREATE INDEX sessions_order ON sessions ((started_at IS NULL), started_at, id COLLATE "C");
-CREATE INDEX sessions_started ON sessions (COALESCE(started_at, scheduled_at) NULLS FIRST);
+CREATE INDEX sessions_started ON sessions (COALESCE(started_at, scheduled_at) NULLS FIRST, (started_at IS NULL), started_at, id COLLATE "C");
 
 -- bookmark/list: a user's bookmarks or history, most recently updated first.
 CREATE INDEX bookmarks_user_kind_updated ON bookmarks (user_id, kind, updated_at, id);
