@@ -49,7 +49,7 @@ gotest() {
   echo "testsummary: exit $?"
 }
 {
-  gotest "all packages" -count=1 -timeout 20m ./...
+  gotest "all packages" -count=1 -timeout 45m ./...
   gotest "race: events, infra, lxdconn" -count=1 -race -timeout 10m ./internal/events/ ./internal/infra/ ./internal/lxdconn/
   gotest "race: server TestLXD|TestEventStream" -count=1 -race -timeout 10m -run 'TestLXD|TestEventStream' ./internal/server/
   # ui-vmm's own panel in Chromium: its files carry no licence, so they are not in the repository; the
