@@ -46,6 +46,12 @@ type UserLoginRequest struct {
 	UserPassword string `json:"user_password" required:"true" doc:"password"`
 }
 
+// UserCookieRequest is the body of user.cookie (deskhub extension): the web app hands over the token a
+// login answered, and deskhub keeps it in the browser as the HttpOnly, SameSite=Strict session cookie.
+type UserCookieRequest struct {
+	Token string `json:"token" required:"true" doc:"a token a login answered (user.login, user.assertionVerify, or the session surface's user/login stages)"`
+}
+
 // UserRegisterRequest is the body of user.register. Registration takes two steps: without user_code
 // deskhub mails a one-time code to user_email; the same call with the code creates the account. (The
 // seed marks user_code required, which would make the first step impossible.) ui-vmm's panel sends the
