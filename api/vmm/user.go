@@ -139,14 +139,14 @@ type UserPasswordLockRequest struct {
 
 // UserAssertionGetRequest is the body of user.assertionGet, the first step of a WebAuthn login.
 type UserAssertionGetRequest struct {
-	UserLogin string `json:"user_login" required:"true" doc:"login name of the account to log in to"`
+	UserLogin string `json:"user_login" required:"true" doc:"login name of the account to log in to; \"\" for a discoverable login (the passkey names the account; deskhub extension)"`
 }
 
 // UserAssertionVerifyRequest is the body of user.assertionVerify, the second step of a WebAuthn
 // login. The seed lists only user_login; the signed assertion travels in credential (a deskhub
 // addition, since the server cannot verify a login without it).
 type UserAssertionVerifyRequest struct {
-	UserLogin  string          `json:"user_login" required:"true" doc:"login name of the account to log in to"`
+	UserLogin  string          `json:"user_login" required:"true" doc:"login name of the account to log in to (\"\", as in user.assertionGet, for a discoverable login)"`
 	Credential json.RawMessage `json:"credential,omitempty" doc:"the PublicKeyCredential from navigator.credentials.get() (deskhub addition)"`
 	WebAuthnCredential
 }
