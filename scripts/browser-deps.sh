@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # browser-deps.sh installs what the headless browser tests (test/browser) need, if it is missing:
 #   - Debian's chromium (/usr/bin/chromium), through apt-get;
-#   - playwright-core (pinned), through npm, into test/browser/node_modules (not saved to a package.json).
+#   - playwright-core and axe-core (the accessibility check of every page), pinned, through npm, into
+#     test/browser/node_modules (not saved to a package.json).
 # It is idempotent: a second run installs nothing. Everything it says goes to stderr; stdout stays empty.
 set -euo pipefail
 
 PLAYWRIGHT_CORE_VERSION=1.65.1
+AXE_CORE_VERSION=4.11.4
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 exec 3>&1 1>&2 # nothing on stdout: tools' chatter goes to stderr
@@ -45,4 +47,15 @@ if [ "$have" != "$PLAYWRIGHT_CORE_VERSION" ]; then
 	echo "browser-deps: installing playwright-core@$PLAYWRIGHT_CORE_VERSION with npm"
 	npm install --no-save --no-audit --no-fund --loglevel=error \
 		--prefix "$root/test/browser" "playwright-core@$PLAYWRIGHT_CORE_VERSION"
+fi
+
+axe="$root/test/browser/node_modules/axe-core/package.json"
+have=""
+if [ -f "$axe" ]; then
+	have=$(node -p "require(process.argv[1]).version" "$axe" 2>/dev/null || true)
+fi
+if [ "$have" != "$AXE_CORE_VERSION" ]; then
+	echo "browser-deps: installing axe-core@$AXE_CORE_VERSION with npm"
+	npm install --no-save --no-audit --no-fund --loglevel=error \
+		--prefix "$root/test/browser" "playwright-core@$PLAYWRIGHT_CORE_VERSION" "axe-core@$AXE_CORE_VERSION"
 fi

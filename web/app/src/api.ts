@@ -37,10 +37,13 @@ function fail(resp: Response, message: string, quiet401: boolean): never {
   throw new APIError(message, resp.status);
 }
 
-// session POSTs body to /v3/api/<call> (or /v3/<call> when call starts with "system/").
-export async function session<T = any>(call: string, body: object = {}, quiet401 = false): Promise<T> {
+// session POSTs body to /v3/api/<call> (or /v3/<call> when call starts with "system/"). stageToken
+// is the token of a staged login under way (user/login/…), sent as the bearer token.
+export async function session<T = any>(call: string, body: object = {}, quiet401 = false, stageToken = ""): Promise<T> {
   const url = call.startsWith("system/") ? `/v3/${call}` : `/v3/api/${call}`;
-  const resp = await send(call, url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (stageToken) headers.Authorization = `Bearer ${stageToken}`;
+  const resp = await send(call, url, { method: "POST", headers, body: JSON.stringify(body) });
   const doc = await resp.json().catch(() => null);
   if (!resp.ok || !doc || doc.error) {
     const e = doc && doc.error;
