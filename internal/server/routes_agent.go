@@ -65,7 +65,7 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 // proxyAgent forwards a call to the agent of session id, at path. The call (the events websocket above
 // all) lasts only as long as the credentials it came with (deps): cancelling the request's context
 // closes the upstream connection and with it the proxied one, upgraded or not. The caller's
-// credentials go no further; X-Forwarded-For is added.
+// credentials go no further (nor the browser's Origin, checked here already); X-Forwarded-For is added.
 func (s *Server) proxyAgent(c *httpapi.Call, id, path string, deps revoke.Deps) error {
 	dialer, ok := s.prov.(provider.AgentDialer)
 	if !ok {
@@ -92,6 +92,9 @@ func (s *Server) proxyAgent(c *httpapi.Call, id, path string, deps revoke.Deps) 
 			pr.Out.Header.Del("X-FASTX-TOKEN")
 			pr.Out.Header.Del("X-Share-Key")
 			pr.Out.Header.Del("Cookie")
+			// The broker checked the browser's Origin (authn.go); the agent, behind its unix socket,
+			// would compare it with its own Host ("agent") and refuse every browser's websocket.
+			pr.Out.Header.Del("Origin")
 			q := pr.Out.URL.Query()
 			if q.Has("jwt_token") {
 				q.Del("jwt_token")
