@@ -161,7 +161,7 @@ function DesktopCard(props: { d: Desktop; onChange: () => void }) {
       <div class="desk-info">
         <strong class="name">{title}</strong>
         <span class="meta">
-          <span class={`badge state-${d.state}`}>{d.state}</span> {d.geometry} · {d.serverId || d.hostname}
+          <span class={`badge state-${d.state}`}>{d.state}</span> {d.geometry} · {d.hostname || d.serverId}
           {d.clients ? ` · ${d.clients} connected` : ""}
         </span>
         <span class="meta">started {when(d.started)}</span>
