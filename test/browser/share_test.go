@@ -41,8 +41,8 @@ type shareRun struct {
 		Perms, Link string
 	} `json:"shareLinks"`
 	ShareLinksAfter []string `json:"shareLinksAfter"`
-	MS                   int    `json:"ms"`
-	Steps                []struct {
+	MS              int      `json:"ms"`
+	Steps           []struct {
 		Step string `json:"step"`
 		MS   int    `json:"ms"`
 	} `json:"steps"`
@@ -101,6 +101,7 @@ func TestShareViewOnlyInChromium(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "node", "share.mjs", base, sess.ID, key, login, password, nonce, artifacts)
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), "DESKHUB_SCREENSHOTS="+screenshotDir(t))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -419,6 +419,9 @@ func TestViewerInChromium(t *testing.T) {
 // screenshots (README.md shows some).
 func screenshotDir(t *testing.T) string {
 	dir, err := filepath.Abs("../../docs/screenshots")
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ function App() {
         <nav aria-label="Main">
           <a href="#/" id="nav-desktops" aria-current={section === "" ? "page" : undefined}>Desktops</a>
           <a href="#/account" id="nav-account" aria-current={section === "account" ? "page" : undefined}>Account</a>
-          {me.admin && <a href="#/admin/sessions" id="nav-admin" aria-current={section === "admin" ? "page" : undefined}>Admin</a>}
+          <a href="#/admin" id="nav-admin" aria-current={section === "admin" ? "page" : undefined}>{me.admin ? "Admin" : "Infrastructure"}</a>
         </nav>
         <span class="spacer" />
         <label class="compact">
@@ -111,8 +111,7 @@ function App() {
       <Status />
       <div id="main" tabIndex={-1}>
         {section === "account" ? <Account me={me} onMe={setMe} />
-          : admin && me.admin ? <Admin page={admin[1] || "sessions"} />
-          : admin ? <main class="page"><p id="forbidden">This page is for administrators.</p></main>
+          : admin ? <Admin page={admin[1] || ""} admin={me.admin} />
           : <Launcher />}
       </div>
     </>
