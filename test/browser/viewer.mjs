@@ -15,7 +15,7 @@
 // Typed: "echo deskhub-typed-<nonce> | tee ~/deskhub-typed.txt"; pasted through the clipboard:
 // "deskhub-clip-<nonce>", echoed into ~/deskhub-clip.txt. The Go test reads both files.
 import { join } from "node:path";
-import { launch, recorder, settle, shot, sleep, statusError as statusOf, watch } from "./lib.mjs";
+import { axe, launch, recorder, settle, shot, sleep, statusError as statusOf, watch } from "./lib.mjs";
 
 const [base, login, password, nonce, artifacts, shots] = process.argv.slice(2);
 if (!base || !login || !password || !nonce) {
@@ -229,6 +229,7 @@ try {
     .catch(() => {});
   result.dock = await page.$$eval("#dock .win", (bs) => bs.map((b) => b.textContent));
   step("dock", { dock: result.dock });
+  result.viewerAxe = await axe(page);
   await page.setViewportSize({ width: 1280, height: 800 });
   await sleep(500);
   await shot(page, shots, "viewer");
@@ -249,6 +250,7 @@ try {
   await page.waitForFunction((sel) => { const i = document.querySelector(sel + " .thumb img"); return i && i.src.startsWith("data:image/") && i.naturalWidth > 0; }, card, { timeout: 15_000 });
   result.card = await page.$eval(card, (li) => ({ state: li.dataset.state, text: li.textContent, thumb: li.querySelector(".thumb img").naturalWidth }));
   step("card with thumbnail", { card: result.card });
+  result.launcherAxe = await axe(page);
   await shot(page, shots, "launcher");
   await page.click(`${card} .connect`);
   await settleP("connected", "opening the card");

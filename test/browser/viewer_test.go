@@ -229,6 +229,8 @@ type viewerRun struct {
 		Window, Screen, FB []int
 	} `json:"fit"`
 	FitSessionID        string `json:"fitSessionId"`
+	ViewerAxe           []any  `json:"viewerAxe"`
+	LauncherAxe         []any  `json:"launcherAxe"`
 	CookieAfterLogout   bool   `json:"cookieAfterLogout"`
 	LoggedOutEverywhere bool   `json:"loggedOutEverywhere"`
 	Frame               struct {
@@ -374,6 +376,11 @@ func TestViewerInChromium(t *testing.T) {
 		t.Errorf("remote resize: desktop %v for a %v screen area (state %q)", r.Remote, r.Screen, r.RemoteState)
 	}
 
+	// Accessibility (axe-core): no serious or critical violation on the viewer and on the launcher with a
+	// desktop's card.
+	if len(run.ViewerAxe) > 0 || len(run.LauncherAxe) > 0 {
+		t.Errorf("axe: viewer %v; launcher %v", run.ViewerAxe, run.LauncherAxe)
+	}
 	// The dock lists the xterm's window (the agent's window events).
 	if len(run.Dock) == 0 {
 		t.Errorf("the dock is empty")
