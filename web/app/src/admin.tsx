@@ -85,6 +85,7 @@ function Sessions() {
   useEffect(() => { load().catch(sayError); }, []);
   return (
     <Card title="Sessions of all users" id="admin-sessions">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Table">
       <table class="table" data-count={list ? list.length : 0}>
         <thead><tr><th scope="col">User</th><th scope="col">Desktop</th><th scope="col">State</th><th scope="col">Server</th><th scope="col">Started</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
         <tbody>
@@ -101,7 +102,7 @@ function Sessions() {
             </tr>
           ))}
         </tbody>
-      </table>
+      </table></div>
       {list && list.length === 0 && <p>No session runs.</p>}
     </Card>
   );
@@ -125,13 +126,14 @@ function Servers(props: { admin: boolean; tick: number }) {
   return (
     <>
       {load && <Card title="Load" id="admin-load">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Table">
         <table class="table" data-count={load ? load.length : 0}>
           <thead><tr><th scope="col">Server</th><th scope="col">CPUs</th><th scope="col">Load (1 min)</th><th scope="col">Memory free</th><th scope="col">Sessions</th></tr></thead>
           <tbody>{(load || []).map((s) => (
             <tr key={s.id} data-id={s.id}><td>{s.hostname || s.id} <small>{s.id}</small></td><td>{s.cpus}</td><td>{s.loadAverage ? s.loadAverage[0].toFixed(2) : ""}</td>
               <td>{s.totalMemory ? `${gib(s.freeMemory)} of ${gib(s.totalMemory)}` : ""}</td><td>{s.sessions}</td></tr>
           ))}</tbody>
-        </table>
+        </table></div>
       </Card>}
       <Card title="LXD servers" id="admin-servers">
         <ul class="list" id="server-list" data-count={servers ? servers.length : 0}>
@@ -236,6 +238,7 @@ function Instances(props: { tick: number }) {
         </form>
       </Card>
       <Card title="Instances" id="admin-instances">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Table">
         <table class="table" id="instances" data-count={list ? list.length : 0}>
           <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Type</th><th scope="col">Server</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>{(list || []).map((i) => {
@@ -254,7 +257,7 @@ function Instances(props: { tick: number }) {
               </tr>
             );
           })}</tbody>
-        </table>
+        </table></div>
         {list && list.length === 0 && <p id="no-instances">No instance.</p>}
       </Card>
     </>

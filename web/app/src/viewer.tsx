@@ -272,7 +272,7 @@ export function Viewer(props: { id: string; guestKey?: string }) {
           {(state === "ended" || state === "failed") && (owner ? <a href="#/" class="button primary">Back to your desktops</a> : <a href="#/" class="button">Close</a>)}
         </div>
       )}
-      <div id="screen" ref={screen} tabIndex={-1} aria-label="Remote desktop" />
+      <div id="screen" ref={screen} tabIndex={-1} role="application" aria-label="Remote desktop" />
       {sharing && <ShareDialog id={id} title={title || id} onClose={() => setSharing(false)} />}
     </div>
   );
