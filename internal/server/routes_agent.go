@@ -31,10 +31,23 @@ func (s *Server) agentRoutes() []httpapi.Route {
 		return op
 	})
 	// deskhub's addition: the agent's live events (window.list, …) as a websocket of JSON messages.
-	return append(routes, httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet},
+	routes = append(routes, httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet},
 		Path: agentPrefix + spawner.EventsPath, Access: httpapi.User, Tag: "windows",
 		Summary: "Live events of the desktop (websocket): window.list, display.setBackgroundBorderColor, …",
 		Op:      httpapi.RawAs(nil, reflect.TypeFor[spawner.Event](), s.agentProxy)})
+	// deskhub's addition for the web app's upload and download: a file of the desktop user's home.
+	fileOp := func(req, resp reflect.Type) httpapi.Operation {
+		op := httpapi.RawAs(req, resp, s.agentProxy)
+		op.Document = true
+		return op
+	}
+	return append(routes,
+		httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet}, Path: agentPrefix + spawner.FilesPath,
+			Access: httpapi.User, Tag: "files", Summary: "Read a file of the desktop user's home (deskhub extension; base64 in the envelope)",
+			Op: fileOp(reflect.TypeFor[spawner.FileGet](), reflect.TypeFor[spawner.FileContent]())},
+		httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodPut}, Path: agentPrefix + spawner.FilesPath,
+			Access: httpapi.User, Tag: "files", Summary: "Write a file into the desktop user's home (deskhub extension; base64 in the body)",
+			Op: fileOp(reflect.TypeFor[spawner.FilePut](), reflect.TypeFor[spawner.FileWritten]()), MaxBody: spawner.FilesMaxBody})
 }
 
 // agentProxy forwards one agent call to the session's agent over its unix socket, after checking that

@@ -2,7 +2,7 @@
 // with real desktops: a wrong then the right password; the login kept as an HttpOnly, SameSite=Strict
 // cookie the page's script cannot read, surviving a reload; start an xterm at 800x600 from the
 // launcher and wait for it on the noVNC canvas (pixels), see its window in the dock (the agent's window
-// events), type a command into it, send text through the clipboard panel and paste it with a middle
+// events), upload a file into the home and download one from it, type a command into it, send text through the clipboard panel and paste it with a middle
 // click, resize the window in both view modes, lose the connection and come back (reconnect), go back
 // to the launcher (a card with a live thumbnail) and open it again in one click, see "ended" when the
 // desktop is terminated from elsewhere, start one more at the default size (fit to the window) and
@@ -230,6 +230,18 @@ try {
   result.dock = await page.$$eval("#dock .win", (bs) => bs.map((b) => b.textContent));
   step("dock", { dock: result.dock });
   result.viewerAxe = await axe(page);
+
+  // Files: upload one into the home, download the file the typed command wrote.
+  await page.click("#files-toggle");
+  await page.setInputFiles("#file-upload", { name: `deskhub-upload-${nonce}.txt`, mimeType: "text/plain", buffer: Buffer.from(`uploaded-${nonce}\n`) });
+  await page.waitForSelector("#uploaded");
+  await page.fill("#file-path", "deskhub-typed.txt");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#file-download")]);
+  const chunks = [];
+  for await (const c of await download.createReadStream()) chunks.push(c);
+  result.downloaded = { name: download.suggestedFilename(), content: Buffer.concat(chunks).toString() };
+  await page.click("#files-toggle");
+  step("file uploaded and downloaded", { downloaded: result.downloaded });
   await page.setViewportSize({ width: 1280, height: 800 });
   await sleep(500);
   await shot(page, shots, "viewer");

@@ -228,11 +228,12 @@ type viewerRun struct {
 	Fit                      struct {
 		Window, Screen, FB []int
 	} `json:"fit"`
-	FitSessionID        string `json:"fitSessionId"`
-	ViewerAxe           []any  `json:"viewerAxe"`
-	LauncherAxe         []any  `json:"launcherAxe"`
-	CookieAfterLogout   bool   `json:"cookieAfterLogout"`
-	LoggedOutEverywhere bool   `json:"loggedOutEverywhere"`
+	FitSessionID        string                         `json:"fitSessionId"`
+	Downloaded          struct{ Name, Content string } `json:"downloaded"`
+	ViewerAxe           []any                          `json:"viewerAxe"`
+	LauncherAxe         []any                          `json:"launcherAxe"`
+	CookieAfterLogout   bool                           `json:"cookieAfterLogout"`
+	LoggedOutEverywhere bool                           `json:"loggedOutEverywhere"`
 	Frame               struct {
 		Width, Height int
 		White         int
@@ -380,6 +381,11 @@ func TestViewerInChromium(t *testing.T) {
 	// desktop's card.
 	if len(run.ViewerAxe) > 0 || len(run.LauncherAxe) > 0 {
 		t.Errorf("axe: viewer %v; launcher %v", run.ViewerAxe, run.LauncherAxe)
+	}
+	// Files: the upload is in the home; the download is the file the typed command wrote.
+	wantFile("deskhub-upload-"+nonce+".txt", "uploaded-"+nonce+"\n")
+	if run.Downloaded.Name != "deskhub-typed.txt" || run.Downloaded.Content != "deskhub-typed-"+nonce+"\n" {
+		t.Errorf("download: %+v", run.Downloaded)
 	}
 	// The dock lists the xterm's window (the agent's window events).
 	if len(run.Dock) == 0 {

@@ -40,6 +40,7 @@ export function Viewer(props: { id: string; guestKey?: string }) {
   const [message, setMessage] = useState("");
   const [mode, setMode] = useState(pending.get(id)?.mode || "scale");
   const [clipOpen, setClipOpen] = useState(false);
+  const [filesOpen, setFilesOpen] = useState(false);
   const [clip, setClip] = useState("");
   const [clipCount, setClipCount] = useState({ sent: 0, received: 0 });
   const [wins, setWins] = useState<Win[]>([]);
@@ -238,6 +239,7 @@ export function Viewer(props: { id: string; guestKey?: string }) {
           </select>
         </label>
         <button type="button" id="clip-toggle" aria-expanded={clipOpen} onClick={() => setClipOpen(!clipOpen)}>Clipboard</button>
+        {owner && <button type="button" id="files-toggle" aria-expanded={filesOpen} onClick={() => setFilesOpen(!filesOpen)}>Files</button>}
         <div class="menu">
           <button type="button" id="keys-toggle" aria-expanded={keysOpen} aria-haspopup="true" onClick={() => setKeysOpen(!keysOpen)}>Keys</button>
           {keysOpen && (
@@ -266,6 +268,7 @@ export function Viewer(props: { id: string; guestKey?: string }) {
           <button type="button" id="clip-send" onClick={() => { try { sendClip(); say("Clipboard sent to the desktop."); } catch (e) { sayError(e); } }}>Send to desktop</button>
         </div>
       )}
+      {filesOpen && <FilesPanel id={id} />}
       {message && (
         <div id="viewer-message" class={`overlay state-${state}`} role="alert">
           <p>{message}</p>
@@ -283,4 +286,61 @@ function applyMode(r: RFBType, mode: string) {
   r.resizeSession = mode === "remote";
   r.clipViewport = mode === "none";
   r.dragViewport = false;
+}
+
+// toBase64 encodes bytes in chunks (String.fromCharCode takes a bounded number of arguments).
+function toBase64(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+// FilesPanel uploads files into the desktop user's home and downloads one from it, through the agent
+// (/spawner/<id>/files).
+function FilesPanel(props: { id: string }) {
+  const { busy, run } = useAction();
+  const [path, setPath] = useState("");
+  const [done, setDone] = useState<string[]>([]);
+  const upload = (input: HTMLInputElement) => run(async () => {
+    const files = input.files ? [...input.files] : [];
+    for (const f of files) {
+      const content = toBase64(new Uint8Array(await f.arrayBuffer()));
+      try {
+        await agent(props.id, "/files", { method: "PUT", body: { path: f.name, content } });
+      } catch (err) {
+        if (!(err instanceof APIError && err.status === 409) || !window.confirm(`${f.name} exists in the home. Replace it?`)) throw err;
+        await agent(props.id, "/files", { method: "PUT", body: { path: f.name, content, overwrite: true } });
+      }
+      setDone((d) => [...d, f.name]);
+      say(`${f.name} was uploaded to the home.`);
+    }
+    input.value = "";
+  })();
+  const download = run(async () => {
+    const f = await agent(props.id, "/files", { query: { path: path.trim() } });
+    const bin = atob(f.content);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const url = URL.createObjectURL(new Blob([bytes], { type: f.mime || "application/octet-stream" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = path.trim().split("/").pop() || "download";
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    say(`${path.trim()} was downloaded.`);
+  });
+  return (
+    <div id="files-panel" class="panel-float">
+      <label class="field"><span>Upload into the home</span>
+        <input type="file" id="file-upload" multiple disabled={busy} onChange={(e) => upload(e.currentTarget)} />
+      </label>
+      {done.length > 0 && <p id="uploaded" data-count={done.length}>Uploaded: {done.join(", ")}</p>}
+      <form class="row" onSubmit={download}>
+        <label class="field"><span>Download from the home</span>
+          <input id="file-path" value={path} placeholder="Documents/report.pdf" onInput={(e) => setPath(e.currentTarget.value)} required />
+        </label>
+        <button type="submit" id="file-download" disabled={busy}>Download</button>
+      </form>
+    </div>
+  );
 }
