@@ -173,6 +173,10 @@ func (s *Server) userLogout(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.Meta, er
 // userCookie keeps a token the caller got from a login as the web app's session cookie (authn.go),
 // and answers its account.
 func (s *Server) userCookie(c *httpapi.Call, r *vmm.UserCookieRequest) (jsonapi.One[vmm.UserAttributes], error) {
+	// Another site's page must not log the browser in to an account of its choosing (login CSRF).
+	if err := sameOrigin(c.R); err != nil {
+		return jsonapi.One[vmm.UserAttributes]{}, err
+	}
 	tok, u, err := s.auth.Verify(c.Ctx, r.Token)
 	if err != nil {
 		return jsonapi.One[vmm.UserAttributes]{}, fault.New(fault.Unauthorized, "this token does not stand (expired, revoked or unknown)")

@@ -10,13 +10,17 @@ import (
 // SameSite=Strict, Path=/), the cookie authenticates the infrastructure, session and agent surfaces'
 // calls from deskhub's own origin, a cookie request from another origin (or, for a state-changing call,
 // with neither Origin nor X-Deskhub-Request) is refused, a cookie whose token was revoked is no
-// credential (public calls still run), and user.logout clears the cookie.
+// credential (public calls still run), user.cookie itself is refused from another origin (login CSRF),
+// and user.logout clears the cookie.
 func TestSessionCookie(t *testing.T) {
 	h := newHarness(t)
 	tok := h.user("cookie", false)
 
-	h.call("POST", "/api/v1/user.cookie", "", `{"token":"not-a-token"}`).wantErr(t, 401, "does not stand")
-	r := h.call("POST", "/api/v1/user.cookie", "", map[string]string{"token": tok}).want(t, 200)
+	h.call("POST", "/api/v1/user.cookie", "", `{"token":"not-a-token"}`, "X-Deskhub-Request", "1").wantErr(t, 401, "does not stand")
+	// Login CSRF: another site's page cannot set the cookie.
+	h.call("POST", "/api/v1/user.cookie", "", map[string]string{"token": tok}, "Origin", "http://evil.example").wantErr(t, 403, "Origin")
+	h.call("POST", "/api/v1/user.cookie", "", map[string]string{"token": tok}).wantErr(t, 403, "no Origin")
+	r := h.call("POST", "/api/v1/user.cookie", "", map[string]string{"token": tok}, "Origin", "http://example.com").want(t, 200)
 	if r.str("data", "attributes", "user_login") != "cookie" {
 		t.Errorf("user.cookie answered %s", r.Raw)
 	}
