@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # browser-deps.sh installs what the headless browser tests (test/browser) need, if it is missing:
 #   - Debian's chromium (/usr/bin/chromium), through apt-get;
-#   - playwright-core and esbuild (pinned), through npm, into test/browser/node_modules (not saved to a
-#     package.json; esbuild transpiles web/app's TypeScript modules that a test loads on their own).
+#   - playwright-core, esbuild (transpiles web/app's TypeScript modules that a test loads on their own)
+#     and axe-core (the accessibility check of every page), pinned, through npm, into
+#     test/browser/node_modules (not saved to a package.json).
 # It is idempotent: a second run installs nothing. Everything it says goes to stderr; stdout stays empty.
 set -euo pipefail
 
 PLAYWRIGHT_CORE_VERSION=1.65.1
 ESBUILD_VERSION=0.28.2 # web/app/package.json's
+AXE_CORE_VERSION=4.11.4
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 exec 3>&1 1>&2 # nothing on stdout: tools' chatter goes to stderr
@@ -44,9 +46,10 @@ version() {
 		node -p "require(process.argv[1]).version" "$pkg" 2>/dev/null || true
 	fi
 }
-# One npm command for both: without a package.json, a later install would prune the other.
-if [ "$(version playwright-core)" != "$PLAYWRIGHT_CORE_VERSION" ] || [ "$(version esbuild)" != "$ESBUILD_VERSION" ]; then
-	echo "browser-deps: installing playwright-core@$PLAYWRIGHT_CORE_VERSION and esbuild@$ESBUILD_VERSION with npm"
+# One npm command for all three: without a package.json, a later install would prune the others.
+if [ "$(version playwright-core)" != "$PLAYWRIGHT_CORE_VERSION" ] || [ "$(version esbuild)" != "$ESBUILD_VERSION" ] ||
+	[ "$(version axe-core)" != "$AXE_CORE_VERSION" ]; then
+	echo "browser-deps: installing playwright-core@$PLAYWRIGHT_CORE_VERSION, esbuild@$ESBUILD_VERSION and axe-core@$AXE_CORE_VERSION with npm"
 	npm install --no-save --no-audit --no-fund --loglevel=error \
-		--prefix "$root/test/browser" "playwright-core@$PLAYWRIGHT_CORE_VERSION" "esbuild@$ESBUILD_VERSION"
+		--prefix "$root/test/browser" "playwright-core@$PLAYWRIGHT_CORE_VERSION" "esbuild@$ESBUILD_VERSION" "axe-core@$AXE_CORE_VERSION"
 fi

@@ -24,6 +24,9 @@ scripts/deps.sh
 scripts/image-cache.sh # the image build tests run offline from this cache
 echo "ok"
 
+step "web app: type-check, rebuild, compare with the committed web/app/dist"
+scripts/web-app.sh check
+
 step "PostgreSQL (throwaway cluster)"
 eval "$(scripts/pgtest.sh)"
 trap 'scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT

@@ -1,12 +1,11 @@
-// Package web holds deskhub's browser pages, embedded in the binary. The pages call the API through
-// one module, static/api.js: one call function per envelope (the session surface, the infrastructure
-// surface's JSON:API, the agent surface) and the token each page keeps in sessionStorage.
+// Package web holds deskhub's browser app, embedded in the binary.
 //
-// passkey.html has its script (a module importing static/api.js) and style inline; it talks to the
-// infrastructure API (/api/v1). viewer.html, the home page, loads static/viewer.js and
-// static/viewer.css and talks to the session API (/v3/api); it shows desktops with noVNC, whose ES
-// modules scripts/web-build.sh vendors into static/novnc/. infra.html (served at /infra) loads
-// static/infra.js and talks to the infrastructure API: servers, instances and the event stream.
+// app/ is the web app (docs/WEB-APP.md): TypeScript and Preact sources in app/src, built by
+// app/build.mjs (esbuild, from npm) into app/dist — app.js, app.css and index.html —, which is
+// committed, so `go build` needs no Node; scripts/web-app-check.sh rebuilds it and fails when the
+// committed build differs from the sources. The server serves app/dist/index.html at / and the assets
+// under /app/. static/novnc holds noVNC's ES modules (scripts/web-build.sh vendors them), served under
+// /static/ and imported by the app at run time.
 package web
 
 import (
@@ -14,9 +13,8 @@ import (
 	"io/fs"
 )
 
-//go:embed *.html static
+//go:embed app/dist static
 var files embed.FS
 
-// FS holds the pages at its root (passkey.html: add a passkey, log in with one; viewer.html: start,
-// list and show desktops) and their assets under static/.
+// FS holds app/dist (the built app) and static/ (noVNC).
 var FS fs.FS = files

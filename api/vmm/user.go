@@ -46,6 +46,12 @@ type UserLoginRequest struct {
 	UserPassword string `json:"user_password" required:"true" doc:"password"`
 }
 
+// UserCookieRequest is the body of user.cookie (deskhub extension): the web app hands over the token a
+// login answered, and deskhub keeps it in the browser as the HttpOnly, SameSite=Strict session cookie.
+type UserCookieRequest struct {
+	Token string `json:"token" required:"true" doc:"a token a login answered (user.login, user.assertionVerify, or the session surface's user/login stages)"`
+}
+
 // UserRegisterRequest is the body of user.register. Registration takes two steps: without user_code
 // deskhub mails a one-time code to user_email; the same call with the code creates the account. (The
 // seed marks user_code required, which would make the first step impossible.) ui-vmm's panel sends the
@@ -133,14 +139,14 @@ type UserPasswordLockRequest struct {
 
 // UserAssertionGetRequest is the body of user.assertionGet, the first step of a WebAuthn login.
 type UserAssertionGetRequest struct {
-	UserLogin string `json:"user_login" required:"true" doc:"login name of the account to log in to"`
+	UserLogin string `json:"user_login" required:"true" doc:"login name of the account to log in to; \"\" for a discoverable login (the passkey names the account; deskhub extension)"`
 }
 
 // UserAssertionVerifyRequest is the body of user.assertionVerify, the second step of a WebAuthn
 // login. The seed lists only user_login; the signed assertion travels in credential (a deskhub
 // addition, since the server cannot verify a login without it).
 type UserAssertionVerifyRequest struct {
-	UserLogin  string          `json:"user_login" required:"true" doc:"login name of the account to log in to"`
+	UserLogin  string          `json:"user_login" required:"true" doc:"login name of the account to log in to (\"\", as in user.assertionGet, for a discoverable login)"`
 	Credential json.RawMessage `json:"credential,omitempty" doc:"the PublicKeyCredential from navigator.credentials.get() (deskhub addition)"`
 	WebAuthnCredential
 }

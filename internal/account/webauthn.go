@@ -468,6 +468,18 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, c Caller, login string)
 	if err := s.auth.Throttle().Check(login, c.Remote); err != nil {
 		return Ceremony{}, err
 	}
+	if login == "" {
+		// A discoverable login: no login name; the authenticator offers the passkeys it holds for this
+		// site, and the credential it signs with names the account (FinishPasskeyLogin).
+		assertion, sess, err := wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+		if err != nil {
+			return Ceremony{}, err
+		}
+		if err := s.saveCeremony(ctx, CodeWebAuthnLogin, ceremony{Session: *sess}); err != nil {
+			return Ceremony{}, err
+		}
+		return ceremonyOf(assertion, sess.Challenge)
+	}
 	u, err := s.st.GetUserByLogin(ctx, login)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Ceremony{}, err
@@ -521,6 +533,16 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Caller, login string
 	}
 	if !ok || cer.Login != login {
 		return Issued{}, fail(fault.Unauthorized, "this passkey login expired, was used already or was never started; start again with user.assertionGet")
+	}
+	if login == "" {
+		// A discoverable login: the credential names the account.
+		row, err := s.st.GetCredentialByCredentialID(ctx, parsed.RawID)
+		if errors.Is(err, store.ErrNotFound) {
+			return Issued{}, fail(fault.Unauthorized, "this passkey is not registered with deskhub")
+		} else if err != nil {
+			return Issued{}, err
+		}
+		cer.UserID = row.UserID
 	}
 	u, err := s.st.GetUser(ctx, cer.UserID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && (u.Disabled || u.Provider != store.ProviderLocal) {

@@ -93,7 +93,7 @@ func New(o Options) (*Agent, error) {
 	}
 	a := &Agent{o: o, build: buildinfo.Get(), x: &xconn{display: o.Display, xauth: o.XAuthority}, events: newHub()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, append(routes(a.handlers()), a.abcRoutes()...))
+	a.mux = httpapi.NewMux(httpapi.Options{Log: o.Log.With("component", "agent")}, append(append(routes(a.handlers()), a.abcRoutes()...), a.fileRoutes()...))
 	a.mux.HandleFunc("GET "+spawner.EventsPath, a.serveEvents)
 	a.mux.HandleFunc("GET "+spawner.AudioPath, a.serveAudio)
 	// The OpenAPI document is built on its first request, not here: building it allocates a few MiB that

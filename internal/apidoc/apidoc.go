@@ -147,7 +147,8 @@ func (b *builder) route(r *httpapi.Route) error {
 	}
 	for _, method := range r.Methods {
 		op := openapi3.NewOperation()
-		op.OperationID = operationID(r, method, len(r.Methods) > 1)
+		// Several routes on one path (GET and PUT of /files, each its own types) are told apart by method too.
+		op.OperationID = operationID(r, method, len(r.Methods) > 1 || len(item.Operations()) > 0)
 		op.Summary = r.Summary
 		if r.Tag != "" {
 			op.Tags = []string{r.Tag}

@@ -170,10 +170,26 @@ func (s *Server) userLogin(c *httpapi.Call, r *vmm.UserLoginRequest) (jsonapi.On
 }
 
 func (s *Server) userLogout(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.Meta, error) {
+	clearSessionCookie(c.W, c.R)
 	if err := s.accounts.Logout(c.Ctx, who(c)); err != nil {
 		return jsonapi.Meta{}, err
 	}
 	return ack(vmm.TypeUser, userID(c), account.StatusLoggedOut), nil
+}
+
+// userCookie keeps a token the caller got from a login as the web app's session cookie (authn.go),
+// and answers its account.
+func (s *Server) userCookie(c *httpapi.Call, r *vmm.UserCookieRequest) (jsonapi.One[vmm.UserAttributes], error) {
+	// Another site's page must not log the browser in to an account of its choosing (login CSRF).
+	if err := sameOrigin(c.R); err != nil {
+		return jsonapi.One[vmm.UserAttributes]{}, err
+	}
+	tok, u, err := s.auth.Verify(c.Ctx, r.Token)
+	if err != nil {
+		return jsonapi.One[vmm.UserAttributes]{}, fault.New(fault.Unauthorized, "this token does not stand (expired, revoked or unknown)")
+	}
+	setSessionCookie(c.W, c.R, r.Token, tok.ExpiresAt)
+	return jsonapi.One[vmm.UserAttributes]{Data: userResource(u)}, nil
 }
 
 func (s *Server) userGet(c *httpapi.Call, _ *httpapi.Empty) (jsonapi.One[vmm.UserAttributes], error) {

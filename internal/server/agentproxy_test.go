@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -74,6 +75,24 @@ func TestAgentProxy(t *testing.T) {
 	if err != nil || v.Version == "" {
 		t.Fatalf("agent version through the broker: %+v, %v", v, err)
 	}
+	// Files of the home (deskhub extension, the web app's upload and download): written, read back; a
+	// viewer's share key may not read them.
+	content := base64.StdEncoding.EncodeToString([]byte("uploaded from the browser\n"))
+	if r := h.call("PUT", "/spawner/"+id+"/files", ownerTok, map[string]any{"path": "uploaded.txt", "content": content}); r.Status != 200 || r.get("data", "size") != 26.0 {
+		t.Fatalf("PUT files through the proxy: %d %s", r.Status, r.Raw)
+	}
+	if r := h.call("GET", "/spawner/"+id+"/files?path=uploaded.txt", ownerTok, nil); r.Status != 200 || r.str("data", "content") != content || r.str("data", "mime") != "text/plain" {
+		t.Fatalf("GET files through the proxy: %d %s", r.Status, r.Raw)
+	}
+	if r := h.call("GET", "/spawner/"+id+"/files?path=../../etc/passwd", ownerTok, nil); r.Status != 400 {
+		t.Fatalf("GET files out of the home: %d %s", r.Status, r.Raw)
+	}
+	share := h.call("POST", "/v3/api/share/edit", ownerTok, map[string]any{"id": id, "key": "", "perms": []string{"viewer"}}).want(t, 200)
+	if r := h.call("GET", "/spawner/"+id+"/files?path=uploaded.txt", "", nil, "X-Share-Key", share.str("result", 0, "key")); r.Status != 401 && r.Status != 403 {
+		t.Fatalf("GET files with a viewer's share key: %d %s", r.Status, r.Raw)
+	}
+	h.call("POST", "/v3/api/share/reset", ownerTok, map[string]any{"id": id}).want(t, 200)
+
 	// The agent's envelope as it comes through the proxy (raw calls: the wire shape is the point).
 	if r := h.call("GET", "/spawner/"+id+"/version", ownerTok, nil); r.Status != 200 || r.get("code") != 200.0 {
 		t.Fatalf("agent envelope through the proxy: %d %s", r.Status, r.Raw)

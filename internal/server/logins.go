@@ -102,6 +102,7 @@ func unixGroups(login string) []string {
 }
 
 func (s *Server) v3Logout(c *httpapi.Call, _ *httpapi.Empty) (fastx.Null, error) {
+	clearSessionCookie(c.W, c.R)
 	return fastx.Null{}, s.accounts.Logout(c.Ctx, who(c))
 }
 

@@ -31,11 +31,25 @@ func (s *Server) agentRoutes() []httpapi.Route {
 		return op
 	})
 	// deskhub's addition: the agent's live events (window.list, …) as a websocket of JSON messages.
-	routes = append(routes, s.audioRoute())
-	return append(routes, httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet},
+	routes = append(routes, httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet},
 		Path: agentPrefix + spawner.EventsPath, Access: httpapi.User, Tag: "windows",
 		Summary: "Live events of the desktop (websocket): window.list, display.setBackgroundBorderColor, …",
 		Op:      httpapi.RawAs(nil, reflect.TypeFor[spawner.Event](), s.agentProxy)})
+	// deskhub's addition: the desktop's sound (websocket of PCM frames).
+	routes = append(routes, s.audioRoute())
+	// deskhub's addition for the web app's upload and download: a file of the desktop user's home.
+	fileOp := func(req, resp reflect.Type) httpapi.Operation {
+		op := httpapi.RawAs(req, resp, s.agentProxy)
+		op.Document = true
+		return op
+	}
+	return append(routes,
+		httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet}, Path: agentPrefix + spawner.FilesPath,
+			Access: httpapi.User, Tag: "files", Summary: "Read a file of the desktop user's home (deskhub extension; base64 in the envelope)",
+			Op: fileOp(reflect.TypeFor[spawner.FileGet](), reflect.TypeFor[spawner.FileContent]())},
+		httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodPut}, Path: agentPrefix + spawner.FilesPath,
+			Access: httpapi.User, Tag: "files", Summary: "Write a file into the desktop user's home (deskhub extension; base64 in the body)",
+			Op: fileOp(reflect.TypeFor[spawner.FilePut](), reflect.TypeFor[spawner.FileWritten]()), MaxBody: spawner.FilesMaxBody})
 }
 
 // agentProxy forwards one agent call to the session's agent over its unix socket, after checking that
@@ -66,7 +80,7 @@ func (s *Server) agentProxy(c *httpapi.Call) error {
 // proxyAgent forwards a call to the agent of session id, at path. The call (the events websocket above
 // all) lasts only as long as the credentials it came with (deps): cancelling the request's context
 // closes the upstream connection and with it the proxied one, upgraded or not. The caller's
-// credentials go no further; X-Forwarded-For is added.
+// credentials go no further (nor the browser's Origin, checked here already); X-Forwarded-For is added.
 func (s *Server) proxyAgent(c *httpapi.Call, id, path string, deps revoke.Deps) error {
 	dialer, ok := s.prov.(provider.AgentDialer)
 	if !ok {
@@ -93,6 +107,9 @@ func (s *Server) proxyAgent(c *httpapi.Call, id, path string, deps revoke.Deps) 
 			pr.Out.Header.Del("X-FASTX-TOKEN")
 			pr.Out.Header.Del("X-Share-Key")
 			pr.Out.Header.Del("Cookie")
+			// The broker checked the browser's Origin (authn.go); the agent, behind its unix socket,
+			// would compare it with its own Host ("agent") and refuse every browser's websocket.
+			pr.Out.Header.Del("Origin")
 			q := pr.Out.URL.Query()
 			if q.Has("jwt_token") {
 				q.Del("jwt_token")

@@ -119,6 +119,8 @@ func (s *Server) infraRoutes() []httpapi.Route {
 			httpapi.Op(s.userCredentialGet)),
 		infraRoute("POST /v1/user.credentialMake", pub, "user", "Registers a WebAuthn credential (optionally with a new account)",
 			httpapi.Op(s.userCredentialMake)),
+		infraExtra("/api/v1/user.cookie", pub, "user", "Keeps a login's token as the web app's HttpOnly, SameSite=Strict session cookie (deskhub extension)",
+			httpapi.Op(s.userCookie)),
 		infraRoute("POST /v1/user.emailChange", usr, "user", "Changes the user's mail address",
 			httpapi.Op(s.userEmailChange)),
 		infraRoute("POST /v1/user.get", usr, "user", "Will return the current user",

@@ -181,10 +181,12 @@ func New(opts Options) (*Server, error) {
 	if s.openapi, err = s.openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("server: building the OpenAPI document: %w", err)
 	}
-	s.mux.Handle("GET /passkey", passkeyPage())
-	s.mux.Handle("GET /{$}", viewerPage())
-	s.mux.Handle("GET /infra", infraPage())
-	s.mux.Handle("GET /static/", staticAssets())
+	assets := staticAssets()
+	s.mux.Handle("GET /{$}", appPage())
+	s.mux.Handle("GET /passkey", intoApp("/account"))
+	s.mux.Handle("GET /infra", intoApp("/admin/servers"))
+	s.mux.Handle("GET /static/", assets)
+	s.mux.Handle("GET /app/", assets)
 	s.mux.HandleFunc("GET /ws/display/{id}", s.displayWS)
 	s.mux.HandleRaw("GET "+treeBase+"/", httpapi.Infra, treeBase+"/", s.serveTree(treeBase))
 	s.mux.HandleRaw("GET "+treeBaseAPI+"/", httpapi.Infra, treeBaseAPI+"/", s.serveTree(treeBaseAPI))

@@ -16,6 +16,7 @@ import (
 // viewerCSP lets the viewer load its own scripts and styles, open the display websocket on this origin
 // ('self' covers ws: and wss: to the same host) and show screenshots (data: URLs) and noVNC's cursor.
 const viewerCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
+	"media-src 'self' blob:; worker-src 'self'; " +
 	"form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 func pageHeaders(h http.Header, csp string) {
@@ -25,13 +26,18 @@ func pageHeaders(h http.Header, csp string) {
 	h.Set("Content-Security-Policy", csp)
 }
 
-// viewerPage serves / : log in, list, start, show and end desktops (web/viewer.html).
-func viewerPage() http.Handler { return htmlPage("viewer.html") }
+// appPage serves / : the web app (web/app, built into web/app/dist): login, launcher, viewer,
+// sharing, account and admin pages, routed in the URL's fragment.
+func appPage() http.Handler { return htmlPage("app/dist/index.html") }
 
-// infraPage serves /infra: servers, instances and the live event stream (web/infra.html).
-func infraPage() http.Handler { return htmlPage("infra.html") }
+// intoApp redirects an old page's URL (/infra, /passkey) to its place in the app.
+func intoApp(fragment string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/#"+fragment, http.StatusFound)
+	})
+}
 
-// htmlPage serves one of web's pages that load their script and style from /static.
+// htmlPage serves one of web's pages that load their script and style from /app and /static.
 func htmlPage(name string) http.Handler {
 	page, err := fs.ReadFile(web.FS, name)
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -68,27 +74,31 @@ var staticTypes = map[string]string{
 	"":      "text/plain; charset=utf-8", // LICENSE, AUTHORS, VERSION
 }
 
-// staticAssets serves /static/...: the viewer's script and style and the vendored noVNC modules, from
-// the binary. They are revalidated on each use (Cache-Control: no-cache) against a content ETag, so an
+// staticAssets serves /static/... (the vendored noVNC modules) and /app/... (the built app's script and
+// style, web/app/dist), from the binary. They are revalidated on each use (Cache-Control: no-cache) against a content ETag, so an
 // upgraded deskhub never mixes old and new modules.
 func staticAssets() http.Handler {
 	files := map[string]staticFile{}
-	_ = fs.WalkDir(web.FS, "static", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		ctype, ok := staticTypes[path.Ext(p)]
-		if !ok {
-			ctype = "application/octet-stream"
-		}
-		b, err := fs.ReadFile(web.FS, p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		files["/"+p] = staticFile{data: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
-		return nil
-	})
+	walk := func(root, prefix string) {
+		_ = fs.WalkDir(web.FS, root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || path.Base(p) == "index.html" {
+				return err
+			}
+			ctype, ok := staticTypes[path.Ext(p)]
+			if !ok {
+				ctype = "application/octet-stream"
+			}
+			b, err := fs.ReadFile(web.FS, p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			files[prefix+strings.TrimPrefix(p, root)] = staticFile{data: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+			return nil
+		})
+	}
+	walk("static", "/static")
+	walk("app/dist", "/app")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := files[r.URL.Path]
 		if !ok || strings.Contains(r.URL.Path, "..") {

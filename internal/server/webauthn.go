@@ -4,8 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io/fs"
-	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
@@ -15,7 +13,6 @@ import (
 	"github.com/deskhub/deskhub/internal/account"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/store"
-	"github.com/deskhub/deskhub/web"
 )
 
 // WebAuthn (passkeys) on the infrastructure surface: user.credentialMake, user.credentialGet,
@@ -151,24 +148,4 @@ func (s *Server) userAssertionVerify(c *httpapi.Call, r *vmm.UserAssertionVerify
 		return jsonapi.One[vmm.TokenAttributes]{}, err
 	}
 	return loginAnswer(in, s.accounts.Now()), nil
-}
-
-// passkeyPage serves /passkey: add a passkey to your account, log in with one, or create an account
-// with one.
-func passkeyPage() http.Handler {
-	page, err := fs.ReadFile(web.FS, "passkey.html")
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if err != nil {
-			http.Error(w, "the passkey page is missing from this build", http.StatusInternalServerError)
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
-		_, _ = w.Write(page)
-	})
 }

@@ -549,12 +549,54 @@ func TestWebAuthnThrottle(t *testing.T) {
 	}
 }
 
-func TestPasskeyPage(t *testing.T) {
+// TestWebAuthnDiscoverable: with user_login "" the login needs no name: the options name no credential,
+// the passkey the authenticator picks names the account, and a passkey deskhub does not know is refused.
+func TestWebAuthnDiscoverable(t *testing.T) {
+	h := newHarness(t)
+	tok := h.user("alice", false)
+	a := newSoftAuthenticator(t, h.s.cfg.BaseURL())
+	h.registerPasskey(a, "alice", tok)
+	anon := h.client("")
+	o := assertionOptions(t, anon, "")
+	if len(o.PublicKey.AllowCredentials) != 0 {
+		t.Errorf("discoverable options name credentials: %+v", o.PublicKey.AllowCredentials)
+	}
+	in, err := verify(anon, "", a.get(o, false))
+	must(t, err)
+	me, err := h.client(in.Data.Attributes.Token).User(context.Background())
+	if err != nil || me.Data.Attributes.UserLogin != "alice" {
+		t.Fatalf("user.get with the discoverable login's token: %+v, %v", me, err)
+	}
+	stranger := newSoftAuthenticator(t, h.s.cfg.BaseURL())
+	stranger.userID = []byte("nobody")
+	_, err = verify(anon, "", stranger.get(assertionOptions(t, anon, ""), false))
+	wantErr(t, err, 401, "not registered")
+}
+
+// TestAppPages: / is the web app's page (strict CSP: no inline script or style), its assets are under
+// /app/ with a content ETag, and the old pages' URLs redirect into the app.
+func TestAppPages(t *testing.T) {
 	s := newTestServer(t)
-	_, rec := call(t, s.Handler(), "GET", "/passkey", "")
-	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") ||
-		!strings.Contains(rec.Body.String(), "user.assertionVerify") || rec.Header().Get("Content-Security-Policy") == "" {
-		t.Fatalf("GET /passkey: %d %s", rec.Code, rec.Header())
+	_, rec := call(t, s.Handler(), "GET", "/", "")
+	csp := rec.Header().Get("Content-Security-Policy")
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || !strings.Contains(rec.Body.String(), "/app/app.js") ||
+		!strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-inline") {
+		t.Fatalf("GET /: %d %s\n%s", rec.Code, rec.Header(), rec.Body)
+	}
+	for _, p := range []string{"/app/app.js", "/app/app.css", "/static/novnc/core/rfb.js"} {
+		_, rec := call(t, s.Handler(), "GET", p, "")
+		if rec.Code != 200 || rec.Header().Get("ETag") == "" || rec.Body.Len() < 1000 {
+			t.Errorf("GET %s: %d, ETag %q, %d bytes", p, rec.Code, rec.Header().Get("ETag"), rec.Body.Len())
+		}
+	}
+	if _, rec := call(t, s.Handler(), "GET", "/app/index.html", ""); rec.Code != 404 {
+		t.Errorf("GET /app/index.html: %d, want 404 (the page is served at /)", rec.Code)
+	}
+	for from, to := range map[string]string{"/passkey": "/#/account", "/infra": "/#/admin/servers"} {
+		_, rec := call(t, s.Handler(), "GET", from, "")
+		if rec.Code != http.StatusFound || rec.Header().Get("Location") != to {
+			t.Errorf("GET %s: %d to %q, want 302 to %q", from, rec.Code, rec.Header().Get("Location"), to)
+		}
 	}
 }
 

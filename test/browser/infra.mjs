@@ -1,8 +1,9 @@
-// infra.mjs drives deskhub's infrastructure page (/infra) in headless Chromium against a real LXD
-// daemon: log in, wait for the live event stream, add the server with its trust password through the
-// form, launch an instance from the busybox image, then freeze, unfreeze, force-stop and delete it with
-// the row's buttons, each time waiting until the page shows the new status (which it learns from the
-// event stream).
+// infra.mjs drives the web app's infrastructure pages (the old /infra URL redirects there) in headless
+// Chromium against a real LXD daemon: log in, wait for the live event stream, add the server with its
+// trust password through the Servers page's form, launch an instance from the busybox image on the
+// Instances page, then freeze, unfreeze, force-stop and delete it with the row's buttons, each time
+// waiting until the page shows the new status (which it learns from the event stream), and read the
+// Events page.
 //
 //   node test/browser/infra.mjs <base url> <login> <password> <lxd host> <lxd port> <project> <trust password> <instance name> [<artifact dir>]
 //
@@ -46,22 +47,26 @@ try {
   await page.fill("#login-password", password);
   await page.click("#login-btn");
   await page.waitForSelector('body[data-state="signed-in"][data-stream="bound"]');
-  step("logged in, event stream bound");
+  result.route = await page.evaluate(() => document.body.dataset.route);
+  result.adminTabs = await page.$$eval("#admin nav a", (as) => as.map((a) => a.id));
+  step("logged in at the servers page, event stream bound");
 
-  await page.fill("#add-host", host);
-  await page.fill("#add-port", port);
-  await page.fill("#add-project", project);
-  await page.fill("#add-password", trust);
-  await page.click("#add-btn");
-  await page.waitForSelector('#servers tbody tr[data-state="online"]');
+  await page.fill("#server-host", host);
+  await page.fill("#server-port", port);
+  await page.fill("#server-project", project);
+  await page.fill("#server-secret", trust);
+  await page.click("#server-form button[type=submit]");
+  await page.waitForSelector('#server-list li[data-state="online"]');
   step("server added and online");
+  if (process.env.DESKHUB_SCREENSHOTS) await page.screenshot({ path: join(process.env.DESKHUB_SCREENSHOTS, "servers.png") });
 
+  await page.click("#admin-tab-instances");
   await page.waitForSelector("#launch-image option", { state: "attached" });
   await page.fill("#launch-name", name);
   await page.click("#launch-btn");
-  await page.waitForSelector('#events li[data-type="operation"][data-status="success"]');
   const row = (status) => `#instances tbody tr[data-name="${name}"]${status ? `[data-status="${status}"]` : ""}`;
   await page.waitForSelector(row("running"));
+  if (process.env.DESKHUB_SCREENSHOTS) await page.screenshot({ path: join(process.env.DESKHUB_SCREENSHOTS, "instances.png") });
   result.instanceStatuses.push("running");
   step("instance launched and running");
 
@@ -73,10 +78,12 @@ try {
   }
   await page.click(`${row()} button[data-action="delete"]`);
   await page.waitForSelector(row(), { state: "detached" });
-  await page.waitForSelector('#events li[data-type="instance"][data-status="deleted"]');
   result.instanceStatuses.push("deleted");
   step("deleted");
 
+  await page.click("#admin-tab-events");
+  await page.waitForSelector('#events li[data-type="instance"][data-status="deleted"]');
+  if (process.env.DESKHUB_SCREENSHOTS) await page.screenshot({ path: join(process.env.DESKHUB_SCREENSHOTS, "events.png") });
   result.events = await page.$$eval("#events li", (lis) => lis.map((li) => `${li.dataset.type} ${li.dataset.status}`));
   const failures = await page.$$eval('#events li[data-status="failure"]', (lis) => lis.map((li) => li.textContent));
   if (failures.length) throw new Error(`failed operations on the page: ${failures.join("; ")}`);

@@ -22,6 +22,8 @@ type infraRun struct {
 	Error            string   `json:"error"`
 	Events           []string `json:"events"`
 	InstanceStatuses []string `json:"instanceStatuses"`
+	Route            string   `json:"route"`
+	AdminTabs        []string `json:"adminTabs"`
 	MS               int      `json:"ms"`
 	Steps            []struct {
 		Step string `json:"step"`
@@ -47,6 +49,7 @@ func TestInfraPageInChromium(t *testing.T) {
 		env.Password, name, t.ArtifactDir())
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), "DESKHUB_SCREENSHOTS="+screenshotDir(t))
 	runErr := cmd.Run()
 	var run infraRun
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &run); err != nil || !run.OK || runErr != nil {
@@ -54,6 +57,10 @@ func TestInfraPageInChromium(t *testing.T) {
 	}
 	for _, s := range run.Steps {
 		t.Logf("%6d ms  %s", s.MS, s.Step)
+	}
+	// A user (not an administrator) lands on the servers page and sees no administrators' tab.
+	if run.Route != "/admin/servers" || strings.Contains(strings.Join(run.AdminTabs, " "), "sessions") {
+		t.Errorf("after /infra: route %q, tabs %v", run.Route, run.AdminTabs)
 	}
 	if got := strings.Join(run.InstanceStatuses, " "); got != "running frozen running stopped deleted" {
 		t.Fatalf("statuses seen on the page: %s", got)

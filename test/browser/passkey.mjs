@@ -1,57 +1,33 @@
-// passkey.mjs drives deskhub's /passkey page in headless Chromium with a virtual WebAuthn authenticator:
-// log in with a password, add a passkey, log out, log in with the passkey. It prints one JSON object
-// with what happened on stdout; diagnostics go to stderr.
+// passkey.mjs drives the web app's login and account pages in headless Chromium with a virtual WebAuthn
+// authenticator (resident keys, user verification): log in with a password, open the account page —
+// add a passkey, create an API token (shown once) and revoke it, add and remove an SSH key, change the
+// password —, log out, and log in with the passkey without typing a login name (a discoverable
+// credential). It prints one JSON object with what happened on stdout; diagnostics go to stderr.
 //
-//   node test/browser/passkey.mjs <base url> <login> <password>
+//   node test/browser/passkey.mjs <base url> <login> <password> <new password> [<screenshot dir>]
 //
 // Needs /usr/bin/chromium and playwright-core in test/browser/node_modules (scripts/browser-deps.sh).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch, login as logIn, recorder, settle, shot, watch } from "./lib.mjs";
 
-const [base, login, password] = process.argv.slice(2);
-if (!base || !login || !password) {
-  console.error("usage: node passkey.mjs <base url> <login> <password>");
+const [base, login, password, newPassword, shots] = process.argv.slice(2);
+if (!base || !login || !password || !newPassword) {
+  console.error("usage: node passkey.mjs <base url> <login> <password> <new password> [<screenshot dir>]");
   process.exit(2);
 }
-
-const result = { ok: false, steps: [] };
-const step = (name, extra = {}) => {
-  result.steps.push(Object.assign({ step: name, ms: Date.now() - started }, extra));
-  console.error(`passkey.mjs: ${name}`);
-};
-const started = Date.now();
-const dataDir = mkdtempSync(join(tmpdir(), "deskhub-chromium-"));
-let context;
+const { result, step, finish } = recorder("passkey.mjs");
+let browser;
 try {
-  context = await chromium.launchPersistentContext(dataDir, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    timeout: 30_000,
-  });
-  step("browser started");
+  browser = await launch();
+  const { context } = browser;
   const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(15_000);
-  page.on("console", (m) => console.error(`page console: ${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
-
+  watch(page, base);
   const cdp = await context.newCDPSession(page);
   await cdp.send("WebAuthn.enable");
   const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
     options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
   });
   step("virtual authenticator added");
-
-  // Waits for the page to settle in state, failing early with the page's own message on an error.
-  const settle = async (state, what) => {
-    await page.waitForFunction(
-      (s) => document.body.dataset.state === s || document.getElementById("status").className === "error", state);
-    const err = await page.$eval("#status", (e) => (e.className === "error" ? e.textContent : ""));
-    if (err) throw new Error(`${what}: ${err}`);
-  };
+  const cookie = async () => ((await context.cookies(base)).find((c) => c.name === "deskhub_session") || {}).value || "";
   const waitStatus = async (text, what) => {
     await page.waitForFunction(
       (t) => { const e = document.getElementById("status"); return e.className === "error" || e.textContent.includes(t); }, text);
@@ -59,45 +35,77 @@ try {
     if (err) throw new Error(`${what}: ${err}`);
   };
 
-  await page.goto(new URL("/passkey", base).href);
-  await settle("signed-out", "loading the page");
-  step("page loaded");
-
-  await page.fill("#login-user", login);
-  await page.fill("#login-password", password);
-  await page.click("#login-btn");
-  await settle("signed-in", "password login");
-  result.passwordToken = await page.evaluate(() => sessionStorage.getItem("deskhub.token"));
+  await logIn(page, base, login, password);
+  result.passwordToken = await cookie();
   step("logged in with the password");
 
+  await page.click("#nav-account");
+  await page.waitForSelector("#profile-login");
+  result.profileLogin = await page.$eval("#profile-login", (e) => e.textContent);
+
+  // Passkey.
   await page.click("#add-passkey");
-  await waitStatus("Passkey added.", "adding a passkey");
-  result.listedPasskeys = Number(await page.$eval("#passkeys", (e) => e.dataset.count));
+  await waitStatus("Passkey added", "adding a passkey");
+  result.listedPasskeys = Number(await page.$eval("#passkey-list", (e) => e.dataset.count));
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   result.authenticatorCredentials = credentials.length;
   result.residentKey = credentials.some((c) => c.isResidentCredential);
   step("passkey added", { listed: result.listedPasskeys });
 
+  // API token: created with a lifetime, shown once, then revoked.
+  await page.selectOption("#token-life", "3600");
+  await page.click("#token-form button[type=submit]");
+  await page.waitForSelector("#token-value");
+  result.apiToken = await page.$eval("#token-value", (e) => e.value);
+  const tokensBefore = await page.$$eval('#token-list li[data-status="active"]', (l) => l.length);
+  await page.click("#token-once button:last-child"); // Done: the token is not shown again
+  result.tokenShownAfterDone = await page.$("#token-value").then((e) => !!e);
+  step("API token created", { activeTokens: tokensBefore });
+  await shot(page, shots, "account");
+  // Revoke the newest active API token (the login's own token is of another type).
+  const apiRow = await page.$$eval('#token-list li[data-status="active"]', (lis) => lis.findIndex((li) => li.textContent.includes("system.api")));
+  await page.locator('#token-list li[data-status="active"]').nth(apiRow).locator("button").click();
+  await waitStatus("revoked", "revoking the token");
+  result.apiTokensAfterRevoke = await page.$$eval('#token-list li[data-status="active"]', (lis) => lis.filter((li) => li.textContent.includes("system.api")).length);
+  step("API token revoked");
+
+  // SSH key.
+  await page.fill("#ssh-name", "laptop");
+  await page.fill("#ssh-public", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZm test@deskhub");
+  await page.click("#ssh-form button[type=submit]");
+  await waitStatus("SSH key was added", "adding an SSH key");
+  result.sshKeys = Number(await page.$eval("#ssh-list", (e) => e.dataset.count));
+  await page.click("#ssh-list li button");
+  await waitStatus("SSH key was removed", "removing the SSH key");
+  result.sshKeysAfter = Number(await page.$eval("#ssh-list", (e) => e.dataset.count));
+  step("SSH key added and removed");
+
+  // Password change.
+  await page.fill("#pw-new", newPassword);
+  await page.fill("#pw-repeat", newPassword);
+  await page.click("#password-form button[type=submit]");
+  await waitStatus("password was changed", "changing the password");
+  step("password changed");
+
   await page.click("#logout");
-  await settle("signed-out", "logging out");
+  await settle(page, "signed-out", "logging out");
+  result.cookieAfterLogout = await cookie();
   step("logged out");
 
-  await page.fill("#pk-login", login);
-  await page.click("#pk-login-btn");
-  await settle("signed-in", "passkey login");
-  result.passkeyToken = await page.evaluate(() => sessionStorage.getItem("deskhub.token"));
+  // Passkey login: no login name typed.
+  result.loginFieldBeforePasskey = await page.$eval("#login-user", (e) => e.value);
+  await page.click("#passkey-login");
+  await settle(page, "signed-in", "passkey login");
+  result.passkeyToken = await cookie();
   result.whoami = await page.$eval("#whoami", (e) => e.textContent);
   const after = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   result.signCount = after.credentials.length ? after.credentials[0].signCount : null;
-  step("logged in with the passkey");
+  step("logged in with the passkey, no login name typed");
   result.ok = true;
 } catch (e) {
   result.error = String(e && e.stack ? e.stack : e);
   console.error(`passkey.mjs: ${result.error}`);
 } finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(dataDir, { recursive: true, force: true });
+  if (browser) await browser.close();
 }
-result.ms = Date.now() - started;
-process.stdout.write(JSON.stringify(result) + "\n");
-process.exit(result.ok ? 0 : 1);
+finish();

@@ -20,6 +20,7 @@ import (
 	"github.com/deskhub/deskhub/internal/auth"
 	"github.com/deskhub/deskhub/internal/config"
 	"github.com/deskhub/deskhub/internal/server"
+	"github.com/deskhub/deskhub/internal/store"
 	"github.com/deskhub/deskhub/internal/store/sqlite"
 )
 
@@ -47,6 +48,18 @@ func browserDeps(t *testing.T) {
 // context for WebAuthn) and an account login/password.
 func startDeskhub(t *testing.T, login, password string, tune ...func(*config.Config)) (string, *server.Server, func() []byte) {
 	t.Helper()
+	return startDeskhubWith(t, []testAccount{{login, password, false}}, tune...)
+}
+
+// testAccount is an account startDeskhubWith creates.
+type testAccount struct {
+	login, password string
+	admin           bool
+}
+
+// startDeskhubWith is startDeskhub with several accounts; credentials lists the first one's passkeys.
+func startDeskhubWith(t *testing.T, accounts []testAccount, tune ...func(*config.Config)) (string, *server.Server, func() []byte) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -66,12 +79,18 @@ func startDeskhub(t *testing.T, login, password string, tune ...func(*config.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := auth.NewLocalUser(login, login+"@example.org", password, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, &u); err != nil {
-		t.Fatal(err)
+	var u store.User
+	for i, a := range accounts {
+		nu, err := auth.NewLocalUser(a.login, a.login+"@example.org", a.password, a.admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateUser(ctx, &nu); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			u = nu
+		}
 	}
 	srv, err := server.New(server.Options{Config: cfg, Store: st})
 	if err != nil {
@@ -109,11 +128,31 @@ type passkeyRun struct {
 	ListedPasskeys           int    `json:"listedPasskeys"`
 	AuthenticatorCredentials int    `json:"authenticatorCredentials"`
 	ResidentKey              bool   `json:"residentKey"`
+	ProfileLogin             string `json:"profileLogin"`
+	APIToken                 string `json:"apiToken"`
+	TokenShownAfterDone      bool   `json:"tokenShownAfterDone"`
+	APITokensAfterRevoke     int    `json:"apiTokensAfterRevoke"`
+	SSHKeys                  int    `json:"sshKeys"`
+	SSHKeysAfter             int    `json:"sshKeysAfter"`
+	CookieAfterLogout        string `json:"cookieAfterLogout"`
+	LoginFieldBeforePasskey  string `json:"loginFieldBeforePasskey"`
 	MS                       int    `json:"ms"`
 	Steps                    []struct {
 		Step string `json:"step"`
 		MS   int    `json:"ms"`
 	} `json:"steps"`
+}
+
+// infraLogin calls user.login and answers its status.
+func infraLogin(t *testing.T, base, login, password string) int {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"user_login": login, "user_password": password})
+	resp, err := http.Post(base+"/api/v1/user.login", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // userGet calls user.get with token and returns the status and the login answered.
@@ -138,8 +177,11 @@ func userGet(t *testing.T, base, token string) (int, string) {
 	return resp.StatusCode, doc.Data.Attributes.UserLogin
 }
 
-// TestPasskeyInChromium: in /passkey, log in with a password, add a passkey with Chromium's virtual
-// authenticator, log out, and log in with the passkey; the token it gets works on user.get.
+// TestPasskeyInChromium: in the web app, log in with a password, and on the account page add a passkey
+// with Chromium's virtual authenticator, create an API token (shown once; it works) and revoke it (it no
+// longer works), add and remove an SSH key, change the password (the new one logs in, the old one not);
+// log out, and log in with the passkey without typing a login name; the cookie's token it gets works on
+// user.get.
 func TestPasskeyInChromium(t *testing.T) {
 	browserDeps(t)
 	const login, password = "alice", "correct horse battery staple"
@@ -148,7 +190,8 @@ func TestPasskeyInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "node", "passkey.mjs", base, login, password)
+	const newPassword = "a brand new password for alice"
+	cmd := exec.CommandContext(ctx, "node", "passkey.mjs", base, login, password, newPassword, screenshotDir(t))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
 	runErr := cmd.Run()
@@ -174,5 +217,25 @@ func TestPasskeyInChromium(t *testing.T) {
 	}
 	if status, _ := userGet(t, base, run.PasswordToken); status != http.StatusUnauthorized {
 		t.Fatalf("user.get with the password token after logout: %d, want 401", status)
+	}
+	if run.ProfileLogin != login || run.CookieAfterLogout != "" || run.LoginFieldBeforePasskey != "" {
+		t.Errorf("profile login %q, cookie after logout %q, login field before the passkey login %q", run.ProfileLogin, run.CookieAfterLogout, run.LoginFieldBeforePasskey)
+	}
+	// The API token was shown once, and revoked from the page.
+	if run.APIToken == "" || run.TokenShownAfterDone || run.APITokensAfterRevoke != 0 {
+		t.Errorf("API token %q, still shown after Done %v, active API tokens after revoke %d", run.APIToken, run.TokenShownAfterDone, run.APITokensAfterRevoke)
+	}
+	if status, _ := userGet(t, base, run.APIToken); status != http.StatusUnauthorized {
+		t.Errorf("user.get with the revoked API token: %d, want 401", status)
+	}
+	if run.SSHKeys != 1 || run.SSHKeysAfter != 0 {
+		t.Errorf("SSH keys: %d after adding, %d after removing", run.SSHKeys, run.SSHKeysAfter)
+	}
+	// The password changed: the new one logs in, the old one does not.
+	if code := infraLogin(t, base, login, newPassword); code != 200 {
+		t.Errorf("user.login with the new password: %d", code)
+	}
+	if code := infraLogin(t, base, login, password); code != http.StatusUnauthorized {
+		t.Errorf("user.login with the old password: %d, want 401", code)
 	}
 }

@@ -1,9 +1,10 @@
-// share.mjs drives deskhub's viewer page in headless Chromium for a desktop shared with a view-only key:
+// share.mjs drives deskhub's web app in headless Chromium for a desktop shared with a view-only key:
 // a guest (fresh browser context, no login) opens the share link (#session=<id>&key=<key>), sees the
 // desktop on the noVNC canvas, and types a command into the xterm, which must not reach the desktop;
-// then the owner (another fresh context) logs in on the page, connects to the same desktop and types a
-// command that must run; finally the share keys are reset and the guest's page must show that it was
-// disconnected.
+// then the owner (another fresh context) logs in, opens the desktop card's share dialog — creates a
+// viewer and a granter link (each shown with its perms and a copyable URL), revokes the granter one,
+// mails a link —, connects to the same desktop and types a command that must run; finally the share
+// keys are reset and the guest's page must say that the sharing ended.
 //
 //   node test/browser/share.mjs <base url> <session id> <share key> <login> <password> <nonce> [<artifact dir>]
 //
@@ -145,7 +146,7 @@ try {
   guest = await openPage(browser, "guest");
   await guest.goto(new URL(`/#session=${encodeURIComponent(sessionId)}&key=${encodeURIComponent(key)}`, base).href);
   await settle(guest, "connected", "the guest opening the share link", 20_000);
-  result.guestToken = !!(await guest.evaluate(() => sessionStorage.getItem("deskhub.sessionToken")));
+  result.guestToken = (await guest.context().cookies(base)).some((c) => c.name === "deskhub_session");
   result.guestSession = await guest.evaluate(() => document.body.dataset.session || "");
   step("guest connected");
   let gf = await xtermShown(guest, "guest");
@@ -172,7 +173,32 @@ try {
   await owner.fill("#login-password", password);
   await owner.click("#login-btn");
   await settle(owner, "signed-in", "the owner's login");
-  await owner.click(`#sessions li[data-id="${sessionId}"] .connect`);
+  owner.on("dialog", (d) => d.accept().catch(() => {}));
+  // The share dialog of the desktop's card.
+  const card = `#sessions li[data-id="${sessionId}"]`;
+  await owner.click(`${card} .share`);
+  await owner.waitForSelector("#share[open] #share-keys");
+  await owner.waitForFunction(() => Number(document.getElementById("share-keys").dataset.count) >= 1); // the test's own key
+  const count = () => owner.$eval("#share-keys", (e) => Number(e.dataset.count));
+  const before = await count();
+  await owner.click("#share-create");
+  await owner.waitForFunction((n) => Number(document.getElementById("share-keys").dataset.count) === n + 1, before);
+  await owner.check('input[name="perm"][value="granter"]');
+  await owner.click("#share-create");
+  await owner.waitForFunction((n) => Number(document.getElementById("share-keys").dataset.count) === n + 2, before);
+  result.shareLinks = await owner.$$eval("#share-keys li", (lis) => lis.map((li) => ({ perms: li.dataset.perms, link: li.querySelector("input.link").value })));
+  await shot(owner, "share-dialog.png");
+  if (process.env.DESKHUB_SCREENSHOTS) await owner.screenshot({ path: join(process.env.DESKHUB_SCREENSHOTS, "share.png") });
+  await owner.click('#share-keys li[data-perms="granter"] .revoke');
+  await owner.waitForFunction((n) => Number(document.getElementById("share-keys").dataset.count) === n + 1, before);
+  await owner.check('input[name="perm"][value="viewer"]');
+  await owner.fill("#share-email", "guest@example.org");
+  await owner.click("#share-mail button[type=submit]");
+  await owner.waitForFunction((n) => Number(document.getElementById("share-keys").dataset.count) === n + 2, before);
+  result.shareLinksAfter = await owner.$$eval("#share-keys li", (lis) => lis.map((li) => li.dataset.perms));
+  step("share dialog: created, revoked, mailed", { links: result.shareLinks, after: result.shareLinksAfter });
+  await owner.click("#share header button");
+  await owner.click(`${card} .connect`);
   await settle(owner, "connected", "the owner connecting", 20_000);
   step("owner connected");
   let of = await xtermShown(owner, "owner");
@@ -199,11 +225,10 @@ try {
   await emit("owner-typed"); // the test checks ~/owner.txt, then resets the share keys
 
   // The reset disconnects the guest; the owner's connection is not a share.
-  await guest.waitForFunction(() => document.body.dataset.state !== "connected", null, { timeout: 10_000 });
-  await sleep(300); // let the page's follow-up (list refresh) settle
+  await guest.waitForFunction(() => document.body.dataset.state === "ended", null, { timeout: 20_000 });
   result.guestAfterReset = await guest.evaluate(() => ({
     state: document.body.dataset.state,
-    status: document.getElementById("status").textContent,
+    status: (document.getElementById("viewer-message") || {}).textContent || "",
     error: document.getElementById("status").className === "error",
     session: document.body.dataset.session || "",
   }));

@@ -37,8 +37,12 @@ type shareRun struct {
 		Error                  bool
 	} `json:"guestAfterReset"`
 	OwnerStateAfterReset string `json:"ownerStateAfterReset"`
-	MS                   int    `json:"ms"`
-	Steps                []struct {
+	ShareLinks           []struct {
+		Perms, Link string
+	} `json:"shareLinks"`
+	ShareLinksAfter []string `json:"shareLinksAfter"`
+	MS              int      `json:"ms"`
+	Steps           []struct {
 		Step string `json:"step"`
 		MS   int    `json:"ms"`
 	} `json:"steps"`
@@ -52,9 +56,10 @@ type frameSummary struct {
 }
 
 // TestShareViewOnlyInChromium: the owner starts an xterm desktop and makes a "viewer" share key through
-// the API; a guest with no login opens the share link in the viewer page and sees the desktop, but what
-// it types never reaches it, while the same typing from the owner's own page does; resetting the
-// session's share keys disconnects the guest's page.
+// the API; a guest with no login opens the share link in the web app and sees the desktop, but what it
+// types never reaches it, while the same typing from the owner's own page does; in between the owner
+// uses the card's share dialog (create viewer and granter links, revoke one, mail one); resetting the
+// session's share keys ends the guest's view with a message.
 func TestShareViewOnlyInChromium(t *testing.T) {
 	browserDeps(t)
 	xtest.Ensure(t)
@@ -96,6 +101,7 @@ func TestShareViewOnlyInChromium(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "node", "share.mjs", base, sess.ID, key, login, password, nonce, artifacts)
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), "DESKHUB_SCREENSHOTS="+screenshotDir(t))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -187,11 +193,34 @@ func TestShareViewOnlyInChromium(t *testing.T) {
 	if resetMsg != "" {
 		t.Errorf("share/reset: %s", resetMsg)
 	}
-	// The guest has no login: the page goes back to its login form with the disconnect as the status,
-	// not to the (owner's) desktop list.
-	if g := run.GuestAfterReset; g.State != "signed-out" || g.Session != "" ||
-		!strings.Contains(g.Status, "Disconnected") && !strings.Contains(g.Status, "connection to the desktop was lost") {
-		t.Errorf("guest page after share/reset: %+v, want state signed-out with the disconnect as its status", g)
+	// The guest has no login: the viewer says the sharing ended (no desktop list to go back to).
+	if g := run.GuestAfterReset; g.State != "ended" || g.Session != sess.ID || !strings.Contains(g.Status, "stopped sharing") && !strings.Contains(g.Status, "no longer opens") {
+		t.Errorf("guest page after share/reset: %+v, want state ended with the reason", g)
+	}
+	// The share dialog: the test's viewer key, then a viewer and a granter link made in the dialog, each a
+	// URL of this deskhub naming the session; the granter one revoked, one more (viewer) mailed.
+	perms := map[string]int{}
+	for _, l := range run.ShareLinks {
+		perms[l.Perms]++
+		if !strings.HasPrefix(l.Link, base+"/#session="+sess.ID+"&key=") {
+			t.Errorf("share link %q", l.Link)
+		}
+	}
+	if len(run.ShareLinks) != 3 || perms["viewer"] != 2 || perms["granter"] != 1 {
+		t.Errorf("share dialog links: %+v", run.ShareLinks)
+	}
+	if strings.Join(run.ShareLinksAfter, " ") != "viewer viewer viewer" {
+		t.Errorf("share dialog after revoking the granter link and mailing one: %v", run.ShareLinksAfter)
+	}
+	mails, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
+	mailed := false
+	for _, m := range mails {
+		if b, err := os.ReadFile(m); err == nil && strings.Contains(string(b), "guest@example.org") && strings.Contains(string(b), sess.ID) {
+			mailed = true
+		}
+	}
+	if !mailed {
+		t.Errorf("no mail to guest@example.org with the share link in %s (%d mails)", filepath.Join(dir, "outbox"), len(mails))
 	}
 	if run.OwnerStateAfterReset != "connected" {
 		t.Errorf("owner page after share/reset: state %q, want connected", run.OwnerStateAfterReset)

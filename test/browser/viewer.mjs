@@ -1,69 +1,46 @@
-// viewer.mjs drives deskhub's home page (the noVNC viewer) in headless Chromium against a deskhub with
-// real desktops: log in, start an xterm at 800x600, wait for the desktop on the noVNC canvas and check
-// its pixels, type a command into the xterm, send text through the clipboard panel and paste it with a
-// middle click, resize the window in both view modes, and terminate the desktop from the page. It prints
-// one JSON object with what happened on stdout; diagnostics go to stderr.
+// viewer.mjs drives deskhub's web app (login, launcher, viewer) in headless Chromium against a deskhub
+// with real desktops: a wrong then the right password; the login kept as an HttpOnly, SameSite=Strict
+// cookie the page's script cannot read, surviving a reload; start an xterm at 800x600 from the
+// launcher and wait for it on the noVNC canvas (pixels), see its window in the dock (the agent's window
+// events), upload a file into the home and download one from it, type a command into it, send text through the clipboard panel and paste it with a middle
+// click, resize the window in both view modes, lose the connection and come back (reconnect), go back
+// to the launcher (a card with a live thumbnail) and open it again in one click, see "ended" when the
+// desktop is terminated from elsewhere, start one more at the default size (fit to the window) and
+// terminate it from the viewer, and log out (another tab of the same browser follows). Screenshots of
+// the login, the launcher and the viewer go to <screenshot dir>. It prints one JSON object with what
+// happened on stdout; diagnostics go to stderr.
 //
-//   node test/browser/viewer.mjs <base url> <login> <password> <nonce> [<artifact dir>]
+//   node test/browser/viewer.mjs <base url> <login> <password> <nonce> [<artifact dir> [<screenshot dir>]]
 //
 // Typed: "echo deskhub-typed-<nonce> | tee ~/deskhub-typed.txt"; pasted through the clipboard:
 // "deskhub-clip-<nonce>", echoed into ~/deskhub-clip.txt. The Go test reads both files.
-//
-// Needs /usr/bin/chromium and playwright-core in test/browser/node_modules (scripts/browser-deps.sh).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { axe, launch, recorder, settle, shot, sleep, statusError as statusOf, watch } from "./lib.mjs";
 
-const [base, login, password, nonce, artifacts] = process.argv.slice(2);
+const [base, login, password, nonce, artifacts, shots] = process.argv.slice(2);
 if (!base || !login || !password || !nonce) {
-  console.error("usage: node viewer.mjs <base url> <login> <password> <nonce> [<artifact dir>]");
+  console.error("usage: node viewer.mjs <base url> <login> <password> <nonce> [<artifact dir> [<screenshot dir>]]");
   process.exit(2);
 }
-
-const result = { ok: false, steps: [] };
-const started = Date.now();
-const step = (name, extra = {}) => {
-  result.steps.push(Object.assign({ step: name, ms: Date.now() - started }, extra));
-  console.error(`viewer.mjs: ${Date.now() - started} ms: ${name}`);
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const dataDir = mkdtempSync(join(tmpdir(), "deskhub-chromium-"));
-let context;
+const { result, step, finish } = recorder("viewer.mjs");
+let browser;
 try {
-  context = await chromium.launchPersistentContext(dataDir, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    timeout: 30_000,
-  });
+  browser = await launch();
+  const { context } = browser;
   step("browser started");
   const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(15_000);
-  page.on("console", (m) => console.error(`page console: ${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
-  // Everything the page loads must come from deskhub.
-  const foreign = [];
-  page.on("request", (r) => {
-    if (!r.url().startsWith(base) && !r.url().startsWith("data:") && !r.url().startsWith("ws://" + new URL(base).host)) foreign.push(r.url());
-  });
+  const foreign = watch(page, base);
   const failed = [];
   page.on("requestfailed", (r) => failed.push(`${r.url()}: ${r.failure() && r.failure().errorText}`));
+  const statusError = () => statusOf(page);
+  const settleP = (state, what, timeout) => settle(page, state, what, timeout);
 
-  const statusError = () => page.$eval("#status", (e) => (e.className === "error" ? e.textContent : ""));
-  // settle waits for a page state, failing early with the page's own message on an error.
-  const settle = async (state, what, timeout) => {
-    await page.waitForFunction(
-      (s) => document.body.dataset.state === s || document.getElementById("status").className === "error", state, { timeout });
-    const err = await statusError();
-    if (err) throw new Error(`${what}: ${err}`);
-  };
-
+  const t0 = Date.now();
   await page.goto(new URL("/", base).href);
-  await settle("signed-out", "loading the page");
-  step("page loaded");
+  await settleP("signed-out", "loading the page");
+  result.firstLoadMs = Date.now() - t0;
+  step("page loaded", { ms: result.firstLoadMs });
+  await shot(page, shots, "login");
 
   // A wrong password shows the API's message.
   await page.fill("#login-user", login);
@@ -75,15 +52,26 @@ try {
 
   await page.fill("#login-password", password);
   await page.click("#login-btn");
-  await settle("signed-in", "password login");
-  result.tokenStored = !!(await page.evaluate(() => sessionStorage.getItem("deskhub.sessionToken")));
-  step("logged in");
+  await settleP("signed-in", "password login");
+  // The login is a cookie the script cannot read: HttpOnly, SameSite=Strict.
+  const cookies = await context.cookies(base);
+  const c = cookies.find((x) => x.name === "deskhub_session");
+  result.cookie = c ? { httpOnly: c.httpOnly, sameSite: c.sameSite, path: c.path } : null;
+  result.cookieVisibleToScript = await page.evaluate(() => document.cookie.includes("deskhub_session"));
+  result.storageKeys = await page.evaluate(() => [...Object.keys(sessionStorage), ...Object.keys(localStorage)].filter((k) => !k.startsWith("deskhub.theme")));
+  await page.reload();
+  await settleP("signed-in", "reload after login");
+  result.signedInAfterReload = (await page.$eval("#whoami", (e) => e.textContent)) === login;
+  step("logged in; reload keeps the login", { cookie: result.cookie });
+  await shot(page, shots, "launcher-empty");
 
   await page.fill("#start-command", "xterm");
   await page.selectOption("#start-geometry", "800x600");
+  const tStart = Date.now();
   await page.click("#start-btn");
-  await settle("connected", "starting and connecting an xterm desktop", 30_000);
-  step("connected");
+  await settleP("connected", "starting and connecting an xterm desktop", 30_000);
+  result.startToConnectedMs = Date.now() - tStart;
+  step("connected", { ms: result.startToConnectedMs });
 
   // frame summarises the framebuffer (noVNC's own copy, at the desktop's resolution): its size, the
   // bounding box of near-white pixels (the xterm's background), and a few samples.
@@ -236,18 +224,95 @@ try {
   result.resize.remoteState = await page.evaluate(() => document.body.dataset.state);
   step("resized", { resize: result.resize });
 
-  // Terminate from the viewer: back to the (empty) list.
+  // The dock: the agent's window events list the xterm.
+  await page.waitForFunction(() => [...document.querySelectorAll("#dock .win")].some((b) => /xterm|deskhub|@/i.test(b.textContent)), null, { timeout: 15_000 })
+    .catch(() => {});
+  result.dock = await page.$$eval("#dock .win", (bs) => bs.map((b) => b.textContent));
+  step("dock", { dock: result.dock });
+  result.viewerAxe = await axe(page);
+
+  // Files: upload one into the home, download the file the typed command wrote.
+  await page.click("#files-toggle");
+  await page.setInputFiles("#file-upload", { name: `deskhub-upload-${nonce}.txt`, mimeType: "text/plain", buffer: Buffer.from(`uploaded-${nonce}\n`) });
+  await page.waitForSelector("#uploaded");
+  await page.fill("#file-path", "deskhub-typed.txt");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#file-download")]);
+  const chunks = [];
+  for await (const c of await download.createReadStream()) chunks.push(c);
+  result.downloaded = { name: download.suggestedFilename(), content: Buffer.concat(chunks).toString() };
+  await page.click("#files-toggle");
+  step("file uploaded and downloaded", { downloaded: result.downloaded });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await sleep(500);
+  await shot(page, shots, "viewer");
+
+  // Network loss: the display websocket drops; the viewer reconnects by itself.
   result.sessionId = await page.evaluate(() => document.body.dataset.session);
-  const gen = await page.$eval("#sessions", (e) => Number(e.dataset.gen || 0));
+  await page.evaluate(() => window.deskhubRFB._sock._websocket.close());
+  await page.waitForFunction(() => document.body.dataset.state === "reconnecting", null, { timeout: 5000 });
+  result.reconnectMessage = await page.$eval("#viewer-message", (e) => e.textContent);
+  await settleP("connected", "reconnecting", 20_000);
+  result.reconnected = true;
+  step("reconnected after a dropped connection", { message: result.reconnectMessage });
+
+  // Back to the launcher: the desktop is a card with a live thumbnail; one click opens it again.
+  await page.click("#disconnect");
+  await settleP("signed-in", "back to the launcher");
+  const card = `#sessions li[data-id="${result.sessionId}"]`;
+  await page.waitForFunction((sel) => { const i = document.querySelector(sel + " .thumb img"); return i && i.src.startsWith("data:image/") && i.naturalWidth > 0; }, card, { timeout: 15_000 });
+  result.card = await page.$eval(card, (li) => ({ state: li.dataset.state, text: li.textContent, thumb: li.querySelector(".thumb img").naturalWidth }));
+  step("card with thumbnail", { card: result.card });
+  result.launcherAxe = await axe(page);
+  await shot(page, shots, "launcher");
+  await page.click(`${card} .connect`);
+  await settleP("connected", "opening the card");
+  step("opened again from the card");
+
+  // Terminated elsewhere (the API, as another client would): the viewer says the desktop ended.
+  const ended = await page.request.post(new URL("/v3/api/session/terminate", base).href, {
+    data: { id: result.sessionId }, headers: { "X-Deskhub-Request": "1", Origin: new URL(base).origin },
+  });
+  result.terminateElsewhereStatus = ended.status();
+  await page.waitForFunction(() => document.body.dataset.state === "ended", null, { timeout: 20_000 });
+  result.endedMessage = await page.$eval("#viewer-message", (e) => e.textContent);
+  step("ended message", { message: result.endedMessage });
+  await page.click("#viewer-message a");
+  await settleP("signed-in", "back from the ended desktop");
+
+  // One more at the default size (fit to the window), terminated from the viewer.
+  result.defaultSize = await page.$eval("#start-geometry", (e) => e.value);
+  await page.click("#start-btn");
+  await settleP("connected", "starting at the window's size", 30_000);
+  await sleep(300);
+  result.fit = await page.evaluate(() => ({
+    window: [window.innerWidth, window.innerHeight],
+    screen: [document.getElementById("screen").clientWidth, document.getElementById("screen").clientHeight],
+    fb: [window.deskhubRFB.getImageData().width, window.deskhubRFB.getImageData().height],
+  }));
+  result.fitSessionId = await page.evaluate(() => document.body.dataset.session);
+  step("started at fit size", { fit: result.fit });
   await page.click("#terminate");
-  await settle("signed-in", "terminating");
-  await page.waitForFunction(({ id, gen }) => {
+  await settleP("signed-in", "terminating");
+  await page.waitForFunction((id) => {
     const ul = document.getElementById("sessions");
-    return Number(ul.dataset.gen) > gen && !ul.querySelector(`li[data-id="${id}"]`);
-  }, { id: result.sessionId, gen });
-  result.listedAfterTerminate = Number(await page.$eval("#sessions", (e) => e.dataset.count));
+    return ul && Number(ul.dataset.gen) > 0 && !ul.querySelector(`li[data-id="${id}"]`);
+  }, result.fitSessionId);
   result.statusAfterTerminate = await page.$eval("#status", (e) => e.textContent);
   step("terminated");
+
+  // Log out: the cookie goes, and another tab of the same browser is logged out too.
+  const other = await context.newPage();
+  watch(other, base, "tab2");
+  await other.goto(new URL("/#/account", base).href);
+  await settle(other, "signed-in", "second tab");
+  await page.click("#logout");
+  await settleP("signed-out", "logging out");
+  await settle(other, "signed-out", "the other tab after the logout");
+  result.cookieAfterLogout = (await context.cookies(base)).some((x) => x.name === "deskhub_session");
+  await page.reload();
+  await settleP("signed-out", "reload after logout");
+  result.loggedOutEverywhere = true;
+  step("logged out in both tabs");
 
   result.foreignRequests = foreign;
   result.failedRequests = failed;
@@ -255,14 +320,11 @@ try {
 } catch (e) {
   result.error = String(e && e.stack ? e.stack : e);
   console.error(`viewer.mjs: ${result.error}`);
-  if (context && artifacts) {
-    const p = context.pages()[0];
+  if (browser && artifacts) {
+    const p = browser.context.pages()[0];
     if (p) await p.screenshot({ path: join(artifacts, "viewer-failure.png") }).catch(() => {});
   }
 } finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(dataDir, { recursive: true, force: true });
+  if (browser) await browser.close();
 }
-result.ms = Date.now() - started;
-process.stdout.write(JSON.stringify(result) + "\n");
-process.exit(result.ok ? 0 : 1);
+finish();

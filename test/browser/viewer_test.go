@@ -204,8 +204,37 @@ type viewerRun struct {
 	OK              bool   `json:"ok"`
 	Error           string `json:"error"`
 	BadLoginMessage string `json:"badLoginMessage"`
-	TokenStored     bool   `json:"tokenStored"`
-	Frame           struct {
+	Cookie          *struct {
+		HTTPOnly bool   `json:"httpOnly"`
+		SameSite string `json:"sameSite"`
+		Path     string `json:"path"`
+	} `json:"cookie"`
+	CookieVisibleToScript bool     `json:"cookieVisibleToScript"`
+	StorageKeys           []string `json:"storageKeys"`
+	SignedInAfterReload   bool     `json:"signedInAfterReload"`
+	FirstLoadMS           int      `json:"firstLoadMs"`
+	StartToConnectedMS    int      `json:"startToConnectedMs"`
+	Dock                  []string `json:"dock"`
+	ReconnectMessage      string   `json:"reconnectMessage"`
+	Reconnected           bool     `json:"reconnected"`
+	Card                  struct {
+		State string
+		Text  string
+		Thumb int
+	} `json:"card"`
+	TerminateElsewhereStatus int    `json:"terminateElsewhereStatus"`
+	EndedMessage             string `json:"endedMessage"`
+	DefaultSize              string `json:"defaultSize"`
+	Fit                      struct {
+		Window, Screen, FB []int
+	} `json:"fit"`
+	FitSessionID        string                         `json:"fitSessionId"`
+	Downloaded          struct{ Name, Content string } `json:"downloaded"`
+	ViewerAxe           []any                          `json:"viewerAxe"`
+	LauncherAxe         []any                          `json:"launcherAxe"`
+	CookieAfterLogout   bool                           `json:"cookieAfterLogout"`
+	LoggedOutEverywhere bool                           `json:"loggedOutEverywhere"`
+	Frame               struct {
 		Width, Height int
 		White         int
 		Box           *struct{ X0, Y0, X1, Y1 int }
@@ -238,11 +267,16 @@ type viewerRun struct {
 	} `json:"steps"`
 }
 
-// TestViewerInChromium: on deskhub's home page, log in, start an xterm desktop at 800x600 and see it
-// through noVNC (pixels: the xterm's white background on the black desktop), type a command into it
-// (the pixels change and the command's output file holds the typed text), paste text sent through the
-// clipboard panel (it arrives in a file too), resize the window in scaling and remote-resize modes (the
-// desktop stays connected, and follows the window in the second), and terminate it from the page.
+// TestViewerInChromium: in deskhub's web app, log in (the login is an HttpOnly, SameSite=Strict cookie
+// that survives a reload), start an xterm desktop at 800x600 from the launcher and see it through noVNC
+// (pixels: the xterm's white background on the black desktop), see its window in the dock, type a
+// command into it (the pixels change and the command's output file holds the typed text), paste text
+// sent through the clipboard panel (it arrives in a file too), resize the window in scaling and
+// remote-resize modes (the desktop stays connected, and follows the window in the second), drop the
+// connection (the viewer reconnects), go back to the launcher (a card with a thumbnail) and open it in
+// one click, terminate it elsewhere (the viewer says it ended), start one at the default size (the
+// window's) and terminate it from the viewer, and log out (another tab follows). Screenshots of the
+// login, launcher and viewer go to docs/screenshots.
 func TestViewerInChromium(t *testing.T) {
 	browserDeps(t)
 	xtest.Ensure(t)
@@ -258,10 +292,10 @@ func TestViewerInChromium(t *testing.T) {
 	nonce := fmt.Sprint(100000 + n.Int64())
 	artifacts := t.ArtifactDir()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "node", "viewer.mjs", base, login, password, nonce, artifacts)
+	cmd := exec.CommandContext(ctx, "node", "viewer.mjs", base, login, password, nonce, artifacts, screenshotDir(t))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
 	runErr := cmd.Run()
@@ -273,10 +307,15 @@ func TestViewerInChromium(t *testing.T) {
 		t.Logf("%6d ms  %s", s.MS, s.Step)
 	}
 
-	// Login: a wrong password shows the API's message; the right one keeps the token in sessionStorage.
-	if !strings.Contains(run.BadLoginMessage, "wrong") || !run.TokenStored {
-		t.Errorf("login: wrong-password message %q, token stored %v", run.BadLoginMessage, run.TokenStored)
+	// Login: a wrong password shows the API's message; the right one is kept as a cookie the page's
+	// script cannot read (and nothing in the page's storage), and a reload keeps it.
+	if !strings.Contains(run.BadLoginMessage, "wrong") {
+		t.Errorf("login: wrong-password message %q", run.BadLoginMessage)
 	}
+	if c := run.Cookie; c == nil || !c.HTTPOnly || c.SameSite != "Strict" || c.Path != "/" || run.CookieVisibleToScript || len(run.StorageKeys) > 0 || !run.SignedInAfterReload {
+		t.Errorf("login cookie %+v, visible to script %v, page storage %v, signed in after reload %v", run.Cookie, run.CookieVisibleToScript, run.StorageKeys, run.SignedInAfterReload)
+	}
+	t.Logf("first load %d ms, start to connected %d ms (informational; bench/ measures)", run.FirstLoadMS, run.StartToConnectedMS)
 	if len(run.ForeignRequests) > 0 {
 		t.Errorf("the page loaded resources from elsewhere than deskhub: %v", run.ForeignRequests)
 	}
@@ -338,21 +377,68 @@ func TestViewerInChromium(t *testing.T) {
 		t.Errorf("remote resize: desktop %v for a %v screen area (state %q)", r.Remote, r.Screen, r.RemoteState)
 	}
 
-	// Terminate from the page: the session is gone.
+	// Accessibility (axe-core): no serious or critical violation on the viewer and on the launcher with a
+	// desktop's card.
+	if len(run.ViewerAxe) > 0 || len(run.LauncherAxe) > 0 {
+		t.Errorf("axe: viewer %v; launcher %v", run.ViewerAxe, run.LauncherAxe)
+	}
+	// Files: the upload is in the home; the download is the file the typed command wrote.
+	wantFile("deskhub-upload-"+nonce+".txt", "uploaded-"+nonce+"\n")
+	if run.Downloaded.Name != "deskhub-typed.txt" || run.Downloaded.Content != "deskhub-typed-"+nonce+"\n" {
+		t.Errorf("download: %+v", run.Downloaded)
+	}
+	// The dock lists the xterm's window (the agent's window events).
+	if len(run.Dock) == 0 {
+		t.Errorf("the dock is empty")
+	}
+	// Reconnect after a dropped display connection.
+	if !run.Reconnected || !strings.Contains(run.ReconnectMessage, "reconnecting") {
+		t.Errorf("reconnect: %v, message %q", run.Reconnected, run.ReconnectMessage)
+	}
+	// The launcher's card: running, with a thumbnail.
+	if run.Card.State != "running" || run.Card.Thumb < 100 {
+		t.Errorf("card after going back: %+v", run.Card)
+	}
+	// Terminated elsewhere: the viewer says so.
+	if run.TerminateElsewhereStatus != 200 || !strings.Contains(run.EndedMessage, "ended") {
+		t.Errorf("terminate elsewhere: HTTP %d, viewer message %q", run.TerminateElsewhereStatus, run.EndedMessage)
+	}
+	// Default size: fit to the window — the desktop takes the viewer's screen area.
+	if f := run.Fit; run.DefaultSize != "fit" || len(f.FB) != 2 || len(f.Screen) != 2 || abs(f.FB[0]-f.Screen[0]) > 2 || abs(f.FB[1]-f.Screen[1]) > 2 {
+		t.Errorf("default size %q: desktop %v for screen area %v (window %v)", run.DefaultSize, f.FB, f.Screen, f.Window)
+	}
+	// Terminate from the viewer: the session is gone.
 	tok := v3Login(t, base, login, password)
 	var list []v3Session
 	if msg := v3(t, base, tok, "session/list", map[string]any{}, &list); msg != "" {
 		t.Fatalf("session/list: %s", msg)
 	}
 	for _, s := range list {
-		if s.ID == run.SessionID {
+		if s.ID == run.SessionID || s.ID == run.FitSessionID {
 			t.Errorf("session %s still listed after the page terminated it (state %s)", s.ID, s.State)
 		}
 	}
-	if run.SessionID == "" || !strings.Contains(run.StatusAfterTerminate, "terminated") {
-		t.Errorf("terminate: session %q, status %q", run.SessionID, run.StatusAfterTerminate)
+	if run.FitSessionID == "" || !strings.Contains(run.StatusAfterTerminate, "terminated") {
+		t.Errorf("terminate: session %q, status %q", run.FitSessionID, run.StatusAfterTerminate)
+	}
+	// Logout: the cookie is gone and the other tab is logged out.
+	if run.CookieAfterLogout || !run.LoggedOutEverywhere {
+		t.Errorf("logout: cookie left %v, logged out everywhere %v", run.CookieAfterLogout, run.LoggedOutEverywhere)
 	}
 	t.Logf("viewer.mjs took %d ms; whole test %v", run.MS, time.Since(started).Round(time.Millisecond))
+}
+
+// screenshotDir is docs/screenshots of the repository, where the browser tests write the pages'
+// screenshots (README.md shows some).
+func screenshotDir(t *testing.T) string {
+	dir, err := filepath.Abs("../../docs/screenshots")
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func abs(n int) int {
