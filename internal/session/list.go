@@ -74,6 +74,7 @@ var members = map[string]member{
 	"videoRam": {kind: memberConst, value: "0"}, "sharing": {kind: memberConst, value: "true"},
 	"serverId": {kind: memberServerID}, "started": {kind: memberStarted},
 	"clients": {kind: memberLive}, "lastConnect": {kind: memberLive}, "lastDisconnect": {kind: memberLive},
+	"frozen": {kind: memberLive},
 }
 
 // parseFilters checks the filters (fault.Invalid naming filter[i]).
