@@ -104,30 +104,20 @@ type bench struct {
 
 func run(ctx context.Context, o options) error {
 	if o.build {
-		b := exec.CommandContext(ctx, "make", "-s", "build")
-		b.Stdout, b.Stderr = os.Stderr, os.Stderr
-		if err := b.Run(); err != nil {
-			return fmt.Errorf("make build: %w", err)
+		if err := serve.Build(ctx); err != nil {
+			return err
 		}
 	}
-	work, err := os.MkdirTemp("/tmp", "deskhub-bench-density-")
+	work, data, err := serve.Workdir("deskhub-bench-density-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	for _, d := range []string{work, filepath.Join(work, "data")} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return err
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
-			return err
-		}
-	}
 	bin := filepath.Join(work, "deskhub")
 	if err := serve.CopyFile(o.deskhub, bin); err != nil {
 		return err
 	}
-	b := &bench{o: o, work: work, data: filepath.Join(work, "data")}
+	b := &bench{o: o, work: work, data: data}
 	fmt.Printf("deskhub %s, %s\n\n", version(bin), machine())
 
 	// The one bench account runs every desktop.

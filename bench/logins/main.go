@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -73,27 +72,16 @@ type bench struct {
 func run(ctx context.Context, o options) error {
 	load := loadavg()
 	if o.build {
-		b := exec.CommandContext(ctx, "make", "-s", "build")
-		b.Stdout, b.Stderr = os.Stderr, os.Stderr
-		if err := b.Run(); err != nil {
-			return fmt.Errorf("make build: %w", err)
+		if err := serve.Build(ctx); err != nil {
+			return err
 		}
 	}
-	work, err := os.MkdirTemp("/tmp", "deskhub-bench-logins-")
+	work, data, err := serve.Workdir("deskhub-bench-logins-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	b := &bench{work: work, data: filepath.Join(work, "data")}
-	// Desktops' Unix users must traverse to their session directories.
-	for _, d := range []string{work, b.data} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return err
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
-			return err
-		}
-	}
+	b := &bench{work: work, data: data}
 	bin := filepath.Join(work, "deskhub")
 	if err := serve.CopyFile(o.deskhub, bin); err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -45,26 +44,15 @@ func main() {
 
 func run(ctx context.Context, binary string, build bool, logins, desktops, calls int) error {
 	if build {
-		b := exec.CommandContext(ctx, "make", "-s", "build")
-		b.Stdout, b.Stderr = os.Stderr, os.Stderr
-		if err := b.Run(); err != nil {
-			return fmt.Errorf("make build: %w", err)
+		if err := serve.Build(ctx); err != nil {
+			return err
 		}
 	}
-	work, err := os.MkdirTemp("/tmp", "deskhub-bench-rss-")
+	work, data, err := serve.Workdir("deskhub-bench-rss-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	data := filepath.Join(work, "data")
-	for _, d := range []string{work, data} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return err
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
-			return err
-		}
-	}
 	bin := filepath.Join(work, "deskhub")
 	if err := serve.CopyFile(binary, bin); err != nil {
 		return err

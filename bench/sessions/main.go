@@ -106,31 +106,20 @@ type bench struct {
 
 func run(ctx context.Context, o options) (err error) {
 	if o.build {
-		b := exec.CommandContext(ctx, "make", "-s", "build")
-		b.Stdout, b.Stderr = os.Stderr, os.Stderr
-		if err := b.Run(); err != nil {
-			return fmt.Errorf("make build: %w", err)
+		if err := serve.Build(ctx); err != nil {
+			return err
 		}
 	}
-	work, err := os.MkdirTemp("/tmp", "deskhub-bench-sessions-")
+	work, data, err := serve.Workdir("deskhub-bench-sessions-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	// The data dir must be traversable by the desktops' Unix user (it reaches its session directory).
-	for _, d := range []string{work, filepath.Join(work, "data")} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return err
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
-			return err
-		}
-	}
 	bin := filepath.Join(work, "deskhub")
 	if err := serve.CopyFile(o.deskhub, bin); err != nil {
 		return err
 	}
-	b := &bench{o: o, work: work, data: filepath.Join(work, "data"), started: map[string]bool{}}
+	b := &bench{o: o, work: work, data: data, started: map[string]bool{}}
 	if err := b.start(ctx, bin); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -93,4 +94,34 @@ func (p *Proc) Stop() {
 		_ = p.Cmd.Process.Kill()
 		<-p.Exited
 	}
+}
+
+// Build runs `make -s build` (the benchmarks' -build flag), its output on stderr.
+func Build(ctx context.Context) error {
+	b := exec.CommandContext(ctx, "make", "-s", "build")
+	b.Stdout, b.Stderr = os.Stderr, os.Stderr
+	if err := b.Run(); err != nil {
+		return fmt.Errorf("make build: %w", err)
+	}
+	return nil
+}
+
+// Workdir makes a temporary work directory "/tmp/<prefix>…" and its data directory "data", both 0711:
+// the desktops' Unix users traverse them to reach their session directories. The caller removes work.
+func Workdir(prefix string) (work, data string, err error) {
+	work, err = os.MkdirTemp("/tmp", prefix)
+	if err != nil {
+		return "", "", err
+	}
+	data = filepath.Join(work, "data")
+	for _, d := range []string{work, data} {
+		if err = os.MkdirAll(d, 0o711); err == nil {
+			err = os.Chmod(d, 0o711)
+		}
+		if err != nil {
+			os.RemoveAll(work)
+			return "", "", err
+		}
+	}
+	return work, data, nil
 }
