@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/deskhub/deskhub/api/jsonapi"
 )
@@ -81,18 +83,58 @@ func WriteError(w http.ResponseWriter, s Surface, err error) *Error {
 	return e
 }
 
-func writeJSON(w http.ResponseWriter, contentType string, status int, body any) {
-	buf, err := json.Marshal(body)
-	if err != nil {
-		status = http.StatusInternalServerError
-		buf = []byte(`{"error":"cannot encode the answer"}`)
+// writeAppended writes a successful result of the session surface with its Appender; false when the
+// appender left it to encoding/json (nothing is written then).
+func writeAppended(w http.ResponseWriter, s Surface, v any, fn Appender) bool {
+	bp := getBuf()
+	defer putBuf(bp)
+	b := append((*bp)[:0], `{"result":`...)
+	b, ok := fn(b, v)
+	if !ok {
+		return false
 	}
+	b = append(b, "}\n"...)
+	*bp = b
+	writeBody(w, ContentType(s), http.StatusOK, b)
+	return true
+}
+
+// bufPool holds answer buffers, so that a large answer is not grown and copied afresh each time;
+// buffers that grew past maxPooledBuf are left to the collector.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledBuf = 1 << 20
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		bufPool.Put(bp)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, contentType string, status int, body any) {
+	bp := getBuf()
+	defer putBuf(bp)
+	buf := bytes.NewBuffer((*bp)[:0])
+	// Encode writes what json.Marshal does (HTML escaped), then a newline.
+	if err := json.NewEncoder(buf).Encode(body); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":"cannot encode the answer"}` + "\n")
+	}
+	*bp = buf.Bytes()
+	writeBody(w, contentType, status, buf.Bytes())
+}
+
+// writeBody writes a JSON answer (body ends with its newline).
+func writeBody(w http.ResponseWriter, contentType string, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(buf)+1))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(buf, '\n'))
+	_, _ = w.Write(body)
 }
 
 // jsonPointer turns a member path as the decoder names it ("items[1].id") into an RFC 6901 JSON

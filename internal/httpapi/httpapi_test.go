@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -440,5 +441,52 @@ func TestFaultKinds(t *testing.T) {
 	}
 	if e := AsError(fault.Invalidf("geometry", "member %q is bad", "geometry")); e.Status != 400 || e.Field != "geometry" {
 		t.Errorf("Invalidf: %+v", e)
+	}
+}
+
+// TestAppenders: a result whose type has an Appender is written by it inside the session envelope,
+// with the same headers as encoding/json's answer; an appender that declines leaves it to encoding/json.
+func TestAppenders(t *testing.T) {
+	type item struct {
+		N int    `json:"n"`
+		S string `json:"s"`
+	}
+	declined := false
+	app := func(dst []byte, v any) ([]byte, bool) {
+		items := v.([]item)
+		if len(items) > 0 && items[0].S == "decline" {
+			declined = true
+			return dst, false
+		}
+		b, _ := json.Marshal(items)
+		return append(dst, b...), true
+	}
+	route := func(items []item) Route {
+		return Route{Surface: Session, Methods: []string{"POST"}, Path: "/v3/api/items" + fmt.Sprint(len(items)), Access: Public,
+			Op: Op(func(*Call, *Empty) ([]item, error) { return items, nil })}
+	}
+	a := []item{{1, "<a&b>"}, {2, "x"}}
+	d := []item{{3, "decline"}}
+	with := NewMux(Options{Appenders: map[reflect.Type]Appender{reflect.TypeFor[[]item](): app}}, []Route{route(a), route(d)})
+	without := NewMux(Options{}, []Route{route(a), route(d)})
+	for _, path := range []string{"/v3/api/items2", "/v3/api/items1"} {
+		var answers [2]*httptest.ResponseRecorder
+		for i, m := range []*Mux{with, without} {
+			rec := httptest.NewRecorder()
+			m.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(`{}`)))
+			answers[i] = rec
+		}
+		got, want := answers[0], answers[1]
+		if got.Code != 200 || got.Body.String() != want.Body.String() {
+			t.Errorf("%s: with the appender %d %q, without %d %q", path, got.Code, got.Body, want.Code, want.Body)
+		}
+		for _, h := range []string{"Content-Type", "Content-Length", "X-Content-Type-Options"} {
+			if got.Header().Get(h) != want.Header().Get(h) {
+				t.Errorf("%s: %s %q with the appender, %q without", path, h, got.Header().Get(h), want.Header().Get(h))
+			}
+		}
+	}
+	if !declined {
+		t.Error("the declining appender was not asked")
 	}
 }

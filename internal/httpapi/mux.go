@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,7 +32,14 @@ type Options struct {
 	Auth Authenticator
 	// MaxBody limits request bodies (0: DefaultMaxBody).
 	MaxBody int64
+	// Appenders write results of these types as JSON themselves, byte for byte what encoding/json
+	// writes, without its reflection (session lists: the broker's largest and most frequent answers).
+	// An appender that answers false leaves the result to encoding/json.
+	Appenders map[reflect.Type]Appender
 }
+
+// Appender appends the JSON of v, the text json.Marshal gives it; false: leave v to encoding/json.
+type Appender func(dst []byte, v any) ([]byte, bool)
 
 // Mux serves route tables on a net/http ServeMux, with one fallback per surface so that unknown routes
 // get a 404 in the right envelope.
@@ -158,6 +166,11 @@ func (m *Mux) serve(w http.ResponseWriter, r *http.Request, route *Route) {
 		result, err := route.Op.serve(c)
 		if err != nil || route.Op.Raw {
 			return err
+		}
+		if fn := m.opts.Appenders[reflect.TypeOf(result)]; fn != nil && route.Surface == Session {
+			if writeAppended(w, route.Surface, result, fn) {
+				return nil
+			}
 		}
 		WriteResult(w, route.Surface, http.StatusOK, result)
 		return nil

@@ -382,6 +382,9 @@ type Store interface {
 	CreateToken(ctx context.Context, t *Token) error
 	GetToken(ctx context.Context, id int64) (Token, error)
 	GetTokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// GetTokenUser returns the token with this hash and the account it belongs to, in one read (the
+	// check of every authenticated request); ErrNotFound when either is missing.
+	GetTokenUser(ctx context.Context, hash []byte) (Token, User, error)
 	GetTokenByName(ctx context.Context, userID int64, name string) (Token, error)
 	ListTokens(ctx context.Context, userID int64) ([]Token, error)
 	RevokeToken(ctx context.Context, id int64, at time.Time) error

@@ -58,6 +58,7 @@ func BenchmarkLists(b *testing.B) {
 					env := newListEnv(b, backend.open(b), ds.users, ds.per)
 					user := env.tokens[0]
 					cases := []struct{ name, path, token, body string }{
+						{"noop", "/v3/api/user/admin", env.admin, `{}`},
 						{"session.list-all", "/v3/api/session/list", user, `{}`},
 						{"session.list-filtered", "/v3/api/session/list", user, filtered},
 						{"system.session.list-filtered", "/v3/system/session/list", env.admin, filtered},

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/deskhub/deskhub/internal/store"
 )
@@ -41,7 +42,64 @@ func (c jsonMapCol) Scan(v any) error {
 	if s == "" || s == "{}" || s == "null" {
 		return nil
 	}
+	if m, ok := flatStringMap(s); ok {
+		*c.p = m
+		return nil
+	}
 	return json.Unmarshal([]byte(s), c.p)
+}
+
+// flatStringMap reads the JSON text deskhub writes for a string map — {"k":"v",...}, compact, no
+// escapes — without encoding/json (a session list reads one per row). ok is false for any other text
+// (whitespace, escapes, other value types, invalid UTF-8…), which the caller hands to encoding/json:
+// whatever flatStringMap accepts, json.Unmarshal reads to the same map (FuzzFlatStringMap).
+func flatStringMap(s string) (m map[string]string, ok bool) {
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return nil, false
+	}
+	// str reads a string starting at s[i] == '"' and returns it and the index after its closing quote.
+	str := func(i int) (string, int, bool) {
+		if i >= len(s) || s[i] != '"' {
+			return "", 0, false
+		}
+		for j := i + 1; j < len(s); j++ {
+			switch c := s[j]; {
+			case c == '"':
+				v := s[i+1 : j]
+				return v, j + 1, utf8.ValidString(v)
+			case c == '\\' || c < 0x20:
+				return "", 0, false
+			}
+		}
+		return "", 0, false
+	}
+	m = map[string]string{}
+	i := 1
+	if s == "{}" {
+		return m, true
+	}
+	for {
+		k, j, ok := str(i)
+		if !ok || j >= len(s) || s[j] != ':' {
+			return nil, false
+		}
+		v, j, ok := str(j + 1)
+		if !ok || j >= len(s) {
+			return nil, false
+		}
+		m[k] = v
+		switch s[j] {
+		case '}':
+			if j != len(s)-1 {
+				return nil, false
+			}
+			return m, true
+		case ',':
+			i = j + 1
+		default:
+			return nil, false
+		}
+	}
 }
 
 type jsonListCol struct{ p *[]string }

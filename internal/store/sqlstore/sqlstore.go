@@ -261,7 +261,7 @@ func list[T any](ctx context.Context, s *Store, what string, scan func(scanner) 
 }
 
 func one[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) (T, error) {
-	v, err := scan(s.q.QueryRowContext(ctx, query, args...))
+	v, err := scan(s.queryRow(ctx, query, args...))
 	if err != nil {
 		var zero T
 		return zero, s.fail(err, what, "")
@@ -283,8 +283,9 @@ func placeholders(from, n int) string {
 
 func newID() string { return uuid.New().String() }
 
-// stmtCache keeps prepared statements of the queries built per request (QuerySessions), so that
-// SQLite does not parse and plan the same statement on every call. Bounded: past maxStmts distinct
+// stmtCache keeps prepared statements of the queries built per request (QuerySessions) and of the
+// one-row reads (one, queryRow: the token check of every request among them), so that SQLite does
+// not parse and plan the same statement on every call. Bounded: past maxStmts distinct
 // statements the others run unprepared.
 type stmtCache struct {
 	mu sync.Mutex
@@ -334,6 +335,15 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 		return s.q.QueryContext(ctx, query, args...)
 	}
 	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs a (cached, prepared) query that reads one row. A statement that cannot be prepared
+// runs unprepared, so that its error comes back from Scan like any other.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, err := s.prepared(ctx, query); err == nil && st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.q.QueryRowContext(ctx, query, args...)
 }
 
 // listPrepared is list through the statement cache.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/deskhub/deskhub/internal/store"
@@ -99,6 +100,24 @@ func (s *Store) GetToken(ctx context.Context, id int64) (store.Token, error) {
 
 func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
 	return one(ctx, s, "token", scanToken, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1`, hash)
+}
+
+// tokenUserQuery reads a token and its account in one statement (the columns of tokenCols, then
+// those of userCols).
+var tokenUserQuery = `SELECT t.` + strings.ReplaceAll(tokenCols, ", ", ", t.") + `, u.` + strings.ReplaceAll(userCols, ", ", ", u.") +
+	` FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`
+
+func (s *Store) GetTokenUser(ctx context.Context, hash []byte) (store.Token, store.User, error) {
+	var t store.Token
+	var u store.User
+	err := s.queryRow(ctx, tokenUserQuery, hash).Scan(&t.ID, &t.UserID, &t.Name, &t.Type, &t.Hash, timeCol{&t.CreatedAt},
+		timeCol{&t.ExpiresAt}, timeCol{&t.RevokedAt}, timeCol{&t.LastUsedAt},
+		&u.ID, &u.Login, strCol{&u.Email}, &u.Name, &u.PasswordHash, &u.Provider,
+		&u.Admin, &u.PasswordLocked, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+	if err != nil {
+		return store.Token{}, store.User{}, s.fail(err, "token and its account", "")
+	}
+	return t, u, nil
 }
 
 func (s *Store) GetTokenByName(ctx context.Context, userID int64, name string) (store.Token, error) {
