@@ -58,18 +58,13 @@ func WMOwned(x *xgb.Conn) bool {
 // window manager holding SubstructureRedirect, the request goes to the window manager, which applies it
 // once it handles events. It reports false when ctx ends first.
 func ProbeWM(ctx context.Context, x *xgb.Conn) (bool, error) {
-	scr := xproto.Setup(x).DefaultScreen(x)
-	wid, err := xproto.NewWindowId(x)
-	if err != nil {
-		return false, err
-	}
-	if err := xproto.CreateWindowChecked(x, 0, wid, scr.Root, -10, -10, 1, 1, 0,
-		xproto.WindowClassInputOnly, 0, xproto.CwEventMask,
-		[]uint32{xproto.EventMaskStructureNotify}).Check(); err != nil {
-		return false, fmt.Errorf("probe window: %w", err)
-	}
-	defer xproto.DestroyWindow(x, wid)
-	events := make(chan xgb.Event, 16)
+	return probeWM(ctx, x, readEvents(x))
+}
+
+// readEvents hands the connection's events over on a channel (closed with the connection). Events that
+// find the channel full are dropped: readers look for one event and ask again if they miss it.
+func readEvents(x *xgb.Conn) <-chan xgb.Event {
+	events := make(chan xgb.Event, 64)
 	go func() {
 		defer close(events)
 		for {
@@ -85,27 +80,47 @@ func ProbeWM(ctx context.Context, x *xgb.Conn) (bool, error) {
 			}
 		}
 	}()
-	// A window manager still starting drops ConfigureRequests (openbox does): ask again until one is served.
-	// Every 10 ms: openbox serves them some 10–30 ms after it announced itself, and each ask is one small
-	// request to it (at 100 ms, most starts waited a whole tick for the second ask).
-	tick := time.NewTicker(10 * time.Millisecond)
+	return events
+}
+
+// probeTick is how often ProbeWM asks again: a window manager still starting drops ConfigureRequests
+// (openbox does), and serves them some 10–30 ms after it announced itself. Each ask is one small request;
+// at 10 ms a start waited 5 ms on average past the moment openbox would have answered, at 2 ms 1 ms.
+const probeTick = 2 * time.Millisecond
+
+func probeWM(ctx context.Context, x *xgb.Conn, events <-chan xgb.Event) (bool, error) {
+	scr := xproto.Setup(x).DefaultScreen(x)
+	wid, err := xproto.NewWindowId(x)
+	if err != nil {
+		return false, err
+	}
+	if err := xproto.CreateWindowChecked(x, 0, wid, scr.Root, -10, -10, 1, 1, 0,
+		xproto.WindowClassInputOnly, 0, xproto.CwEventMask,
+		[]uint32{xproto.EventMaskStructureNotify}).Check(); err != nil {
+		return false, fmt.Errorf("probe window: %w", err)
+	}
+	defer xproto.DestroyWindow(x, wid)
+	tick := time.NewTicker(probeTick)
 	defer tick.Stop()
 	for i := uint32(0); ; i++ {
 		if err := xproto.ConfigureWindowChecked(x, wid, xproto.ConfigWindowWidth, []uint32{2 + i%2}).Check(); err != nil {
 			return false, fmt.Errorf("probe window: %w", err)
 		}
-		select {
-		case <-tick.C:
-			continue
-		case ev, ok := <-events:
-			if !ok {
-				return false, errors.New("X connection closed")
+	wait:
+		for {
+			select {
+			case <-tick.C:
+				break wait
+			case ev, ok := <-events:
+				if !ok {
+					return false, errors.New("X connection closed")
+				}
+				if cn, ok := ev.(xproto.ConfigureNotifyEvent); ok && cn.Window == wid {
+					return true, nil
+				}
+			case <-ctx.Done():
+				return false, nil
 			}
-			if cn, ok := ev.(xproto.ConfigureNotifyEvent); ok && cn.Window == wid {
-				return true, nil
-			}
-		case <-ctx.Done():
-			return false, nil
 		}
 	}
 }
@@ -121,6 +136,16 @@ var ErrWMExited = errors.New("exited at start")
 // false with a nil error means the 5 s passed (a window manager that never announces itself gets them).
 // The window manager's exit (exited closing) is ErrWMExited.
 func WaitWM(ctx context.Context, n int, cookie []byte, exited <-chan struct{}) (bool, error) {
+	return WaitWMTimed(ctx, n, cookie, exited, nil)
+}
+
+// WaitWMTimed is WaitWM, calling announced (when not nil) once the window manager has announced itself,
+// before the probe (start phases are logged).
+//
+// The announcement is waited for on the root window's PropertyNotify events (a window manager announces
+// itself by setting root properties), not by polling: each event, and every 25 ms in case, the check is
+// made again.
+func WaitWMTimed(ctx context.Context, n int, cookie []byte, exited <-chan struct{}, announced func()) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	x, err := DialX(ctx, n, cookie)
@@ -134,19 +159,40 @@ func WaitWM(ctx context.Context, n int, cookie []byte, exited <-chan struct{}) (
 		}
 		return false, ctx.Err()
 	}
-	t0 := time.Now()
-	pause := 5 * time.Millisecond // two round trips a look; openbox takes ~40 ms to announce itself
-	for !WMRunning(x, time.Since(t0) > 2*time.Second) {
-		select {
-		case <-exited:
-			return false, ErrWMExited
-		case <-ctx.Done():
-			return timedOut()
-		case <-time.After(pause):
-		}
-		pause = min(pause*3/2, 25*time.Millisecond)
+	events := readEvents(x)
+	root := xproto.Setup(x).DefaultScreen(x).Root
+	// Selected before the first look, so that no announcement falls between a look and the wait.
+	if err := xproto.ChangeWindowAttributesChecked(x, root, xproto.CwEventMask,
+		[]uint32{xproto.EventMaskPropertyChange}).Check(); err != nil {
+		return false, fmt.Errorf("watch root properties: %w", err)
 	}
-	ok, err := ProbeWM(ctx, x)
+	t0 := time.Now()
+	fallback := time.NewTicker(25 * time.Millisecond)
+	defer fallback.Stop()
+	for !WMRunning(x, time.Since(t0) > 2*time.Second) {
+	wait:
+		for {
+			select {
+			case <-exited:
+				return false, ErrWMExited
+			case <-ctx.Done():
+				return timedOut()
+			case <-fallback.C:
+				break wait
+			case ev, ok := <-events:
+				if !ok {
+					return false, errors.New("X connection closed")
+				}
+				if _, ok := ev.(xproto.PropertyNotifyEvent); ok {
+					break wait
+				}
+			}
+		}
+	}
+	if announced != nil {
+		announced()
+	}
+	ok, err := probeWM(ctx, x, events)
 	if err != nil {
 		return false, err
 	}

@@ -91,6 +91,6 @@ func (p *Provider) spawnAgent(dt *desktop) (<-chan struct{}, error) {
 	defer logf.Close()
 	argv := append(append([]string{}, p.o.AgentCommand...), "--display", ":"+strconv.Itoa(dt.rt.Display),
 		"--home", acc.Home, "--listen", "unix:"+dt.agentPath())
-	_, done, _, err := spawn(p.o.AgentCommand[0], argv, acc.Env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker()), &acc, logf)
+	_, done, _, err := spawn(p.o.AgentCommand[0], argv, p.sessionEnv(&acc, dt.rt.Display, dt), &acc, logf)
 	return done, err
 }

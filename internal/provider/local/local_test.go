@@ -382,6 +382,33 @@ func TestDesktop(t *testing.T) {
 		}
 	})
 
+	// The account's compose cache: every process of the desktop names it, it is the account's alone (or
+	// libX11 would not use it), and the first X client that opened an input method wrote its table there.
+	t.Run("ComposeCache", func(t *testing.T) {
+		dir := filepath.Join(p.o.StateDir, ".compose-cache", strconv.FormatUint(uint64(uid), 10))
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.IsDir() || fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != uid {
+			t.Errorf("compose cache %s: mode %v owner %d, want a 0700 directory of uid %d", dir, fi.Mode(),
+				fi.Sys().(*syscall.Stat_t).Uid, uid)
+		}
+		wm := dt.rt.WM
+		if wm == nil {
+			t.Fatal("no window manager recorded")
+		}
+		for _, pid := range []int{d.ServerPID, wm.PID, d.AppPID} {
+			if !hasEnv(pid, "XCOMPOSECACHE="+dir) {
+				t.Errorf("pid %d (%s) lacks XCOMPOSECACHE=%s", pid, comm(pid), dir)
+			}
+		}
+		waitFor(t, 10*time.Second, "a compose cache file", func() bool {
+			ents, _ := os.ReadDir(dir)
+			return len(ents) > 0
+		})
+	})
+
 	t.Run("Log", func(t *testing.T) {
 		b, err := p.Log(ctx, "desk1", 1<<20)
 		if err != nil {

@@ -90,6 +90,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	if err := xdesk.EnsureX11Dir(); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
+	p.composeCacheDir(acc)
 
 	dir := filepath.Join(p.o.StateDir, s.ID)
 	if err := makeSessionDir(dir, acc); err != nil {
@@ -135,7 +136,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	}()
 
 	t0 := time.Now()
-	var xUp, wmUp time.Duration // start phases, logged
+	var listen, xUp, wmSeen, wmUp time.Duration // start phases, logged
 	const attempts = 8
 	for try := 0; ; try++ {
 		n, err := p.reserveDisplay(s.ID)
@@ -143,7 +144,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 			return nil, err
 		}
 		dt.rt.Display = n
-		env := acc.Env(n, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
+		env := p.sessionEnv(acc, n, dt)
 		argv := xdesk.Xvnc{Display: n, Width: s.Width, Height: s.Height, Depth: s.Depth,
 			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate, GLX: p.o.GLX}.Args(xvnc)
 		off := fileSize(dt.logPath())
@@ -158,6 +159,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 			// socket's queue until the server serves it. What Start waits for is unchanged: the server
 			// accepting the cookie (waitX), then the window manager in charge (waitWM).
 			if p.listening(ctx, dt) == nil {
+				listen = time.Since(t0)
 				if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
 					return nil, err
 				}
@@ -182,7 +184,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 		return nil, fmt.Errorf("local: Xvnc on :%d did not come up: %v; log: %s", n, werr, lastLines(tail, 15))
 	}
-	env := acc.Env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker())
+	env := p.sessionEnv(acc, dt.rt.Display, dt)
 	if !s.Rootless {
 		off := fileSize(dt.logPath())
 		if dt.rt.WM == nil {
@@ -192,7 +194,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 		// A client that maps its window while the window manager is still starting can end up unmanaged
 		// and unmapped (seen with openbox): start the command once the window manager is in charge.
-		if werr := p.waitWM(ctx, dt, dt.wmDone); werr != nil {
+		if werr := p.waitWM(ctx, dt, dt.wmDone, func() { wmSeen = time.Since(t0) }); werr != nil {
 			return nil, fmt.Errorf("local: window manager %s: %v; log: %s", wmArgv[0], werr,
 				lastLines(logSince(dt.logPath(), off), 10))
 		}
@@ -221,7 +223,8 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	}
 	p.log.Info("desktop started", "session", s.ID, "login", s.Login, "user", acc.Name,
 		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless,
-		"x_ready_ms", ms(xUp), "wm_ready_ms", ms(wmUp), "start_ms", ms(time.Since(t0)))
+		"listen_ms", ms(listen), "x_ready_ms", ms(xUp), "wm_announced_ms", ms(wmSeen), "wm_ready_ms", ms(wmUp),
+		"start_ms", ms(time.Since(t0)))
 	d := dt.d
 	return &d, nil
 }
@@ -253,8 +256,8 @@ func (p *Provider) startWM(dt *desktop, path string, argv, env []string, acc *ac
 
 // waitWM waits until the window manager is in charge (xdesk.WaitWM); one that does not answer within
 // 5 s is let be.
-func (p *Provider) waitWM(ctx context.Context, dt *desktop, done <-chan struct{}) error {
-	ok, err := xdesk.WaitWM(ctx, dt.rt.Display, dt.cookie, done)
+func (p *Provider) waitWM(ctx context.Context, dt *desktop, done <-chan struct{}, announced func()) error {
+	ok, err := xdesk.WaitWMTimed(ctx, dt.rt.Display, dt.cookie, done, announced)
 	if err == nil && !ok {
 		p.log.Warn("window manager did not answer in time; going on", "session", dt.id)
 	}

@@ -206,7 +206,7 @@ func (p *Provider) restartWM(dt *desktop, status string) bool {
 	var ref procRef
 	if err == nil {
 		ref, dt.wmDone, dt.wmStatus, err = spawn(path, argv,
-			acc.Env(dt.rt.Display, dt.xauthPath(), p.o.Lang, dt.marker, p.stateMarker()), &acc, logf)
+			p.sessionEnv(&acc, dt.rt.Display, dt), &acc, logf)
 	}
 	if err != nil {
 		p.end(dt, "window manager: "+err.Error())
@@ -376,7 +376,7 @@ func (p *Provider) Exec(ctx context.Context, id string, argv []string) (int, err
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "deskhub: %s exec %q\n", time.Now().Format(time.RFC3339), argv)
-	ref, _, _, err := spawn(path, argv, acc.Env(d.rt.Display, d.xauthPath(), p.o.Lang, d.marker, p.stateMarker()), &acc, logf)
+	ref, _, _, err := spawn(path, argv, p.sessionEnv(&acc, d.rt.Display, d), &acc, logf)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s: %v", provider.ErrBadCommand, argv[0], err)
 	}
