@@ -12,6 +12,10 @@
 //
 // Because the directory belongs to the session user, deskhub opens files in it without following symlinks.
 //
+// <StateDir>/.compose-cache/<uid>/ (0700, owned by the account; the parent 0711, deskhub's) is the
+// account's libX11 compose cache (XCOMPOSECACHE in every desktop process): X clients map the compiled
+// Compose table instead of parsing it at each start.
+//
 // Files of the package:
 //
 //	local.go       Options, Provider, the desktop record, New/Close, lookups (get, running, Running), DialRFB
@@ -61,6 +65,9 @@ type Options struct {
 	// GLX keeps the GLX extension of the desktops' X servers (see xdesk.Xvnc.GLX: ~50 MiB more per
 	// desktop and a slower start; off by default).
 	GLX bool
+	// NoComposeCache starts desktops without the account's compose cache (see composeCacheDir), as
+	// before it existed: benchmarks compare the two.
+	NoComposeCache bool
 	// WindowManager is the window manager command of desktop mode, split on spaces (default "openbox").
 	WindowManager string
 	// DisplayBase is the first display number tried (default 100).

@@ -182,7 +182,7 @@ func ownedDir(dir string, perm os.FileMode, uid, gid int) error {
 func (p *Provider) sessionEnv(acc *account, n int, dt *desktop) []string {
 	extra := []string{dt.marker, p.stateMarker()}
 	dir := filepath.Join(p.o.StateDir, ".compose-cache", strconv.FormatUint(uint64(acc.UID), 10))
-	if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+	if fi, err := os.Lstat(dir); err == nil && fi.IsDir() && !p.o.NoComposeCache {
 		extra = append(extra, "XCOMPOSECACHE="+dir)
 	}
 	return acc.Env(n, dt.xauthPath(), p.o.Lang, extra...)

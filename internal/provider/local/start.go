@@ -90,7 +90,9 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	if err := xdesk.EnsureX11Dir(); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
-	p.composeCacheDir(acc)
+	if !p.o.NoComposeCache {
+		p.composeCacheDir(acc)
+	}
 
 	dir := filepath.Join(p.o.StateDir, s.ID)
 	if err := makeSessionDir(dir, acc); err != nil {
