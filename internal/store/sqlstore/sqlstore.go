@@ -241,7 +241,7 @@ func (s *Store) execN(ctx context.Context, what, query string, args ...any) (int
 }
 
 func list[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := s.q.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...) // prepared: every list statement has a fixed text
 	if err != nil {
 		return nil, s.fail(err, what, "")
 	}
