@@ -41,7 +41,8 @@ import (
 //   - 100000: 100 users with 1000 running sessions each ("heavy" is one of them).
 //
 // Sessions carry params project p0..p9 and team t0..t3 and shuffled start times; every user also has
-// 50 bookmarks and 50 history entries.
+// 50 bookmarks and 50 history entries. "noop" is user/admin with the administrator's token
+// (authentication, routing and the envelope, no list): the ceiling the lists are measured against.
 func BenchmarkLists(b *testing.B) {
 	filtered := `{"filter":["project==p1,p2,p3"],"sortBy":"started","limit":50}`
 	for _, backend := range []struct {
