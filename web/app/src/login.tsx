@@ -5,7 +5,7 @@
 // keeps the token as the HttpOnly session cookie and the script drops it. The public-key stage is
 // answered here with a private key the user picks or pastes (sshkey.ts, loaded only then): the key
 // never leaves the page, deskhub gets the public key and a signature of the bytes the sshd asks for.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { infra, keep, session, type Me } from "./api";
 import { passkeyLogin } from "./webauthn";
 import { Field, say, useAction } from "./ui";
@@ -57,11 +57,14 @@ function PasswordLogin(props: { onIn: (me: Me) => void; passkeys: boolean }) {
   const [keyText, setKeyText] = useState("");
   const [passphrase, setPassphrase] = useState("");
 
+  const picked = useRef(0); // the latest key text read (a slower read of older text is dropped)
   const pickKey = (text: string) => {
+    const n = ++picked.current;
     setKeyText(text);
     setKey(null);
     if (!text.trim()) return;
-    loadKey(text).then((k) => { setKey(k); say(""); }, (e) => say((e as Error).message, true));
+    loadKey(text).then((k) => { if (n === picked.current) { setKey(k); say(""); } },
+      (e) => { if (n === picked.current) say((e as Error).message, true); });
   };
 
   // advance answers stage st: on its own when it can (typed is the password typed above, not yet

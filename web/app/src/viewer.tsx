@@ -50,6 +50,7 @@ export function Viewer(props: { id: string; guestKey?: string }) {
   const audio = useRef<AudioPlayer | null>(null);
   const attempt = useRef(0);
   const closing = useRef(false);
+  const startDock = useRef<(() => void) | null>(null); // the dock's websocket, opened once the display shows
   const { busy, run } = useAction();
 
   useEffect(() => {
@@ -98,6 +99,9 @@ export function Viewer(props: { id: string; guestKey?: string }) {
       setMessage("");
       window.performance.mark("deskhub-connected");
       r.focus();
+      const dock = startDock.current; // the display first: the agent's window list waits for it
+      startDock.current = null;
+      dock?.();
     });
     r.addEventListener("disconnect", (e: any) => {
       if (rfbRef.current !== r || closing.current) return;
@@ -156,7 +160,9 @@ export function Viewer(props: { id: string; guestKey?: string }) {
       const d = l.find((x) => x.id === id);
       if (d) setTitle(d.name || d.command);
     }, () => {});
-    // The dock: the agent's window events (owner only: a websocket cannot carry a guest's share key).
+    // The dock: the agent's window events (owner only: a websocket cannot carry a guest's share key),
+    // opened once the display is connected, so that the agent's first window list (X requests to the
+    // same Xvnc) does not compete with the display's handshake and first frame.
     let ws: WebSocket | null = null;
     let retry: any = null;
     const dock = () => {
@@ -170,8 +176,9 @@ export function Viewer(props: { id: string; guestKey?: string }) {
       };
       ws.onclose = () => { if (!closing.current) retry = setTimeout(dock, 3000); };
     };
-    dock();
+    startDock.current = dock;
     return () => {
+      startDock.current = null;
       closing.current = true;
       clearTimeout(retry);
       ws?.close();
