@@ -3,7 +3,7 @@
 // tile), the clipboard panel (both ways), the keys the browser keeps (a menu), sound (muted until the
 // user unmutes), share, fullscreen, disconnect and terminate. A lost connection is retried; a desktop
 // that ended says so.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { agent, APIError, session, wsURL, type Connect, type Desktop } from "./api";
 import { AudioPlayer } from "./audio";
 import { go, pending } from "./route";
@@ -150,7 +150,9 @@ export function Viewer(props: { id: string; guestKey?: string }) {
     }, wait);
   };
 
-  useEffect(() => {
+  // A layout effect: the display's connection starts right after the viewer's first render, not after
+  // the next paint (when Preact runs plain effects).
+  useLayoutEffect(() => {
     closing.current = false;
     connect().catch((err) => {
       setState(err instanceof APIError && err.status === 404 ? "ended" : "failed");
