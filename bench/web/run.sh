@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# Web viewer benchmark (bench/web/web.mjs): in headless Chromium against a deskhub serving real local
+# Web app benchmark (bench/web/web.mjs): in headless Chromium against a deskhub serving real local
 # desktops (Xvnc + openbox + xterm, as the desktops' own Unix users: run as root), measures
 #   - first load of a page (bytes, time to interactive): PAGE (default /) and READY (a CSS selector
-#     matching once the page is usable; default the current viewer's login form), so the same run
-#     measures the web app at its own path;
+#     matching once the page is usable; default the app's login form);
 #   - click Start → desktop on the canvas (p50/p95);
 #   - keystroke → changed pixel in an xterm (p50/p95), and the same through Debian's websockify and
 #     plain noVNC on the same desktop, for the ratio;
 #   - sound: tone started in the desktop → first non-silent frame / heard in the page (p50/p95).
-# Bounded: LOADS (5) page loads, STARTS (8) desktops, KEYS (30) keys per viewer, AUDIO (20) tones;
+# Bounded: LOADS (5) page loads, STARTS (20) desktops, KEYS (30) keys per viewer, AUDIO (20) tones;
 # the whole run under 10 minutes (timeout). Prints a Markdown table.
-#   bench/web/run.sh [PAGE=/app/] [READY='#app[data-ready]'] [MEASURE=load,start,key,audio]
+#   bench/web/run.sh [PAGE=/] [READY='body[data-state="signed-out"]'] [MEASURE=load,start,key,audio] [STARTS=20] [KEYS=30]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -52,6 +51,6 @@ for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/ >/dev/null && break; sl
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+dirty'), $(nproc) CPUs, $(date -u +%FT%TZ)"
 timeout 600 node bench/web/web.mjs --base http://127.0.0.1:$port --login $login --password "$pass" \
 	--page "${PAGE:-/}" --ready "${READY:-body[data-state=\"signed-out\"]}" --measure "${MEASURE:-load,start,key,audio}" \
-	--loads "${LOADS:-5}" --starts "${STARTS:-8}" --keys "${KEYS:-30}" --audio-trials "${AUDIO:-20}" \
+	--loads "${LOADS:-5}" --starts "${STARTS:-20}" --keys "${KEYS:-30}" --audio-trials "${AUDIO:-20}" \
 	--websockify websockify --data "$work/data" --audio-bundle "$work/audio.js" 2>"$work/web.log" || { cat "$work/web.log" "$work/serve.log" >&2; exit 1; }
 tail -n 1 "$work/web.log" >&2

@@ -2,12 +2,14 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskhub/deskhub/web"
@@ -54,9 +56,41 @@ func htmlPage(name string) http.Handler {
 }
 
 type staticFile struct {
-	data  []byte
-	ctype string
-	etag  string
+	data   []byte
+	ctype  string
+	etag   string
+	gzOnce sync.Once
+	gz     []byte // gzip of data (level 9, made at the first request), nil when it would not save a tenth
+}
+
+// gzipBody answers the file gzipped, compressing it the first time.
+func (f *staticFile) gzipBody() []byte {
+	f.gzOnce.Do(func() { f.gz = gzipped(f.data) })
+	return f.gz
+}
+
+// gzipped answers b compressed, or nil when compression saves less than a tenth (images, tiny files).
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	if buf.Len() > len(b)*9/10 {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// acceptsGzip tells whether the request's Accept-Encoding allows gzip (and does not refuse it with q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 // staticTypes are the content types of the assets by extension (explicit: the system's MIME table may
@@ -78,7 +112,7 @@ var staticTypes = map[string]string{
 // style, web/app/dist), from the binary. They are revalidated on each use (Cache-Control: no-cache) against a content ETag, so an
 // upgraded deskhub never mixes old and new modules.
 func staticAssets() http.Handler {
-	files := map[string]staticFile{}
+	files := map[string]*staticFile{}
 	walk := func(root, prefix string) {
 		_ = fs.WalkDir(web.FS, root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || path.Base(p) == "index.html" {
@@ -93,7 +127,7 @@ func staticAssets() http.Handler {
 				return err
 			}
 			sum := sha256.Sum256(b)
-			files[prefix+strings.TrimPrefix(p, root)] = staticFile{data: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+			files[prefix+strings.TrimPrefix(p, root)] = &staticFile{data: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 			return nil
 		})
 	}
@@ -108,8 +142,16 @@ func staticAssets() http.Handler {
 		h := w.Header()
 		h.Set("Content-Type", f.ctype)
 		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", f.etag)
 		pageHeaders(h, "default-src 'none'; frame-ancestors 'none'")
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))
+		body, etag := f.data, f.etag
+		if gz := f.gzipBody(); gz != nil {
+			h.Set("Vary", "Accept-Encoding")
+			if acceptsGzip(r) { // the app's script and noVNC's modules shrink to about a quarter
+				body, etag = gz, strings.TrimSuffix(f.etag, `"`)+`-gz"`
+				h.Set("Content-Encoding", "gzip")
+			}
+		}
+		h.Set("ETag", etag)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 	})
 }

@@ -61,7 +61,7 @@ const statusOf = (page) => page.$eval("#status", (e) => ({ text: e.textContent, 
 // settle waits for a page state, failing early with the page's own message on an error.
 const settle = async (page, state, what, timeout) => {
   await page.waitForFunction(
-    (s) => document.body.dataset.state === s || document.getElementById("status").className === "error", state, { timeout });
+    (s) => document.body.dataset.state === s || (document.getElementById("status") || {}).className === "error", state, { timeout });
   const st = await statusOf(page);
   if (st.error) throw new Error(`${what}: ${st.text}`);
 };

@@ -1,6 +1,7 @@
 // build.mjs builds deskhub's web app into dist/ (embedded in the binary by web/web.go, so `go build`
 // needs no Node): dist/app.js (src/main.tsx and what it imports, Preact included; noVNC stays the
-// vendored /static/novnc modules, imported at run time), dist/app.css and dist/index.html. The output is
+// vendored /static/novnc modules, imported at run time), dist/sshkey.js (the SSH key signer, which the
+// login page imports only when a key is picked), dist/app.css and dist/index.html. The output is
 // deterministic: the same sources give the same bytes (scripts/web-app-check.sh rebuilds and diffs).
 // It prints the gzipped size of the JavaScript.
 import { build } from "esbuild";
@@ -14,7 +15,7 @@ const out = process.argv[2] || join(here, "dist");
 mkdirSync(out, { recursive: true });
 await build({
   absWorkingDir: here,
-  entryPoints: { app: "src/main.tsx" },
+  entryPoints: { app: "src/main.tsx", sshkey: "src/sshkey.ts" },
   bundle: true,
   format: "esm",
   target: ["es2022", "chrome110", "firefox115", "safari16"],
@@ -22,7 +23,7 @@ await build({
   legalComments: "none",
   jsx: "automatic",
   jsxImportSource: "preact",
-  external: ["/static/*"],
+  external: ["/static/*", "/app/*"],
   outdir: out,
   logLevel: "warning",
 });
@@ -36,4 +37,5 @@ await build({
 });
 copyFileSync(join(here, "index.html"), join(out, "index.html"));
 const js = readFileSync(join(out, "app.js"));
-console.error(`web app: app.js ${js.length} bytes, ${gzipSync(js, { level: 9 }).length} gzipped`);
+const sk = readFileSync(join(out, "sshkey.js"));
+console.error(`web app: app.js ${js.length} bytes, ${gzipSync(js, { level: 9 }).length} gzipped; sshkey.js ${sk.length} bytes, ${gzipSync(sk, { level: 9 }).length} gzipped`);

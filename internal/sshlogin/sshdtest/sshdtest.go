@@ -71,6 +71,8 @@ type Server struct {
 	Passwords       map[string]string   // user -> password set by Start (all accounts)
 	PKSigner        ssh.Signer          // private key of dhtest-pk and dhtest-pkpw (ed25519)
 	MultiSigner     ssh.Signer          // private key of dhtest-multi (RSA 2048)
+	PKKey           ed25519.PrivateKey  // PKSigner's key (to write it as a key file, e.g. for a browser)
+	MultiKey        *rsa.PrivateKey     // MultiSigner's key
 	HostKey         ssh.PublicKey       // the server's host key
 	HostKeyCallback ssh.HostKeyCallback // ssh.FixedHostKey(HostKey)
 	Dir             string              // temp dir with sshd_config, host key, log
@@ -96,6 +98,8 @@ var (
 type credentials struct {
 	passwords map[string]string
 	pk, multi ssh.Signer
+	pkKey     ed25519.PrivateKey
+	multiKey  *rsa.PrivateKey
 }
 
 // Start starts a test sshd (see the package doc) and stops it in t.Cleanup.
@@ -151,6 +155,8 @@ func Start(t testing.TB) *Server {
 		Passwords:       map[string]string{},
 		PKSigner:        c.pk,
 		MultiSigner:     c.multi,
+		PKKey:           c.pkKey,
+		MultiKey:        c.multiKey,
 		HostKey:         hostKey,
 		HostKeyCallback: ssh.FixedHostKey(hostKey),
 		Dir:             dir,
@@ -351,6 +357,7 @@ func getCredentials() (*credentials, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.pkKey = edPriv
 	if c.pk, err = ssh.NewSignerFromKey(edPriv); err != nil {
 		return nil, err
 	}
@@ -358,6 +365,7 @@ func getCredentials() (*credentials, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.multiKey = rsaPriv
 	if c.multi, err = ssh.NewSignerFromKey(rsaPriv); err != nil {
 		return nil, err
 	}

@@ -2,13 +2,25 @@
 // surface's staged login (user/login: the local provider answers success at once, the ssh provider
 // asks for the password, keyboard-interactive answers or a public key); passkeys log in without a
 // login name; register and recover use the mailed code. Every way ends in keep(token): the server
-// keeps the token as the HttpOnly session cookie and the script drops it.
-import { useEffect, useState } from "preact/hooks";
+// keeps the token as the HttpOnly session cookie and the script drops it. The public-key stage is
+// answered here with a private key the user picks or pastes (sshkey.ts, loaded only then): the key
+// never leaves the page, deskhub gets the public key and a signature of the bytes the sshd asks for.
+import { useEffect, useRef, useState } from "preact/hooks";
 import { infra, keep, session, type Me } from "./api";
 import { passkeyLogin } from "./webauthn";
 import { Field, say, useAction } from "./ui";
+import type { PrivateKey } from "./sshkey";
 
-interface Stage { stage: string; token: string; prompt?: string; prompts?: string[]; echo?: boolean[]; instruction?: string; host?: string }
+// loadKey parses a private key file with dist/sshkey.js, imported the first time a key is picked.
+async function loadKey(text: string): Promise<PrivateKey> {
+  const url = "/app/sshkey.js";
+  const m = (await import(url)) as typeof import("./sshkey");
+  return m.PrivateKey.parse(text);
+}
+const b64 = (b: Uint8Array) => btoa(Array.from(b, (c) => String.fromCharCode(c)).join(""));
+const unb64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+
+interface Stage { stage: string; token: string; prompt?: string; prompts?: string[]; echo?: boolean[]; instruction?: string; host?: string; data?: string; algorithm?: string }
 
 type Mode = "login" | "register" | "recover";
 
@@ -41,39 +53,75 @@ function PasswordLogin(props: { onIn: (me: Me) => void; passkeys: boolean }) {
   const [password, setPassword] = useState("");
   const [stage, setStage] = useState<Stage | null>(null);
   const [answers, setAnswers] = useState<string[]>([]);
+  const [key, setKey] = useState<PrivateKey | null>(null);
+  const [keyText, setKeyText] = useState("");
+  const [passphrase, setPassphrase] = useState("");
 
-  const advance = async (st: Stage) => {
-    // The ssh provider's first password stage takes the password typed above.
-    for (let i = 0; i < 2 && st.stage === "password" && password; i++) {
-      st = await session<Stage>("user/login/password", { password }, true, st.token);
-      if (st.stage === "password") break;
+  const picked = useRef(0); // the latest key text read (a slower read of older text is dropped)
+  const pickKey = (text: string) => {
+    const n = ++picked.current;
+    setKeyText(text);
+    setKey(null);
+    if (!text.trim()) return;
+    loadKey(text).then((k) => { if (n === picked.current) { setKey(k); say(""); } },
+      (e) => { if (n === picked.current) say((e as Error).message, true); });
+  };
+
+  // advance answers stage st: on its own when it can (typed is the password typed above, not yet
+  // given to a stage; the key signs), else by showing its prompts.
+  const advance = async (st: Stage, typed: string): Promise<void> => {
+    // The ssh provider's password stage, or a keyboard-interactive round asking only for the password
+    // (PAM's "Password:"), takes the password typed above, once.
+    if (typed && st.stage === "password") {
+      return advance(await session<Stage>("user/login/password", { password: typed }, true, st.token), "");
+    }
+    const prompts = st.prompts || [];
+    if (typed && st.stage === "keyboard-interactive" && prompts.length === 1 && !(st.echo && st.echo[0]) && /^\s*password:?\s*$/i.test(prompts[0])) {
+      return advance(await session<Stage>("user/login/keyboard-interactive", { answer: [typed] }, true, st.token), "");
     }
     if (st.stage === "success") {
       setStage(null);
       setPassword("");
+      if (key) { key.forget(); setKey(null); setKeyText(""); setPassphrase(""); }
       say("");
       props.onIn(await keep(st.token));
       return;
     }
     if (st.stage === "public-key") {
-      throw new Error(`${st.host || "The server"} asks for an SSH key, which this page cannot use: log in with a password or a passkey.`);
+      if (!key) throw new Error(`${st.host || "The server"} asks for an SSH key: pick your private key under "Use an SSH key" and log in again.`);
+      if (!st.data) { // the sshd asks which key: offer the public key
+        say("Offering the SSH key…");
+        return advance(await session<Stage>("user/login/public-key", { publicKey: b64(key.publicKey) }, true, st.token), typed);
+      }
+      // The sshd accepts the key: sign what it asks, here, with the private key.
+      say("Signing with the SSH key…");
+      const sig = await key.sign(unb64(st.data), st.algorithm || key.type);
+      return advance(await session<Stage>("user/login/public-key/signed", { signature: b64(sig) }, true, st.token), typed);
     }
     setAnswers((st.prompts || [st.prompt || ""]).map(() => ""));
     setStage(st);
-    say(st.stage === "password" ? "The password was refused; type it again." : "The server asks more:");
+    say(st.stage === "password" ? "The server asks for the password:" : "The server asks more:");
   };
 
   const submit = run(async () => {
     if (!stage) {
-      if (!user.trim() || !password) throw new Error("Type your login and password.");
+      if (!user.trim() || (!password && !keyText.trim())) throw new Error("Type your login and password (or pick an SSH key).");
+      if (keyText.trim() && !key) throw new Error("The SSH key could not be read; pick or paste another.");
+      if (key && key.encrypted && !key.unlocked) {
+        if (!passphrase) throw new Error("Type the SSH key's passphrase.");
+        say("Opening the SSH key…");
+        await key.unlock(passphrase);
+      }
       say("Logging in…");
-      await advance(await session<Stage>("user/login", { username: user.trim(), password }, true));
+      const first = await session<Stage>("user/login", { username: user.trim(), password: password || undefined, usePK: !!key }, true);
+      // user/login answered the first password stage with the password already; any other first stage did not use it.
+      await advance(first, password);
       return;
     }
     if (stage.stage === "password") {
-      await advance(await session<Stage>("user/login/password", { password: answers[0] }, true, stage.token));
+      await advance(await session<Stage>("user/login/password", { password: answers[0] }, true, stage.token), "");
     } else {
-      await advance(await session<Stage>("user/login/keyboard-interactive", { answer: answers }, true, stage.token));
+      await advance(await session<Stage>("user/login/keyboard-interactive", { answer: answers }, true, stage.token), "");
     }
   });
 
@@ -90,7 +138,21 @@ function PasswordLogin(props: { onIn: (me: Me) => void; passkeys: boolean }) {
         {!stage && (
           <>
             <Field label="Login" id="login-user" name="username" autocomplete="username" value={user} onInput={(e) => setUser(e.currentTarget.value)} required />
-            <Field label="Password" id="login-password" name="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} required />
+            <Field label="Password" id="login-password" name="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} required={!keyText.trim()} />
+            <details id="login-key" class="login-key">
+              <summary>Use an SSH key</summary>
+              <p class="hint">For host accounts whose server asks for a key. The private key stays in this page: deskhub gets only the public key and a signature.</p>
+              <label class="field">
+                <span>Private key file</span>
+                <input id="login-key-file" type="file" onChange={(e) => { const f = e.currentTarget.files && e.currentTarget.files[0]; if (f) f.text().then(pickKey); }} />
+              </label>
+              <label class="field">
+                <span>or paste it</span>
+                <textarea id="login-key-text" rows={3} spellcheck={false} autocomplete="off" placeholder="-----BEGIN OPENSSH PRIVATE KEY-----" value={keyText} onInput={(e) => pickKey(e.currentTarget.value)} />
+              </label>
+              {key && <p id="login-key-info" data-type={key.type}>{key.type} key{key.comment ? ` (${key.comment})` : ""}{key.encrypted ? ", protected by a passphrase" : ""}</p>}
+              {key && key.encrypted && <Field label="Key passphrase" id="login-key-pass" type="password" autocomplete="off" value={passphrase} onInput={(e) => setPassphrase(e.currentTarget.value)} />}
+            </details>
           </>
         )}
         {stage && (

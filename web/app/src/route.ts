@@ -9,8 +9,13 @@ export function currentRoute(): string {
   return h.startsWith("/") ? h : h.includes("session=") ? h : "/";
 }
 
+// routeListeners are told of a go() at once: the browser's hashchange event comes a task later, which
+// on a busy machine delayed opening a desktop just started by tens of milliseconds.
+const routeListeners = new Set<() => void>();
+
 export function go(path: string) {
   window.location.hash = path;
+  for (const f of routeListeners) f();
 }
 
 export function useRoute(): string {
@@ -18,7 +23,11 @@ export function useRoute(): string {
   useEffect(() => {
     const f = () => setR(currentRoute());
     window.addEventListener("hashchange", f);
-    return () => window.removeEventListener("hashchange", f);
+    routeListeners.add(f);
+    return () => {
+      window.removeEventListener("hashchange", f);
+      routeListeners.delete(f);
+    };
   }, []);
   return r;
 }

@@ -3,7 +3,7 @@
 // tile), the clipboard panel (both ways), the keys the browser keeps (a menu), sound (muted until the
 // user unmutes), share, fullscreen, disconnect and terminate. A lost connection is retried; a desktop
 // that ended says so.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { agent, APIError, session, wsURL, type Connect, type Desktop } from "./api";
 import { AudioPlayer } from "./audio";
 import { go, pending } from "./route";
@@ -50,6 +50,7 @@ export function Viewer(props: { id: string; guestKey?: string }) {
   const audio = useRef<AudioPlayer | null>(null);
   const attempt = useRef(0);
   const closing = useRef(false);
+  const startDock = useRef<(() => void) | null>(null); // the dock's websocket, opened once the display shows
   const { busy, run } = useAction();
 
   useEffect(() => {
@@ -98,6 +99,9 @@ export function Viewer(props: { id: string; guestKey?: string }) {
       setMessage("");
       window.performance.mark("deskhub-connected");
       r.focus();
+      const dock = startDock.current; // the display first: the agent's window list waits for it
+      startDock.current = null;
+      dock?.();
     });
     r.addEventListener("disconnect", (e: any) => {
       if (rfbRef.current !== r || closing.current) return;
@@ -146,7 +150,9 @@ export function Viewer(props: { id: string; guestKey?: string }) {
     }, wait);
   };
 
-  useEffect(() => {
+  // A layout effect: the display's connection starts right after the viewer's first render, not after
+  // the next paint (when Preact runs plain effects).
+  useLayoutEffect(() => {
     closing.current = false;
     connect().catch((err) => {
       setState(err instanceof APIError && err.status === 404 ? "ended" : "failed");
@@ -156,7 +162,9 @@ export function Viewer(props: { id: string; guestKey?: string }) {
       const d = l.find((x) => x.id === id);
       if (d) setTitle(d.name || d.command);
     }, () => {});
-    // The dock: the agent's window events (owner only: a websocket cannot carry a guest's share key).
+    // The dock: the agent's window events (owner only: a websocket cannot carry a guest's share key),
+    // opened once the display is connected, so that the agent's first window list (X requests to the
+    // same Xvnc) does not compete with the display's handshake and first frame.
     let ws: WebSocket | null = null;
     let retry: any = null;
     const dock = () => {
@@ -170,8 +178,9 @@ export function Viewer(props: { id: string; guestKey?: string }) {
       };
       ws.onclose = () => { if (!closing.current) retry = setTimeout(dock, 3000); };
     };
-    dock();
+    startDock.current = dock;
     return () => {
+      startDock.current = null;
       closing.current = true;
       clearTimeout(retry);
       ws?.close();
