@@ -403,17 +403,23 @@ func TestInitCommandExit(t *testing.T) {
 	}
 }
 
-// TestInitGivesUp: a window manager that keeps exiting uses up its restart budget; init stops with 3.
+// TestInitGivesUp: a window manager that keeps exiting uses up its restart budget; init stops with 3,
+// and its reason carries what the program said last.
 func TestInitGivesUp(t *testing.T) {
-	r := startInit(t, map[string]string{"DESKHUB_WM": "false", "DESKHUB_AUDIO": "off"}, true)
+	r := startInit(t, map[string]string{"DESKHUB_WM": "ls /no-such-file-of-the-wm-test", "DESKHUB_AUDIO": "off"}, true)
 	if code := r.exit(60 * time.Second); code != ExitGaveUp {
 		t.Fatalf("exit %d, want %d", code, ExitGaveUp)
 	}
-	if r.findLog("giving up", map[string]string{"proc": "wm", "reason": "it exited 6 times within 1m0s"}) == nil {
-		t.Error("no giving up")
+	l := r.findLog("giving up", map[string]string{"proc": "wm"})
+	if reason, _ := l["reason"].(string); !strings.HasPrefix(reason, "it exited 6 times within 1m0s; last: ") ||
+		!strings.Contains(reason, "/no-such-file-of-the-wm-test") || strings.Count(reason, " / ") > tailLines-1 {
+		t.Errorf("giving up: %v", l)
 	}
-	if !strings.Contains(r.stderr.String(), "wm: it exited 6 times") {
+	if !strings.Contains(r.stderr.String(), "wm: it exited 6 times within 1m0s; last: ls: ") {
 		t.Errorf("stderr %q", r.stderr.String())
+	}
+	if r.findLog("stopped", map[string]string{"reason": "wm: " + l["reason"].(string)}) == nil {
+		t.Error("the stop's reason is not the giving up's")
 	}
 }
 
