@@ -152,6 +152,26 @@ func TestInitDesktop(t *testing.T) {
 		}
 	})
 
+	t.Run("Output", func(t *testing.T) {
+		// The output FIFO: root's, 0620 for the user's group; what is written there is in init's log.
+		fi, err := os.Lstat(r.path(runDir + "/output"))
+		if err != nil || fi.Mode() != os.ModeNamedPipe|0o620 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+			t.Fatalf("output FIFO: %v %v", fi.Mode(), err)
+		}
+		f, err := os.OpenFile(r.path(runDir+"/output"), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteString("a line from an exec'd program\n")
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.waitFor(10*time.Second, "the exec'd program's line in the log", func() bool {
+			return r.findLog("output", map[string]string{"proc": "exec", "line": "a line from an exec'd program"}) != nil
+		})
+	})
+
 	t.Run("Desktop", func(t *testing.T) {
 		if rd.Display != ":0" || rd.RFB != runDir+"/rfb.sock" || rd.Agent != runDir+"/agent.sock" || rd.User != testUser ||
 			rd.PIDs["init"] != 1 {

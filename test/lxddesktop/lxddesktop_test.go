@@ -46,6 +46,8 @@ type deskhub struct {
 	admin *client.Client
 	lxdID string // serverId of the LXD server: lxd-<id>
 	host  string // serverId of this host
+
+	answered []time.Duration // BenchmarkDesktopStarts: session/start's answers (startFrame)
 }
 
 func startDeskhub(t testing.TB, flags ...string) *deskhub {

@@ -332,6 +332,21 @@ func TestDesktop(t *testing.T) {
 	if log, err := p.Log(ctx, s.ID, 1<<20); err != nil || !bytes.Contains(log, []byte(`"msg":"ready"`)) {
 		t.Errorf("Log: %v\n%s", err, log)
 	}
+	// What an exec'd program writes is in the desktop's log, after a line naming it (as on this host).
+	if _, err := p.Exec(ctx, s.ID, []string{"sh", "-c", "echo exec-output-of-the-test; echo its-error >&2"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		log, err := p.Log(ctx, s.ID, 1<<20)
+		if err == nil && bytes.Contains(log, []byte(`"proc":"exec","pid":0,"line":"deskhub: exec sh -c echo exec-output-of-the-test`)) &&
+			bytes.Contains(log, []byte(`"line":"exec-output-of-the-test"`)) && bytes.Contains(log, []byte(`"line":"its-error"`)) {
+			break
+		}
+		if i > 50 {
+			t.Fatalf("the exec'd program's output is not in the log: %v\n%s", err, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	keys := f.env.ExecOut(t, name, "stat", "-c", "%a %u %g", "/home/desktop/.ssh/authorized_keys")
 	if strings.TrimSpace(keys) != "600 1000 1000" {
 		t.Errorf("authorized_keys: %s", keys)

@@ -33,8 +33,10 @@ const (
 	readyPath = runDir + "/ready"
 	rfbPath   = runDir + "/rfb.sock"
 	agentPath = runDir + "/agent.sock"
-	initLog   = "/var/log/deskhub/init.log"
-	userPATH  = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"
+	// outputFIFO: what is written there is in init's log (docs/INIT.md), where session/exec's programs write.
+	outputFIFO = runDir + "/output"
+	initLog    = "/var/log/deskhub/init.log"
+	userPATH   = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"
 )
 
 // Device names deskhub adds to its instances.
@@ -94,10 +96,12 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (*provider.Deskto
 	if err != nil {
 		return nil, err
 	}
+	tPut := p.o.Now()
 	undo, err := p.prepare(ctx, cl, s, name, put)
 	if err != nil {
 		return nil, err
 	}
+	tMade := p.o.Now()
 	d := &desktop{id: s.ID, rt: rt}
 	fail := func(err error) (*provider.Desktop, error) {
 		log.Warn("desktop did not start; removing what was made", "error", err)
@@ -112,7 +116,13 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (*provider.Deskto
 	if err := checkNoNIC(cl, name); err != nil {
 		return fail(err)
 	}
-	p.own(ctx, server, name, s.UserID)
+	// The owner's record (instance.list) is written while the instance starts.
+	owned := make(chan struct{})
+	go func() {
+		defer close(owned)
+		p.own(ctx, server, name, s.UserID)
+	}()
+	defer func() { <-owned }()
 	tCreated := p.o.Now()
 	if err := p.changeState(ctx, cl, name, api.InstanceStatePut{Action: "start", Timeout: -1}); err != nil {
 		// A command that cannot run ends the desktop at once: LXD may then fail to start the proxy
@@ -143,7 +153,8 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (*provider.Deskto
 	p.register(d)
 	log.Info("desktop started", "transport", rt.Transport, "display", ready.Display,
 		"create", tCreated.Sub(t0).Round(time.Millisecond).String(), "boot", tStarted.Sub(tCreated).Round(time.Millisecond).String(),
-		"ready", p.o.Now().Sub(tStarted).Round(time.Millisecond).String(), "hello", tHello.Sub(tStarted).Round(time.Millisecond).String())
+		"ready", p.o.Now().Sub(tStarted).Round(time.Millisecond).String(), "hello", tHello.Sub(tStarted).Round(time.Millisecond).String(),
+		"profiles", tPut.Sub(t0).Round(time.Millisecond).String(), "made", tMade.Sub(tPut).Round(time.Millisecond).String())
 	return out, nil
 }
 
