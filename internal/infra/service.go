@@ -50,6 +50,10 @@ type Options struct {
 	ImageServers []ImageServer
 	// OwnImages lists the images of deskhub's own image server as LXD sees them.
 	OwnImages func(ctx context.Context) ([]api.Image, error)
+	// Forget, when set, is called by server.delete once the deletion is decided (no operation, no
+	// session on the server) and before deskhub's certificate is withdrawn: what else deskhub keeps on
+	// the server (the LXD desktops' spares and base instances) is removed then.
+	Forget func(ctx context.Context, id int64)
 }
 
 // Service is the LXD side of the infrastructure surface.
@@ -450,6 +454,11 @@ func (s *Service) DeleteServer(ctx context.Context, c account.Caller, id int64, 
 		return false, err
 	} else if len(live) > 0 {
 		return false, fault.Conflictf("server %d runs %d desktop sessions (e.g. %s): terminate them first", id, len(live), live[0].ID)
+	}
+	if s.opts.Forget != nil {
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		s.opts.Forget(fctx, id)
+		cancel()
 	}
 	if !keepTrust && !s.sharedServer(ctx, row) {
 		if cl := s.lxd.Client(id); cl != nil {

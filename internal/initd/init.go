@@ -70,6 +70,11 @@ func (i *Init) rfbPath() string   { return filepath.Join(i.c.RunDir, "rfb.sock")
 func (i *Init) agentPath() string { return filepath.Join(i.c.RunDir, "agent.sock") }
 func (i *Init) readyPath() string { return filepath.Join(i.c.RunDir, "ready") }
 
+// outputPath is the FIFO whose lines init logs as the output of proc "exec": programs started in the
+// desktop from outside (session/exec through LXD's exec API) write there, so that their output is in
+// init's log as the desktop's own programs' is (docs/INIT.md).
+func (i *Init) outputPath() string { return filepath.Join(i.c.RunDir, "output") }
+
 // Run runs the desktop until it is asked to stop (a signal, ctx, the command exiting) or gives up, and
 // answers the exit code, with the reason when it is not ExitOK. It logs JSON lines to stdout and to
 // c.LogFile. It handles SIGPWR, SIGTERM and SIGINT itself: a ctx cancelled by the same signals would
@@ -267,6 +272,9 @@ func (i *Init) setup() error {
 			return err
 		}
 	}
+	if err := i.openOutput(int(acc.GID)); err != nil {
+		i.log.Warn("no output FIFO: what programs started from outside write is not logged", "error", err)
+	}
 	// The user's runtime directory, its X cookie.
 	i.rtDir = filepath.Join("/run/user", strconv.FormatUint(uint64(acc.UID), 10))
 	if err := os.MkdirAll("/run/user", 0o755); err != nil {
@@ -324,6 +332,33 @@ func (i *Init) setup() error {
 		own = append(own, "PULSE_SERVER=unix:"+i.pulseSocket())
 	}
 	i.env = mergeEnv(i.c.Env, own)
+	return nil
+}
+
+// openOutput makes the output FIFO (root's, 0620, the user's group: the user writes to it, and cannot
+// remove or replace it in the sticky run directory) and logs every line written to it. init holds it
+// open for reading and writing, so it never reads an end of file and writers never block.
+func (i *Init) openOutput(gid int) error {
+	path := i.outputPath()
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Lchown(path, 0, gid); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(path, 0o620); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	go i.r.copyOutput(&proc{name: "exec", outDone: make(chan struct{})}, f)
 	return nil
 }
 

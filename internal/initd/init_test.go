@@ -152,6 +152,26 @@ func TestInitDesktop(t *testing.T) {
 		}
 	})
 
+	t.Run("Output", func(t *testing.T) {
+		// The output FIFO: root's, 0620 for the user's group; what is written there is in init's log.
+		fi, err := os.Lstat(r.path(runDir + "/output"))
+		if err != nil || fi.Mode() != os.ModeNamedPipe|0o620 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+			t.Fatalf("output FIFO: %v %v", fi.Mode(), err)
+		}
+		f, err := os.OpenFile(r.path(runDir+"/output"), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteString("a line from an exec'd program\n")
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.waitFor(10*time.Second, "the exec'd program's line in the log", func() bool {
+			return r.findLog("output", map[string]string{"proc": "exec", "line": "a line from an exec'd program"}) != nil
+		})
+	})
+
 	t.Run("Desktop", func(t *testing.T) {
 		if rd.Display != ":0" || rd.RFB != runDir+"/rfb.sock" || rd.Agent != runDir+"/agent.sock" || rd.User != testUser ||
 			rd.PIDs["init"] != 1 {
@@ -403,17 +423,23 @@ func TestInitCommandExit(t *testing.T) {
 	}
 }
 
-// TestInitGivesUp: a window manager that keeps exiting uses up its restart budget; init stops with 3.
+// TestInitGivesUp: a window manager that keeps exiting uses up its restart budget; init stops with 3,
+// and its reason carries what the program said last.
 func TestInitGivesUp(t *testing.T) {
-	r := startInit(t, map[string]string{"DESKHUB_WM": "false", "DESKHUB_AUDIO": "off"}, true)
+	r := startInit(t, map[string]string{"DESKHUB_WM": "ls /no-such-file-of-the-wm-test", "DESKHUB_AUDIO": "off"}, true)
 	if code := r.exit(60 * time.Second); code != ExitGaveUp {
 		t.Fatalf("exit %d, want %d", code, ExitGaveUp)
 	}
-	if r.findLog("giving up", map[string]string{"proc": "wm", "reason": "it exited 6 times within 1m0s"}) == nil {
-		t.Error("no giving up")
+	l := r.findLog("giving up", map[string]string{"proc": "wm"})
+	if reason, _ := l["reason"].(string); !strings.HasPrefix(reason, "it exited 6 times within 1m0s; last: ") ||
+		!strings.Contains(reason, "/no-such-file-of-the-wm-test") || strings.Count(reason, " / ") > tailLines-1 {
+		t.Errorf("giving up: %v", l)
 	}
-	if !strings.Contains(r.stderr.String(), "wm: it exited 6 times") {
+	if !strings.Contains(r.stderr.String(), "wm: it exited 6 times within 1m0s; last: ls: ") {
 		t.Errorf("stderr %q", r.stderr.String())
+	}
+	if r.findLog("stopped", map[string]string{"reason": "wm: " + l["reason"].(string)}) == nil {
+		t.Error("the stop's reason is not the giving up's")
 	}
 }
 

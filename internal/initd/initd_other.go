@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 )
 
 // Exit codes of Run.
@@ -18,4 +19,19 @@ const (
 // Run is the desktop's init, which runs on Linux only.
 func Run(ctx context.Context, c Config, stdout io.Writer) (int, error) {
 	return ExitFailure, errors.New("the desktop's init runs on Linux only")
+}
+
+// HelloOptions are the options of Hello.
+type HelloOptions struct {
+	RunDir  string
+	Wait    time.Duration
+	Program string
+	Keys    int
+	Bridge  bool
+	PATH    string
+}
+
+// Hello runs inside a desktop container, on Linux only.
+func Hello(ctx context.Context, o HelloOptions, stdin io.Reader, stdout io.Writer) error {
+	return errors.New("deskhub agent ready runs in a desktop container (Linux) only")
 }

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +23,41 @@ type proc struct {
 	pid  int
 	done chan struct{} // closed once the reaper collected it; status is set before
 	ws   unix.WaitStatus
+
+	outDone chan struct{} // closed once its output pipe is drained (every holder closed it)
+	outMu   sync.Mutex
+	last    []string // its last lines of output (tailLines at most)
+}
+
+// tailLines is how many of a program's last output lines init keeps for the reason of its end.
+const tailLines = 3
+
+// note keeps line among the last lines of output.
+func (p *proc) note(line string) {
+	if strings.TrimSpace(line) == "" {
+		return
+	}
+	if len(line) > 200 {
+		line = line[:200] + "…"
+	}
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	p.last = append(p.last, line)
+	if len(p.last) > tailLines {
+		p.last = p.last[len(p.last)-tailLines:]
+	}
+}
+
+// lastOutput is the program's last lines of output, " / "-joined ("" when it wrote none). It waits a
+// moment for the pipe to be drained (it may still hold the lines written just before the exit).
+func (p *proc) lastOutput(wait time.Duration) string {
+	select {
+	case <-p.outDone:
+	case <-time.After(wait):
+	}
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	return strings.Join(p.last, " / ")
 }
 
 // exited tells whether the reaper collected the process.
@@ -98,19 +135,21 @@ func (r *reaper) start(s spec) (*proc, error) {
 		pr.Close()
 		return nil, err
 	}
-	pc := &proc{name: s.name, pid: p.Pid, done: make(chan struct{})}
+	pc := &proc{name: s.name, pid: p.Pid, done: make(chan struct{}), outDone: make(chan struct{})}
 	r.owned[pc.pid] = pc
 	r.mu.Unlock()
 	// The reaper waits, not the os package: drop its handle (a pidfd) without waiting.
 	_ = p.Release()
 	r.log.Info("started", "proc", s.name, "pid", pc.pid, "argv", s.argv)
-	go r.copyOutput(s.name, pc.pid, pr)
+	go r.copyOutput(pc, pr)
 	return pc, nil
 }
 
 // copyOutput logs what a program writes, one entry a line (long lines in pieces of 4 KiB). It ends when
 // every holder of the pipe (the program, its children) closed it.
-func (r *reaper) copyOutput(name string, pid int, f *os.File) {
+func (r *reaper) copyOutput(p *proc, f *os.File) {
+	name, pid := p.name, p.pid
+	defer close(p.outDone)
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 4096)
 	for {
@@ -120,6 +159,7 @@ func (r *reaper) copyOutput(name string, pid int, f *os.File) {
 				line = line[:len(line)-1]
 			}
 			r.log.Info("output", "proc", name, "pid", pid, "line", string(line))
+			p.note(string(line))
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			if !errors.Is(err, io.EOF) {

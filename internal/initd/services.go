@@ -167,8 +167,16 @@ func (i *Init) supervise(s *service) {
 		delay, err := s.budget.Next(time.Now())
 		if err != nil {
 			if s.critical {
-				i.log.Error("giving up", "proc", s.name, "reason", err.Error())
-				i.requestStop(fmt.Sprintf("%s: %v", s.name, err), ExitGaveUp, false)
+				// The reason carries what the program said last (Xvnc's fatal error…), so that the
+				// desktop's end explains itself (docs/INIT.md).
+				reason := err.Error()
+				if p != nil {
+					if out := p.lastOutput(250 * time.Millisecond); out != "" {
+						reason += "; last: " + out
+					}
+				}
+				i.log.Error("giving up", "proc", s.name, "reason", reason)
+				i.requestStop(fmt.Sprintf("%s: %s", s.name, reason), ExitGaveUp, false)
 				return
 			}
 			delay = 30 * time.Second

@@ -63,7 +63,7 @@ func (i *Init) stop() int {
 	i.r.reap()
 	// What the programs leave when killed: their sockets, the runtime directory (a tmpfs in a container,
 	// but not on a host).
-	for _, p := range []string{i.rfbPath(), i.agentPath()} {
+	for _, p := range []string{i.rfbPath(), i.agentPath(), i.outputPath()} {
 		_ = removeFile(p)
 	}
 	if i.rtDir != "" {

@@ -55,7 +55,11 @@ func (s *Server) setupInfra(ctx context.Context, cfg config.Config) error {
 	var err error
 	s.infra, err = infra.New(infra.Options{Store: s.store, Hub: s.hub, Log: s.log, Conns: s.lxd,
 		CertName: certName(cfg), OpTimeout: cfg.Infra.OpTimeout, ImageServers: s.imageServers(cfg),
-		OwnImages: s.ownImages})
+		OwnImages: s.ownImages, Forget: func(ctx context.Context, id int64) {
+			if s.lxdDesks != nil { // the warm pool's spares and the base instances go with the server
+				s.lxdDesks.ForgetServer(ctx, id)
+			}
+		}})
 	return err
 }
 

@@ -102,6 +102,7 @@ type Server struct {
 	hub        *events.Hub
 	infra      *infra.Service
 	lxd        *lxdconn.Registry   // links to the LXD servers, shared by infra (and the LXD provider)
+	lxdDesks   *lxd.Provider       // the LXD desktops' provider (--lxd-desktops), else nil
 	tls        *tlscert.Cert       // the HTTPS certificate (nil without an HTTPS listener)
 	images     *imagestore.Service // the simplestreams image server; nil when --simplestream is off
 }
@@ -361,6 +362,7 @@ func (s *Server) setupSessions(opts Options) error {
 				_ = host.Close()
 				return err
 			}
+			s.lxdDesks = lp
 			s.prov = multi.New(s.serverID, s.hostname, host, multi.Backend{Provider: lp, Serves: func(id string) bool {
 				_, ok := provider.ParseStoredServerID(id)
 				return ok

@@ -46,6 +46,8 @@ type deskhub struct {
 	admin *client.Client
 	lxdID string // serverId of the LXD server: lxd-<id>
 	host  string // serverId of this host
+
+	answered []time.Duration // BenchmarkDesktopStarts: session/start's answers (startFrame)
 }
 
 func startDeskhub(t testing.TB, flags ...string) *deskhub {
@@ -453,7 +455,13 @@ func TestLXDEnds(t *testing.T) {
 		fmt.Sprintf(`"session":%q,"reason":"its instance %s was deleted outside deskhub"`, doomed.ID, name),
 	} {
 		if !strings.Contains(logs, want) {
-			t.Errorf("the log lacks %s", want)
+			var ended []string
+			for _, l := range strings.Split(logs, "\n") {
+				if strings.Contains(l, `"msg":"desktop ended"`) {
+					ended = append(ended, l)
+				}
+			}
+			t.Errorf("the log lacks %s; the ends logged:\n%s", want, strings.Join(ended, "\n"))
 		}
 	}
 	if _, _, err := d.env.Client(t).GetInstance("dh-" + short.ID); err == nil {

@@ -59,6 +59,9 @@ func (p *Provider) baseSource(ctx context.Context, cl incus.InstanceServer, serv
 	if !p.o.BaseInstances || p.o.Image.Server != "" {
 		return api.InstanceSource{}, false
 	}
+	if id, ok := provider.ParseStoredServerID(serverID); ok && p.forgot(id) {
+		return api.InstanceSource{}, false
+	}
 	e := p.baseEntry(serverID)
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -94,9 +94,14 @@ func (p *Provider) Running(ctx context.Context, id string) (bool, error) {
 }
 
 // execScript runs "$@" in the background, detached from the exec call, and prints its pid; exit
-// notFound when the program does not exist.
+// notFound when the program does not exist. What the program writes goes to init's output FIFO, which
+// init logs (proc "exec") into its log, the desktop's session/log, after a line naming the program —
+// as the local provider appends an exec'd program's output to session.log. An image whose init has no
+// such FIFO (older than the broker) gets /dev/null.
 const execScript = `command -v "$1" >/dev/null 2>&1 || exit 3
-"$@" </dev/null >/dev/null 2>&1 &
+o=` + outputFIFO + `
+if [ -p "$o" ] && [ -w "$o" ]; then printf 'deskhub: exec %s\n' "$*" >>"$o"; else o=/dev/null; fi
+"$@" </dev/null >>"$o" 2>&1 &
 echo $!`
 
 // Exec implements provider.Provider: the program runs in the desktop's display as its user, through

@@ -77,14 +77,15 @@ func (p *Provider) thaw(ctx context.Context, d *desktop) error {
 }
 
 // notFrozen tells LXD's answer to unfreezing an instance that is not frozen (it was thawed outside
-// deskhub): nothing is left to do.
+// deskhub): nothing is left to do. LXD says so in the state operation's error (a plain error, as
+// lxdconn.Wait reports it) or, from some versions, in a 400 answer.
 func notFrozen(err error) bool {
 	var se api.StatusError
-	if !errors.As(err, &se) || se.Status() != 400 {
+	if errors.As(err, &se) && se.Status() != 400 {
 		return false
 	}
 	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "not frozen") || strings.Contains(msg, "already running")
+	return strings.Contains(msg, "not frozen") || strings.Contains(msg, "already running") || strings.Contains(msg, "isn't frozen")
 }
 
 // FreezeState implements provider.Freezer.

@@ -14,6 +14,7 @@
 //
 //	lxd.go      Options, Provider, the desktop records, New/Close, lookups, server ids
 //	start.go    Start: the instance (image, profiles, no NIC, markers, environment, devices), boot, ready
+//	hello.go    a cold desktop readied in one exec (deskhub agent ready: ready file, command, keys, RFB)
 //	conn.go     DialRFB and DialAgent: proxy-device sockets, or the exec bridge
 //	desktop.go  Stop, Running, Exec, Screenshot, Log
 //	adopt.go    Adopt after a restart, Sweep of instances no session owns
@@ -112,6 +113,8 @@ type Options struct {
 	Transport string
 	// BridgeCommand runs the bridge in the image (default /usr/local/bin/deskhub agent bridge).
 	BridgeCommand []string
+	// ReadyCommand readies a cold desktop in one exec (default /usr/local/bin/deskhub agent ready; hello.go).
+	ReadyCommand []string
 	// StartTimeout bounds a start, image pull included (default 5 min).
 	StartTimeout time.Duration
 	// StopTimeout is how long a desktop's init has to stop before it is killed (default 15 s).
@@ -148,8 +151,9 @@ type Provider struct {
 
 	pool *warmPool // nil: no warm pool
 
-	baseMu sync.Mutex
-	bases  map[string]*baseEntry // base instances, by serverId (base.go)
+	baseMu    sync.Mutex
+	bases     map[string]*baseEntry // base instances, by serverId (base.go)
+	forgotten map[int64]bool        // servers deleted while deskhub runs (ForgetServer): nothing is made there
 
 	ended     chan provider.Ended // never closed
 	kick      chan struct{}       // look at the desktops now
@@ -245,6 +249,9 @@ func New(o Options) (*Provider, error) {
 	}
 	if len(o.BridgeCommand) == 0 {
 		o.BridgeCommand = []string{"/usr/local/bin/deskhub", "agent", "bridge"}
+	}
+	if len(o.ReadyCommand) == 0 {
+		o.ReadyCommand = []string{"/usr/local/bin/deskhub", "agent", "ready"}
 	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = 5 * time.Minute

@@ -332,6 +332,21 @@ func TestDesktop(t *testing.T) {
 	if log, err := p.Log(ctx, s.ID, 1<<20); err != nil || !bytes.Contains(log, []byte(`"msg":"ready"`)) {
 		t.Errorf("Log: %v\n%s", err, log)
 	}
+	// What an exec'd program writes is in the desktop's log, after a line naming it (as on this host).
+	if _, err := p.Exec(ctx, s.ID, []string{"sh", "-c", "echo exec-output-of-the-test; echo its-error >&2"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		log, err := p.Log(ctx, s.ID, 1<<20)
+		if err == nil && bytes.Contains(log, []byte(`"proc":"exec","pid":0,"line":"deskhub: exec sh -c echo exec-output-of-the-test`)) &&
+			bytes.Contains(log, []byte(`"line":"exec-output-of-the-test"`)) && bytes.Contains(log, []byte(`"line":"its-error"`)) {
+			break
+		}
+		if i > 50 {
+			t.Fatalf("the exec'd program's output is not in the log: %v\n%s", err, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	keys := f.env.ExecOut(t, name, "stat", "-c", "%a %u %g", "/home/desktop/.ssh/authorized_keys")
 	if strings.TrimSpace(keys) != "600 1000 1000" {
 		t.Errorf("authorized_keys: %s", keys)
@@ -368,9 +383,13 @@ func TestExecBridge(t *testing.T) {
 	srv := f.addHTTPS(t)
 	p := f.provider(t, func(o *lxd.Options) { o.Transport = lxd.TransportExec })
 	s := f.spec("desk-bridge", srv, "xterm")
+	s.SSHKeys = []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@test"}
 	d := start(t, p, s)
 	if d.RFB.Network != "lxd-exec" {
 		t.Errorf("endpoint %+v", d.RFB)
+	}
+	if keys := f.env.ExecOut(t, "dh-desk-bridge", "stat", "-c", "%a %u %g", "/home/desktop/.ssh/authorized_keys", "/home/desktop/.ssh"); keys != "600 1000 1000\n700 1000 1000\n" {
+		t.Errorf("authorized_keys, .ssh: %q", keys)
 	}
 	inst := f.instance(t, "dh-desk-bridge")
 	for dev, dd := range inst.ExpandedDevices {
@@ -392,7 +411,7 @@ func TestExecBridge(t *testing.T) {
 	}
 	// The bridges end with their connections.
 	time.Sleep(time.Second)
-	if ps := f.env.Exec(t, "dh-desk-bridge", "sh", "-c", "ps -eo args | grep -c '[a]gent bridge' || true"); strings.TrimSpace(ps) != "0" {
+	if ps := f.env.Exec(t, "dh-desk-bridge", "sh", "-c", "ps -eo args | grep -cE '[a]gent (bridge|ready)' || true"); strings.TrimSpace(ps) != "0" {
 		t.Errorf("bridges left running: %s", ps)
 	}
 	if err := p.Stop(context.Background(), s.ID); err != nil {
@@ -400,6 +419,28 @@ func TestExecBridge(t *testing.T) {
 	}
 	if f.instance(t, "dh-desk-bridge") != nil {
 		t.Error("the instance is still there after Stop")
+	}
+}
+
+// TestReadySteps: a desktop image whose deskhub has no `agent ready` (older than the broker: here, a
+// subcommand name it does not know) is readied in steps, as before: the start works, the keys are
+// written, a missing program is refused.
+func TestReadySteps(t *testing.T) {
+	f := setup(t)
+	p := f.provider(t, func(o *lxd.Options) {
+		o.ReadyCommand = []string{"/usr/local/bin/deskhub", "agent", "ready-of-a-later-deskhub"}
+	})
+	s := f.spec("desk-steps", f.server, "xterm")
+	s.SSHKeys = []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@test"}
+	start(t, p, s)
+	if got := f.env.Exec(t, "dh-desk-steps", "cat", "/home/desktop/.ssh/authorized_keys"); got != s.SSHKeys[0]+"\n" {
+		t.Errorf("authorized_keys holds %q", got)
+	}
+	if b := rfbBanner(t, p, s.ID); b != "RFB 003.008\n" {
+		t.Errorf("RFB banner %q", b)
+	}
+	if _, err := p.Start(context.Background(), f.spec("desk-steps-bad", f.server, "no-such-program-here")); !errors.Is(err, provider.ErrBadCommand) {
+		t.Errorf("Start of a missing program: %v", err)
 	}
 }
 

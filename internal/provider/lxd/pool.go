@@ -60,6 +60,7 @@ const poolFills = 2
 type spare struct {
 	rt    runtimeInfo
 	since time.Time
+	cl    incus.InstanceServer // the server's client when it was made
 }
 
 // warmPool keeps the spares of every server.
@@ -139,7 +140,7 @@ func (wp *warmPool) round() {
 		return
 	}
 	for _, row := range rows {
-		if row.Provider != lxdconn.Provider {
+		if row.Provider != lxdconn.Provider || p.forgot(row.ID) {
 			continue
 		}
 		cl, err := p.client(row.ID)
@@ -228,6 +229,10 @@ func (wp *warmPool) fill(server int64) {
 	defer p.wg.Done()
 	t0 := time.Now()
 	sp, err := wp.make(server)
+	if err == nil && p.forgot(server) { // deleted meanwhile
+		wp.discard(sp.cl, server, sp.rt.Instance)
+		err = errors.New("the server was deleted")
+	}
 	wp.mu.Lock()
 	wp.filling[server]--
 	if err == nil {
@@ -304,7 +309,7 @@ func (wp *warmPool) make(server int64) (*spare, error) {
 		return fail(err)
 	}
 	rt.Ready = *ready
-	return &spare{rt: rt, since: time.Now()}, nil
+	return &spare{rt: rt, since: time.Now(), cl: cl}, nil
 }
 
 // fits tells whether a spare can serve s: the pool's depth, a window manager.
@@ -437,4 +442,60 @@ func (p *Provider) resize(ctx context.Context, d *desktop, w, h int) error {
 		return err
 	}
 	return rc.Resize(cctx, w, h)
+}
+
+// ForgetServer removes what the provider keeps ahead on a server that is being deleted (server.delete,
+// after its checks: no session runs there): the warm pool's spares and the base instances of this
+// deskhub, and it makes no new ones there. Per-user instances (the accounts' files) are left to the
+// operator. Errors are logged; the server is forgotten anyway.
+func (p *Provider) ForgetServer(ctx context.Context, server int64) {
+	p.baseMu.Lock()
+	if p.forgotten == nil {
+		p.forgotten = map[int64]bool{}
+	}
+	p.forgotten[server] = true
+	delete(p.bases, provider.StoredServerID(server))
+	p.baseMu.Unlock()
+	if p.pool != nil {
+		p.pool.mu.Lock()
+		delete(p.pool.ready, server)
+		p.pool.mu.Unlock()
+	}
+	cl, err := p.client(server)
+	if err != nil {
+		p.log.Warn("a deleted server does not answer: its spares and base instances stay", "server", provider.StoredServerID(server), "error", err)
+		return
+	}
+	list, err := cl.GetInstances(api.InstanceTypeAny)
+	if err != nil {
+		p.log.Warn("a deleted server's instances could not be listed: its spares and base instances stay", "server", provider.StoredServerID(server), "error", err)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, inst := range list {
+		spareOrBase := (inst.Config[KeyPool] != "" && inst.Config[KeySession] == "") || inst.Config[KeyBase] != ""
+		if inst.Config[KeyBroker] != p.o.BrokerID || !spareOrBase {
+			continue
+		}
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			if err := p.halt(ctx, cl, name, true, false); err != nil {
+				p.log.Warn("removing an instance of a deleted server", "server", provider.StoredServerID(server), "instance", name, "error", err)
+				return
+			}
+			if dir, err := p.sockDir(server, name); err == nil {
+				_ = os.RemoveAll(dir)
+			}
+			p.log.Info("removed with its server", "server", provider.StoredServerID(server), "instance", name)
+		}(inst.Name)
+	}
+	wg.Wait()
+}
+
+// forgot tells whether the server was deleted (ForgetServer): nothing more is made there.
+func (p *Provider) forgot(server int64) bool {
+	p.baseMu.Lock()
+	defer p.baseMu.Unlock()
+	return p.forgotten[server]
 }

@@ -33,8 +33,10 @@ const (
 	readyPath = runDir + "/ready"
 	rfbPath   = runDir + "/rfb.sock"
 	agentPath = runDir + "/agent.sock"
-	initLog   = "/var/log/deskhub/init.log"
-	userPATH  = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"
+	// outputFIFO: what is written there is in init's log (docs/INIT.md), where session/exec's programs write.
+	outputFIFO = runDir + "/output"
+	initLog    = "/var/log/deskhub/init.log"
+	userPATH   = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"
 )
 
 // Device names deskhub adds to its instances.
@@ -94,10 +96,12 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (*provider.Deskto
 	if err != nil {
 		return nil, err
 	}
+	tPut := p.o.Now()
 	undo, err := p.prepare(ctx, cl, s, name, put)
 	if err != nil {
 		return nil, err
 	}
+	tMade := p.o.Now()
 	d := &desktop{id: s.ID, rt: rt}
 	fail := func(err error) (*provider.Desktop, error) {
 		log.Warn("desktop did not start; removing what was made", "error", err)
@@ -112,7 +116,13 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (*provider.Deskto
 	if err := checkNoNIC(cl, name); err != nil {
 		return fail(err)
 	}
-	p.own(ctx, server, name, s.UserID)
+	// The owner's record (instance.list) is written while the instance starts.
+	owned := make(chan struct{})
+	go func() {
+		defer close(owned)
+		p.own(ctx, server, name, s.UserID)
+	}()
+	defer func() { <-owned }()
 	tCreated := p.o.Now()
 	if err := p.changeState(ctx, cl, name, api.InstanceStatePut{Action: "start", Timeout: -1}); err != nil {
 		// A command that cannot run ends the desktop at once: LXD may then fail to start the proxy
@@ -123,34 +133,57 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (*provider.Deskto
 		return fail(fmt.Errorf("lxd: starting %s: %w", name, err))
 	}
 	tStarted := p.o.Now()
-	ready, err := p.waitReady(ctx, cl, name)
+	ready, err := p.hello(ctx, cl, name, s, rt.Transport == TransportExec)
+	tHello := p.o.Now()
+	if errors.Is(err, errOldImage) {
+		log.Info("the desktop image's deskhub has no agent ready (an older image): readying it in steps")
+		ready, err = p.readySteps(ctx, cl, name, s, &d.rt)
+	} else if err == nil && rt.Transport != TransportExec {
+		d.rt.Ready = *ready
+		if err := p.probe(ctx, d); err != nil {
+			return fail(fmt.Errorf("lxd: the desktop's RFB server does not answer through %s: %w", rt.Transport, err))
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
 	d.rt.Ready = *ready
-	if code, err := p.run(ctx, cl, name, d.rt.Ready, []string{"/bin/sh", "-c", `command -v "$1" >/dev/null 2>&1`, "sh", s.Command[0]}, nil); err != nil {
-		if why := p.stopReason(cl, name); badCommand(why) {
-			return fail(fmt.Errorf("lxd: %s: %s: %w", s.Command[0], why, provider.ErrBadCommand))
-		}
-		return fail(fmt.Errorf("lxd: checking the command in %s: %w", name, err))
-	} else if code != 0 {
-		return fail(fmt.Errorf("lxd: %s: not found in the desktop image: %w", s.Command[0], provider.ErrBadCommand))
-	}
-	if len(s.SSHKeys) > 0 {
-		if err := p.installKeys(ctx, cl, name, d.rt.Ready, s.SSHKeys); err != nil {
-			return fail(fmt.Errorf("lxd: installing the SSH keys in %s: %w", name, err))
-		}
-	}
-	if err := p.probe(ctx, d); err != nil {
-		return fail(fmt.Errorf("lxd: the desktop's RFB server does not answer through %s: %w", rt.Transport, err))
-	}
 	out := p.describe(d, s.ServerID, p.o.Now())
 	d.d = *out
 	p.register(d)
 	log.Info("desktop started", "transport", rt.Transport, "display", ready.Display,
 		"create", tCreated.Sub(t0).Round(time.Millisecond).String(), "boot", tStarted.Sub(tCreated).Round(time.Millisecond).String(),
-		"ready", p.o.Now().Sub(tStarted).Round(time.Millisecond).String())
+		"ready", p.o.Now().Sub(tStarted).Round(time.Millisecond).String(), "hello", tHello.Sub(tStarted).Round(time.Millisecond).String(),
+		"profiles", tPut.Sub(t0).Round(time.Millisecond).String(), "made", tMade.Sub(tPut).Round(time.Millisecond).String())
 	return out, nil
+}
+
+// readySteps readies a started desktop whose image has no `deskhub agent ready` (hello.go), as deskhub
+// did before it: the ready file polled through the file API, then an exec each for the command check
+// and the SSH keys, and the RFB check through the transport.
+func (p *Provider) readySteps(ctx context.Context, cl incus.InstanceServer, name string, s provider.Spec, rt *runtimeInfo) (*readyInfo, error) {
+	ready, err := p.waitReady(ctx, cl, name)
+	if err != nil {
+		return nil, err
+	}
+	if code, err := p.run(ctx, cl, name, *ready, []string{"/bin/sh", "-c", `command -v "$1" >/dev/null 2>&1`, "sh", s.Command[0]}, nil); err != nil {
+		if why := p.stopReason(cl, name); badCommand(why) {
+			return nil, fmt.Errorf("lxd: %s: %s: %w", s.Command[0], why, provider.ErrBadCommand)
+		}
+		return nil, fmt.Errorf("lxd: checking the command in %s: %w", name, err)
+	} else if code != 0 {
+		return nil, fmt.Errorf("lxd: %s: not found in the desktop image: %w", s.Command[0], provider.ErrBadCommand)
+	}
+	if len(s.SSHKeys) > 0 {
+		if err := p.installKeys(ctx, cl, name, *ready, s.SSHKeys); err != nil {
+			return nil, fmt.Errorf("lxd: installing the SSH keys in %s: %w", name, err)
+		}
+	}
+	rt.Ready = *ready
+	if err := p.probe(ctx, &desktop{id: s.ID, rt: *rt}); err != nil {
+		return nil, fmt.Errorf("lxd: the desktop's RFB server does not answer through %s: %w", rt.Transport, err)
+	}
+	return ready, nil
 }
 
 // describe is the provider.Desktop of d.
@@ -614,7 +647,8 @@ func (p *Provider) runIn(ctx context.Context, cl incus.InstanceServer, name stri
 	if err != nil {
 		return -1, err
 	}
-	if err := p.wait(ctx, cl, op); err != nil {
+	code, err := p.execResult(ctx, cl, op)
+	if err != nil {
 		// LXD fails the operation of a command that exits 127 or 126 (as the shell does for a program
 		// it cannot find or run).
 		switch err.Error() {
@@ -629,20 +663,6 @@ func (p *Provider) runIn(ctx context.Context, cl incus.InstanceServer, name stri
 	case <-done:
 	case <-ctx.Done():
 		return -1, ctx.Err()
-	}
-	code := -1
-	switch v := op.Get().Metadata["return"].(type) {
-	case float64:
-		code = int(v)
-	case string:
-		code, _ = strconv.Atoi(v)
-	}
-	if code == -1 {
-		if o, err := lxdconn.WaitOperation(cl, op.Get().ID, 0); err == nil {
-			if v, ok := o.Metadata["return"].(float64); ok {
-				code = int(v)
-			}
-		}
 	}
 	return code, nil
 }

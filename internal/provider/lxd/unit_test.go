@@ -1,8 +1,11 @@
 package lxd
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/lxc/incus/v6/shared/api"
 
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/store"
@@ -106,6 +109,25 @@ func TestStoredServerID(t *testing.T) {
 		got, ok := provider.ParseStoredServerID(s)
 		if got != want || ok != (want != 0) {
 			t.Errorf("%q: %d %v", s, got, ok)
+		}
+	}
+}
+
+// TestNotFrozen: LXD's refusal to unfreeze a running instance — in the state operation's error (a plain
+// error) or in a 400 — means there is nothing to thaw; other errors do not.
+func TestNotFrozen(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{errors.New("container is not frozen"), true},
+		{errors.New("The instance is already running"), true},
+		{api.StatusErrorf(400, "The container is already running"), true},
+		{api.StatusErrorf(500, "The container is already running"), false},
+		{errors.New("Failed to unfreeze: permission denied"), false},
+	} {
+		if got := notFrozen(tc.err); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }
