@@ -187,8 +187,9 @@ func (p *Provider) lookAt(cl incus.InstanceServer, d *desktop, status map[string
 }
 
 // killedWait is how long a desktop whose instance was killed is given before it ends as stopped: a
-// deletion that follows says more.
-const killedWait = 5 * time.Second
+// deletion that follows says more. Deleting a stopped instance can take several seconds on a busy
+// server (a full test/lxddesktop run once saw more than 5 s), hence the margin.
+const killedWait = 15 * time.Second
 
 // end reports that d ended by itself, and removes what is left of its instance (a per-session instance
 // is deleted; a per-user one has stopped, which is all it needs).
