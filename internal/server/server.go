@@ -177,7 +177,7 @@ func New(opts Options) (*Server, error) {
 		Registerer: s.registry,
 		Auth:       authenticator{s.auth},
 		MaxBody:    opts.Config.MaxBody,
-	}, s.infraRoutes(), s.sessionRoutes(), s.agentRoutes(), s.abcdesktopRoutes())
+	}, s.infraRoutes(), s.adminRoutes(), s.sessionRoutes(), s.agentRoutes(), s.abcdesktopRoutes())
 	if s.openapi, err = s.openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("server: building the OpenAPI document: %w", err)
 	}
