@@ -104,10 +104,14 @@ func (r *AdminAuditListRequest) Validate() error {
 }
 
 // Since is audit_since as a time (zero when absent).
-func (r *AdminAuditListRequest) Since() (time.Time, error) { return rfc3339("audit_since", r.AuditSince) }
+func (r *AdminAuditListRequest) Since() (time.Time, error) {
+	return rfc3339("audit_since", r.AuditSince)
+}
 
 // Until is audit_until as a time (zero when absent).
-func (r *AdminAuditListRequest) Until() (time.Time, error) { return rfc3339("audit_until", r.AuditUntil) }
+func (r *AdminAuditListRequest) Until() (time.Time, error) {
+	return rfc3339("audit_until", r.AuditUntil)
+}
 
 // Limit is audit_limit, 50 when absent.
 func (r *AdminAuditListRequest) Limit() int {
@@ -147,7 +151,9 @@ type UserCredentialRenameRequest struct {
 }
 
 // Validate checks the id is not empty.
-func (r *UserCredentialRenameRequest) Validate() error { return nonEmpty("credential_id", r.CredentialID) }
+func (r *UserCredentialRenameRequest) Validate() error {
+	return nonEmpty("credential_id", r.CredentialID)
+}
 
 // nonEmpty checks pairs of member name and value.
 func nonEmpty(pairs ...string) error {

@@ -37,10 +37,13 @@ func TestAdminEndpointsRefuseNonAdmins(t *testing.T) {
 			_, err := c.AdminCreateUser(ctx, vmm.AdminUserCreateRequest{UserLogin: "eve", UserEmail: "eve@example.org", UserPassword: testPassword, UserAdmin: true})
 			return err
 		},
-		"admin.userLock":          func(c *client.Client) error { _, err := c.AdminLockUser(ctx, "bob", true); return err },
-		"admin.userDelete":        func(c *client.Client) error { _, err := c.AdminDeleteUser(ctx, "bob", true); return err },
-		"admin.userPasswordReset": func(c *client.Client) error { _, err := c.AdminResetPassword(ctx, "bob", "another long password"); return err },
-		"admin.auditList":         func(c *client.Client) error { _, err := c.AdminAudit(ctx, vmm.AdminAuditListRequest{}); return err },
+		"admin.userLock":   func(c *client.Client) error { _, err := c.AdminLockUser(ctx, "bob", true); return err },
+		"admin.userDelete": func(c *client.Client) error { _, err := c.AdminDeleteUser(ctx, "bob", true); return err },
+		"admin.userPasswordReset": func(c *client.Client) error {
+			_, err := c.AdminResetPassword(ctx, "bob", "another long password")
+			return err
+		},
+		"admin.auditList": func(c *client.Client) error { _, err := c.AdminAudit(ctx, vmm.AdminAuditListRequest{}); return err },
 	}
 	for name, call := range calls {
 		wantErr(t, call(h.client("")), 401, "needs a token")
