@@ -147,6 +147,7 @@ try {
   // The dark theme on a phone.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.selectOption("#theme", "dark");
+  await page.waitForFunction(() => document.documentElement.dataset.theme === "dark");
   result.darkBg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   await check("audit 390 dark");
   await shot(page, shots, "admin-audit-390-dark");

@@ -127,7 +127,7 @@ func TestAdminUsersInChromium(t *testing.T) {
 	if !slices.Contains(run.SelfActions, "lock:off") || !slices.Contains(run.SelfActions, "delete:off") {
 		t.Errorf("own row's buttons: %v", run.SelfActions)
 	}
-	if run.LockedBadge != "locked" || !strings.Contains(run.LockStatus, "1 token revoked") || !strings.Contains(run.UnlockStatus, "carol is unlocked") {
+	if run.LockedBadge != "locked" || !strings.Contains(run.LockStatus, "carol is locked") || !strings.Contains(run.UnlockStatus, "carol is unlocked") {
 		t.Errorf("lock %q (badge %q), unlock %q", run.LockStatus, run.LockedBadge, run.UnlockStatus)
 	}
 	if !strings.Contains(run.Mismatch, "differ") || run.ResetDialogOpen {

@@ -89,12 +89,14 @@ function ResetPassword(props: { user: Account; onClose: () => void }) {
   return (
     <Dialog title={`New password for ${props.user.user_login}`} id="reset-dialog" onClose={props.onClose}>
       <form id="reset-form" onSubmit={run(async () => {
+        say(`Setting the password of ${props.user.user_login}…`);
         if (pw !== again) throw new Error("The two passwords differ.");
         const doc = await infra("admin.userPasswordReset", { user_login: props.user.user_login, user_password: pw });
         say(`The password of ${props.user.user_login} was set; ${doc.meta.tokens_revoked} login${doc.meta.tokens_revoked === 1 ? "" : "s"} ended.`);
         props.onClose();
       })}>
         <p>Their open logins end; API tokens stay.</p>
+        <input type="text" name="username" autocomplete="username" value={props.user.user_login} hidden readOnly />
         <Field label="New password" id="reset-password" type="password" autocomplete="new-password" required minLength={8} value={pw} onInput={(e) => setPw(e.currentTarget.value)} />
         <Field label="The new password again" id="reset-again" type="password" autocomplete="new-password" required minLength={8} value={again} onInput={(e) => setAgain(e.currentTarget.value)} />
         <div class="row-end">
