@@ -170,20 +170,11 @@ func (s *Service) DeleteUser(ctx context.Context, c Caller, login string, confir
 	}
 	var out Deleted
 	err := s.st.InTx(ctx, func(tx store.Store) error {
-		u, err := findUser(ctx, tx, login)
+		u, err := deletable(ctx, tx, c, login, confirm)
 		if err != nil {
 			return err
 		}
 		out.User = u
-		if u.ID == c.UserID {
-			return fault.Conflictf("refusing to delete your own account %q", u.Login)
-		}
-		if err := othersAdmin(ctx, tx, u, "delete"); err != nil {
-			return err
-		}
-		if !confirm {
-			return fault.Invalidf("", "add --yes to delete %q (id %d) with its tokens, SSH keys, WebAuthn credentials and sessions; this cannot be undone", u.Login, u.ID)
-		}
 		ts, err := tx.ListTokens(ctx, u.ID)
 		if err != nil {
 			return err
@@ -210,6 +201,32 @@ func (s *Service) DeleteUser(ctx context.Context, c Caller, login string, confir
 	s.Audit(ctx, c, "admin.userDelete", out.User.Login, map[string]any{"user_id": out.User.ID, "tokens": out.Tokens,
 		"ssh_keys": out.SSHKeys, "credentials": out.Credentials, "sessions": out.Sessions})
 	return out, nil
+}
+
+// CanDelete answers the account DeleteUser would delete, or why it would refuse; it changes nothing
+// (the HTTP adapter ends the account's desktops in between).
+func (s *Service) CanDelete(ctx context.Context, c Caller, login string, confirm bool) (store.User, error) {
+	if err := mustAdmin(c); err != nil {
+		return store.User{}, err
+	}
+	return deletable(ctx, s.st, c, login, confirm)
+}
+
+func deletable(ctx context.Context, tx store.Store, c Caller, login string, confirm bool) (store.User, error) {
+	u, err := findUser(ctx, tx, login)
+	if err != nil {
+		return u, err
+	}
+	if u.ID == c.UserID {
+		return u, fault.Conflictf("refusing to delete your own account %q", u.Login)
+	}
+	if err := othersAdmin(ctx, tx, u, "delete"); err != nil {
+		return u, err
+	}
+	if !confirm {
+		return u, fault.Invalidf("", "add --yes to delete %q (id %d) with its tokens, SSH keys, WebAuthn credentials and sessions; this cannot be undone", u.Login, u.ID)
+	}
+	return u, nil
 }
 
 // othersAdmin refuses to verb u when u is the last active administrator.

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/client"
+	"github.com/deskhub/deskhub/internal/config"
 )
 
 // auditActions lists the actions of entries, newest first.
@@ -61,7 +66,7 @@ func TestAdminEndpointsRefuseNonAdmins(t *testing.T) {
 // TestAdminUsers: an administrator creates, lists, locks, unlocks, resets and deletes accounts; bad
 // input is a 4xx with a message; each change is in the audit log.
 func TestAdminUsers(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, func(c *config.Config, _ *Options) { c.Sessions.UserPrefix = "dhadmt-" }) // deletes retire dhadmt-<id>
 	ctx := context.Background()
 	root := h.user("root", true)
 	adm := h.client(root)
@@ -234,5 +239,50 @@ func TestAdminAuditList(t *testing.T) {
 		{`{"audit_limit":"ten"}`, "audit_limit"},
 	} {
 		h.call("POST", "/api/v1/admin.auditList", root, c.body).wantErr(t, 400, c.detail)
+	}
+}
+
+// TestAdminUserDeleteEndsDesktops: deleting an account through admin.userDelete ends its running
+// desktop (a real Xvnc, as the account's Unix identity) and retires that identity, as `deskhub user
+// delete` does: the next account given the same id must not inherit the Unix user or the home.
+func TestAdminUserDeleteEndsDesktops(t *testing.T) {
+	h := desktopHarness(t, func(c *config.Config, _ *Options) { c.Sessions.UserPrefix = "dhadmt-" })
+	ctx := context.Background()
+	root := h.user("root", true)
+	alice := h.client(h.user("alice", false))
+	start, err := alice.StartSession(ctx, fastx.StartRequest{Command: "xterm", Geometry: "800x600"})
+	must(t, err)
+	list, err := alice.ListSessions(ctx, fastx.ListRequest{})
+	must(t, err)
+	if len(list) != 1 || list[0].ID != start.ID || list[0].ServerPid <= 0 {
+		t.Fatalf("alice's desktops: %+v", list)
+	}
+	pid := list[0].ServerPid
+	u, err := h.s.store.GetUserByLogin(ctx, "alice")
+	must(t, err)
+	unixName := h.s.identities.Name(u.ID)
+	if _, err := user.Lookup(unixName); err != nil {
+		t.Fatalf("alice's desktop runs without her Unix identity %s: %v", unixName, err)
+	}
+
+	gone, err := h.client(root).AdminDeleteUser(ctx, "alice", true)
+	must(t, err)
+	if gone.Meta["desktops_ended"] != float64(1) || gone.Meta["identity_retired"] != true || gone.Meta["sessions"] != float64(1) {
+		t.Fatalf("delete: %+v", gone.Meta)
+	}
+	// Xvnc is gone (Terminate waited for it; allow the kernel a moment to reap it).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's Xvnc (pid %d) still runs after her account was deleted", pid)
+		}
+	}
+	if _, err := user.Lookup(unixName); err == nil {
+		t.Fatalf("the Unix identity %s is still there after the delete", unixName)
+	}
+	if _, err := os.Stat(filepath.Join(h.s.identities.HomeRoot, "alice")); !os.IsNotExist(err) {
+		t.Fatalf("alice's home is still in place: %v", err)
 	}
 }

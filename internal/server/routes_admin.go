@@ -2,12 +2,16 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/deskhub/deskhub/api/jsonapi"
 	"github.com/deskhub/deskhub/api/vmm"
 	"github.com/deskhub/deskhub/internal/account"
+	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/httpapi"
+	"github.com/deskhub/deskhub/internal/session"
 	"github.com/deskhub/deskhub/internal/store"
 )
 
@@ -75,13 +79,44 @@ func (s *Server) adminUserLock(c *httpapi.Call, r *vmm.AdminUserLockRequest) (js
 		Meta: map[string]any{"status": status, "was_locked": out.Was, "tokens_revoked": out.Revoked}}, nil
 }
 
+// adminUserDelete ends the account's desktops, deletes it, and retires its Unix identity on this host
+// (as `deskhub user delete` does: the id may be given again, and the next account must not inherit the
+// home or the Unix user).
 func (s *Server) adminUserDelete(c *httpapi.Call, r *vmm.AdminUserDeleteRequest) (jsonapi.Meta, error) {
-	out, err := s.accounts.DeleteUser(c.Ctx, who(c), r.UserLogin, r.UserConfirm)
+	caller := who(c)
+	u, err := s.accounts.CanDelete(c.Ctx, caller, r.UserLogin, r.UserConfirm)
 	if err != nil {
 		return jsonapi.Meta{}, err
 	}
-	return jsonapi.Ack(vmm.TypeUser, strconv.FormatInt(out.User.ID, 10), map[string]any{"status": account.StatusDeleted,
-		"tokens": out.Tokens, "ssh_keys": out.SSHKeys, "credentials": out.Credentials, "sessions": out.Sessions}), nil
+	rows, err := s.store.ListSessions(c.Ctx, store.SessionFilter{UserID: u.ID})
+	if err != nil {
+		return jsonapi.Meta{}, err
+	}
+	ended := 0
+	for _, row := range rows {
+		if row.State == session.StateEnded {
+			continue
+		}
+		var fe *fault.Error
+		if err := s.sessions.Terminate(c.Ctx, caller, row.ID); err != nil && !(errors.As(err, &fe) && fe.Kind == fault.Conflict) {
+			return jsonapi.Meta{}, fmt.Errorf("ending the desktop %s of %q before deleting it: %w", row.ID, u.Login, err)
+		}
+		ended++
+	}
+	out, err := s.accounts.DeleteUser(c.Ctx, caller, r.UserLogin, r.UserConfirm)
+	if err != nil {
+		return jsonapi.Meta{}, err
+	}
+	meta := map[string]any{"status": account.StatusDeleted, "tokens": out.Tokens, "ssh_keys": out.SSHKeys,
+		"credentials": out.Credentials, "sessions": out.Sessions, "desktops_ended": ended, "identity_retired": true}
+	if s.identities != nil {
+		if err := s.identities.Retire(out.User.ID, out.User.Login); err != nil {
+			s.log.Warn("admin.userDelete: the Unix identity was not retired", "login", out.User.Login, "error", err)
+			meta["identity_retired"] = false
+			meta["identity_error"] = err.Error()
+		}
+	}
+	return jsonapi.Ack(vmm.TypeUser, strconv.FormatInt(out.User.ID, 10), meta), nil
 }
 
 func (s *Server) adminUserPasswordReset(c *httpapi.Call, r *vmm.AdminUserPasswordResetRequest) (jsonapi.Meta, error) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deskhub/deskhub/internal/config"
 )
 
 type adminRun struct {
@@ -80,7 +82,9 @@ func infraCall(t *testing.T, base, token, call string, body any) int {
 func TestAdminUsersInChromium(t *testing.T) {
 	browserDeps(t)
 	const admin, victim, password = "root", "bob", "correct horse battery staple"
-	base, _, _ := startDeskhubWith(t, []testAccount{{admin, password, true}, {victim, password, false}})
+	// The delete retires the account's Unix identity: a prefix of this test's own.
+	base, _, _ := startDeskhubWith(t, []testAccount{{admin, password, true}, {victim, password, false}},
+		func(c *config.Config) { c.Sessions.UserPrefix = "dhadmb-" })
 
 	// Enough audit entries for two pages of 25: API tokens the administrator creates.
 	token := loginToken(t, base, admin, password)
