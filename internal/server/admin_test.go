@@ -286,3 +286,16 @@ func TestAdminUserDeleteEndsDesktops(t *testing.T) {
 		t.Fatalf("alice's home is still in place: %v", err)
 	}
 }
+
+// TestAuditLogout: a logout is in the audit log, done by the account to itself.
+func TestAuditLogout(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	root := h.user("root", true)
+	tok := h.user("dora", false)
+	must(t, h.client(tok).UserLogout(ctx))
+	got := auditActions(t, h.client(root), vmm.AdminAuditListRequest{UserLogin: "dora", AuditLimit: 1})
+	if len(got) != 1 || got[0] != "user.logout dora" {
+		t.Fatalf("newest entry of dora: %q", got)
+	}
+}
