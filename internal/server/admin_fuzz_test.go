@@ -47,3 +47,30 @@ func FuzzDecodeCredentialRename(f *testing.F) {
 			}
 		})
 }
+
+func FuzzDecodeAdminUserLock(f *testing.F) {
+	fuzzDecode(f, true, []string{`{"user_login":"a","user_locked":true}`, `{"user_login":"a"}`, `{"user_login":"","user_locked":false}`, `{"user_locked":1}`},
+		func(t *testing.T, r *vmm.AdminUserLockRequest) {
+			if r.UserLogin == "" {
+				t.Fatalf("accepted an empty login: %+v", r)
+			}
+		})
+}
+
+func FuzzDecodeAdminUserDelete(f *testing.F) {
+	fuzzDecode(f, true, []string{`{"user_login":"a","user_confirm":true}`, `{"user_login":"a","user_confirm":false}`, `{"user_login":"a"}`, `{"user_confirm":"yes"}`},
+		func(t *testing.T, r *vmm.AdminUserDeleteRequest) {
+			if r.UserLogin == "" {
+				t.Fatalf("accepted an empty login: %+v", r)
+			}
+		})
+}
+
+func FuzzDecodeAdminUserPasswordReset(f *testing.F) {
+	fuzzDecode(f, true, []string{`{"user_login":"a","user_password":"long enough"}`, `{"user_login":"a","user_password":""}`, `{"user_password":"x"}`},
+		func(t *testing.T, r *vmm.AdminUserPasswordResetRequest) {
+			if r.UserLogin == "" || r.UserPassword == "" {
+				t.Fatalf("accepted an empty member: %+v", r)
+			}
+		})
+}
