@@ -39,3 +39,9 @@ func (c *Client) ListCredentials(ctx context.Context) (jsonapi.Many[vmm.Credenti
 func (c *Client) DeleteCredentials(ctx context.Context, id string) (jsonapi.Meta, error) {
 	return infraCall[jsonapi.Meta](ctx, c, "user.credentialDelete", vmm.UserCredentialDeleteRequest{CredentialID: id})
 }
+
+// RenameCredential names one WebAuthn credential ("" removes the name; user.credentialRename, a deskhub
+// extension).
+func (c *Client) RenameCredential(ctx context.Context, id, name string) (jsonapi.One[vmm.CredentialAttributes], error) {
+	return infraCall[jsonapi.One[vmm.CredentialAttributes]](ctx, c, "user.credentialRename", vmm.UserCredentialRenameRequest{CredentialID: id, CredentialName: name})
+}

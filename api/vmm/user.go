@@ -199,6 +199,7 @@ type UserCredentialMakeRequest struct {
 	Credential                  json.RawMessage `json:"credential,omitempty" doc:"the PublicKeyCredential from navigator.credentials.create() (deskhub addition)"`
 	AttestationType             string          `json:"attestation_type,omitempty" doc:"ui-vmm's panel's attestation preference (direct, indirect, none): accepted, not applied (deskhub asks for none)"`
 	AuthenticatorAttachmentPref string          `json:"authenticator_attachment,omitempty" doc:"ui-vmm's panel's authenticator preference (platform, cross-platform): accepted, not applied (deskhub takes either)"`
+	CredentialName              string          `json:"credential_name,omitempty" doc:"what to call the passkey, at most 64 characters, with the credential (deskhub extension; user.credentialRename changes it)"`
 	WebAuthnCredential
 }
 

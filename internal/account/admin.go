@@ -50,6 +50,7 @@ func (s *Service) AddUser(ctx context.Context, c Caller, r NewUser) (store.User,
 		}
 		return store.User{}, err
 	}
+	s.Audit(ctx, c, "admin.userCreate", u.Login, map[string]any{"admin": u.Admin})
 	return u, nil
 }
 
@@ -81,6 +82,14 @@ func (s *Service) SetDisabled(ctx context.Context, c Caller, login string, lock 
 			return err
 		}
 		out.Was = out.User.Disabled
+		if lock && !out.Was {
+			if out.User.ID == c.UserID {
+				return fault.Conflictf("refusing to lock your own account %q", out.User.Login)
+			}
+			if err := othersAdmin(ctx, tx, out.User, "lock"); err != nil {
+				return err
+			}
+		}
 		if out.User.Disabled != lock {
 			out.User.Disabled = lock
 			if err := tx.UpdateUser(ctx, &out.User); err != nil {
@@ -98,6 +107,11 @@ func (s *Service) SetDisabled(ctx context.Context, c Caller, login string, lock 
 	if lock {
 		s.kick()
 	}
+	action := "admin.userUnlock"
+	if lock {
+		action = "admin.userLock"
+	}
+	s.Audit(ctx, c, action, out.User.Login, map[string]any{"was_locked": out.Was, "tokens_revoked": out.Revoked})
 	return out, nil
 }
 
@@ -137,6 +151,7 @@ func (s *Service) SetPassword(ctx context.Context, c Caller, login, password str
 		return u, 0, err
 	}
 	s.kick()
+	s.Audit(ctx, c, "admin.userPasswordReset", u.Login, map[string]any{"tokens_revoked": revoked})
 	return u, revoked, nil
 }
 
@@ -155,29 +170,11 @@ func (s *Service) DeleteUser(ctx context.Context, c Caller, login string, confir
 	}
 	var out Deleted
 	err := s.st.InTx(ctx, func(tx store.Store) error {
-		u, err := findUser(ctx, tx, login)
+		u, err := deletable(ctx, tx, c, login, confirm)
 		if err != nil {
 			return err
 		}
 		out.User = u
-		if u.Admin {
-			users, err := tx.ListUsers(ctx)
-			if err != nil {
-				return err
-			}
-			others := 0
-			for _, o := range users {
-				if o.Admin && !o.Disabled && o.ID != u.ID {
-					others++
-				}
-			}
-			if others == 0 {
-				return fault.Conflictf("refusing to delete %q: it is the last active administrator (create another one with 'deskhub user add --admin' first)", u.Login)
-			}
-		}
-		if !confirm {
-			return fault.Invalidf("", "add --yes to delete %q (id %d) with its tokens, SSH keys, WebAuthn credentials and sessions; this cannot be undone", u.Login, u.ID)
-		}
 		ts, err := tx.ListTokens(ctx, u.ID)
 		if err != nil {
 			return err
@@ -201,5 +198,67 @@ func (s *Service) DeleteUser(ctx context.Context, c Caller, login string, confir
 		return Deleted{}, err
 	}
 	s.kick()
+	s.Audit(ctx, c, "admin.userDelete", out.User.Login, map[string]any{"user_id": out.User.ID, "tokens": out.Tokens,
+		"ssh_keys": out.SSHKeys, "credentials": out.Credentials, "sessions": out.Sessions})
 	return out, nil
+}
+
+// CanDelete answers the account DeleteUser would delete, or why it would refuse; it changes nothing
+// (the HTTP adapter ends the account's desktops in between).
+func (s *Service) CanDelete(ctx context.Context, c Caller, login string, confirm bool) (store.User, error) {
+	if err := mustAdmin(c); err != nil {
+		return store.User{}, err
+	}
+	return deletable(ctx, s.st, c, login, confirm)
+}
+
+func deletable(ctx context.Context, tx store.Store, c Caller, login string, confirm bool) (store.User, error) {
+	u, err := findUser(ctx, tx, login)
+	if err != nil {
+		return u, err
+	}
+	if u.ID == c.UserID {
+		return u, fault.Conflictf("refusing to delete your own account %q", u.Login)
+	}
+	if err := othersAdmin(ctx, tx, u, "delete"); err != nil {
+		return u, err
+	}
+	if !confirm {
+		return u, fault.Invalidf("", "add --yes to delete %q (id %d) with its tokens, SSH keys, WebAuthn credentials and sessions; this cannot be undone", u.Login, u.ID)
+	}
+	return u, nil
+}
+
+// othersAdmin refuses to verb u when u is the last active administrator.
+func othersAdmin(ctx context.Context, tx store.Store, u store.User, verb string) error {
+	if !u.Admin {
+		return nil
+	}
+	users, err := tx.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range users {
+		if o.Admin && !o.Disabled && o.ID != u.ID {
+			return nil
+		}
+	}
+	return fault.Conflictf("refusing to %s %q: it is the last active administrator (create another one with 'deskhub user add --admin' first)", verb, u.Login)
+}
+
+// AuditQuery selects audit entries (Audit log, newest first).
+type AuditQuery = store.AuditFilter
+
+// MaxAuditPage is the most entries one AuditLog call answers.
+const MaxAuditPage = 500
+
+// AuditLog lists audit entries, newest first, at most MaxAuditPage (the default when q.Limit is 0).
+func (s *Service) AuditLog(ctx context.Context, c Caller, q AuditQuery) ([]store.AuditEntry, error) {
+	if err := mustAdmin(c); err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 || q.Limit > MaxAuditPage {
+		q.Limit = MaxAuditPage
+	}
+	return s.st.ListAudit(ctx, q)
 }

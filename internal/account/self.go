@@ -383,5 +383,8 @@ func (s *Service) Login(ctx context.Context, c Caller, login, password string) (
 func (s *Service) Logout(ctx context.Context, c Caller) error {
 	err := s.st.RevokeToken(ctx, c.TokenID, time.Now())
 	s.kick()
+	if err == nil {
+		s.Audit(ctx, c, "user.logout", c.Login, nil)
+	}
 	return err
 }

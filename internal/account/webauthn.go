@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -251,6 +253,26 @@ type NewCredential struct {
 	Login, Email string
 	Register     bool
 	Credential   json.RawMessage
+	Name         string // what the user calls the passkey (optional; checked by CheckCredentialName)
+}
+
+// MaxCredentialName is the longest name of a passkey, in characters.
+const MaxCredentialName = 64
+
+// CheckCredentialName checks the name of a passkey: at most MaxCredentialName characters of printable
+// text, without spaces at either end ("" is allowed: no name).
+func CheckCredentialName(name string) error {
+	switch {
+	case !utf8.ValidString(name):
+		return errors.New("must be UTF-8 text")
+	case utf8.RuneCountInString(name) > MaxCredentialName:
+		return fmt.Errorf("must be at most %d characters", MaxCredentialName)
+	case strings.TrimSpace(name) != name:
+		return errors.New("must not begin or end with spaces")
+	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0:
+		return errors.New("must not hold control characters")
+	}
+	return nil
 }
 
 // CredentialStep is what a step of user.credentialMake did: started a ceremony (Ceremony set), or
@@ -266,6 +288,9 @@ type CredentialStep struct {
 func (s *Service) MakeCredential(ctx context.Context, c Caller, r NewCredential) (CredentialStep, error) {
 	wa, err := s.relyingParty()
 	if err != nil {
+		return CredentialStep{}, err
+	}
+	if err := badMember("credential_name", CheckCredentialName(r.Name)); err != nil {
 		return CredentialStep{}, err
 	}
 	if r.Register {
@@ -380,7 +405,7 @@ func (s *Service) finishRegistration(ctx context.Context, c Caller, wa *webauthn
 	}
 	row := store.WebAuthnCredential{CredentialID: cred.ID, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType,
 		AAGUID: cred.Authenticator.AAGUID, SignCount: cred.Authenticator.SignCount, Transports: strings.Join(transports, ","),
-		Data: string(data), CreatedAt: s.auth.Now().UTC()}
+		Name: r.Name, Data: string(data), CreatedAt: s.auth.Now().UTC()}
 	err = s.st.InTx(ctx, func(tx store.Store) error {
 		if r.Register {
 			if s.o.Features.DisableRegistration {
@@ -453,6 +478,36 @@ func (s *Service) DeleteCredentials(ctx context.Context, c Caller, id string) ([
 		s.Audit(ctx, c, "user.credentialDelete", rid, nil)
 	}
 	return gone, nil
+}
+
+// RenameCredential names the caller's credential id (unpadded base64url) name ("" removes the name).
+func (s *Service) RenameCredential(ctx context.Context, c Caller, id, name string) (store.WebAuthnCredential, error) {
+	if _, err := s.relyingParty(); err != nil {
+		return store.WebAuthnCredential{}, err
+	}
+	if err := badMember("credential_name", CheckCredentialName(name)); err != nil {
+		return store.WebAuthnCredential{}, err
+	}
+	var out store.WebAuthnCredential
+	err := s.st.InTx(ctx, func(tx store.Store) error {
+		rows, err := tx.ListCredentials(ctx, c.UserID)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			if CredentialID(row.CredentialID) == strings.TrimRight(id, "=") {
+				row.Name = name
+				out = row
+				return tx.UpdateCredential(ctx, &out)
+			}
+		}
+		return fault.NotFoundf("you have no credential with id %q", id)
+	})
+	if err != nil {
+		return store.WebAuthnCredential{}, err
+	}
+	s.Audit(ctx, c, "user.credentialRename", CredentialID(out.CredentialID), map[string]any{"name": name})
+	return out, nil
 }
 
 // errNoPasskey answers an assertion for a login that cannot log in with a passkey, whatever the

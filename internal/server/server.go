@@ -180,7 +180,7 @@ func New(opts Options) (*Server, error) {
 		Auth:       authenticator{s.auth},
 		MaxBody:    opts.Config.MaxBody,
 		Appenders:  appenders,
-	}, s.infraRoutes(), s.sessionRoutes(), s.agentRoutes(), s.abcdesktopRoutes())
+	}, s.infraRoutes(), s.adminRoutes(), s.sessionRoutes(), s.agentRoutes(), s.abcdesktopRoutes())
 	if s.openapi, err = s.openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("server: building the OpenAPI document: %w", err)
 	}

@@ -74,7 +74,7 @@ func stdBase64PublicKey(opts json.RawMessage) json.RawMessage {
 // the account in included.
 func (s *Server) userCredentialMake(c *httpapi.Call, r *vmm.UserCredentialMakeRequest) (jsonapi.One[vmm.WebAuthnOptionsAttributes], error) {
 	step, err := s.accounts.MakeCredential(c.Ctx, who(c), account.NewCredential{Login: r.UserLogin, Email: r.UserEmail,
-		Register: r.UserRegister, Credential: r.Credential})
+		Register: r.UserRegister, Credential: r.Credential, Name: r.CredentialName})
 	if err != nil {
 		return jsonapi.One[vmm.WebAuthnOptionsAttributes]{}, err
 	}

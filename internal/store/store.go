@@ -254,10 +254,14 @@ type AuditEntry struct {
 	RemoteAddr string
 }
 
-// AuditFilter selects audit entries, newest first.
+// AuditFilter selects audit entries, newest first. Every member set narrows the selection.
 type AuditFilter struct {
-	UserID int64 // 0 = all
-	Limit  int   // <= 0 = no limit
+	UserID int64     // 0 = all
+	Login  string    // entries whose Actor or Target is this login ("" = all)
+	Since  time.Time // entries at or after Since (zero = no bound)
+	Until  time.Time // entries before Until (zero = no bound)
+	Before int64     // entries listed after the entry with this id (newest first: a page's next page); 0 = from the newest
+	Limit  int       // <= 0 = no limit
 }
 
 // Instance is deskhub's handle on an LXD instance: a stable numeric id (for

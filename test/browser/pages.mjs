@@ -22,6 +22,8 @@ const PAGES = [
   ["admin-instances", "#/admin/instances", "#launch"],
   ["admin-images", "#/admin/images", "#admin-products"],
   ["admin-events", "#/admin/events", "#admin-events"],
+  ["admin-users", "#/admin/users", "#admin-users"],
+  ["admin-audit", "#/admin/audit", "#admin-audit"],
 ];
 result.pages = [];
 let browser;

@@ -60,8 +60,8 @@ func TestPagesInChromium(t *testing.T) {
 	for _, s := range run.Steps {
 		t.Logf("%6d ms  %s", s.MS, s.Step)
 	}
-	if len(run.Pages) != 4*8 {
-		t.Errorf("%d page visits, want 32", len(run.Pages))
+	if len(run.Pages) != 4*10 {
+		t.Errorf("%d page visits, want 40", len(run.Pages))
 	}
 	for _, p := range run.Pages {
 		where := p.Name + " (" + p.Theme + ", " + itoa(p.Width) + " px)"
@@ -82,7 +82,8 @@ func TestPagesInChromium(t *testing.T) {
 	if len(run.Foreign) > 0 {
 		t.Errorf("requests to elsewhere than deskhub: %v", run.Foreign)
 	}
-	if run.UserNav != "Infrastructure" || strings.Contains(strings.Join(run.UserTabs, " "), "sessions") || run.UserSystemListStatus != 403 {
+	if run.UserNav != "Infrastructure" || strings.Contains(strings.Join(run.UserTabs, " "), "sessions") ||
+		strings.Contains(strings.Join(run.UserTabs, " "), "users") || strings.Contains(strings.Join(run.UserTabs, " "), "audit") || run.UserSystemListStatus != 403 {
 		t.Errorf("a user: nav %q, tabs %v, system/session/list HTTP %d (want 403)", run.UserNav, run.UserTabs, run.UserSystemListStatus)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/deskhub/deskhub/internal/store"
@@ -471,16 +472,37 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 
 // ListAudit returns entries newest first (by At, then by insertion order).
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
-	q := `SELECT ` + auditCols + ` FROM audit_log`
+	var where []string
 	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
 	if f.UserID != 0 {
-		args = append(args, f.UserID)
-		q += ` WHERE user_id = $1`
+		where = append(where, `user_id = `+arg(f.UserID))
+	}
+	if f.Login != "" {
+		n := arg(f.Login)
+		where = append(where, `(actor = `+n+` OR target = `+n+`)`)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, `at >= `+arg(tv(norm(f.Since))))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, `at < `+arg(tv(norm(f.Until))))
+	}
+	if f.Before != 0 {
+		// Newest first is (at DESC, id DESC): the next page is what sorts after the entry Before.
+		n := arg(f.Before)
+		where = append(where, `(at < (SELECT at FROM audit_log WHERE id = `+n+`) OR at = (SELECT at FROM audit_log WHERE id = `+n+`) AND id < `+n+`)`)
+	}
+	q := `SELECT ` + auditCols + ` FROM audit_log`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ORDER BY at DESC, id DESC`
 	if f.Limit > 0 {
-		args = append(args, f.Limit)
-		q += fmt.Sprintf(` LIMIT $%d`, len(args))
+		q += ` LIMIT ` + arg(f.Limit)
 	}
 	return list(ctx, s, "list audit", scanAudit, q, args...)
 }

@@ -851,6 +851,31 @@ func testAudit(t *testing.T, s store.Store) {
 	count(t, "ListAudit(user, limit 2)", mine, err, 2)
 	equal(t, "user's newest", mine, []store.AuditEntry{want[4], want[2]})
 
+	// By login (actor or target), by time, and in pages after an entry.
+	must(t, s.AppendAudit(c, &store.AuditEntry{At: ts(10 * time.Second), Actor: "root", Action: "admin.userLock", Target: "carol"}))
+	must(t, s.AppendAudit(c, &store.AuditEntry{At: ts(11 * time.Second), Actor: "carol", Action: "user.login", Target: "tok"}))
+	carol, err := s.ListAudit(c, store.AuditFilter{Login: "carol"})
+	count(t, "ListAudit(login carol)", carol, err, 2)
+	if carol[0].Actor != "carol" || carol[1].Target != "carol" {
+		t.Fatalf("ListAudit(login carol): %+v", carol)
+	}
+	window, err := s.ListAudit(c, store.AuditFilter{Since: ts(time.Second), Until: ts(3 * time.Second)})
+	count(t, "ListAudit(since 1s, until 3s)", window, err, 2)
+	equal(t, "time window", window, []store.AuditEntry{want[2], want[1]})
+	var paged []store.AuditEntry
+	for before := int64(0); ; {
+		page, err := s.ListAudit(c, store.AuditFilter{Before: before, Limit: 3})
+		must(t, err)
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		before = page[len(page)-1].ID
+	}
+	all, err = s.ListAudit(c, store.AuditFilter{})
+	count(t, "ListAudit after more", all, err, 8)
+	equal(t, "pages of 3 = the whole list", paged, all)
+
 	// Entries outlive their user.
 	must(t, s.DeleteUser(c, u.ID))
 	mine, err = s.ListAudit(c, store.AuditFilter{UserID: u.ID})

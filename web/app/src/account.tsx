@@ -2,7 +2,7 @@
 // API tokens (created with a lifetime, shown once, revoked) and SSH keys.
 import { useEffect, useState } from "preact/hooks";
 import { infra, meFrom, type Me } from "./api";
-import { addPasskey } from "./webauthn";
+import { Passkeys } from "./passkeys";
 import { Card, copy, Field, say, sayError, useAction, when } from "./ui";
 
 export function Account(props: { me: Me; onMe: (m: Me) => void }) {
@@ -83,36 +83,6 @@ function Password(props: { me: Me; onMe: (m: Me) => void }) {
         {lockSent && <Field label="Code from the mail" id="lock-code" value={code} onInput={(e) => setCode(e.currentTarget.value)} required />}
         <button type="submit" id="lock-btn" disabled={busy}>{props.me.passwordLocked ? "Unlock password changes" : "Lock password changes"}</button>
       </form>
-    </Card>
-  );
-}
-
-function Passkeys(props: { me: Me }) {
-  const { busy, run } = useAction();
-  const [keys, setKeys] = useState<any[] | null>(null);
-  const load = async () => setKeys((await infra("user.credentialGet")).data || []);
-  useEffect(() => { load().catch(sayError); }, []);
-  return (
-    <Card title="Passkeys" id="passkeys">
-      <ul class="list" id="passkey-list" data-count={keys ? keys.length : 0}>
-        {keys && keys.length === 0 && <li class="empty">No passkey yet.</li>}
-        {(keys || []).map((k) => (
-          <li key={k.id}>
-            <span><code>{(k.attributes.key_name || k.id).slice(0, 24)}</code> <small>added {when(k.attributes.key_timeadd || k.attributes.credential_created_at)}</small></span>
-            <button type="button" class="danger" disabled={busy} onClick={run(async () => {
-              await infra("user.credentialDelete", { credential_id: k.attributes.credential_id || k.id });
-              say("The passkey was removed.");
-              await load();
-            })}>Remove</button>
-          </li>
-        ))}
-      </ul>
-      <button type="button" id="add-passkey" disabled={busy} onClick={run(async () => {
-        say("Follow your browser to create the passkey…");
-        await addPasskey(props.me.login);
-        await load();
-        say("Passkey added: you can now log in with it, without typing your login.");
-      })}>Add a passkey</button>
     </Card>
   );
 }

@@ -6,11 +6,12 @@ import { useEffect, useState } from "preact/hooks";
 import { infra, session, type Desktop } from "./api";
 import { Card, Field, say, sayError, useAction, when } from "./ui";
 import { go } from "./route";
+import { Audit, Users } from "./admin-users";
 
 // Pages of the management area: every user manages the LXD servers and instances they added (the
 // API scopes them); administrators also see every user's sessions and every server's load.
 const PAGES: [string, string, boolean][] = [["sessions", "Sessions", true], ["servers", "Servers", false], ["instances", "Instances", false],
-  ["images", "Images", false], ["events", "Events", false]];
+  ["images", "Images", false], ["events", "Events", false], ["users", "Users", true], ["audit", "Audit log", true]];
 
 export interface LiveEvent { type: string; status: string; text: string; failure: boolean }
 
@@ -74,6 +75,8 @@ export function Admin(props: { page: string; admin: boolean }) {
       {page === "instances" && <Instances tick={live.tick} />}
       {page === "images" && <Images />}
       {page === "events" && <Events events={live.events} state={live.state} />}
+      {page === "users" && <Users />}
+      {page === "audit" && <Audit />}
     </main>
   );
 }

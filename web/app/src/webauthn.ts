@@ -54,8 +54,8 @@ export async function passkeyLogin(): Promise<string> {
   return doc.data.attributes.token;
 }
 
-// addPasskey registers a new passkey for the logged-in account.
-export async function addPasskey(login: string): Promise<void> {
+// addPasskey registers a new passkey for the logged-in account, named name ("": no name).
+export async function addPasskey(login: string, name = ""): Promise<void> {
   need();
   const opts = await infra("user.credentialMake", { user_login: login });
   const pk = { ...opts.data.attributes.options.publicKey };
@@ -64,5 +64,7 @@ export async function addPasskey(login: string): Promise<void> {
   pk.excludeCredentials = (pk.excludeCredentials || []).map((c: any) => ({ ...c, id: dec(c.id) }));
   const cred = await navigator.credentials.create({ publicKey: pk });
   if (!cred) throw new Error("The browser created no passkey.");
-  await infra("user.credentialMake", { user_login: login, credential: credentialJSON(cred) });
+  const body: Record<string, unknown> = { user_login: login, credential: credentialJSON(cred) };
+  if (name) body.credential_name = name;
+  await infra("user.credentialMake", body);
 }
