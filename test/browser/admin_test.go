@@ -2,10 +2,8 @@ package browser
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -15,47 +13,32 @@ import (
 )
 
 type adminRun struct {
-	OK                  bool     `json:"ok"`
-	Error               string   `json:"error"`
-	AdminTabs           []string `json:"adminTabs"`
-	Listed              []string `json:"listed"`
-	SelfActions         []string `json:"selfActions"`
-	Created             string   `json:"created"`
-	LockStatus          string   `json:"lockStatus"`
-	LockedBadge         string   `json:"lockedBadge"`
-	UnlockStatus        string   `json:"unlockStatus"`
-	Mismatch            string   `json:"mismatch"`
-	ResetStatus         string   `json:"resetStatus"`
-	ResetDialogOpen     bool     `json:"resetDialogOpen"`
-	AfterEscape         bool     `json:"afterEscape"`
-	DeleteEnabledBefore bool     `json:"deleteEnabledBefore"`
-	DeleteEnabledAfter  bool     `json:"deleteEnabledAfter"`
-	DeleteStatus        string   `json:"deleteStatus"`
-	ListedAfter         []string `json:"listedAfter"`
-	AuditPage1          []string `json:"auditPage1"`
-	AuditPage2          []string `json:"auditPage2"`
-	OlderEnabled        bool     `json:"olderEnabled"`
-	AuditFiltered       []string `json:"auditFiltered"`
-	DarkBg              string   `json:"darkBg"`
-	UserTabs            []string `json:"userTabs"`
-	UserSeesUsers       bool     `json:"userSeesUsers"`
-	UserListStatus      int      `json:"userListStatus"`
-	UserListMessage     string   `json:"userListMessage"`
-	Foreign             []string `json:"foreign"`
-	Checks              []struct {
-		Name       string `json:"name"`
-		Overflow   int    `json:"overflow"`
-		Violations []struct {
-			ID     string   `json:"id"`
-			Impact string   `json:"impact"`
-			Help   string   `json:"help"`
-			Nodes  []string `json:"nodes"`
-		} `json:"violations"`
-	} `json:"checks"`
-	Steps []struct {
-		Step string `json:"step"`
-		MS   int    `json:"ms"`
-	} `json:"steps"`
+	AdminTabs           []string    `json:"adminTabs"`
+	Listed              []string    `json:"listed"`
+	SelfActions         []string    `json:"selfActions"`
+	Created             string      `json:"created"`
+	LockStatus          string      `json:"lockStatus"`
+	LockedBadge         string      `json:"lockedBadge"`
+	UnlockStatus        string      `json:"unlockStatus"`
+	Mismatch            string      `json:"mismatch"`
+	ResetStatus         string      `json:"resetStatus"`
+	ResetDialogOpen     bool        `json:"resetDialogOpen"`
+	AfterEscape         bool        `json:"afterEscape"`
+	DeleteEnabledBefore bool        `json:"deleteEnabledBefore"`
+	DeleteEnabledAfter  bool        `json:"deleteEnabledAfter"`
+	DeleteStatus        string      `json:"deleteStatus"`
+	ListedAfter         []string    `json:"listedAfter"`
+	AuditPage1          []string    `json:"auditPage1"`
+	AuditPage2          []string    `json:"auditPage2"`
+	OlderEnabled        bool        `json:"olderEnabled"`
+	AuditFiltered       []string    `json:"auditFiltered"`
+	DarkBg              string      `json:"darkBg"`
+	UserTabs            []string    `json:"userTabs"`
+	UserSeesUsers       bool        `json:"userSeesUsers"`
+	UserListStatus      int         `json:"userListStatus"`
+	UserListMessage     string      `json:"userListMessage"`
+	Foreign             []string    `json:"foreign"`
+	Checks              []pageCheck `json:"checks"`
 }
 
 // infraCall POSTs body to /api/v1/<call> with token and answers the status.
@@ -94,32 +77,10 @@ func TestAdminUsersInChromium(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "node", "admin.mjs", base, admin, password, victim, screenshotDir(t))
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	runErr := cmd.Run()
 	var run adminRun
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &run); err != nil || !run.OK || runErr != nil {
-		t.Fatalf("admin.mjs: %v (ok=%v, error: %s)\nstdout: %s\nstderr:\n%s", runErr, run.OK, run.Error, stdout.String(), stderr.String())
-	}
-	for _, s := range run.Steps {
-		t.Logf("%6d ms  %s", s.MS, s.Step)
-	}
+	runScript(t, 3*time.Minute, nil, nil, &run, "admin.mjs", base, admin, password, victim, screenshotDir(t))
 
-	for _, c := range run.Checks {
-		for _, v := range c.Violations {
-			t.Errorf("%s: axe %s (%s): %s at %v", c.Name, v.ID, v.Impact, v.Help, v.Nodes)
-		}
-		if c.Overflow > 1 {
-			t.Errorf("%s: the page is %d px wider than the window", c.Name, c.Overflow)
-		}
-	}
-	if len(run.Checks) != 7 {
-		t.Errorf("%d accessibility checks, want 7", len(run.Checks))
-	}
+	checkPages(t, run.Checks, 7)
 	if !slices.Contains(run.AdminTabs, "admin-tab-users") || !slices.Contains(run.AdminTabs, "admin-tab-audit") {
 		t.Errorf("administrator's tabs: %v", run.AdminTabs)
 	}

@@ -1,11 +1,7 @@
 package browser
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,17 +14,11 @@ import (
 func TestMain(m *testing.M) { os.Exit(lxdtest.Main(m)) }
 
 type infraRun struct {
-	OK               bool     `json:"ok"`
-	Error            string   `json:"error"`
 	Events           []string `json:"events"`
 	InstanceStatuses []string `json:"instanceStatuses"`
 	Route            string   `json:"route"`
 	AdminTabs        []string `json:"adminTabs"`
 	MS               int      `json:"ms"`
-	Steps            []struct {
-		Step string `json:"step"`
-		MS   int    `json:"ms"`
-	} `json:"steps"`
 }
 
 // TestInfraPageInChromium: on the infrastructure page, a user logs in, adds the real LXD server with
@@ -41,23 +31,9 @@ func TestInfraPageInChromium(t *testing.T) {
 	const login, password = "operator", "operator password long enough"
 	base, _, _ := startDeskhub(t, login, password, func(c *config.Config) { c.Infra.CertName = env.CertPrefix + "-ui" })
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	const name = "dh-ui-1"
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "node", "infra.mjs", base, login, password, env.Host, strconv.Itoa(env.Port), env.Project,
-		env.Password, name, t.ArtifactDir())
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = append(os.Environ(), "DESKHUB_SCREENSHOTS="+screenshotDir(t))
-	runErr := cmd.Run()
 	var run infraRun
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &run); err != nil || !run.OK || runErr != nil {
-		t.Fatalf("infra.mjs: %v (ok=%v, error: %s)\nstdout: %s\nstderr:\n%s", runErr, run.OK, run.Error, stdout.String(), stderr.String())
-	}
-	for _, s := range run.Steps {
-		t.Logf("%6d ms  %s", s.MS, s.Step)
-	}
+	runScript(t, 2*time.Minute, []string{"DESKHUB_SCREENSHOTS=" + screenshotDir(t)}, nil, &run, "infra.mjs", base, login, password, env.Host, strconv.Itoa(env.Port), env.Project, env.Password, name, t.ArtifactDir())
 	// A user (not an administrator) lands on the servers page and sees no administrators' tab.
 	if run.Route != "/admin/servers" || strings.Contains(strings.Join(run.AdminTabs, " "), "sessions") {
 		t.Errorf("after /infra: route %q, tabs %v", run.Route, run.AdminTabs)

@@ -1,18 +1,13 @@
 package browser
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 )
 
 type pagesRun struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error"`
 	Pages []struct {
 		Name       string  `json:"name"`
 		Theme      string  `json:"theme"`
@@ -29,10 +24,6 @@ type pagesRun struct {
 	UserNav              string   `json:"userNav"`
 	UserTabs             []string `json:"userTabs"`
 	UserSystemListStatus int      `json:"userSystemListStatus"`
-	Steps                []struct {
-		Step string `json:"step"`
-		MS   int    `json:"ms"`
-	} `json:"steps"`
 }
 
 // TestPagesInChromium: every page of the web app (login, launcher, account, the management pages), in
@@ -46,20 +37,8 @@ func TestPagesInChromium(t *testing.T) {
 	const admin, user, password = "root", "alice", "correct horse battery staple"
 	base, _, _ := startDeskhubWith(t, []testAccount{{user, password, false}, {admin, password, true}})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "node", "pages.mjs", base, admin, user, password, screenshotDir(t))
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	runErr := cmd.Run()
 	var run pagesRun
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &run); err != nil || !run.OK || runErr != nil {
-		t.Fatalf("pages.mjs: %v (ok=%v, error: %s)\nstdout: %s\nstderr:\n%s", runErr, run.OK, run.Error, stdout.String(), stderr.String())
-	}
-	for _, s := range run.Steps {
-		t.Logf("%6d ms  %s", s.MS, s.Step)
-	}
+	runScript(t, 4*time.Minute, nil, nil, &run, "pages.mjs", base, admin, user, password, screenshotDir(t))
 	if len(run.Pages) != 4*10 {
 		t.Errorf("%d page visits, want 40", len(run.Pages))
 	}

@@ -120,8 +120,6 @@ func startDeskhubWith(t *testing.T, accounts []testAccount, tune ...func(*config
 }
 
 type passkeyRun struct {
-	OK                       bool   `json:"ok"`
-	Error                    string `json:"error"`
 	PasswordToken            string `json:"passwordToken"`
 	PasskeyToken             string `json:"passkeyToken"`
 	Whoami                   string `json:"whoami"`
@@ -137,10 +135,6 @@ type passkeyRun struct {
 	CookieAfterLogout        string `json:"cookieAfterLogout"`
 	LoginFieldBeforePasskey  string `json:"loginFieldBeforePasskey"`
 	MS                       int    `json:"ms"`
-	Steps                    []struct {
-		Step string `json:"step"`
-		MS   int    `json:"ms"`
-	} `json:"steps"`
 }
 
 // infraLogin calls user.login and answers its status.
@@ -187,21 +181,9 @@ func TestPasskeyInChromium(t *testing.T) {
 	const login, password = "alice", "correct horse battery staple"
 	base, _, credentials := startDeskhub(t, login, password)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
 	const newPassword = "a brand new password for alice"
-	cmd := exec.CommandContext(ctx, "node", "passkey.mjs", base, login, password, newPassword, screenshotDir(t))
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	runErr := cmd.Run()
 	var run passkeyRun
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &run); err != nil || !run.OK || runErr != nil {
-		t.Fatalf("passkey.mjs: %v (ok=%v, error: %s)\nstdout: %s\nstderr:\n%s", runErr, run.OK, run.Error, stdout.String(), stderr.String())
-	}
-	for _, s := range run.Steps {
-		t.Logf("%6d ms  %s", s.MS, s.Step)
-	}
+	runScript(t, 90*time.Second, nil, nil, &run, "passkey.mjs", base, login, password, newPassword, screenshotDir(t))
 
 	if credentials() == nil {
 		t.Fatal("no WebAuthn credential stored for the account")

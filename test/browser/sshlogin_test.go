@@ -1,8 +1,6 @@
 package browser
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -22,8 +20,6 @@ import (
 )
 
 type sshLoginRun struct {
-	Ok     bool   `json:"ok"`
-	Error  string `json:"error"`
 	Logins map[string]struct {
 		Who     string     `json:"who"`
 		Calls   []string   `json:"calls"`
@@ -48,10 +44,6 @@ type sshLoginRun struct {
 		Signature string `json:"signature"`
 		Error     string `json:"error"`
 	} `json:"signatures"`
-	Steps []struct {
-		Step string `json:"step"`
-		MS   int    `json:"ms"`
-	} `json:"steps"`
 }
 
 // keygen writes a key made by ssh-keygen (OpenSSH's own writer) and answers its text and public key.
@@ -149,20 +141,8 @@ func TestSSHLoginInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "node", "sshlogin.mjs", cfgPath)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	runErr := cmd.Run()
 	var run sshLoginRun
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &run); err != nil || !run.Ok || runErr != nil {
-		t.Fatalf("sshlogin.mjs: %v (ok=%v, error: %s)\nstderr:\n%s\n--- sshd log ---\n%s", runErr, run.Ok, run.Error, stderr.String(), srv.Log())
-	}
-	for _, s := range run.Steps {
-		t.Logf("%6d ms  %s", s.MS, s.Step)
-	}
+	runScript(t, 3*time.Minute, nil, func() string { return "--- sshd log ---\n" + srv.Log() }, &run, "sshlogin.mjs", cfgPath)
 
 	// Each account logged in, through the stages its sshd configuration asks for.
 	want := map[string]struct {
