@@ -240,7 +240,7 @@ func Default() Config {
 		BodyTimeout:     30 * time.Second,
 		Features:        Features{WebAuthnEnabled: true, SimplestreamEnabled: true},
 		SSH:             SSHLogin{PublicKey: true},
-		Display:         DisplayDefaults{Geometry: "1280x800", ColorDepth: 24, FrameRate: 30, Clipboard: "both"},
+		Display:         DisplayDefaults{Geometry: "1280x800", ColorDepth: 24, FrameRate: 60, Clipboard: "both"},
 		Auth: Auth{Provider: store.ProviderLocal, SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
 			MaxTokenLifetime: 365 * 24 * time.Hour},
 		Mail: Mail{From: "deskhub@localhost"},

@@ -168,7 +168,7 @@ func TestFastXDiscovery(t *testing.T) {
 		}
 	}
 	h := newHarness(t, func(c *config.Config, _ *Options) { c.Display.Geometry = "1600x900" })
-	if x, err := h.client("").XrdpConfig(context.Background()); err != nil || x.Geometry != "1600x900" || x.ColorDepth != 24 || x.FrameRate != 30 {
+	if x, err := h.client("").XrdpConfig(context.Background()); err != nil || x.Geometry != "1600x900" || x.ColorDepth != 24 || x.FrameRate != 60 {
 		t.Fatalf("xrdp config %+v, %v", x, err)
 	}
 	// The server id survives a restart on the same data dir.

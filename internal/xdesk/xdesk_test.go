@@ -70,7 +70,7 @@ func TestXvncArgs(t *testing.T) {
 	want := []string{"/usr/bin/Xvnc", ":3", "-geometry", "800x600", "-depth", "24",
 		"-rfbunixpath", "/run/x/rfb.sock", "-rfbunixmode", "0600", "-rfbport", "-1",
 		"-SecurityTypes", "None", "-nolisten", "tcp", "-auth", "/run/x/auth", "-extension", "GLX",
-		"-FrameRate", "30", "-AlwaysShared", "-noreset", "-desktop", "deskhub"}
+		"-FrameRate", "60", "-AlwaysShared", "-noreset", "-desktop", "deskhub"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("args\n got %q\nwant %q", got, want)
 	}
@@ -78,7 +78,7 @@ func TestXvncArgs(t *testing.T) {
 	want = []string{"/usr/bin/Xvnc", ":3", "-geometry", "800x600", "-depth", "24",
 		"-rfbunixpath", "/run/x/rfb.sock", "-rfbunixmode", "0600", "-rfbport", "-1",
 		"-SecurityTypes", "None", "-nolisten", "tcp",
-		"-FrameRate", "30", "-AlwaysShared", "-noreset", "-desktop", "deskhub"}
+		"-FrameRate", "60", "-AlwaysShared", "-noreset", "-desktop", "deskhub"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("args with GLX\n got %q\nwant %q", got, want)
 	}

@@ -42,7 +42,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		return nil, fmt.Errorf("local: depth %d: want 16, 24 or 32", s.Depth)
 	}
 	if s.FrameRate <= 0 {
-		s.FrameRate = 30
+		s.FrameRate = xdesk.DefaultFrameRate
 	}
 	p.mu.Lock()
 	if p.closed {
