@@ -206,6 +206,8 @@ type desktop struct {
 	unverified bool
 	relost     bool      // unverified because its server's link dropped (supervise.go)
 	stoppedAt  time.Time // when the watcher first saw its instance killed
+	stopRead   bool      // init's stop reason was read (once: each read of a stopped instance's files
+	stopWhy    string    // keeps LXD's file server running, and with it any deletion waiting)
 	removing   bool      // remove runs
 	removed    bool      // remove is done
 	// frozen: its instance is frozen (freeze.go), since frozenChanged; freezeMu orders freezes and thaws.

@@ -158,7 +158,20 @@ func (p *Provider) lookAt(cl incus.InstanceServer, d *desktop, status map[string
 		case inst.Config[KeySession] != d.id:
 			p.end(ctx, d, "its instance "+d.rt.Instance+" was given another session outside deskhub")
 		case inst.StatusCode == api.Stopped || inst.StatusCode == api.Error:
-			why := initReason(cl, d.rt.Instance)
+			if deleting(cl, d.rt.Instance) {
+				// LXD is deleting it (slowly, on a busy server): its end says so once it is gone.
+				time.AfterFunc(time.Second, p.kickWatch)
+				return
+			}
+			d.mu.Lock()
+			why, read := d.stopWhy, d.stopRead
+			d.mu.Unlock()
+			if !read {
+				why = initReason(cl, d.rt.Instance)
+				d.mu.Lock()
+				d.stopWhy, d.stopRead = why, true
+				d.mu.Unlock()
+			}
 			switch {
 			case strings.HasPrefix(why, "the command ended"):
 			case why != "":
@@ -186,10 +199,33 @@ func (p *Provider) lookAt(cl incus.InstanceServer, d *desktop, status map[string
 	}
 }
 
+// deleting reports whether an operation of the server is deleting instance name now (LXD names it
+// "Deleting instance" and lists the instance among its resources).
+func deleting(cl incus.InstanceServer, name string) bool {
+	ops, err := cl.GetOperations()
+	if err != nil {
+		return false
+	}
+	for _, op := range ops {
+		if op.StatusCode != api.Running || !strings.HasPrefix(op.Description, "Deleting") {
+			continue
+		}
+		for _, urls := range op.Resources {
+			for _, u := range urls {
+				if sourceName(u) == name && !strings.Contains(u, "/snapshots/") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // killedWait is how long a desktop whose instance was killed is given before it ends as stopped: a
 // deletion that follows says more. Deleting a stopped instance can take several seconds on a busy
-// server (a full test/lxddesktop run once saw more than 5 s), hence the margin.
-const killedWait = 15 * time.Second
+// server (full `make test` runs saw more than 5 and 15 s), hence the margin; a deletion LXD is
+// running at the time (an operation) is waited for too.
+const killedWait = 30 * time.Second
 
 // end reports that d ended by itself, and removes what is left of its instance (a per-session instance
 // is deleted; a per-user one has stopped, which is all it needs).
