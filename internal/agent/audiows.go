@@ -18,6 +18,9 @@ import (
 // recorder's backlog would only grow).
 const audioWriteTimeout = 5 * time.Second
 
+// audioFirstFrameWait bounds how long the header waits for the recorder's first frame.
+const audioFirstFrameWait = 2 * time.Second
+
 // serveAudio is the websocket of the desktop's sound (GET /audio, spawner.AudioPath): an AudioHeader,
 // then binary frames of s16le PCM from the monitor of the default sink. A recorder (parec) runs for
 // each open websocket and only while it is open.
@@ -45,6 +48,25 @@ func (a *Agent) serveAudio(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rec.Close()
+	// The header tells the client that sound is coming: it goes once the recorder delivers its first
+	// frame (a null sink's monitor records silence from the moment parec is connected), so a sound
+	// played after the header is never lost to a recorder still connecting. A recorder that has
+	// delivered nothing after audioFirstFrameWait gets the header anyway.
+	frame := make([]byte, spawner.AudioFrameBytes())
+	first := make(chan error, 1)
+	go func() {
+		_, err := io.ReadFull(rec, frame)
+		first <- err
+	}()
+	var firstErr error
+	waited := false
+	select {
+	case firstErr = <-first:
+		waited = true
+	case <-time.After(audioFirstFrameWait):
+	case <-ctx.Done():
+		return
+	}
 	hdr, _ := json.Marshal(spawner.AudioHeader{Format: spawner.AudioFormat, Rate: spawner.AudioRate,
 		Channels: spawner.AudioChannels, FrameMs: spawner.AudioFrameMs, SkipsSilence: true})
 	if ws.Write(ctx, websocket.MessageText, hdr) != nil {
@@ -65,9 +87,15 @@ func (a *Agent) serveAudio(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	frame := make([]byte, spawner.AudioFrameBytes())
-	for {
-		if _, err := io.ReadFull(rec, frame); err != nil {
+	if !waited {
+		select {
+		case firstErr = <-first:
+		case <-ctx.Done():
+			return
+		}
+	}
+	for err := firstErr; ; _, err = io.ReadFull(rec, frame) {
+		if err != nil {
 			if ctx.Err() == nil {
 				a.o.Log.Warn("audio capture ended", "error", err)
 				ws.Close(websocket.StatusInternalError, "the desktop's sound recorder stopped")

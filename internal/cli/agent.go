@@ -24,6 +24,9 @@ func runAgent(ctx context.Context, e *Env, args []string) error {
 	if len(args) > 0 && args[0] == "ready" {
 		return runReady(ctx, e, args[1:])
 	}
+	if len(args) > 0 && args[0] == "reclaim" {
+		return runReclaim(e, args[1:])
+	}
 	fs := newFlagSet(e, "agent", "agent --display :N [--listen unix:PATH|127.0.0.1:PORT] [--home DIR]\n       deskhub agent init [flags]  (the desktop's init: deskhub agent init --help)")
 	b := &envFlags{e: e, fs: fs}
 	var display, listen, home, logLevel, wallpapers string

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
+	"github.com/deskhub/deskhub/internal/cgmem"
 	"github.com/deskhub/deskhub/internal/initd"
 )
 
@@ -24,4 +26,20 @@ func runReady(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	return initd.Hello(ctx, o, e.Stdin, e.Stdout)
+}
+
+// runReclaim is `deskhub agent reclaim`: inside a desktop container, it gives the instance's page cache
+// back to the host (internal/cgmem) and prints one JSON line of the figures before and after.
+func runReclaim(e *Env, args []string) error {
+	fs := newFlagSet(e, "agent reclaim", "agent reclaim [--cgroup DIR]   (inside a desktop container)")
+	dir := fs.String("cgroup", cgmem.DefaultRoot, "the cgroup (v2) whose page cache is reclaimed")
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	r, err := cgmem.Reclaim(*dir)
+	if err != nil { // the broker reads standard output only
+		_ = json.NewEncoder(e.Stdout).Encode(map[string]string{"error": err.Error()})
+		return err
+	}
+	return json.NewEncoder(e.Stdout).Encode(r)
 }

@@ -79,8 +79,9 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.int(&ss.MaxPerServer, "max-sessions-per-server", "DESKHUB_MAX_SESSIONS_PER_SERVER", ss.MaxPerServer, "most sessions one server (this host, or an LXD server) runs at once; placement skips a full server (0: no limit)")
 	b.bool(&ss.GLX, "desktop-glx", "DESKHUB_DESKTOP_GLX", ss.GLX, "keep the GLX extension in this host's desktops (their X servers then load Mesa's software renderer: ~50 MiB more per desktop, a slower start)")
 	b.string(&ss.Placement, "placement", "DESKHUB_PLACEMENT", ss.Placement, "how sessions started without a serverId find their server: fewest-sessions, most-free-memory or round-robin")
-	var freezeIdle string
+	var freezeIdle, trimIdle string
 	b.string(&freezeIdle, "freeze-idle", "DESKHUB_FREEZE_IDLE", ss.FreezeIdle.String(), "freeze an LXD desktop no client has viewed for this long (its processes stop, its memory stays; session/connect or any use thaws it); 0: never")
+	b.string(&trimIdle, "trim-idle", "DESKHUB_TRIM_IDLE", ss.TrimIdle.String(), "give the page cache of an LXD desktop no client has viewed for this long back to the host, once per idle spell (its files are read again when needed; processes and windows are untouched); 0: never")
 	lx := &cfg.LXD
 	var lxdProfiles, lxdStartTimeout string
 	b.bool(&lx.Enabled, "lxd-desktops", "DESKHUB_LXD_DESKTOPS", lx.Enabled, "run desktops in LXD instances on the servers added with server.add too (serverId lxd-<id>), besides this host")
@@ -158,7 +159,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		{"--stream-heartbeat", heartbeat, &in.Heartbeat}, {"--image-upload-timeout", uploadTimeout, &im.UploadTimeout},
 		{"--image-max-age", imageMaxAge, &im.MaxAge}, {"--image-retention-interval", retention, &im.RetentionInterval},
 		{"--desktop-token-ttl", desktopTTL, &cfg.DesktopTokenTTL}, {"--lxd-start-timeout", lxdStartTimeout, &lx.StartTimeout},
-		{"--freeze-idle", freezeIdle, &ss.FreezeIdle}} {
+		{"--freeze-idle", freezeIdle, &ss.FreezeIdle}, {"--trim-idle", trimIdle, &ss.TrimIdle}} {
 		if *d.dst, err = time.ParseDuration(d.val); err != nil {
 			return fmt.Errorf("%s %q: %v", d.flag, d.val, err)
 		}

@@ -160,6 +160,9 @@ type Sessions struct {
 	// FreezeIdle freezes a desktop (LXD desktops: its instance's cgroup) that no display client has
 	// viewed for this long; 0: never.
 	FreezeIdle time.Duration
+	// TrimIdle gives the page cache of a desktop (LXD desktops: its instance's cgroup) that no display
+	// client has viewed for this long back to the host, once per idle spell; 0: never.
+	TrimIdle time.Duration
 	// Placement is the strategy that chooses the server of sessions started without one:
 	// fewest-sessions, most-free-memory or round-robin.
 	Placement string
@@ -244,7 +247,7 @@ func Default() Config {
 		Auth: Auth{Provider: store.ProviderLocal, SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
 			MaxTokenLifetime: 365 * 24 * time.Hour},
 		Mail: Mail{From: "deskhub@localhost"},
-		Sessions: Sessions{MaxPerUser: 10, UserPrefix: unixid.DefaultPrefix, Placement: "fewest-sessions",
+		Sessions: Sessions{MaxPerUser: 10, TrimIdle: 30 * time.Second, UserPrefix: unixid.DefaultPrefix, Placement: "fewest-sessions",
 			Suggestions: []string{"Terminal=xterm", "Clock=xclock"}},
 		Infra:  Infra{OpTimeout: 5 * time.Minute, StreamBindTimeout: 30 * time.Second, Heartbeat: 15 * time.Second},
 		Images: Images{MaxSize: 4 << 30, UploadTimeout: 2 * time.Hour, KeepVersions: 3, RetentionInterval: time.Hour},
@@ -354,6 +357,9 @@ func (c Config) Validate() error {
 	}
 	if c.Sessions.FreezeIdle != 0 && c.Sessions.FreezeIdle < time.Second {
 		return fmt.Errorf("freeze idle %s: want 0 (never) or at least 1s", c.Sessions.FreezeIdle)
+	}
+	if c.Sessions.TrimIdle != 0 && c.Sessions.TrimIdle < time.Second {
+		return fmt.Errorf("trim idle %s: want 0 (never) or at least 1s", c.Sessions.TrimIdle)
 	}
 	switch c.Sessions.Placement {
 	case "fewest-sessions", "most-free-memory", "round-robin":

@@ -19,3 +19,12 @@ type Freezer interface {
 	// never).
 	FreezeState(id string) (frozen bool, changed time.Time)
 }
+
+// Trimmer is the optional capability of providers that can give an idle desktop's page cache back to
+// the host (docs/LXD-DESKTOPS.md "Idle desktops give back their page cache"): the files the desktop read
+// are dropped from its memory and read again when needed; its processes and windows are untouched. The
+// LXD provider reclaims the instance's cgroup (cgroup v2 memory.reclaim, internal/cgmem); the local
+// provider cannot (errors.ErrUnsupported). Trim answers the desktop's memory before and after, in bytes.
+type Trimmer interface {
+	Trim(ctx context.Context, id string) (before, after int64, err error)
+}

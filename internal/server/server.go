@@ -403,6 +403,7 @@ func (s *Server) setupSessions(opts Options) error {
 		ServerID: s.serverID, Hostname: s.hostname, Port: cfg.Port(), DefaultGeometry: cfg.Display.Geometry, Depth: cfg.Display.ColorDepth,
 		FrameRate: cfg.Display.FrameRate, MaxPerUser: cfg.Sessions.MaxPerUser, MaxPerServer: cfg.Sessions.MaxPerServer,
 		FreezeIdle: cfg.Sessions.FreezeIdle,
+		TrimIdle:   cfg.Sessions.TrimIdle,
 		Placement:  placementStrategy(cfg.Sessions.Placement), Identities: ids,
 		Suggestions: suggestions, Revoke: s.revoke})
 	s.sessions = svc
@@ -454,7 +455,7 @@ func (s *Server) lxdProvider(cfg config.Config) (*lxd.Provider, error) {
 	return lxd.New(lxd.Options{Conns: s.lxd, Store: s.store, Log: s.log, BrokerID: s.serverID,
 		StateDir: filepath.Join(cfg.DataDir, "lxd"), Image: img, Profiles: lc.Profiles, Per: lc.InstancePer,
 		HomeVolumes: lc.HomeVolumes, Transport: lc.Transport, StartTimeout: lc.StartTimeout, ShareAdminServers: lc.Shared,
-		StoragePool: lc.StoragePool, PoolSize: lc.PoolSize, PoolWidth: pw, PoolHeight: ph, BaseInstances: lc.BaseInstances})
+		StoragePool: lc.StoragePool, PoolSize: lc.PoolSize, TrimSpares: cfg.Sessions.TrimIdle > 0, PoolWidth: pw, PoolHeight: ph, BaseInstances: lc.BaseInstances})
 }
 
 // isFingerprint tells an image fingerprint (12 to 64 hex digits) from an alias.

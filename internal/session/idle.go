@@ -19,42 +19,75 @@ import (
 // again from that thaw. session/connect thaws at once, so that the client's websocket finds the desktop
 // running. A frozen session stays "running" (state) with frozen: true in session/list.
 
-// idleTick is how often idle desktops are looked for: a fifth of the idle time, between 0.5 s and 30 s.
-func idleTick(idle time.Duration) time.Duration {
-	return min(max(idle/5, 500*time.Millisecond), 30*time.Second)
+// Idle desktops also give back their page cache (--trim-idle, docs/LXD-DESKTOPS.md "Idle desktops give
+// back their page cache"): once per idle spell — counted the same way — a desktop idle for TrimIdle is
+// trimmed by its provider when the provider can (provider.Trimmer: LXD desktops). Trimming comes before
+// freezing when both are due (a frozen desktop is not trimmed).
+
+// idleTick is how often idle desktops are looked for: a fifth of the shortest idle time, between 0.5 s
+// and 30 s.
+func idleTick(idle ...time.Duration) time.Duration {
+	d := time.Duration(0)
+	for _, v := range idle {
+		if v > 0 && (d == 0 || v < d) {
+			d = v
+		}
+	}
+	return min(max(d/5, 500*time.Millisecond), 30*time.Second)
 }
 
-// startIdle starts the idle watcher when desktops are to be frozen and the provider can.
+// idleWork is what the idle watcher does: freeze (f, after FreezeIdle), trim (t, after TrimIdle).
+type idleWork struct {
+	f provider.Freezer
+	t provider.Trimmer
+	// skip: session → until when it is not tried again (freezing); trimmed: session → the start of
+	// the idle spell it was trimmed in.
+	skip, trimmed map[string]time.Time
+}
+
+// startIdle starts the idle watcher when desktops are to be frozen or trimmed and the provider can.
 func (s *Service) startIdle() {
-	if s.o.FreezeIdle <= 0 {
-		return
+	w := &idleWork{skip: map[string]time.Time{}, trimmed: map[string]time.Time{}}
+	if s.o.FreezeIdle > 0 {
+		f, ok := s.prov.(provider.Freezer)
+		if !ok {
+			s.log.Info("--freeze-idle is set but no provider of this deskhub can freeze desktops")
+		}
+		w.f = f
 	}
-	f, ok := s.prov.(provider.Freezer)
-	if !ok {
-		s.log.Info("--freeze-idle is set but no provider of this deskhub can freeze desktops")
+	if s.o.TrimIdle > 0 {
+		w.t, _ = s.prov.(provider.Trimmer)
+	}
+	if w.f == nil && w.t == nil {
 		return
 	}
 	s.wg.Add(1)
-	go s.idleLoop(f)
+	go s.idleLoop(w)
 }
 
-func (s *Service) idleLoop(f provider.Freezer) {
+func (s *Service) idleLoop(w *idleWork) {
 	defer s.wg.Done()
-	t := time.NewTicker(idleTick(s.o.FreezeIdle))
+	var idle []time.Duration
+	if w.f != nil {
+		idle = append(idle, s.o.FreezeIdle)
+	}
+	if w.t != nil {
+		idle = append(idle, s.o.TrimIdle)
+	}
+	t := time.NewTicker(idleTick(idle...))
 	defer t.Stop()
-	skip := map[string]time.Time{} // session → until when it is not tried again
 	for {
 		select {
 		case <-s.done:
 			return
 		case <-t.C:
 		}
-		s.freezeIdle(f, skip)
+		s.idleRound(w)
 	}
 }
 
-// freezeIdle freezes the running desktops idle for FreezeIdle or longer.
-func (s *Service) freezeIdle(f provider.Freezer, skip map[string]time.Time) {
+// idleRound trims and freezes the running desktops idle for long enough.
+func (s *Service) idleRound(w *idleWork) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rows, err := s.st.ListSessions(ctx, store.SessionFilter{States: []string{StateRunning}})
@@ -66,10 +99,13 @@ func (s *Service) freezeIdle(f provider.Freezer, skip map[string]time.Time) {
 	seen := map[string]bool{}
 	for _, row := range rows {
 		seen[row.ID] = true
-		if now.Before(skip[row.ID]) || s.o.Relay.Clients(row.ID) > 0 {
+		if s.o.Relay.Clients(row.ID) > 0 {
 			continue
 		}
-		frozen, changed := f.FreezeState(row.ID)
+		frozen, changed := false, time.Time{}
+		if w.f != nil {
+			frozen, changed = w.f.FreezeState(row.ID)
+		}
 		if frozen {
 			continue
 		}
@@ -79,31 +115,53 @@ func (s *Service) freezeIdle(f provider.Freezer, skip map[string]time.Time) {
 				since = t
 			}
 		}
-		if now.Sub(since) < s.o.FreezeIdle {
-			continue
+		if w.t != nil && now.Sub(since) >= s.o.TrimIdle && !w.trimmed[row.ID].Equal(since) {
+			w.trimmed[row.ID] = since // once per idle spell, whatever the outcome
+			s.trim(ctx, w.t, row.ID)
 		}
-		err := f.Freeze(ctx, row.ID)
-		switch {
-		case errors.Is(err, errors.ErrUnsupported), errors.Is(err, provider.ErrNotFound):
-			// The host's desktops, or one this process does not run (another replica's).
-			skip[row.ID] = now.Add(24 * time.Hour)
-			continue
-		case err != nil:
-			s.log.Warn("freezing an idle desktop", "session", row.ID, "error", err)
-			skip[row.ID] = now.Add(s.o.FreezeIdle)
-			continue
+		if w.f != nil && !now.Before(w.skip[row.ID]) && now.Sub(since) >= s.o.FreezeIdle {
+			s.freeze(ctx, w, row.ID, now, since)
 		}
-		s.log.Info("idle desktop frozen", "session", row.ID, "idle", now.Sub(since).Round(time.Second).String())
-		if s.o.Relay.Clients(row.ID) > 0 {
-			// A client came meanwhile (its connection was made before the freeze): thawed for it.
-			if err := f.Thaw(ctx, row.ID); err != nil {
-				s.log.Warn("thawing a desktop a client came to", "session", row.ID, "error", err)
+	}
+	for _, m := range []map[string]time.Time{w.skip, w.trimmed} {
+		for id := range m {
+			if !seen[id] {
+				delete(m, id)
 			}
 		}
 	}
-	for id := range skip {
-		if !seen[id] {
-			delete(skip, id)
+}
+
+// trim gives idle desktop id's page cache back.
+func (s *Service) trim(ctx context.Context, t provider.Trimmer, id string) {
+	_, _, err := t.Trim(ctx, id)
+	switch {
+	case err == nil, errors.Is(err, errors.ErrUnsupported), errors.Is(err, provider.ErrNotFound), errors.Is(err, provider.ErrGone):
+		// Trimmed (the provider logs what it gave back); or the host's desktops, one this process does
+		// not run (another replica's), one that just ended.
+	default:
+		s.log.Warn("trimming an idle desktop", "session", id, "error", err)
+	}
+}
+
+// freeze freezes idle desktop id.
+func (s *Service) freeze(ctx context.Context, w *idleWork, id string, now, since time.Time) {
+	err := w.f.Freeze(ctx, id)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported), errors.Is(err, provider.ErrNotFound):
+		// The host's desktops, or one this process does not run (another replica's).
+		w.skip[id] = now.Add(24 * time.Hour)
+		return
+	case err != nil:
+		s.log.Warn("freezing an idle desktop", "session", id, "error", err)
+		w.skip[id] = now.Add(s.o.FreezeIdle)
+		return
+	}
+	s.log.Info("idle desktop frozen", "session", id, "idle", now.Sub(since).Round(time.Second).String())
+	if s.o.Relay.Clients(id) > 0 {
+		// A client came meanwhile (its connection was made before the freeze): thawed for it.
+		if err := w.f.Thaw(ctx, id); err != nil {
+			s.log.Warn("thawing a desktop a client came to", "session", id, "error", err)
 		}
 	}
 }

@@ -56,6 +56,9 @@ type Options struct {
 	// FreezeIdle freezes desktops no display client has viewed for this long, where their provider can
 	// (provider.Freezer: LXD desktops); 0: never (idle.go).
 	FreezeIdle time.Duration
+	// TrimIdle gives the page cache of desktops no display client has viewed for this long back to the
+	// host, once per idle spell, where their provider can (provider.Trimmer); 0: never.
+	TrimIdle time.Duration
 	// SweepInterval is how often desktops no session owns are swept besides at Resume (default 10 min;
 	// sweep.go).
 	SweepInterval time.Duration

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,7 +143,9 @@ func BenchmarkDesktopStarts(b *testing.B) {
 		phases(b, d)
 	})
 	b.Run("lxd-warm", func(b *testing.B) {
-		d := startDeskhub(b, append(poolFlags, "--lxd-pool-size", "2", "--lxd-cert-name", env.CertPrefix+"-warm")...)
+		// Spares and idle desktops give back their page cache (trim.go): spares once ready (as by
+		// default), desktops after 5 s without a client (30 s by default), so that idle sees them trimmed.
+		d := startDeskhub(b, append(poolFlags, "--lxd-pool-size", "2", "--trim-idle", "5s", "--lxd-cert-name", env.CertPrefix+"-warm")...)
 		var ds []time.Duration
 		for b.Loop() {
 			for range n {
@@ -328,7 +331,7 @@ func phases(b *testing.B, d *deskhub) {
 }
 
 // spares are the warm pool's instances in the run's project.
-func spares(b *testing.B, env *lxdtest.Env) []string {
+func spares(b testing.TB, env *lxdtest.Env) []string {
 	list, err := env.Client(b).GetInstances(api.InstanceTypeAny)
 	if err != nil {
 		b.Fatal(err)
@@ -346,7 +349,7 @@ func spares(b *testing.B, env *lxdtest.Env) []string {
 // over 20 s) of idle desktop instances.
 func idle(b *testing.B, d *deskhub, what string, names []string) {
 	cl := d.env.Client(b)
-	time.Sleep(5 * time.Second)
+	time.Sleep(8 * time.Second) // past --trim-idle 5s and a tick of the idle watcher
 	cpu0 := map[string]int64{}
 	for _, name := range names {
 		st, _, err := cl.GetInstanceState(name)
@@ -377,6 +380,25 @@ func idle(b *testing.B, d *deskhub, what string, names []string) {
 	fmt.Printf("FIGURE idle %s: n=%d cgroup memory p50=%.1f MiB (page cache included), of which anonymous (RSS) p50=%.1f MiB, "+
 		"mapped files p50=%.1f MiB; CPU mean=%.2f %% of a core over %s\n", what, len(names), mib(mem), mib(anon), mib(mapped),
 		sum/float64(len(cpu)), span)
+	// What the trims gave back (deskhub's log: the cgroup's memory before and after each trim).
+	var before, after []time.Duration
+	for _, line := range strings.Split(d.srv.Logs(), "\n") {
+		if !strings.Contains(line, `trimmed"`) {
+			continue
+		}
+		var e struct {
+			Instance  string `json:"instance"`
+			BeforeMiB int64  `json:"before_mib"`
+			AfterMiB  int64  `json:"after_mib"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && slices.Contains(names, e.Instance) {
+			before, after = append(before, time.Duration(e.BeforeMiB)), append(after, time.Duration(e.AfterMiB))
+		}
+	}
+	if len(before) > 0 {
+		fmt.Printf("FIGURE trim %s: n=%d cgroup memory p50 before the trim %d MiB, after %d MiB\n", what, len(before),
+			percentile(before, 50), percentile(after, 50))
+	}
 }
 
 // memStat reads the anonymous and the mapped-file memory of an instance's cgroup (v1: total_rss,

@@ -115,6 +115,9 @@ type Options struct {
 	BridgeCommand []string
 	// ReadyCommand readies a cold desktop in one exec (default /usr/local/bin/deskhub agent ready; hello.go).
 	ReadyCommand []string
+	// ReclaimCommand gives an idle desktop's page cache back (default /usr/local/bin/deskhub agent
+	// reclaim; trim.go).
+	ReclaimCommand []string
 	// StartTimeout bounds a start, image pull included (default 5 min).
 	StartTimeout time.Duration
 	// StopTimeout is how long a desktop's init has to stop before it is killed (default 15 s).
@@ -128,6 +131,8 @@ type Options struct {
 	StoragePool string
 	// PoolSize is how many started desktops each server keeps waiting for a session (pool.go); 0: none.
 	PoolSize int
+	// TrimSpares gives each spare's page cache back to the host once it is ready (trim.go).
+	TrimSpares bool
 	// PoolWidth and PoolHeight are the screen the spares start with (default 1024x768); a session of
 	// another size gets its own at the claim.
 	PoolWidth, PoolHeight int
@@ -254,6 +259,9 @@ func New(o Options) (*Provider, error) {
 	}
 	if len(o.ReadyCommand) == 0 {
 		o.ReadyCommand = []string{"/usr/local/bin/deskhub", "agent", "ready"}
+	}
+	if len(o.ReclaimCommand) == 0 {
+		o.ReclaimCommand = []string{"/usr/local/bin/deskhub", "agent", "reclaim"}
 	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = 5 * time.Minute

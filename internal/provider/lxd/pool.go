@@ -309,6 +309,14 @@ func (wp *warmPool) make(server int64) (*spare, error) {
 		return fail(err)
 	}
 	rt.Ready = *ready
+	if p.o.TrimSpares {
+		// A spare is idle until claimed: what its start read goes back to the host.
+		if r, err := p.reclaim(ctx, cl, server, name); err != nil {
+			p.log.Warn("trimming a spare", "instance", name, "error", err)
+		} else {
+			p.log.Info("spare trimmed", "instance", name, "before_mib", r.Before.Current>>20, "after_mib", r.After.Current>>20)
+		}
+	}
 	return &spare{rt: rt, since: time.Now(), cl: cl}, nil
 }
 

@@ -206,16 +206,20 @@ func (p *Provider) transportFor(row store.Server) string {
 	if p.o.Transport != TransportAuto {
 		return p.o.Transport
 	}
-	if row.Path != "" {
-		return TransportProxy
-	}
-	if row.Host == "localhost" {
-		return TransportProxy
-	}
-	if ip := net.ParseIP(row.Host); ip != nil && ip.IsLoopback() {
+	if onThisMachine(row) {
 		return TransportProxy
 	}
 	return TransportExec
+}
+
+// onThisMachine tells whether an LXD server runs on this machine: reached by its unix socket or on a
+// loopback address.
+func onThisMachine(row store.Server) bool {
+	if row.Path != "" || row.Host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(row.Host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // sockDir is the directory of the proxy devices' sockets of an instance on this machine: <state>/<name>,
@@ -633,6 +637,12 @@ func (p *Provider) run(ctx context.Context, cl incus.InstanceServer, name string
 
 // runIn is run with stdin.
 func (p *Provider) runIn(ctx context.Context, cl incus.InstanceServer, name string, r readyInfo, argv []string, stdin io.Reader, stdout io.Writer) (int, error) {
+	return p.exec(ctx, cl, name, api.InstanceExecPost{Command: argv, WaitForWS: true, Environment: userEnv(r),
+		User: uint32(r.UID), Group: uint32(r.UID), Cwd: r.Home}, stdin, stdout)
+}
+
+// exec runs a command in the instance as post says and answers its exit code.
+func (p *Provider) exec(ctx context.Context, cl incus.InstanceServer, name string, post api.InstanceExecPost, stdin io.Reader, stdout io.Writer) (int, error) {
 	if stdin == nil {
 		stdin = bytes.NewReader(nil)
 	}
@@ -641,8 +651,7 @@ func (p *Provider) runIn(ctx context.Context, cl incus.InstanceServer, name stri
 	}
 	var stderr limited
 	done := make(chan bool)
-	op, err := cl.ExecInstance(name, api.InstanceExecPost{Command: argv, WaitForWS: true, Environment: userEnv(r),
-		User: uint32(r.UID), Group: uint32(r.UID), Cwd: r.Home},
+	op, err := cl.ExecInstance(name, post,
 		&incus.InstanceExecArgs{Stdin: stdin, Stdout: stdout, Stderr: &stderr, DataDone: done})
 	if err != nil {
 		return -1, err

@@ -53,3 +53,18 @@ func (r *Router) FreezeState(id string) (bool, time.Time) {
 	}
 	return f.FreezeState(id)
 }
+
+var _ provider.Trimmer = (*Router)(nil)
+
+// Trim implements provider.Trimmer.
+func (r *Router) Trim(ctx context.Context, id string) (int64, int64, error) {
+	p, err := r.of(id)
+	if err != nil {
+		return 0, 0, err
+	}
+	t, ok := p.(provider.Trimmer)
+	if !ok {
+		return 0, 0, fmt.Errorf("the desktops of provider %s cannot be trimmed: %w", p.Name(), errors.ErrUnsupported)
+	}
+	return t.Trim(ctx, id)
+}
