@@ -178,6 +178,18 @@ func BenchmarkDesktopStarts(b *testing.B) {
 			names = append(names, instanceName(b, d.admin, conn.ID))
 		}
 		idle(b, d, "lxd desktop with an xterm", names)
+		// Coming back to a trimmed desktop: session/connect → the first frame (what it reads again).
+		var back []time.Duration
+		for _, c := range conns {
+			t0 := time.Now()
+			conn, err := d.admin.ConnectSession(context.Background(), c.ID, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			frame(b, d.admin, conn)
+			back = append(back, time.Since(t0))
+		}
+		report(b, "lxd trimmed idle desktop: session/connect → first frame", back)
 		// Thaw: LXD's freeze/unfreeze of a running desktop, then the first frame through the relay.
 		// (The session-level freeze of issue 12 point 4 replaces the LXD calls here once it exists.)
 		var thaw []time.Duration
