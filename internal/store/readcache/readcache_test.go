@@ -300,3 +300,24 @@ func TestOff(t *testing.T) {
 		t.Fatalf("MaxBytes 0 gave %T", got)
 	}
 }
+
+// BenchmarkChangeVersion is what every cached call adds to a read: asking the change version (SQLite:
+// PRAGMA data_version on the version connection; PostgreSQL: one prepared one-row read).
+//
+//	go test ./internal/store/readcache/ -run '^$' -bench ChangeVersion
+func BenchmarkChangeVersion(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			st, _ := be.open(b)
+			v := st.(store.Versioner)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := v.ChangeVersion(b.Context()); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -59,6 +59,7 @@ type Store struct {
 	q     querier
 	tx    *sql.Tx // non-nil inside InTx
 	stmts *stmtCache
+	ver   *versionGate // nil without Config.Version
 }
 
 // New returns a Store over cfg.DB.
@@ -69,7 +70,11 @@ func New(cfg Config) *Store {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{cfg: &cfg, q: cfg.DB, stmts: &stmtCache{m: map[string]*sql.Stmt{}}}
+	s := &Store{cfg: &cfg, q: cfg.DB, stmts: &stmtCache{m: map[string]*sql.Stmt{}}}
+	if cfg.Version != nil {
+		s.ver = &versionGate{read: cfg.Version}
+	}
+	return s
 }
 
 // DB returns the underlying database handle.
@@ -101,10 +106,10 @@ var errNoVersion = errors.New("store: this backend has no change version")
 
 // ChangeVersion implements store.Versioner.
 func (s *Store) ChangeVersion(ctx context.Context) (uint64, error) {
-	if s.cfg.Version == nil || s.tx != nil {
+	if s.ver == nil || s.tx != nil {
 		return 0, errNoVersion
 	}
-	return s.cfg.Version(ctx)
+	return s.ver.version(ctx)
 }
 
 // InTx runs fn in a transaction. See store.Store.
