@@ -31,6 +31,8 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&logFormat, "log-format", "DESKHUB_LOG_FORMAT", "json", "log format: json or text")
 	b.string(&grace, "shutdown-grace", "DESKHUB_SHUTDOWN_GRACE", cfg.ShutdownGrace.String(), "how long in-flight requests may finish after SIGTERM")
 	b.int(&maxBody, "max-body", "DESKHUB_MAX_BODY", int(cfg.MaxBody), "largest accepted API request body in bytes")
+	var storeCache string
+	b.string(&storeCache, "store-cache", "DESKHUB_STORE_CACHE", "32MiB", "size of the cache of session lists, bookmark lists and token checks, kept until the database changes (bytes, or with KiB, MiB, GiB; 0: off)")
 	b.string(&bodyTimeout, "body-timeout", "DESKHUB_BODY_TIMEOUT", cfg.BodyTimeout.String(), "longest a client may take to send a request body (websockets and event streams excepted)")
 	b.string(&cfg.TLS.Listen, "tls-listen", "DESKHUB_TLS_LISTEN", cfg.TLS.Listen, "HTTPS listen address host:port (empty: no HTTPS); needed for LXD to pull deskhub's images")
 	b.string(&cfg.TLS.CertFile, "tls-cert", "DESKHUB_TLS_CERT", "", "PEM certificate (chain) of the HTTPS listener; default a self-signed one in <data>/tls, generated on first start")
@@ -163,6 +165,9 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		if *d.dst, err = time.ParseDuration(d.val); err != nil {
 			return fmt.Errorf("%s %q: %v", d.flag, d.val, err)
 		}
+	}
+	if cfg.StoreCache, err = parseSize(storeCache); err != nil {
+		return fmt.Errorf("--store-cache %q: %v", storeCache, err)
 	}
 	if im.MaxSize, err = parseSize(imageMaxSize); err != nil {
 		return fmt.Errorf("--image-max-size %q: %v", imageMaxSize, err)

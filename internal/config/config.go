@@ -29,6 +29,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxBody limits API request bodies in bytes.
 	MaxBody int64
+	// StoreCache bounds the store's read cache (session and bookmark lists, token checks; answers
+	// kept until the database changes, see internal/store/readcache) in bytes; 0 turns it off.
+	StoreCache int64
 	// BodyTimeout bounds how long a client may take to send a request body (websockets and bodiless
 	// requests, such as event streams, are not bound by it).
 	BodyTimeout time.Duration
@@ -239,6 +242,7 @@ func Default() Config {
 		DataDir:         "./var",
 		ShutdownGrace:   15 * time.Second,
 		MaxBody:         1 << 20,
+		StoreCache:      32 << 20,
 		DesktopTokenTTL: time.Hour,
 		BodyTimeout:     30 * time.Second,
 		Features:        Features{WebAuthnEnabled: true, SimplestreamEnabled: true},

@@ -44,6 +44,7 @@ import (
 	"github.com/deskhub/deskhub/internal/revoke"
 	"github.com/deskhub/deskhub/internal/session"
 	"github.com/deskhub/deskhub/internal/store"
+	"github.com/deskhub/deskhub/internal/store/readcache"
 	"github.com/deskhub/deskhub/internal/tlscert"
 	"github.com/deskhub/deskhub/internal/unixid"
 )
@@ -115,12 +116,16 @@ func New(opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	registry := prometheus.NewRegistry()
+	// Session lists, bookmark lists and token checks are answered from memory while the database has
+	// not changed (--store-cache; every other read and every write goes to the store).
+	opts.Store = readcache.New(opts.Store, readcache.Options{MaxBytes: opts.Config.StoreCache, Registerer: registry})
 	s := &Server{
 		cfg:      opts.Config,
 		store:    opts.Store,
 		log:      opts.Log.With("component", "server"),
 		build:    buildinfo.Get(),
-		registry: prometheus.NewRegistry(),
+		registry: registry,
 	}
 	var err error
 	if s.serverID, err = loadServerID(opts.Config.DataDir); err != nil {

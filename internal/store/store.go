@@ -361,6 +361,17 @@ type ImageFile struct {
 	UploadedAt       time.Time
 }
 
+// Versioner is a Store that says cheaply whether the database may have changed. ChangeVersion returns
+// a number that differs from every number it returned before once any write that touches the tables
+// of the cached reads (users, tokens, sessions, session_params, bookmarks) has been committed — by this
+// process, another process on the same database (the deskhub CLI) or another host — and stays the same
+// while none is. It is immediate: a write whose commit returned before ChangeVersion was called is
+// counted. Two equal numbers thus mean that a read made between them answers what it answered then
+// (readcache builds on this). Numbers only grow; an error says nothing about the database.
+type Versioner interface {
+	ChangeVersion(ctx context.Context) (uint64, error)
+}
+
 // Store is deskhub's persistence layer.
 type Store interface {
 	// Backend returns "sqlite" or "postgres".

@@ -40,6 +40,9 @@ import (
 //   - 1000x20: 20 users with 50 running sessions each ("light" is one of them);
 //   - 100000: 100 users with 1000 running sessions each ("heavy" is one of them).
 //
+// DESKHUB_BENCH_STORE_CACHE=off runs the server without its store cache (--store-cache 0): every
+// call reads the database, as every call after a write does.
+//
 // Sessions carry params project p0..p9 and team t0..t3 and shuffled start times; every user also has
 // 50 bookmarks and 50 history entries. "noop" is user/admin with the administrator's token
 // (authentication, routing and the envelope, no list): the ceiling the lists are measured against.
@@ -81,6 +84,8 @@ func BenchmarkLists(b *testing.B) {
 const testPassword = "correct horse battery"
 
 type listEnv struct {
+	st     store.Store
+	data   string // the server's data directory
 	s      *server.Server
 	h      http.Handler
 	url    string
@@ -88,38 +93,24 @@ type listEnv struct {
 	admin  string
 }
 
-func newListEnv(b *testing.B, st store.Store, users, per int) *listEnv {
+func newListEnv(b testing.TB, st store.Store, users, per int) *listEnv {
 	b.Helper()
 	cfg := config.Default()
 	cfg.DataDir, cfg.Listen, cfg.Hostname = b.TempDir(), "127.0.0.1:18080", "deskhub-bench"
+	if os.Getenv("DESKHUB_BENCH_STORE_CACHE") == "off" { // the uncached path: what every miss costs
+		cfg.StoreCache = 0
+	}
 	s, err := server.New(server.Options{Config: cfg, Store: st})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ts := httptest.NewServer(s.Handler())
 	b.Cleanup(ts.Close)
-	env := &listEnv{s: s, h: s.Handler(), url: ts.URL}
+	env := &listEnv{s: s, h: s.Handler(), url: ts.URL, st: st, data: cfg.DataDir}
 	ctx := context.Background()
 	start := time.Now()
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	login := func(name string, admin bool) (store.User, string) {
-		u, err := auth.NewLocalUser(name, name+"@example.org", testPassword, admin)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := st.CreateUser(ctx, &u); err != nil {
-			b.Fatal(err)
-		}
-		c, err := client.New(ts.URL, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		doc, err := c.UserLogin(ctx, name, testPassword)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return u, doc.Data.Attributes.Token
-	}
+	login := func(name string, admin bool) (store.User, string) { return env.login(b, name, admin) }
 	_, env.admin = login("root", true)
 	for i := range users {
 		var u store.User
@@ -164,6 +155,28 @@ func newListEnv(b *testing.B, st store.Store, users, per int) *listEnv {
 	}
 	b.Logf("%s: %d users × %d sessions (+100 bookmarks each) stored in %s", st.Backend(), users, per, time.Since(start).Round(time.Millisecond))
 	return env
+}
+
+// login creates a local account and logs it in through the API.
+func (e *listEnv) login(tb testing.TB, name string, admin bool) (store.User, string) {
+	tb.Helper()
+	ctx := context.Background()
+	u, err := auth.NewLocalUser(name, name+"@example.org", testPassword, admin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.st.CreateUser(ctx, &u); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := client.New(e.url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	doc, err := c.UserLogin(ctx, name, testPassword)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u, doc.Data.Attributes.Token
 }
 
 // inproc calls the handler max(b.N, 200) times (so that -benchtime 1x, which the load needs, still

@@ -106,11 +106,26 @@ func OpenWith(ctx context.Context, url string, log *slog.Logger, o Options) (sto
 		db.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", where, err)
 	}
+	// The change version (store.Versioner): migration 6's counter, which every write of the tables
+	// the cached reads use bumps in its own transaction. One prepared one-row read.
+	version, err := db.PrepareContext(ctx, `SELECT v FROM change_version WHERE id = 1`)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %s: %s", where, cause(err, password))
+	}
 	st := sqlstore.New(sqlstore.Config{
 		Backend:   "postgres",
 		DB:        db,
 		Translate: translate,
 		Log:       log,
+		Version: func(ctx context.Context) (uint64, error) {
+			var v int64
+			if err := version.QueryRowContext(ctx).Scan(&v); err != nil {
+				return 0, fmt.Errorf("postgres: reading the change version: %w", err)
+			}
+			return uint64(v), nil
+		},
+		Closers: []func() error{version.Close},
 	})
 	// Migration 3 hashes share keys in SQL here; this only catches rows a SQLite-era tool left.
 	if _, err := st.BackfillShareKeys(ctx); err != nil {

@@ -294,3 +294,7 @@ func TestPoolSize(t *testing.T) {
 		t.Errorf("default pool %d, want at least 8", postgres.DefaultMaxConns())
 	}
 }
+
+func TestChangeVersion(t *testing.T) {
+	storetest.RunChangeVersion(t, storetest.OpenPostgresAt)
+}

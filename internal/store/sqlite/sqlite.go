@@ -75,7 +75,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (store.Store, erro
 	f.Close()
 	makePrivate(path, log)
 
-	db, err := sql.Open("sqlite", path+"?"+dsnParams.Encode())
+	dsn := path + "?" + dsnParams.Encode()
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -86,8 +87,12 @@ func Open(ctx context.Context, path string, log *slog.Logger) (store.Store, erro
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
 
+	var ver *versioner
 	fail := func(err error) (store.Store, error) {
 		db.Close()
+		if ver != nil {
+			ver.close()
+		}
 		return nil, describe(path, err)
 	}
 	if err := db.PingContext(ctx); err != nil {
@@ -99,11 +104,16 @@ func Open(ctx context.Context, path string, log *slog.Logger) (store.Store, erro
 	if err := migrate.Run(ctx, db, Migrations(), migrate.Options{Log: log}); err != nil {
 		return fail(err)
 	}
+	if ver, err = newVersioner(ctx, dsn); err != nil {
+		return fail(err)
+	}
 	st := sqlstore.New(sqlstore.Config{
 		Backend:   "sqlite",
 		DB:        db,
 		Translate: translate,
 		Log:       log,
+		Version:   ver.ChangeVersion,
+		Closers:   []func() error{ver.close},
 	})
 	if err := scrubShareKeys(ctx, st, log); err != nil {
 		return fail(err)

@@ -216,3 +216,7 @@ func rawDB(t *testing.T, path string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+func TestChangeVersion(t *testing.T) {
+	storetest.RunChangeVersion(t, storetest.OpenSQLiteAt)
+}

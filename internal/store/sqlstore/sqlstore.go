@@ -33,6 +33,10 @@ type Config struct {
 	// returns any other error unchanged.
 	Translate func(error) error
 	Log       *slog.Logger
+	// Version answers store.Versioner's ChangeVersion (nil: ChangeVersion fails, nothing is cached).
+	Version func(ctx context.Context) (uint64, error)
+	// Closers run before the DB is closed (the backend's own handles, e.g. the version connection).
+	Closers []func() error
 }
 
 // querier is satisfied by *sql.DB and *sql.Tx.
@@ -43,9 +47,10 @@ type querier interface {
 }
 
 var (
-	_ querier     = (*sql.DB)(nil)
-	_ querier     = (*sql.Tx)(nil)
-	_ store.Store = (*Store)(nil)
+	_ querier         = (*sql.DB)(nil)
+	_ querier         = (*sql.Tx)(nil)
+	_ store.Store     = (*Store)(nil)
+	_ store.Versioner = (*Store)(nil)
 )
 
 // Store implements store.Store.
@@ -54,6 +59,7 @@ type Store struct {
 	q     querier
 	tx    *sql.Tx // non-nil inside InTx
 	stmts *stmtCache
+	ver   *versionGate // nil without Config.Version
 }
 
 // New returns a Store over cfg.DB.
@@ -64,7 +70,11 @@ func New(cfg Config) *Store {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{cfg: &cfg, q: cfg.DB, stmts: &stmtCache{m: map[string]*sql.Stmt{}}}
+	s := &Store{cfg: &cfg, q: cfg.DB, stmts: &stmtCache{m: map[string]*sql.Stmt{}}}
+	if cfg.Version != nil {
+		s.ver = &versionGate{read: cfg.Version}
+	}
+	return s
 }
 
 // DB returns the underlying database handle.
@@ -84,7 +94,22 @@ func (s *Store) Close() error {
 		return errors.New("store: Close called inside InTx")
 	}
 	s.stmts.close()
-	return s.cfg.DB.Close()
+	var err error
+	for _, c := range s.cfg.Closers {
+		err = errors.Join(err, c())
+	}
+	return errors.Join(err, s.cfg.DB.Close())
+}
+
+// errNoVersion is ChangeVersion's error on a backend without one.
+var errNoVersion = errors.New("store: this backend has no change version")
+
+// ChangeVersion implements store.Versioner.
+func (s *Store) ChangeVersion(ctx context.Context) (uint64, error) {
+	if s.ver == nil || s.tx != nil {
+		return 0, errNoVersion
+	}
+	return s.ver.version(ctx)
 }
 
 // InTx runs fn in a transaction. See store.Store.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,31 @@ import (
 // OpenSQLite opens a fresh SQLite store in a temporary directory, closed at cleanup.
 func OpenSQLite(t testing.TB) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "deskhub.db"), nil)
+	st, _ := OpenSQLiteAt(t)
+	return st
+}
+
+// OpenSQLiteAt is OpenSQLite that also answers the --db value of the file (sqlite:PATH), for another
+// store or process to open.
+func OpenSQLiteAt(t testing.TB) (store.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "deskhub.db")
+	return OpenDB(t, "sqlite:"+path), "sqlite:" + path
+}
+
+// OpenDB opens one more store on a database named as --db names it (sqlite:PATH or a postgres://
+// URL), closed at cleanup: what another broker or the CLI is to the database.
+func OpenDB(t testing.TB, db string) store.Store {
+	t.Helper()
+	var (
+		st  store.Store
+		err error
+	)
+	if path, ok := strings.CutPrefix(db, "sqlite:"); ok {
+		st, err = sqlite.Open(context.Background(), path, nil)
+	} else {
+		st, err = postgres.Open(context.Background(), db, nil)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +63,13 @@ const PostgresEnv = "DESKHUB_TEST_POSTGRES"
 // dropped at cleanup. Without the variable it skips — or fails when DESKHUB_REQUIRE_POSTGRES=1 or CI
 // is set.
 func OpenPostgres(t testing.TB) store.Store {
+	t.Helper()
+	st, _ := OpenPostgresAt(t)
+	return st
+}
+
+// OpenPostgresAt is OpenPostgres that also answers the database's URL.
+func OpenPostgresAt(t testing.TB) (store.Store, string) {
 	t.Helper()
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
@@ -70,10 +102,5 @@ func OpenPostgres(t testing.TB) store.Store {
 		t.Fatalf("%s: %v", PostgresEnv, err)
 	}
 	u.Path = "/" + name
-	st, err := postgres.Open(context.Background(), u.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() }) // before the DROP (cleanups run last first)
-	return st
+	return OpenDB(t, u.String()), u.String() // closed before the DROP (cleanups run last first)
 }
