@@ -137,6 +137,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 	}()
 
+	xkbDir, xkbKey := p.keymapDir(xvnc)
 	t0 := time.Now()
 	var listen, xUp, wmSeen, wmUp time.Duration // start phases, logged
 	const attempts = 8
@@ -148,7 +149,8 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		dt.rt.Display = n
 		env := p.sessionEnv(acc, n, dt)
 		argv := xdesk.Xvnc{Display: n, Width: s.Width, Height: s.Height, Depth: s.Depth,
-			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate, GLX: p.o.GLX}.Args(xvnc)
+			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate, GLX: p.o.GLX,
+			XKBDir: xkbDir}.Args(xvnc)
 		off := fileSize(dt.logPath())
 		ref, done, _, serr := spawn(xvnc, argv, env, acc, logf)
 		if serr != nil {
@@ -183,6 +185,13 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 				p.log.Info("display taken meanwhile, trying the next one", "display", n, "session", s.ID)
 				continue
 			}
+		} else if xkbDir != "" && try+1 < attempts {
+			// The keymap cache may be what failed: without it from now on.
+			p.keymapFailed(xkbKey)
+			p.log.Warn("Xvnc did not come up with the keymap cache; trying without it", "dir", xkbDir,
+				"error", werr, "log", lastLines(tail, 5))
+			xkbDir = ""
+			continue
 		}
 		return nil, fmt.Errorf("local: Xvnc on :%d did not come up: %v; log: %s", n, werr, lastLines(tail, 15))
 	}
@@ -223,8 +232,12 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	if err = p.register(dt); err != nil {
 		return nil, err
 	}
+	if xkbDir == "" && xkbKey != "" {
+		p.learnKeymap(xkbKey, dt.rt.Display, dt.xauthPath())
+	}
 	p.log.Info("desktop started", "session", s.ID, "login", s.Login, "user", acc.Name,
 		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless,
+		"keymap_cache", xkbDir != "",
 		"listen_ms", ms(listen), "x_ready_ms", ms(xUp), "wm_announced_ms", ms(wmSeen), "wm_ready_ms", ms(wmUp),
 		"start_ms", ms(time.Since(t0)))
 	d := dt.d
