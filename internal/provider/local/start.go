@@ -140,6 +140,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	xkbDir, xkbKey := p.keymapDir(xvnc)
 	t0 := time.Now()
 	var listen, xUp, wmSeen, wmUp time.Duration // start phases, logged
+	wmAgain := false                            // the window manager was started a second time
 	const attempts = 8
 	for try := 0; ; try++ {
 		n, err := p.reserveDisplay(s.ID)
@@ -158,14 +159,24 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 		dt.rt.Server, dt.serverDone = ref, done
 		if !s.Rootless {
-			// Start the window manager as soon as the X server listens: it loads and reads its
-			// configuration while the server finishes setting up, and its connection waits in the
-			// socket's queue until the server serves it. What Start waits for is unchanged: the server
-			// accepting the cookie (waitX), then the window manager in charge (waitWM).
+			// Start the window manager with the X server: it loads its ~50 libraries while the server
+			// loads its own, and its connection waits in the socket's queue until the server serves
+			// it. When it comes to connect before the server listens (~10 ms after its start), it gives up at
+			// once and is started again (as soon as that is seen). What Start waits for is unchanged: the server accepting
+			// the cookie (waitX), then the window manager in charge (waitWM).
+			if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
+				return nil, err
+			}
 			if p.listening(ctx, dt) == nil {
 				listen = time.Since(t0)
-				if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
-					return nil, err
+				select {
+				case <-dt.wmDone:
+					// Too early: again, now that the server listens.
+					wmAgain = true
+					if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
+						return nil, err
+					}
+				default:
 				}
 			}
 		}
@@ -198,14 +209,18 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	env := p.sessionEnv(acc, dt.rt.Display, dt)
 	if !s.Rootless {
 		off := fileSize(dt.logPath())
-		if dt.rt.WM == nil {
+		// A client that maps its window while the window manager is still starting can end up unmanaged
+		// and unmapped (seen with openbox): start the command once the window manager is in charge.
+		werr := p.waitWM(ctx, dt, dt.wmDone, func() { wmSeen = time.Since(t0) })
+		if errors.Is(werr, xdesk.ErrWMExited) && !wmAgain {
+			// Started before the server listened, it found no display: once more, the server serving.
+			wmAgain = true
 			if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
 				return nil, err
 			}
+			werr = p.waitWM(ctx, dt, dt.wmDone, func() { wmSeen = time.Since(t0) })
 		}
-		// A client that maps its window while the window manager is still starting can end up unmanaged
-		// and unmapped (seen with openbox): start the command once the window manager is in charge.
-		if werr := p.waitWM(ctx, dt, dt.wmDone, func() { wmSeen = time.Since(t0) }); werr != nil {
+		if werr != nil {
 			return nil, fmt.Errorf("local: window manager %s: %v; log: %s", wmArgv[0], werr,
 				lastLines(logSince(dt.logPath(), off), 10))
 		}
@@ -237,7 +252,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	}
 	p.log.Info("desktop started", "session", s.ID, "login", s.Login, "user", acc.Name,
 		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless,
-		"keymap_cache", xkbDir != "",
+		"keymap_cache", xkbDir != "", "wm_again", wmAgain,
 		"listen_ms", ms(listen), "x_ready_ms", ms(xUp), "wm_announced_ms", ms(wmSeen), "wm_ready_ms", ms(wmUp),
 		"start_ms", ms(time.Since(t0)))
 	d := dt.d
