@@ -141,6 +141,11 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	t0 := time.Now()
 	var listen, xUp, wmSeen, wmUp time.Duration // start phases, logged
 	wmAgain := false                            // the window manager was started a second time
+	// startWMAgain starts the window manager once more: the first found no display to connect to.
+	startWMAgain := func(env []string) error {
+		wmAgain = true
+		return p.startWM(dt, wmPath, wmArgv, env, acc, logf)
+	}
 	const attempts = 8
 	for try := 0; ; try++ {
 		n, err := p.reserveDisplay(s.ID)
@@ -158,12 +163,13 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 			return nil, fmt.Errorf("local: start Xvnc: %w", serr)
 		}
 		dt.rt.Server, dt.serverDone = ref, done
+		wmAgain = false
 		if !s.Rootless {
 			// Start the window manager with the X server: it loads its ~50 libraries while the server
-			// loads its own, and its connection waits in the socket's queue until the server serves
-			// it. When it comes to connect before the server listens (~10 ms after its start), it gives up at
-			// once and is started again (as soon as that is seen). What Start waits for is unchanged: the server accepting
-			// the cookie (waitX), then the window manager in charge (waitWM).
+			// loads its own, and its connection waits in the socket's queue until the server serves it.
+			// One that comes to connect before the server listens (~10 ms after its start) gives up at
+			// once and is started again, as soon as that is seen. What Start waits for is unchanged: the
+			// server accepting the cookie (waitX), then the window manager in charge (waitWM).
 			if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
 				return nil, err
 			}
@@ -171,9 +177,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 				listen = time.Since(t0)
 				select {
 				case <-dt.wmDone:
-					// Too early: again, now that the server listens.
-					wmAgain = true
-					if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
+					if err := startWMAgain(env); err != nil {
 						return nil, err
 					}
 				default:
@@ -213,9 +217,8 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		// and unmapped (seen with openbox): start the command once the window manager is in charge.
 		werr := p.waitWM(ctx, dt, dt.wmDone, func() { wmSeen = time.Since(t0) })
 		if errors.Is(werr, xdesk.ErrWMExited) && !wmAgain {
-			// Started before the server listened, it found no display: once more, the server serving.
-			wmAgain = true
-			if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
+			// Its exit seen only now: it may still be the one that found no display.
+			if err := startWMAgain(env); err != nil {
 				return nil, err
 			}
 			werr = p.waitWM(ctx, dt, dt.wmDone, func() { wmSeen = time.Since(t0) })
