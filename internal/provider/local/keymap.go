@@ -109,9 +109,9 @@ func (p *Provider) keymapFailed(key string) {
 	p.km.failed[key] = true
 }
 
-// learnKeymap builds the cache of key from the keymap of display n (cookie in xauth), in the
-// background; one build at a time.
-func (p *Provider) learnKeymap(key string, n int, xauth string) {
+// learnKeymap builds the cache of key from the keymap of display n (cookie in xauth), whose server runs
+// as cred, in the background; one build at a time.
+func (p *Provider) learnKeymap(key string, n int, xauth string, cred *syscall.Credential) {
 	p.km.mu.Lock()
 	if p.km.learning || p.km.failed[key] {
 		p.km.mu.Unlock()
@@ -125,7 +125,7 @@ func (p *Provider) learnKeymap(key string, n int, xauth string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		t0 := time.Now()
-		err := buildKeymap(ctx, filepath.Join(p.o.StateDir, ".xkb"), key, n, xauth)
+		err := buildKeymap(ctx, filepath.Join(p.o.StateDir, ".xkb"), key, n, xauth, cred)
 		p.km.mu.Lock()
 		p.km.learning = false
 		p.km.mu.Unlock()
@@ -137,14 +137,22 @@ func (p *Provider) learnKeymap(key string, n int, xauth string) {
 	}()
 }
 
-var sectionRE = regexp.MustCompile(`(?m)^(xkb_keycodes|xkb_types|xkb_compatibility|xkb_symbols|xkb_geometry) "([^"]*)" \{`)
+var (
+	sectionRE = regexp.MustCompile(`(?m)^(xkb_keycodes|xkb_types|xkb_compatibility|xkb_symbols|xkb_geometry) "([^"]*)" \{`)
+	// componentRE is what a component name learnt from a server may be: files and maps of the system's
+	// directory ("pc+us+inet(evdev)", "pc+us+de:2"), no path.
+	componentRE = regexp.MustCompile(`^[A-Za-z0-9_+():-]{1,200}$`)
+)
 
 // buildKeymap makes parent/key: the names of display n's keymap (as the server compiled them), that
 // keymap compiled flat from the system's files, split into one file per component, the links to the
-// system's files and the rules naming the flat files.
-func buildKeymap(ctx context.Context, parent, key string, n int, xauth string) error {
+// system's files and the rules naming the flat files. The xkbcomp runs are the account's (cred: the
+// server is the account's, and so is what it answers).
+func buildKeymap(ctx context.Context, parent, key string, n int, xauth string, cred *syscall.Credential) error {
 	dump := exec.CommandContext(ctx, "xkbcomp", "-w", "0", "-xkb", xdesk.DisplayName(n), "-")
-	dump.Env = append(os.Environ(), "XAUTHORITY="+xauth)
+	dump.Env = []string{"PATH=" + xdesk.Path, "XAUTHORITY=" + xauth}
+	dump.Dir = "/"
+	dump.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	out, err := dump.Output()
 	if err != nil {
 		return fmt.Errorf("xkbcomp (keymap of %s): %w", xdesk.DisplayName(n), err)
@@ -157,7 +165,7 @@ func buildKeymap(ctx context.Context, parent, key string, n int, xauth string) e
 	src.WriteString("xkb_keymap {\n")
 	for _, c := range xkbComponents {
 		name := names[c.section]
-		if name == "" || strings.ContainsAny(name, "\"\n") {
+		if !componentRE.MatchString(name) {
 			return fmt.Errorf("the keymap of %s has no usable %s name", xdesk.DisplayName(n), c.section)
 		}
 		fmt.Fprintf(&src, "\t%s { include \"%s\" };\n", c.section, name)
@@ -165,6 +173,7 @@ func buildKeymap(ctx context.Context, parent, key string, n int, xauth string) e
 	src.WriteString("};\n")
 	comp := exec.CommandContext(ctx, "xkbcomp", "-w", "0", "-R"+xkbBase, "-xkb", "-", "-")
 	comp.Stdin = strings.NewReader(src.String())
+	comp.Env, comp.Dir, comp.SysProcAttr = dump.Env[:1], "/", &syscall.SysProcAttr{Credential: cred}
 	flat, err := comp.Output()
 	if err != nil {
 		return fmt.Errorf("xkbcomp (flat keymap): %w", err)

@@ -135,3 +135,17 @@ func cmdline(pid int) []string {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 }
+
+// TestComponentNames: a component name learnt from a desktop's server (which the account runs) names
+// files of the system's XKB directory, never a path.
+func TestComponentNames(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"evdev+aliases(qwerty)": true, "complete": true, "pc+us+inet(evdev)": true, "pc(pc105)": true,
+		"pc+us+de:2+inet(evdev)": true, "": false, "../../../etc/shadow": false, "/etc/shadow": false,
+		`evdev" }; include "x`: false, "pc+us\n": false,
+	} {
+		if componentRE.MatchString(name) != ok {
+			t.Errorf("%q accepted: %v, want %v", name, !ok, ok)
+		}
+	}
+}

@@ -251,7 +251,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		return nil, err
 	}
 	if xkbDir == "" && xkbKey != "" {
-		p.learnKeymap(xkbKey, dt.rt.Display, dt.xauthPath())
+		p.learnKeymap(xkbKey, dt.rt.Display, dt.xauthPath(), acc.Credential())
 	}
 	p.log.Info("desktop started", "session", s.ID, "login", s.Login, "user", acc.Name,
 		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless,
