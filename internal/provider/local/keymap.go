@@ -38,10 +38,11 @@ import (
 // _XKB_RULES_NAMES, which tools such as setxkbmap -query read, is unchanged.
 //
 // The names are learnt once from a desktop started without the cache (the first one after the system's
-// XKB data, xkbcomp or Xvnc changed: <key> hashes their times and sizes), in the background; the
-// directory is made aside and renamed into place, and kept for later runs of deskhub. The directory and
-// its files are deskhub's and world-readable (the servers run as the desktops' accounts); they hold a
-// copy of public system data only.
+// XKB data, xkbcomp or Xvnc changed: <key> hashes their times and sizes), in the background, by xkbcomp
+// runs as that desktop's account (whose X server it reads); they must name files of the system's
+// directory (componentRE). The directory is made aside and renamed into place, and kept for later runs
+// of deskhub. It and its files are deskhub's and world-readable (the servers run as the desktops'
+// accounts); they hold a copy of public system data only.
 
 // xkbBase is the system's XKB data, the X server's default -xkbdir.
 const xkbBase = "/usr/share/X11/xkb"
