@@ -62,6 +62,7 @@ type options struct {
 	conns    int
 	dur      time.Duration
 	geometry string
+	logLevel string
 }
 
 func main() {
@@ -76,6 +77,7 @@ func main() {
 	flag.IntVar(&o.rows, "rows", 1000, "fake session rows for the session/list load")
 	flag.IntVar(&o.conns, "c", 16, "connections of the session/list load")
 	flag.DurationVar(&o.dur, "d", 10*time.Second, "duration of each session/list load (at most 60s)")
+	flag.StringVar(&o.logLevel, "log-level", "warn", "deskhub's log level; info adds the provider's start phases (its \"desktop started\" lines) to the first-frame table, and logs every request")
 	flag.StringVar(&o.geometry, "geometry", "1280x800", "geometry of the time-to-first-frame and idle sessions")
 	flag.Parse()
 	if o.dur > time.Minute {
@@ -220,7 +222,7 @@ func (b *bench) start(ctx context.Context, bin string) error {
 	if err := serve.AddUser(ctx, bin, b.data, login, password); err != nil {
 		return err
 	}
-	p, err := serve.Start(ctx, bin, b.data, filepath.Join(b.work, "serve.log"))
+	p, err := serve.Start(ctx, bin, b.data, filepath.Join(b.work, "serve.log"), "--log-level", b.o.logLevel)
 	if err != nil {
 		return fmt.Errorf("%v: %s", err, b.serveLog())
 	}
@@ -341,6 +343,17 @@ func (b *bench) firstFrame(ctx context.Context) error {
 	row("connect + handshake + first update header", col(func(s frameTimes) time.Duration { return s.header - s.start }))
 	row("**start → first update header**", col(func(s frameTimes) time.Duration { return s.header }))
 	row("start → first full frame received (Raw)", col(func(s frameTimes) time.Duration { return s.full }))
+	// The provider's own phases, from the "desktop started" lines of deskhub's log: what of the start
+	// call is the desktop (Xvnc, window manager, command) and what the broker around it.
+	for _, ph := range []struct{ key, name string }{
+		{"x_ready_ms", "– in the call: Xvnc serves the cookie (deskhub log)"},
+		{"wm_ready_ms", "– in the call: window manager answers (deskhub log)"},
+		{"start_ms", "– in the call: the provider's Start (deskhub log)"},
+	} {
+		if d := b.logPhase(ph.key); len(d) > 0 {
+			row(ph.name, d)
+		}
+	}
 	slow := 0
 	for _, s := range samples {
 		if s.start > time.Second {
@@ -349,6 +362,22 @@ func (b *bench) firstFrame(ctx context.Context) error {
 	}
 	fmt.Printf("\nfirst full frame: %.1f MiB of Raw pixels; start calls over 1 s: %d of %d\n\n", float64(samples[0].bytes)/(1<<20), slow, len(samples))
 	return nil
+}
+
+// logPhase answers the values of key (milliseconds) in the "desktop started" lines of deskhub's log.
+func (b *bench) logPhase(key string) []time.Duration {
+	raw, _ := os.ReadFile(filepath.Join(b.work, "serve.log"))
+	var d []time.Duration
+	for _, l := range bytes.Split(raw, []byte("\n")) {
+		var e map[string]any
+		if json.Unmarshal(l, &e) != nil || e["msg"] != "desktop started" {
+			continue
+		}
+		if v, ok := e[key].(float64); ok {
+			d = append(d, time.Duration(v*float64(time.Millisecond)))
+		}
+	}
+	return d
 }
 
 // frame opens the relay websocket, does the RFB 3.8 handshake (security None), asks for the full

@@ -74,13 +74,14 @@ func TestXvncArgs(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("args\n got %q\nwant %q", got, want)
 	}
-	got = Xvnc{Display: 3, Width: 800, Height: 600, Depth: 24, RFBSocket: "/run/x/rfb.sock", GLX: true}.Args("/usr/bin/Xvnc")
+	got = Xvnc{Display: 3, Width: 800, Height: 600, Depth: 24, RFBSocket: "/run/x/rfb.sock", GLX: true,
+		XKBDir: "/s/.xkb/k"}.Args("/usr/bin/Xvnc")
 	want = []string{"/usr/bin/Xvnc", ":3", "-geometry", "800x600", "-depth", "24",
 		"-rfbunixpath", "/run/x/rfb.sock", "-rfbunixmode", "0600", "-rfbport", "-1",
-		"-SecurityTypes", "None", "-nolisten", "tcp",
+		"-SecurityTypes", "None", "-nolisten", "tcp", "-xkbdir", "/s/.xkb/k",
 		"-FrameRate", "60", "-AlwaysShared", "-noreset", "-desktop", "deskhub"}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("args with GLX\n got %q\nwant %q", got, want)
+		t.Fatalf("args with GLX and an XKB directory\n got %q\nwant %q", got, want)
 	}
 }
 

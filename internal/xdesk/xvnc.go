@@ -28,6 +28,11 @@ type Xvnc struct {
 	// 100–150 ms later; X clients do without GLX (xterm, openbox, GTK and Qt programs draw through
 	// Xrender), and programs that need OpenGL cannot get it.
 	GLX bool
+	// XKBDir is the server's -xkbdir (default: the system's XKB data). The local provider points it at
+	// its keymap cache: a copy of the system's directory (symbolic links) whose rules name the default
+	// keymap already flattened into one file per component, which the xkbcomp the server runs at its
+	// start compiles in ~5 ms less CPU.
+	XKBDir string
 }
 
 // DefaultFrameRate is the -FrameRate of desktops that ask for none. It bounds how soon a change reaches
@@ -55,6 +60,9 @@ func (x Xvnc) Args(path string) []string {
 	}
 	if !x.GLX {
 		argv = append(argv, "-extension", "GLX")
+	}
+	if x.XKBDir != "" {
+		argv = append(argv, "-xkbdir", x.XKBDir)
 	}
 	return append(argv, "-FrameRate", strconv.Itoa(rate), "-AlwaysShared", "-noreset", "-desktop", name)
 }

@@ -42,9 +42,10 @@ type Proc struct {
 	Exited chan struct{} // closed when it has exited
 }
 
-// Start runs `deskhub serve` on data, logging (level warn) into logPath, and waits until it answers
-// health.alive (30 s at most). The process gets SIGTERM if the benchmark dies.
-func Start(ctx context.Context, bin, data, logPath string) (*Proc, error) {
+// Start runs `deskhub serve` on data, logging (level warn, or the --log-level in args) into logPath,
+// with args added to its command line, and waits until it answers health.alive (30 s at most). The
+// process gets SIGTERM if the benchmark dies.
+func Start(ctx context.Context, bin, data, logPath string, args ...string) (*Proc, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -56,7 +57,7 @@ func Start(ctx context.Context, bin, data, logPath string) (*Proc, error) {
 		return nil, err
 	}
 	p := &Proc{Base: "http://" + addr, Exited: make(chan struct{})}
-	p.Cmd = exec.Command(bin, "serve", "--listen", addr, "--data", data, "--log-level", "warn")
+	p.Cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--data", data, "--log-level", "warn"}, args...)...)
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := p.Cmd.Start(); err != nil {

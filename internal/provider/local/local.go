@@ -12,6 +12,8 @@
 //
 // Because the directory belongs to the session user, deskhub opens files in it without following symlinks.
 //
+// <StateDir>/.xkb/<key>/ (0755, deskhub's) is the keymap cache given to every Xvnc as -xkbdir (keymap.go).
+//
 // <StateDir>/.compose-cache/<uid>/ (0700, owned by the account; the parent 0711, deskhub's) is the
 // account's libX11 compose cache (XCOMPOSECACHE in every desktop process): X clients map the compiled
 // Compose table instead of parsing it at each start.
@@ -28,6 +30,7 @@
 //	sessiondir.go  the session directory: creation, user-owned files, no-follow opens, session.log (Log)
 //	xconn.go       top-level windows (rootless desktops)
 //	screenshot.go  root window grab, pixel conversion, scaling and PNG/JPEG encoding
+//	keymap.go      the keymap cache (Xvnc's -xkbdir: the default keymap flattened, learnt from a desktop)
 //	agent.go       the desktop agent of each session; sweep.go orphans of earlier runs; proc.go /proc
 //	               process references; user.go accounts; load.go host load; logcap.go session.log bounds
 package local
@@ -68,6 +71,9 @@ type Options struct {
 	// NoComposeCache starts desktops without the account's compose cache (see composeCacheDir), as
 	// before it existed: benchmarks compare the two.
 	NoComposeCache bool
+	// NoKeymapCache starts every X server with the system's XKB data (-xkbdir left alone), as before
+	// the keymap cache (keymap.go) existed: benchmarks compare the two.
+	NoKeymapCache bool
 	// WindowManager is the window manager command of desktop mode, split on spaces (default "openbox").
 	WindowManager string
 	// DisplayBase is the first display number tried (default 100).
@@ -106,6 +112,7 @@ type Provider struct {
 	wg        sync.WaitGroup
 
 	host HostLoad // this host's figures (load.go)
+	km   keymapCache
 }
 
 // runtimeInfo is Desktop.Runtime: what Adopt needs after a restart.

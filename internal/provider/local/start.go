@@ -137,8 +137,15 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 	}()
 
+	xkbDir, xkbKey := p.keymapDir(xvnc)
 	t0 := time.Now()
 	var listen, xUp, wmSeen, wmUp time.Duration // start phases, logged
+	wmAgain := false                            // the window manager was started a second time
+	// startWMAgain starts the window manager once more: the first found no display to connect to.
+	startWMAgain := func(env []string) error {
+		wmAgain = true
+		return p.startWM(dt, wmPath, wmArgv, env, acc, logf)
+	}
 	const attempts = 8
 	for try := 0; ; try++ {
 		n, err := p.reserveDisplay(s.ID)
@@ -148,22 +155,32 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		dt.rt.Display = n
 		env := p.sessionEnv(acc, n, dt)
 		argv := xdesk.Xvnc{Display: n, Width: s.Width, Height: s.Height, Depth: s.Depth,
-			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate, GLX: p.o.GLX}.Args(xvnc)
+			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate, GLX: p.o.GLX,
+			XKBDir: xkbDir}.Args(xvnc)
 		off := fileSize(dt.logPath())
 		ref, done, _, serr := spawn(xvnc, argv, env, acc, logf)
 		if serr != nil {
 			return nil, fmt.Errorf("local: start Xvnc: %w", serr)
 		}
 		dt.rt.Server, dt.serverDone = ref, done
+		wmAgain = false
 		if !s.Rootless {
-			// Start the window manager as soon as the X server listens: it loads and reads its
-			// configuration while the server finishes setting up, and its connection waits in the
-			// socket's queue until the server serves it. What Start waits for is unchanged: the server
-			// accepting the cookie (waitX), then the window manager in charge (waitWM).
+			// Start the window manager with the X server: it loads its ~50 libraries while the server
+			// loads its own, and its connection waits in the socket's queue until the server serves it.
+			// One that comes to connect before the server listens (~10 ms after its start) gives up at
+			// once and is started again, as soon as that is seen. What Start waits for is unchanged: the
+			// server accepting the cookie (waitX), then the window manager in charge (waitWM).
+			if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
+				return nil, err
+			}
 			if p.listening(ctx, dt) == nil {
 				listen = time.Since(t0)
-				if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
-					return nil, err
+				select {
+				case <-dt.wmDone:
+					if err := startWMAgain(env); err != nil {
+						return nil, err
+					}
+				default:
 				}
 			}
 		}
@@ -183,20 +200,30 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 				p.log.Info("display taken meanwhile, trying the next one", "display", n, "session", s.ID)
 				continue
 			}
+		} else if xkbDir != "" && try+1 < attempts {
+			// The keymap cache may be what failed: without it from now on.
+			p.keymapFailed(xkbKey)
+			p.log.Warn("Xvnc did not come up with the keymap cache; trying without it", "dir", xkbDir,
+				"error", werr, "log", lastLines(tail, 5))
+			xkbDir = ""
+			continue
 		}
 		return nil, fmt.Errorf("local: Xvnc on :%d did not come up: %v; log: %s", n, werr, lastLines(tail, 15))
 	}
 	env := p.sessionEnv(acc, dt.rt.Display, dt)
 	if !s.Rootless {
 		off := fileSize(dt.logPath())
-		if dt.rt.WM == nil {
-			if err := p.startWM(dt, wmPath, wmArgv, env, acc, logf); err != nil {
-				return nil, err
-			}
-		}
 		// A client that maps its window while the window manager is still starting can end up unmanaged
 		// and unmapped (seen with openbox): start the command once the window manager is in charge.
-		if werr := p.waitWM(ctx, dt, dt.wmDone, func() { wmSeen = time.Since(t0) }); werr != nil {
+		werr := p.waitWM(ctx, dt, dt.wmDone, func() { wmSeen = time.Since(t0) })
+		if errors.Is(werr, xdesk.ErrWMExited) && !wmAgain {
+			// Its exit seen only now: it may still be the one that found no display.
+			if err := startWMAgain(env); err != nil {
+				return nil, err
+			}
+			werr = p.waitWM(ctx, dt, dt.wmDone, func() { wmSeen = time.Since(t0) })
+		}
+		if werr != nil {
 			return nil, fmt.Errorf("local: window manager %s: %v; log: %s", wmArgv[0], werr,
 				lastLines(logSince(dt.logPath(), off), 10))
 		}
@@ -223,8 +250,12 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 	if err = p.register(dt); err != nil {
 		return nil, err
 	}
+	if xkbDir == "" && xkbKey != "" {
+		p.learnKeymap(xkbKey, dt.rt.Display, dt.xauthPath(), acc.Credential())
+	}
 	p.log.Info("desktop started", "session", s.ID, "login", s.Login, "user", acc.Name,
 		"display", dt.d.Display, "server_pid", dt.rt.Server.PID, "app_pid", dt.rt.App.PID, "rootless", s.Rootless,
+		"keymap_cache", xkbDir != "", "wm_again", wmAgain,
 		"listen_ms", ms(listen), "x_ready_ms", ms(xUp), "wm_announced_ms", ms(wmSeen), "wm_ready_ms", ms(wmUp),
 		"start_ms", ms(time.Since(t0)))
 	d := dt.d

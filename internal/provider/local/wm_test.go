@@ -1,7 +1,11 @@
 package local
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,5 +112,65 @@ func TestWindowManagerRestarts(t *testing.T) {
 	}
 	if left := procsWithMarker("wmcrash"); len(left) > 0 {
 		t.Errorf("processes left: %v", left)
+	}
+}
+
+// TestWindowManagerStartedAgain: the window manager starts with the X server, and one that gives up at
+// once (as openbox does when it comes before the server listens) is started once more; one that gives
+// up twice fails the start.
+func TestWindowManagerStartedAgain(t *testing.T) {
+	t.Parallel()
+	xtest.Ensure(t)
+	as := xtest.User(t)
+	dir := xtest.StateDir(t)
+	// wm FAILS: exits 1 the first FAILS times (counted in a file beside it), then runs openbox.
+	script := filepath.Join(dir, "wm")
+	if err := os.WriteFile(script, []byte(`#!/bin/sh
+n=$(cat "$0.count" 2>/dev/null || echo 0)
+echo $((n + 1)) > "$0.count"
+[ "$n" -lt "$1" ] && exit 1
+exec openbox
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil { // the count file is written as the desktop's account
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		fails string
+		ok    bool
+	}{{"1", true}, {"2", false}} {
+		os.Remove(script + ".count")
+		var logs bytes.Buffer
+		p, err := New(Options{StateDir: filepath.Join(dir, "state"+c.fails), WindowManager: script + " " + c.fails,
+			StopGrace: 2 * time.Second, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		d, err := p.Start(ctx, provider.Spec{ID: "wmagain" + c.fails, RunAs: as, Command: []string{"sleep", "60"},
+			Width: 320, Height: 240})
+		cancel()
+		if !c.ok {
+			if err == nil || !strings.Contains(err.Error(), "window manager") {
+				t.Errorf("window manager failing twice: Start answered %v, want a window manager error", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("window manager failing once: %v", err)
+		}
+		t.Cleanup(func() { p.Stop(context.Background(), d.ID) })
+		dt, _ := p.get(d.ID)
+		if pid := wmPID(dt); comm(pid) != "openbox" {
+			t.Errorf("window manager %d is %q, want openbox", pid, comm(pid))
+		}
+		if n, _ := os.ReadFile(script + ".count"); strings.TrimSpace(string(n)) != "2" {
+			t.Errorf("window manager started %q times, want 2", n)
+		}
+		if !strings.Contains(logs.String(), `"wm_again":true`) {
+			t.Errorf("start log lacks wm_again: %s", logs.String())
+		}
 	}
 }
