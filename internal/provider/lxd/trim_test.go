@@ -37,9 +37,9 @@ func FuzzParseReclaim(f *testing.F) {
 func TestMemoryCgroup(t *testing.T) {
 	for in, want := range map[string]string{
 		"12:pids:/lxc.payload.p_dh-1\n4:memory:/lxc.payload.p_dh-1\n0::/lxc.payload.p_dh-1\n": "/sys/fs/cgroup/memory/lxc.payload.p_dh-1",
-		"0::/lxc.payload.dh-2\n":                  "/sys/fs/cgroup/lxc.payload.dh-2",
-		"5:cpu,memory:/lxd/lxc.payload.x\n":       "/sys/fs/cgroup/memory/lxd/lxc.payload.x",
-		"0::/\n":                                  "/sys/fs/cgroup",
+		"0::/lxc.payload.dh-2\n":                   "/sys/fs/cgroup/lxc.payload.dh-2",
+		"5:cpu,memory:/lxd/lxc.payload.x\n":        "/sys/fs/cgroup/memory/lxd/lxc.payload.x",
+		"0::/\n":                                   "/sys/fs/cgroup",
 		"4:memory:/a/../../etc\n0::/lxc.payload.y": "/sys/fs/cgroup/lxc.payload.y",
 	} {
 		if got, err := memoryCgroup([]byte(in)); err != nil || got != want {
