@@ -320,11 +320,16 @@ func (s *Service) finishOp(op store.Operation, err error) {
 	}
 	s.log.Info("operation finished", "operation", op.ID, "kind", op.Kind, "action", op.Action, "instance", op.InstanceName,
 		"status", op.Status, "err", op.Error)
-	if s.publishOp(op, "") > 0 {
-		op.ReportedAt = now
-	}
+	// The outcome is recorded before it is told: a client acting on the event (server.delete after its
+	// last operation, say) must find the operation finished.
 	if e := s.st.UpdateOperation(ctx, &op); e != nil {
 		s.log.Warn("recording an operation's outcome", "operation", op.ID, "err", e)
+	}
+	if s.publishOp(op, "") > 0 {
+		op.ReportedAt = now
+		if e := s.st.UpdateOperation(ctx, &op); e != nil {
+			s.log.Warn("recording that an operation's outcome was reported", "operation", op.ID, "err", e)
+		}
 	}
 }
 
