@@ -57,19 +57,20 @@ log "building deskhub $after"
 build "$root" "$work/bin/deskhub-after" "$after"
 
 # added PATH: the commit after BEFORE that added PATH (for "n/a: added in <commit>").
-added() { git log --diff-filter=A --format=%h "$before..HEAD" -- "$1" | tail -n 1; }
+added() { git -C "$root" log --diff-filter=A --format=%h "$before..HEAD" -- "$1" | tail -n 1; }
 # has SIDE PATH: whether SIDE's tree has PATH.
 has() { if [ "$1" = after ]; then [ -e "$root/$2" ]; else [ -e "$work/before/$2" ]; fi; }
 
 order=()  # benchmarks in the order they ran
 n=0
 wanted() { [[ ",${ONLY:-$1}," == *",$1,"* && ",${SKIP:-}," != *",$1,"* ]]; }
-# bench NAME FUNCTION: runs FUNCTION SIDE for both sides, back to back, in alternating order. FUNCTION
-# runs in a subshell (set -e) with TREE (the side's tree), BIN (its binary), AFTER_TREE and SIDE set; its
-# stdout is the raw output, its stderr the log; `na REASON` says it cannot run, `note` (below) that part
-# of it cannot. The figures of a failed run are kept (the status goes in a row of its own).
+# bench NAME FUNCTION [lxd-lock]: runs FUNCTION SIDE for both sides, back to back, in alternating
+# order. FUNCTION runs in a subshell (set -e) with TREE (the side's tree), BIN (its binary), AFTER_TREE
+# and SIDE set; its stdout is the raw output, its stderr the log; `na REASON` says it cannot run, `note`
+# (below) that part of it cannot. lxd-lock: its test binaries wait for the LXD test lock (said on the
+# progress log when another run holds it). The figures of a failed run are kept (its status gets a row).
 bench() {
-	local name=$1 fn=$2 side sides
+	local name=$1 fn=$2 uses_lxd=${3:-} side sides
 	wanted "$name" || { log "$name: skipped"; return 0; }
 	order+=("$name")
 	if ((n++ % 2)); then sides="after before"; else sides="before after"; fi
@@ -78,14 +79,14 @@ bench() {
 		[ "$side" = before ] && tree=$work/before
 		log "$name: $side…"
 		# LXD test binaries (internal/server's among them) wait for this lock; a `make test` may hold it.
-		flock -n /run/lock/deskhub-lxdtest.lock true 2>/dev/null ||
+		[ -z "$uses_lxd" ] || flock -n /run/lock/deskhub-lxdtest.lock true 2>/dev/null ||
 			log "$name: /run/lock/deskhub-lxdtest.lock is held by another run; an LXD test binary waits for it"
 		echo "load $(loadavg)" >"$out.load"
 		set +e
 		(
 			set -e
 			cd "$tree"
-			TREE=$tree BIN=$work/bin/deskhub-$side AFTER_TREE=$root SIDE=$side NOTES=$out.notes "$fn" "$side"
+			TREE=$tree BIN=$work/bin/deskhub-$side AFTER_TREE=$root SIDE=$side NOTES=$out.notes HARNESS=$out.harness "$fn" "$side"
 		) >"$out.txt" 2>"$out.err" 3>"$out.na"
 		rc=$?
 		set -e
@@ -102,15 +103,31 @@ bench() {
 na() { echo "n/a: $*" >&3; exit 0; }
 # note REGEX REASON: measures matching REGEX (Python re, from the start) that this side lacks get REASON.
 note() { printf '%s\t%s\n' "$1" "$2" >>"$NOTES"; }
-# gotest PKG ARGS…: go test of PKG in the side's tree; the package is copied from AFTER's tree when
-# BEFORE does not have it (and it is n/a when it does not compile there).
+# gotest PKG ARGS…: go test of PKG in the side's tree. When BEFORE does not have PKG it gets AFTER's
+# copy, and if that does not compile, also the files AFTER added to the test helper packages PKG
+# imports (the module's packages that are not part of the deskhub binary: never the code measured);
+# still not compiling, the benchmark is n/a there. What was copied is said below
+# the table.
 gotest() {
-	local pkg=$1
+	local pkg=$1 dep f copied
 	shift
 	if [ "$SIDE" = before ] && [ ! -d "$pkg" ]; then
 		cp -r "$AFTER_TREE/$pkg" "$pkg"
-		go test -count=1 -run '^$' -exec /bin/true "./$pkg" >&2 || na "added in $(added "$pkg"); AFTER's copy does not compile here"
-		echo "(test package $pkg from $after's tree)" >&2
+		copied="$pkg/ of $after"
+		if ! go vet "./$pkg" >&2 2>/dev/null; then
+			local binary
+			binary=$(cd "$AFTER_TREE" && go list -deps -f '{{if not .Standard}}{{.Dir}}{{end}}' ./cmd/deskhub)
+			for dep in $(cd "$AFTER_TREE" && go list -test -deps -f '{{if not .Standard}}{{.Dir}}{{end}}' "./$pkg"); do
+				grep -qxF "$dep" <<<"$binary" && continue
+				dep=${dep#"$AFTER_TREE"/}
+				[ -d "$dep" ] && [ "$dep" != "$pkg" ] || continue
+				for f in "$AFTER_TREE/$dep"/*.go; do
+					[ -e "$dep/${f##*/}" ] || { cp "$f" "$dep/" && copied="$copied, $dep/${f##*/}"; }
+				done
+			done
+			go vet "./$pkg" >&2 || na "added in $(added "$pkg"); $after's copy does not compile here"
+		fi
+		echo "$copied" >"$HARNESS"
 	fi
 	go test -count=1 -run '^$' "$@" "./$pkg"
 }
@@ -188,7 +205,7 @@ b_lxd() {
 }
 
 bench api b_api
-bench inproc b_inproc
+bench inproc b_inproc lxd-lock
 bench auth b_auth
 bench logins b_logins
 bench sessions b_sessions
@@ -196,9 +213,9 @@ bench relay b_relay
 bench agent b_agent
 bench rss b_rss
 bench lists b_lists
-bench images b_images
-bench infra b_infra
-bench lxd b_lxd
+bench images b_images lxd-lock
+bench infra b_infra lxd-lock
+bench lxd b_lxd lxd-lock
 bench density b_density
 bench web b_web
 bench imagebuild b_imagebuild
@@ -231,19 +248,36 @@ def measures(text):
         if m:
             name = re.sub(r"-\d+$", "", m.group(1))
             f = m.group(2).split()
-            for v, unit in zip(f[0::2], f[1::2]):
+            pairs = list(zip(f[0::2], f[1::2]))
+            # With figures of its own (p50-ms, req/s…) a benchmark's ns/op, B/op and allocs/op are those of
+            # its whole loop, not of one call: left out.
+            if any(u not in ("ns/op", "B/op", "allocs/op", "MB/s") for _, u in pairs):
+                pairs = [(v, u) for v, u in pairs if u not in ("ns/op", "B/op", "allocs/op")]
+            for v, unit in pairs:
                 out.append((f"{name} {unit}", v))
             continue
         if s.startswith("FIGURE "):
+            # FIGURE <what>: n=3 p50=618ms p95=… [words k=v unit]…: one measure per k=v (not n, min, max), named by
+            # <what> and the words before it; a unit after a value belongs to it.
             body = s[len("FIGURE "):]
-            pairs = re.findall(r"(?:^|\s)([\w.\-/]+)=(\S+)", body)
-            label = re.split(r"\s[\w.\-/]+=\S", " " + body, maxsplit=1)[0].strip().rstrip(":")
+            pairs = list(re.finditer(r"(?:^|\s)([A-Za-z][\w.\-/]*)=(\S+)", body))
             if not pairs:
                 label, _, v = body.rpartition(":")
                 out.append((label.strip(), v.strip()))
-            for k, v in pairs:
-                if k != "n":
-                    out.append((f"{label} {k}", v.rstrip(",")))
+                continue
+            label = body[:pairs[0].start()].strip().rstrip(":")
+            for x, p in enumerate(pairs):
+                k, v = p.group(1), p.group(2).rstrip(",;")
+                after = body[p.end():pairs[x + 1].start() if x + 1 < len(pairs) else len(body)]
+                unit = re.match(r"\s*(MiB|KiB|GiB|ms|µs|s|%)(?=[\s,;]|$)", after)
+                if unit:
+                    v += " " + unit.group(1)
+                    after = after[unit.end():]
+                before_words = body[pairs[x - 1].end():p.start()] if x else ""
+                before_words = re.sub(r"\([^)]*\)|^\s*(MiB|KiB|GiB|ms|µs|s|%)\b|[,;]", " ", before_words)
+                words = " ".join(before_words.split())
+                if k not in ("n", "min", "max"):
+                    out.append((" ".join(w for w in (label, words, k) if w), v))
             continue
         if s.startswith("|") and i + 1 < len(lines) and re.match(r"^\|[\s|:-]+\|$", lines[i + 1].strip()):
             head, L = cells(s), LABELS.get(cells(s)[0], 1)
@@ -251,6 +285,11 @@ def measures(text):
             while j < len(lines) and lines[j].strip().startswith("|"):
                 row = cells(lines[j])
                 label = " / ".join(c for c in row[:L] if c)
+                # A figure in a row's name, "after 2000 API calls (8300 calls/s)", is a measure of its own.
+                fig = re.search(r"\s*\(([0-9][0-9.]*) ([^()]*)\)", label)
+                if fig:
+                    label = label[:fig.start()] + label[fig.end():]
+                    out.append((f"{label}: {fig.group(2)}", fig.group(1)))
                 for k in range(L, min(len(row), len(head))):
                     col = head[k]
                     key = label if col in ("value", "") and len(head) == L + 1 else f"{label}: {col}"
@@ -331,6 +370,15 @@ for name in order:
     loads.append(f"{name} {read(os.path.join(raw, f'{name}.before.load')).split(' ', 1)[-1].strip()} / "
                  f"{read(os.path.join(raw, f'{name}.after.load')).split(' ', 1)[-1].strip()}")
     d = {s: dict(m[s]) for s in sides}
+    # A row named after a figure of the run ("Windows(), 101 windows") pairs with the other side's row
+    # of the same name but for its numbers, when there is exactly one such.
+    norm = lambda k: re.sub(r"[0-9]+", "N", k)
+    for s, o in (("before", "after"), ("after", "before")):
+        for k in [k for k in d[s] if k not in d[o]]:
+            cand = [c for c in d[o] if c not in d[s] and norm(c) == norm(k)]
+            if len(cand) == 1 and s == "before":
+                d[s][cand[0]] = d[s].pop(k)
+                m[s] = [(cand[0] if x == k else x, v) for x, v in m[s]]
     keys = [k for k, _ in m["after"]] + [k for k, _ in m["before"] if k not in d["after"]]
     if st["before"] != "ok" or st["after"] != "ok" or not keys:
         print(f"| {name} | (run) | {esc(st['before'])} | {esc(st['after'])} | |")
@@ -344,9 +392,14 @@ for name in order:
         return "—" if st[s] == "ok" else st[s]
     for k in keys:
         b, a = cell("before", k), cell("after", k)
-        if (b, a) in (("—", "—"), ("0", "0")):  # nothing measured, or no errors either side
+        if (b, a) in (("—", "—"), ("0", "0"), ("", "")):  # nothing measured, or no errors either side
             continue
         print(f"| {name} | {esc(k)} | {esc(b)} | {esc(a)} | {ratio(b, a)} |")
+harness = [f"{n}: {read(os.path.join(raw, f'{n}.before.harness')).strip()}" for n in order
+           if read(os.path.join(raw, f"{n}.before.harness")).strip()]
+if harness:
+    print()
+    print(f"Test code of {after} run in the {before} tree: " + "; ".join(harness))
 print()
 print("load average (1/5/15 min) when each benchmark's before / after run started: " + "; ".join(loads))
 PY
