@@ -303,8 +303,7 @@ note() { printf '%s\t%s\n' "$1" "$2" >>"$NOTES"; }
 # gotest PKG ARGS…: go test of PKG in the side's tree. When BEFORE does not have PKG it gets AFTER's
 # copy, and if that does not compile, also the files AFTER added to the test helper packages PKG
 # imports (the module's packages that are not part of the deskhub binary: never the code measured);
-# still not compiling, the benchmark is n/a there. What was copied is said below
-# the table.
+# still not compiling, the benchmark is n/a there. What was copied is said below the table.
 gotest() {
 	local pkg=$1 dep f copied
 	shift
@@ -350,8 +349,11 @@ b_sessions() {
 	"$AFTER_TREE/bench/sessions/run.sh" -build=false -deskhub "$BIN" \
 		$(q "-n 5 -idle 2 -shots 5 -rows 200 -d 2s -budget 60s" "")
 }
-b_relay() { bench/relay/run.sh $(q "-mb 128 -echoes 1000" ""); }
-b_agent() { bench/agent/run.sh; }
+b_relay() {
+	has "$SIDE" bench/relay/run.sh || na "added in $(added bench/relay/run.sh)"
+	bench/relay/run.sh $(q "-mb 128 -echoes 1000" "")
+}
+b_agent() { has "$SIDE" bench/agent/run.sh || na "added in $(added bench/agent/run.sh)"; bench/agent/run.sh; }
 b_rss() {
 	"$AFTER_TREE/bench/rss/run.sh" -build=false -deskhub "$BIN" $(q "-logins 10 -desktops 3 -calls 2000" "")
 }
