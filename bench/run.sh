@@ -3,6 +3,7 @@
 # health.ready (the one that touches the store) on SQLite and on PostgreSQL, measured on loopback with
 # two load generators: deskhub's Go client (bench/load) and wrk (Debian). Bounded: each run lasts
 # DURATION (default 10s) with CONNS connections (default 32). Prints a Markdown table.
+# DESKHUB=BINARY measures that binary instead of building bin/deskhub (bench/all.sh: before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -10,9 +11,9 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2; }
-make -s build
-go build -o bin/load ./bench/load
 work=$(mktemp -d)
+if [ -n "${DESKHUB:-}" ]; then deskhub=$DESKHUB; else make -s build; deskhub=bin/deskhub; fi
+go build -o "$work/load" ./bench/load
 trap 'kill $pid 2>/dev/null || true; scripts/pgtest.sh stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 cat > "$work/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -24,7 +25,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 serve() { # $1 = store label, rest = env
   port=$(free_port)
-  env "${@:2}" DESKHUB_DATA="$work/data-$1" bin/deskhub serve --listen 127.0.0.1:$port --log-level error >/dev/null 2>"$work/serve.log" &
+  env "${@:2}" DESKHUB_DATA="$work/data-$1" "$deskhub" serve --listen 127.0.0.1:$port --log-level error >/dev/null 2>"$work/serve.log" &
   pid=$!
   for _ in $(seq 100); do curl -sf -XPOST http://127.0.0.1:$port/api/v1/health.alive >/dev/null && return; sleep 0.1; done
   cat "$work/serve.log" >&2; exit 1
@@ -35,7 +36,7 @@ echo "|---|---|---|---|---|---|---|"
 measure() { # $1 = store label
   for ep in health.alive config.get health.ready; do
     url=http://127.0.0.1:$port/api/v1/$ep
-    bin/load -label go -url "$url" -c "$CONNS" -d "$DURATION" >"$work/go.txt"
+    "$work/load" -label go -url "$url" -c "$CONNS" -d "$DURATION" >"$work/go.txt"
     read -r _ req err rps p50 _ p99 < <(sed 's/[a-z0-9]*=//g' "$work/go.txt")
     echo "| $1 | $ep | Go (bench/load) | $rps | $p50 | $p99 | $err |"
     wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$work/post.lua" "$url" >"$work/wrk.txt"
@@ -53,4 +54,4 @@ eval "$(scripts/pgtest.sh)"
 serve postgres DESKHUB_DB="$DESKHUB_TEST_POSTGRES"
 measure postgres
 echo
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), deskhub $(bin/deskhub version | head -1 | cut -d' ' -f2); duration $DURATION, $CONNS connections"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), deskhub $("$deskhub" version | head -1 | cut -d' ' -f2); duration $DURATION, $CONNS connections"

@@ -9,6 +9,7 @@
 #   - sound: tone started in the desktop → first non-silent frame / heard in the page (p50/p95).
 # Bounded: LOADS (5) page loads, STARTS (20) desktops, KEYS (30) keys per viewer, AUDIO (20) tones;
 # the whole run under 10 minutes (timeout). Prints a Markdown table.
+# DESKHUB=BINARY serves that binary instead of one built from the tree (bench/all.sh: before/after).
 #   bench/web/run.sh [PAGE=/] [READY='body[data-state="signed-out"]'] [MEASURE=load,start,key,audio] [STARTS=20] [KEYS=30]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,7 +40,7 @@ PY
 	rm -rf "$work"
 }
 trap cleanup EXIT
-go build -o "$work/deskhub" ./cmd/deskhub
+if [ -n "${DESKHUB:-}" ]; then cp "$DESKHUB" "$work/deskhub"; else go build -o "$work/deskhub" ./cmd/deskhub; fi
 test/browser/node_modules/.bin/esbuild web/app/src/audio.ts --bundle --format=iife --global-name=DeskhubAudio \
 	--target=es2020 --outfile="$work/audio.js" --log-level=warning
 login=bench pass="bench password long enough"
