@@ -96,6 +96,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.bool(&lx.Shared, "lxd-shared", "DESKHUB_LXD_SHARED", lx.Shared, "LXD servers added by administrators take every user's desktops (otherwise a server takes its owner's and the administrators')")
 	b.string(&lx.StoragePool, "lxd-storage-pool", "DESKHUB_LXD_STORAGE_POOL", lx.StoragePool, "storage pool of desktop instances' root disks on every LXD server (a copy-on-write pool — btrfs, zfs — makes creating one a snapshot); default: the profiles' root disk")
 	b.bool(&lx.BaseInstances, "lxd-base-instance", "DESKHUB_LXD_BASE_INSTANCE", lx.BaseInstances, "make desktop instances as copies of a base instance per LXD server and image, started once so that LXD has shifted its files (saves ~1 s per start on LXD 5.0; a snapshot on a copy-on-write pool); only for images on the server (--lxd-image-server local)")
+	b.bool(&lx.ShareBinary, "lxd-share-binary", "DESKHUB_LXD_SHARE_BINARY", lx.ShareBinary, "give desktops on LXD servers of this machine (unix socket, loopback) this deskhub binary read-only at /usr/local/bin/deskhub, in place of their image's copy: one page cache for all their inits and agents")
 	b.int(&lx.PoolSize, "lxd-pool-size", "DESKHUB_LXD_POOL_SIZE", lx.PoolSize, "started desktops each LXD server keeps waiting for sessions (warm pool: session/start claims one, the pool refills); 0: none")
 	b.string(&lxdStartTimeout, "lxd-start-timeout", "DESKHUB_LXD_START_TIMEOUT", lx.StartTimeout.String(), "longest an LXD desktop may take to start, image pull included")
 	in := &cfg.Infra

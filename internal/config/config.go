@@ -103,6 +103,9 @@ type LXDDesktops struct {
 	// BaseInstances makes desktop instances copies of a base instance LXD shifted once
 	// (--lxd-base-instance).
 	BaseInstances bool
+	// ShareBinary gives desktops on LXD servers of this machine this broker's deskhub binary,
+	// read-only, in place of their image's copy (--lxd-share-binary): one page cache for all.
+	ShareBinary bool
 }
 
 // Images configures deskhub's simplestreams image server (on when Features.SimplestreamEnabled).
@@ -256,7 +259,7 @@ func Default() Config {
 		Infra:  Infra{OpTimeout: 5 * time.Minute, StreamBindTimeout: 30 * time.Second, Heartbeat: 15 * time.Second},
 		Images: Images{MaxSize: 4 << 30, UploadTimeout: 2 * time.Hour, KeepVersions: 3, RetentionInterval: time.Hour},
 		LXD: LXDDesktops{Image: "deskhub/bookworm/desktop", Profiles: []string{"default"}, InstancePer: "session",
-			Transport: "auto", StartTimeout: 5 * time.Minute},
+			Transport: "auto", StartTimeout: 5 * time.Minute, ShareBinary: true},
 	}
 }
 

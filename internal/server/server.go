@@ -457,7 +457,15 @@ func (s *Server) lxdProvider(cfg config.Config) (*lxd.Provider, error) {
 		img.Server = where
 	}
 	pw, ph, _, _ := fastx.ParseGeometry(cfg.Display.Geometry)
-	return lxd.New(lxd.Options{Conns: s.lxd, Store: s.store, Log: s.log, BrokerID: s.serverID,
+	share := ""
+	if lc.ShareBinary {
+		if exe, err := os.Executable(); err == nil && !strings.HasSuffix(exe, ".test") {
+			if exe, err = filepath.EvalSymlinks(exe); err == nil {
+				share = exe
+			}
+		}
+	}
+	return lxd.New(lxd.Options{ShareBinary: share, Conns: s.lxd, Store: s.store, Log: s.log, BrokerID: s.serverID,
 		StateDir: filepath.Join(cfg.DataDir, "lxd"), Image: img, Profiles: lc.Profiles, Per: lc.InstancePer,
 		HomeVolumes: lc.HomeVolumes, Transport: lc.Transport, StartTimeout: lc.StartTimeout, ShareAdminServers: lc.Shared,
 		StoragePool: lc.StoragePool, PoolSize: lc.PoolSize, TrimSpares: cfg.Sessions.TrimIdle > 0, PoolWidth: pw, PoolHeight: ph, BaseInstances: lc.BaseInstances})

@@ -392,6 +392,19 @@ func idle(b *testing.B, d *deskhub, what string, names []string) {
 	fmt.Printf("FIGURE idle %s: n=%d cgroup memory p50=%.1f MiB (page cache included), of which anonymous (RSS) p50=%.1f MiB, "+
 		"mapped files p50=%.1f MiB; CPU mean=%.2f %% of a core over %s\n", what, len(names), mib(mem), mib(anon), mib(mapped),
 		sum/float64(len(cpu)), span)
+	// A minute later: what the idle desktops' processes read back since (the memory an idle desktop
+	// keeps, not just right after its trim).
+	time.Sleep(time.Minute)
+	var later []time.Duration
+	for _, name := range names {
+		st, _, err := cl.GetInstanceState(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		later = append(later, time.Duration(st.Memory.Usage))
+	}
+	fmt.Printf("FIGURE idle %s, a minute later: n=%d cgroup memory p50=%.1f MiB max=%.1f MiB\n", what, len(names), mib(later),
+		float64(percentile(later, 100))/(1<<20))
 	// What the trims gave back (deskhub's log: the cgroup's memory before and after each trim).
 	var before, after []time.Duration
 	for _, line := range strings.Split(d.srv.Logs(), "\n") {

@@ -2,6 +2,7 @@ package lxddesktop
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/deskhub/deskhub/internal/cgmem"
 	"github.com/deskhub/deskhub/internal/infra/lxdtest"
 	"github.com/deskhub/deskhub/internal/provider/rfb"
+	"github.com/deskhub/deskhub/internal/servetest"
 )
 
 // cgroupMem reads an instance's cgroup memory figures on the host (cgroup v2).
@@ -71,6 +73,24 @@ func TestLXDTrimIdle(t *testing.T) {
 	conn := d.startLXD(t, d.admin, "xterm -title kept-through-the-trim")
 	id := conn.ID
 	name := instanceName(t, d.admin, id)
+
+	// Its init and agent run this deskhub's binary, shared read-only with every desktop of this machine
+	// (--lxd-share-binary, on by default): one file, one page cache.
+	bin, err := servetest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, _ = filepath.EvalSymlinks(bin)
+	inst, _, err := env.Client(t).GetInstance(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev := inst.ExpandedDevices["deskhub-binary"]; dev["source"] != bin || dev["path"] != "/usr/local/bin/deskhub" || dev["readonly"] != "true" {
+		t.Errorf("the binary device %v, want %s read-only at /usr/local/bin/deskhub", dev, bin)
+	}
+	if out := env.ExecOut(t, name, "/usr/local/bin/deskhub", "version"); !strings.Contains(out, "deskhub") {
+		t.Errorf("deskhub version in the desktop: %q", out)
+	}
 
 	// Viewed: not trimmed, however long.
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)

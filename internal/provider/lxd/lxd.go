@@ -133,6 +133,10 @@ type Options struct {
 	PoolSize int
 	// TrimSpares gives each spare's page cache back to the host once it is ready (trim.go).
 	TrimSpares bool
+	// ShareBinary, when set, is a deskhub binary on this machine that desktops on servers of this
+	// machine get read-only at /usr/local/bin/deskhub (their init, agent and helper commands), in place
+	// of the image's copy: one file, so one page cache for all of them (docs/LXD-DESKTOPS.md).
+	ShareBinary string
 	// PoolWidth and PoolHeight are the screen the spares start with (default 1024x768); a session of
 	// another size gets its own at the claim.
 	PoolWidth, PoolHeight int

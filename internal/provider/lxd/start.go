@@ -41,10 +41,14 @@ const (
 
 // Device names deskhub adds to its instances.
 const (
-	devRFB   = "deskhub-rfb"
-	devAgent = "deskhub-agent"
-	devHome  = "deskhub-home"
+	devRFB    = "deskhub-rfb"
+	devAgent  = "deskhub-agent"
+	devHome   = "deskhub-home"
+	devBinary = "deskhub-binary" // ShareBinary
 )
+
+// imageBinary is where the desktop image has deskhub (internal/imagebuild).
+const imageBinary = "/usr/local/bin/deskhub"
 
 // Start implements provider.Provider: it creates (or, per user, reuses) the instance, starts it, waits
 // for its init to report the desktop ready, installs the user's SSH keys and checks that the broker
@@ -319,6 +323,15 @@ func (p *Provider) instancePut(ctx context.Context, cl incus.InstanceServer, s p
 				"mode": "0600", "uid": uid, "gid": gid}
 		}
 	}
+	if p.o.ShareBinary != "" {
+		row, err := p.o.Store.GetServer(ctx, rt.Server)
+		if err != nil {
+			return api.InstancePut{}, err
+		}
+		if onThisMachine(row) {
+			devices[devBinary] = map[string]string{"type": "disk", "source": p.o.ShareBinary, "path": imageBinary, "readonly": "true"}
+		}
+	}
 	if p.o.HomeVolumes {
 		if rootPool == "" {
 			return api.InstancePut{}, errors.New("lxd: home volumes: the profiles give instances no root disk, so no storage pool to keep homes in")
@@ -336,7 +349,6 @@ func (p *Provider) instancePut(ctx context.Context, cl incus.InstanceServer, s p
 		// Mounted on /home: init makes /home/desktop, the user's, on the first boot (docs/INIT.md).
 		devices[devHome] = map[string]string{"type": "disk", "pool": rootPool, "source": vol, "path": "/home"}
 	}
-	_ = ctx
 	return api.InstancePut{Profiles: slices.Clone(p.o.Profiles), Config: cfg, Devices: devices}, nil
 }
 
