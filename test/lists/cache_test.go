@@ -47,7 +47,7 @@ func runCLI(t *testing.T, args ...string) {
 }
 
 // call posts body to path with token and answers the status and the body.
-func (e *listEnv) call(t *testing.T, path, token, body string) (int, string) {
+func (e *listEnv) call(t testing.TB, path, token, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", e.url+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)

@@ -79,15 +79,19 @@ func BenchmarkLists(b *testing.B) {
 						// The ceiling of the full list: net/http answering the very bytes of that answer
 						// (~480 KiB) from memory, no deskhub at all, under the same load.
 						b.Run("ceiling-static-session.list-all/load", func(b *testing.B) {
-							ans := env.answer(b, "/v3/api/session/list", user, `{}`)
+							code, body := env.call(b, "/v3/api/session/list", user, `{}`)
+							if code != http.StatusOK {
+								b.Fatalf("session/list: %d %s", code, body)
+							}
+							ans := []byte(body)
 							srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 								_, _ = io.Copy(io.Discard, r.Body)
 								w.Header().Set("Content-Type", "application/json")
 								_, _ = w.Write(ans)
 							}))
 							defer srv.Close()
-							b.ReportMetric(float64(len(ans))/1024, "answer-KiB")
 							(&listEnv{url: srv.URL}).load(b, "/", "", `{}`)
+							b.ReportMetric(float64(len(ans))/1024, "answer-KiB")
 						})
 					}
 				})
@@ -215,24 +219,6 @@ func (e *listEnv) inproc(b *testing.B, path, token, body string) {
 	b.ReportMetric(float64(time.Since(t0).Microseconds())/float64(n), "µs/call")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/call")
 	b.ReportMetric(float64(size)/1024, "KiB/answer")
-}
-
-// answer is the body of one call.
-func (e *listEnv) answer(b testing.TB, path, token, body string) []byte {
-	b.Helper()
-	req, _ := http.NewRequest("POST", e.url+path, bytes.NewReader([]byte(body)))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	ans, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		b.Fatalf("%s: %d %v", path, resp.StatusCode, err)
-	}
-	return ans
 }
 
 // cpuTime is the CPU (user + system) this process used so far: per call it is what a contended
