@@ -10,7 +10,6 @@ import (
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/client"
-	"github.com/deskhub/deskhub/internal/provider/rfb"
 )
 
 // windowTitles are the titles of the desktop's windows, through the agent proxy (/spawner/{id}/…).
@@ -117,15 +116,7 @@ func TestLXDFreezeIdle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	nc, err := d.admin.DialDisplay(cctx, conn3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rfb.Capture(cctx, nc); err != nil {
-		t.Fatal(err)
-	}
+	nc, _, _ := view(t, d.admin, conn3)
 	time.Sleep(6 * time.Second)
 	if s := session(t, d.admin, id); s == nil || s.Frozen || s.Clients != 1 {
 		t.Errorf("a viewed desktop: %+v", s)

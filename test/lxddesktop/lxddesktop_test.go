@@ -196,18 +196,27 @@ func instanceName(t testing.TB, c *client.Client, id string) string {
 // frame reads the first frame through the display relay: the browser's path.
 func frame(t testing.TB, c *client.Client, conn fastx.Connect) (int, int) {
 	t.Helper()
+	nc, w, h := view(t, c, conn)
+	nc.Close()
+	return w, h
+}
+
+// view connects a display client through the relay and reads its first frame; the client stays
+// connected until the caller closes it.
+func view(t testing.TB, c *client.Client, conn fastx.Connect) (net.Conn, int, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	nc, err := c.DialDisplay(ctx, conn)
 	if err != nil {
 		t.Fatalf("display websocket: %v", err)
 	}
-	defer nc.Close()
 	img, err := rfb.Capture(ctx, nc)
 	if err != nil {
+		nc.Close()
 		t.Fatalf("first frame through the relay: %v", err)
 	}
-	return img.Bounds().Dx(), img.Bounds().Dy()
+	return nc, img.Bounds().Dx(), img.Bounds().Dy()
 }
 
 // resize asks the desktop for another screen size through the relay (SetDesktopSize, which the relay

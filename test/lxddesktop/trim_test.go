@@ -10,7 +10,6 @@ import (
 
 	"github.com/deskhub/deskhub/internal/cgmem"
 	"github.com/deskhub/deskhub/internal/infra/lxdtest"
-	"github.com/deskhub/deskhub/internal/provider/rfb"
 	"github.com/deskhub/deskhub/internal/servetest"
 )
 
@@ -93,15 +92,7 @@ func TestLXDTrimIdle(t *testing.T) {
 	}
 
 	// Viewed: not trimmed, however long.
-	cctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	nc, err := d.admin.DialDisplay(cctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rfb.Capture(cctx, nc); err != nil {
-		t.Fatal(err)
-	}
+	nc, _, _ := view(t, d.admin, conn)
 	before := windowTitles(t, d.admin, id)
 	if !slices.Contains(before, "kept-through-the-trim") {
 		t.Fatalf("windows %q", before)
