@@ -79,7 +79,10 @@ try {
   // No name.
   await page.click('#passkey-list button[data-action="rename"]');
   await page.fill("#passkey-new-name", "");
+  // The refused name's error may still be shown: wait for this answer's status, not that one.
+  const stale = await page.$eval("#status", (e) => e.textContent);
   await page.click("#passkey-rename-save");
+  await page.waitForFunction((t) => document.getElementById("status").textContent !== t, stale);
   result.unnamedStatus = await waitStatus("name was removed", "removing the name");
   await page.waitForSelector('#passkey-list li[data-name=""]');
   result.unnamedLabel = await page.$eval("#passkey-list .passkey-name", (e) => e.textContent);
