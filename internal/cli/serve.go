@@ -32,7 +32,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&grace, "shutdown-grace", "DESKHUB_SHUTDOWN_GRACE", cfg.ShutdownGrace.String(), "how long in-flight requests may finish after SIGTERM")
 	b.int(&maxBody, "max-body", "DESKHUB_MAX_BODY", int(cfg.MaxBody), "largest accepted API request body in bytes")
 	var storeCache string
-	b.string(&storeCache, "store-cache", "DESKHUB_STORE_CACHE", "32MiB", "size of the cache of session lists, bookmark lists and token checks, kept until the database changes (bytes, or with KiB, MiB, GiB; 0: off)")
+	b.string(&storeCache, "store-cache", "DESKHUB_STORE_CACHE", "32MiB", "size of the cache of session lists, bookmark lists and token checks, kept until the database changes, and as much again for encoded session lists (bytes, or with KiB, MiB, GiB; 0: off)")
 	b.string(&bodyTimeout, "body-timeout", "DESKHUB_BODY_TIMEOUT", cfg.BodyTimeout.String(), "longest a client may take to send a request body (websockets and event streams excepted)")
 	b.string(&cfg.TLS.Listen, "tls-listen", "DESKHUB_TLS_LISTEN", cfg.TLS.Listen, "HTTPS listen address host:port (empty: no HTTPS); needed for LXD to pull deskhub's images")
 	b.string(&cfg.TLS.CertFile, "tls-cert", "DESKHUB_TLS_CERT", "", "PEM certificate (chain) of the HTTPS listener; default a self-signed one in <data>/tls, generated on first start")

@@ -30,7 +30,8 @@ type Config struct {
 	// MaxBody limits API request bodies in bytes.
 	MaxBody int64
 	// StoreCache bounds the store's read cache (session and bookmark lists, token checks; answers
-	// kept until the database changes, see internal/store/readcache) in bytes; 0 turns it off.
+	// kept until the database changes, see internal/store/readcache) in bytes, and as much again the
+	// session service's encoded session lists (internal/session/listcache.go); 0 turns both off.
 	StoreCache int64
 	// BodyTimeout bounds how long a client may take to send a request body (websockets and bodiless
 	// requests, such as event streams, are not bound by it).

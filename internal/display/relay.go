@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -57,6 +58,8 @@ type Relay struct {
 	sessions map[string]map[*client]struct{}
 	closed   bool
 	wg       sync.WaitGroup
+	// changes counts the changes of any session's client count (Changes).
+	changes atomic.Uint64
 }
 
 type client struct {
@@ -256,6 +259,7 @@ func (r *Relay) add(c *client) bool {
 	}
 	m[c] = struct{}{}
 	n := len(m)
+	r.changes.Add(1)
 	r.mu.Unlock()
 	r.notify(c.grant.SessionID, n, true)
 	return true
@@ -269,6 +273,7 @@ func (r *Relay) remove(c *client) {
 	if n == 0 {
 		delete(r.sessions, c.grant.SessionID)
 	}
+	r.changes.Add(1)
 	r.mu.Unlock()
 	r.notify(c.grant.SessionID, n, false)
 }
@@ -278,6 +283,10 @@ func (r *Relay) notify(id string, n int, connected bool) {
 		r.o.OnChange(id, n, connected, r.o.Now())
 	}
 }
+
+// Changes is a number that moves whenever Clients may answer differently for any session (it counts
+// the clients that came and went): two equal readings mean that no count changed between them.
+func (r *Relay) Changes() uint64 { return r.changes.Load() }
 
 // Clients returns the number of clients connected to the session.
 func (r *Relay) Clients(sessionID string) int {

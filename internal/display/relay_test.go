@@ -297,6 +297,9 @@ func TestRelayDisconnect(t *testing.T) {
 		rfb.accept(t)
 	}
 	eventually(t, "5 clients", func() bool { return h.relay.Clients("s1") == 4 && h.relay.Clients("s2") == 1 })
+	if n := h.relay.Changes(); n != 5 {
+		t.Fatalf("Changes = %d after 5 clients came", n)
+	}
 	if n := h.relay.DisconnectWhere("s1", func(g Grant) bool { return g.Label == "share:k1" }); n != 1 {
 		t.Fatalf("DisconnectWhere k1 = %d", n)
 	}
@@ -328,6 +331,9 @@ func TestRelayDisconnect(t *testing.T) {
 	}
 	if h.relay.Clients("s2") != 0 {
 		t.Fatal("Close left clients")
+	}
+	if n := h.relay.Changes(); n != 10 {
+		t.Fatalf("Changes = %d after 5 clients came and went", n)
 	}
 	// Counts seen by OnChange for s1: up to 4, back to 0.
 	var s1 []int

@@ -99,6 +99,25 @@ func writeAppended(w http.ResponseWriter, s Surface, v any, fn Appender) bool {
 	return true
 }
 
+// Encoded is a result that is its JSON already (encoded ahead and kept: session lists); the session
+// surface writes it inside its envelope as it is, without copying it.
+type Encoded interface{ EncodedJSON() []byte }
+
+// writeEncoded writes a successful result of the session surface that is its JSON already.
+func writeEncoded(w http.ResponseWriter, s Surface, js []byte) {
+	const head, tail = `{"result":`, "}\n"
+	h := w.Header()
+	h.Set("Content-Type", ContentType(s))
+	h.Set("Content-Length", strconv.Itoa(len(head)+len(js)+len(tail)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	for _, b := range [][]byte{[]byte(head), js, []byte(tail)} {
+		if _, err := w.Write(b); err != nil {
+			return
+		}
+	}
+}
+
 // bufPool holds answer buffers, so that a large answer is not grown and copied afresh each time;
 // buffers that grew past maxPooledBuf are left to the collector.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

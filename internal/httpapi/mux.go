@@ -167,6 +167,10 @@ func (m *Mux) serve(w http.ResponseWriter, r *http.Request, route *Route) {
 		if err != nil || route.Op.Raw {
 			return err
 		}
+		if e, ok := result.(Encoded); ok && route.Surface == Session {
+			writeEncoded(w, route.Surface, e.EncodedJSON())
+			return nil
+		}
 		if fn := m.opts.Appenders[reflect.TypeOf(result)]; fn != nil && route.Surface == Session {
 			if writeAppended(w, route.Surface, result, fn) {
 				return nil

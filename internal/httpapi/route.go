@@ -144,6 +144,13 @@ func Op[Req, Resp any](fn func(c *Call, req *Req) (Resp, error)) Operation {
 	}
 }
 
+// Documented returns o with its result documented as Resp: for an operation whose handler returns
+// Resp's JSON encoded ahead (an Encoded result), Resp is what that JSON is.
+func Documented[Resp any](o Operation) Operation {
+	o.Resp = reflect.TypeFor[Resp]()
+	return o
+}
+
 // FormOp builds an operation whose handler reads the request body itself: a JSON body shaped as Req,
 // or a multipart/form-data body shaped as Form (uploads, whose files are streamed rather than
 // decoded). Its result is written inside the surface's envelope, as Op's.

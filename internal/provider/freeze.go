@@ -18,6 +18,10 @@ type Freezer interface {
 	// FreezeState tells whether the desktop is frozen, and when it was last frozen or thawed (zero:
 	// never).
 	FreezeState(id string) (frozen bool, changed time.Time)
+	// FreezeChanges is a number that moves whenever FreezeState may answer differently for any
+	// desktop: two equal readings mean that no desktop was frozen, thawed, added or dropped between
+	// them.
+	FreezeChanges() uint64
 }
 
 // Trimmer is the optional capability of providers that can give an idle desktop's page cache back to

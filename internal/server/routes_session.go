@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/httpapi"
 )
 
@@ -51,7 +52,7 @@ func (s *Server) sessionRoutes() []httpapi.Route {
 		fastxRoute("/v3/api/session/exec", "session", user, "Run a program in a running session's display",
 			withCaller(s, s.sessionExec)),
 		fastxRoute("/v3/api/session/list", "session", user, "List the user's currently running sessions",
-			withCaller(s, s.sessionList)),
+			httpapi.Documented[[]fastx.Session](withCaller(s, s.sessionList))),
 		fastxRoute("/v3/api/session/list/count", "session", user, "Return the number of user sessions",
 			withCaller(s, s.sessionCount)),
 		fastxRoute("/v3/api/session/log", "session", user, "View a session's log file",
@@ -105,7 +106,7 @@ func (s *Server) sessionRoutes() []httpapi.Route {
 		fastxRoute("/v3/system/session/count", "system", admin, "Return the number of sessions of all users",
 			withCaller(s, s.systemSessionCount)),
 		fastxRoute("/v3/system/session/list", "system", admin, "List the sessions of all users",
-			withCaller(s, s.systemSessionList)),
+			httpapi.Documented[[]fastx.Session](withCaller(s, s.systemSessionList))),
 		fastxRoute("/v3/system/server/list", "system", admin, "List the servers with their load and sessions",
 			httpapi.Op(s.systemServers)),
 	}

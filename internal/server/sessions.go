@@ -40,12 +40,18 @@ func (s *Server) sessionStart(c *httpapi.Call, who account.Caller, r *fastx.Star
 	return s.sessions.Start(c.Ctx, who, session.StartSpec{ID: r.ID, Command: r.Command, Geometry: r.Geometry, Name: r.Name, Params: r.Params, ServerID: r.ServerID})
 }
 
-func (s *Server) sessionList(c *httpapi.Call, who account.Caller, r *fastx.ListRequest) ([]fastx.Session, error) {
-	return s.sessions.List(c.Ctx, who, session.ListOptions{Start: r.Start, Limit: r.Limit, SortBy: r.SortBy, SortReverse: r.SortReverse, Filter: r.Filter})
+// encodedSessions is a []fastx.Session as JSON (session.Service.ListJSON), written as it is
+// (httpapi.Encoded).
+type encodedSessions []byte
+
+func (e encodedSessions) EncodedJSON() []byte { return e }
+
+func (s *Server) sessionList(c *httpapi.Call, who account.Caller, r *fastx.ListRequest) (encodedSessions, error) {
+	return s.sessions.ListJSON(c.Ctx, who, session.ListOptions{Start: r.Start, Limit: r.Limit, SortBy: r.SortBy, SortReverse: r.SortReverse, Filter: r.Filter})
 }
 
-func (s *Server) systemSessionList(c *httpapi.Call, who account.Caller, r *fastx.ListRequest) ([]fastx.Session, error) {
-	return s.sessions.List(c.Ctx, who, session.ListOptions{Start: r.Start, Limit: r.Limit, SortBy: r.SortBy, SortReverse: r.SortReverse, Filter: r.Filter, AllUsers: true})
+func (s *Server) systemSessionList(c *httpapi.Call, who account.Caller, r *fastx.ListRequest) (encodedSessions, error) {
+	return s.sessions.ListJSON(c.Ctx, who, session.ListOptions{Start: r.Start, Limit: r.Limit, SortBy: r.SortBy, SortReverse: r.SortReverse, Filter: r.Filter, AllUsers: true})
 }
 
 func (s *Server) sessionCount(c *httpapi.Call, who account.Caller, _ *httpapi.Empty) (int, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/deskhub/deskhub/api/fastx"
 	"github.com/deskhub/deskhub/internal/display"
@@ -74,6 +75,11 @@ type Options struct {
 	ShareTimeout int
 	// Revoke is kicked after share keys are deleted, so that what depended on them ends at once.
 	Revoke *revoke.Registry
+	// ListCache bounds the encoded session lists ListJSON keeps (bytes; 0: none kept). It needs a
+	// Store with a change version (store.Versioner).
+	ListCache int64
+	// Registerer receives the service's metrics (nil: none).
+	Registerer prometheus.Registerer
 }
 
 // Identities create (on first use) and name the Unix identity of a deskhub account.
@@ -96,6 +102,7 @@ type Service struct {
 	done    chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
+	lists   *listCache // nil: ListJSON keeps nothing
 }
 
 // New returns a Service; Resume adopts surviving desktops and watches for ended ones.
@@ -113,7 +120,7 @@ func New(o Options) *Service {
 		o.ShareTimeout = 60
 	}
 	return &Service{o: o, st: o.Store, prov: o.Provider, log: o.Log.With("component", "session"),
-		timers: map[string]*time.Timer{}, done: make(chan struct{})}
+		timers: map[string]*time.Timer{}, done: make(chan struct{}), lists: newListCache(o.Store, o.ListCache, o.Registerer)}
 }
 
 // Resume adopts the desktops of an earlier deskhub process, re-arms scheduled starts and watches for

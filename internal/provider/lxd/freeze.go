@@ -106,8 +106,19 @@ func (d *desktop) freezeState() (bool, time.Time) {
 func (d *desktop) setFrozen(frozen bool, at time.Time) {
 	d.mu.Lock()
 	d.frozen, d.frozenChanged = frozen, at
+	d.changed()
 	d.mu.Unlock()
 }
+
+// changed counts a change of d's freeze state (FreezeChanges); the caller holds d.mu.
+func (d *desktop) changed() {
+	if d.changes != nil {
+		d.changes.Add(1)
+	}
+}
+
+// FreezeChanges implements provider.Freezer.
+func (p *Provider) FreezeChanges() uint64 { return p.freezeChanges.Load() }
 
 // sawStatus takes what the watcher read of d's instance at listed: one frozen outside deskhub (lxc
 // pause) is frozen for deskhub too (the next call that needs it thaws it), one thawed outside is not. A
@@ -126,7 +137,9 @@ func (d *desktop) sawStatus(code api.StatusCode, listed time.Time) {
 	switch {
 	case code == api.Frozen && !d.frozen:
 		d.frozen, d.frozenChanged = true, at
+		d.changed()
 	case code == api.Running && d.frozen:
 		d.frozen, d.frozenChanged = false, at
+		d.changed()
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	incus "github.com/lxc/incus/v6/client"
@@ -154,6 +155,8 @@ type Provider struct {
 	desktops map[string]*desktop // by session id
 	starting map[string]bool     // session ids being started
 	byInst   map[instKey]string  // instance → session id
+	// freezeChanges counts desktops registered, forgotten, frozen and thawed (FreezeChanges).
+	freezeChanges atomic.Uint64
 
 	loadMu sync.Mutex
 	loads  map[int64]loadEntry
@@ -223,6 +226,7 @@ type desktop struct {
 	frozen        bool
 	frozenChanged time.Time
 	freezeMu      sync.Mutex
+	changes       *atomic.Uint64 // the provider's freezeChanges
 }
 
 func (d *desktop) key() instKey { return instKey{d.rt.Server, d.rt.Instance} }
@@ -352,8 +356,10 @@ func (p *Provider) running(id string) (*desktop, error) {
 // register records a running desktop.
 func (p *Provider) register(d *desktop) {
 	p.mu.Lock()
+	d.changes = &p.freezeChanges
 	p.desktops[d.id] = d
 	p.byInst[d.key()] = d.id
+	p.freezeChanges.Add(1)
 	p.mu.Unlock()
 }
 
@@ -362,6 +368,7 @@ func (p *Provider) forget(d *desktop) {
 	p.mu.Lock()
 	if p.desktops[d.id] == d {
 		delete(p.desktops, d.id)
+		p.freezeChanges.Add(1)
 	}
 	if p.byInst[d.key()] == d.id {
 		delete(p.byInst, d.key())

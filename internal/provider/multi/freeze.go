@@ -68,3 +68,17 @@ func (r *Router) Trim(ctx context.Context, id string) (int64, int64, error) {
 	}
 	return t.Trim(ctx, id)
 }
+
+// FreezeChanges implements provider.Freezer: the sum of its backends' (each only grows).
+func (r *Router) FreezeChanges() uint64 {
+	var n uint64
+	if f, ok := r.host.(provider.Freezer); ok {
+		n += f.FreezeChanges()
+	}
+	for _, b := range r.others {
+		if f, ok := b.Provider.(provider.Freezer); ok {
+			n += f.FreezeChanges()
+		}
+	}
+	return n
+}

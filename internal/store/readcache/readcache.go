@@ -109,6 +109,10 @@ func New(st store.Store, o Options) store.Store {
 	return c
 }
 
+// ChangeVersion is the wrapped store's (store.Versioner): what is cached in front of this cache (the
+// session service's encoded lists) is validated as this cache is.
+func (c *Store) ChangeVersion(ctx context.Context) (uint64, error) { return c.ver.ChangeVersion(ctx) }
+
 // cached answers key from the cache when it was kept under the current version, else loads it.
 func cached[T any](ctx context.Context, c *Store, call, key string, size func(T) int64, load func() (T, error), clone func(T) T) (T, error) {
 	n := c.calls[call]
