@@ -102,7 +102,8 @@ func purgeProject(c incus.InstanceServer, project string) error {
 			if err == nil {
 				err = op.WaitContext(ctx)
 			}
-			if err != nil {
+			// It may have stopped since it was listed (its own run's cleanup, a desktop that ended).
+			if err != nil && !strings.Contains(err.Error(), "already stopped") {
 				fail("stop instance %s/%s: %w", project, inst.Name, err)
 				continue
 			}
