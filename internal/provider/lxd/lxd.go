@@ -355,8 +355,10 @@ func (p *Provider) running(id string) (*desktop, error) {
 
 // register records a running desktop.
 func (p *Provider) register(d *desktop) {
-	p.mu.Lock()
+	d.mu.Lock()
 	d.changes = &p.freezeChanges
+	d.mu.Unlock()
+	p.mu.Lock()
 	p.desktops[d.id] = d
 	p.byInst[d.key()] = d.id
 	p.freezeChanges.Add(1)
