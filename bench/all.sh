@@ -362,8 +362,8 @@ b_lists() {
 	if [ "$MODE" = quick ]; then
 		DESKHUB_BENCH_LOAD=1s gotest test/lists -bench 'Lists/sqlite/^(1000|1000x20)$' -benchtime 1x -timeout 20m
 	else
-		eval "$(scripts/pgtest.sh)"
-		trap 'scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
+		eval "$(scripts/pgtest.sh start $$)"
+		trap 'scripts/pgtest.sh stop $$ >/dev/null 2>&1 || true' EXIT
 		gotest test/lists -bench Lists -benchtime 1x -timeout 120m
 	fi
 }

@@ -14,7 +14,7 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 work=$(mktemp -d)
 if [ -n "${DESKHUB:-}" ]; then deskhub=$DESKHUB; else make -s build; deskhub=bin/deskhub; fi
 go build -o "$work/load" ./bench/load
-trap 'kill $pid 2>/dev/null || true; scripts/pgtest.sh stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'kill $pid 2>/dev/null || true; scripts/pgtest.sh stop $$ >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 cat > "$work/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = "{}"
@@ -50,7 +50,7 @@ serve sqlite
 measure sqlite
 kill $pid; wait $pid 2>/dev/null || true
 
-eval "$(scripts/pgtest.sh)"
+eval "$(scripts/pgtest.sh start $$)"
 serve postgres DESKHUB_DB="$DESKHUB_TEST_POSTGRES"
 measure postgres
 echo

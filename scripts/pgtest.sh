@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # pgtest.sh — start (or stop) a throwaway PostgreSQL cluster for tests.
 #
-#   eval "$(scripts/pgtest.sh)"   # start; exports DESKHUB_TEST_POSTGRES
-#   scripts/pgtest.sh stop        # stop and remove it
+#   eval "$(scripts/pgtest.sh start $$)"   # start; exports DESKHUB_TEST_POSTGRES
+#   scripts/pgtest.sh stop $$              # stop and remove it (once no other user is left)
 #
 # Run as root (Debian 12). Installs the Debian postgresql package if no
 # initdb is found. The cluster lives in ${TMPDIR:-/tmp}/deskhub-pgtest, is
-# recreated on every start, is owned by the postgres system user, listens on a
-# unix socket in that directory and on 127.0.0.1 only, trusts local
-# connections and runs with fsync=off. Only the export line goes to stdout;
-# everything else goes to stderr.
+# owned by the postgres system user, listens on a unix socket in that
+# directory and on 127.0.0.1 only, trusts local connections and runs with
+# fsync=off. Only the export line goes to stdout; everything else goes to
+# stderr.
+#
+# Several users at once (a test run and a benchmark, two test runs): a start
+# that finds the cluster running and answering joins it instead of recreating
+# it (every test makes a database of its own), and records its caller — the
+# PID after start/stop, by default the process that ran the script — in
+# $BASE/users; stop takes its caller out and stops the cluster only when no
+# recorded caller still runs. A start that finds no healthy cluster makes a
+# new one.
 set -euo pipefail
 
 BASE="${TMPDIR:-/tmp}/deskhub-pgtest"
@@ -67,15 +75,49 @@ pick_port() {
 	die "no free port in 55432-55441"
 }
 
+USERS="$BASE/users"
+
+# live_users prints the recorded callers that still run, but not $1.
+live_users() {
+	[ -f "$USERS" ] || return 0
+	local pid
+	while read -r pid; do
+		if [ -n "$pid" ] && [ "$pid" != "${1:-}" ] && kill -0 "$pid" 2>/dev/null; then
+			echo "$pid"
+		fi
+	done <"$USERS" | sort -u
+}
+
+# healthy tells whether the cluster of $BASE runs and answers on its port.
+healthy() {
+	local bin port
+	bin=$(find_bin)
+	[ -n "$bin" ] && [ -f "$PORT_FILE" ] && [ -f "$DATA/postmaster.pid" ] || return 1
+	port=$(cat "$PORT_FILE")
+	as_pg "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1 || return 1
+	"$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -t 5 2>/dev/null
+}
+
+OWNER="${2:-$PPID}"
+case "$OWNER" in
+'' | *[!0-9]*) die "the caller's PID must be a number, not '$OWNER'" ;;
+esac
+
 case "${1:-start}" in
 stop)
+	others=$(live_users "$OWNER")
+	if [ -n "$others" ]; then
+		printf '%s\n' $others >"$USERS"
+		log "left running: still used by $(echo $others | tr '\n' ' ')"
+		exit 0
+	fi
 	stop_cluster
 	log "stopped"
 	exit 0
 	;;
 start) ;;
 *)
-	die "usage: $0 [start|stop]"
+	die "usage: $0 [start|stop] [CALLER_PID]"
 	;;
 esac
 
@@ -89,6 +131,13 @@ if [ -z "$BIN" ]; then
 fi
 id postgres >/dev/null 2>&1 || die "no postgres system user (the postgresql package creates it)"
 
+if healthy; then
+	PORT=$(cat "$PORT_FILE")
+	{ live_users "$OWNER"; echo "$OWNER"; } >"$USERS.new" && mv "$USERS.new" "$USERS"
+	log "joining the running cluster on 127.0.0.1:$PORT (users: $(tr '\n' ' ' <"$USERS"))"
+	echo "export DESKHUB_TEST_POSTGRES='postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable'"
+	exit 0
+fi
 stop_cluster
 mkdir -p "$BASE"
 chown postgres:postgres "$BASE"
@@ -122,4 +171,5 @@ log "starting on 127.0.0.1:$PORT and $BASE/.s.PGSQL.$PORT"
 as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >&2 \
 	|| { cat "$LOG" >&2 || true; die "postgres failed to start (log: $LOG)"; }
 
+echo "$OWNER" >"$USERS"
 echo "export DESKHUB_TEST_POSTGRES='postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable'"

@@ -28,8 +28,8 @@ step "web app: type-check, rebuild, compare with the committed web/app/dist"
 scripts/web-app.sh check
 
 step "PostgreSQL (throwaway cluster)"
-eval "$(scripts/pgtest.sh)"
-trap 'scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
+eval "$(scripts/pgtest.sh start $$)"
+trap 'scripts/pgtest.sh stop $$ >/dev/null 2>&1 || true' EXIT
 export DESKHUB_REQUIRE_POSTGRES=1
 echo "DESKHUB_TEST_POSTGRES=${DESKHUB_TEST_POSTGRES}"
 
