@@ -75,6 +75,7 @@ try {
   result.refused = await waitStatus("credential_name", "a refused name", true);
   await page.click("#passkey-rename button[type=button]");
   await page.waitForSelector('#passkey-list li[data-name="Home key"]');
+  result.afterCancel = await page.$eval("#status", (e) => e.textContent);
 
   // No name.
   await page.click('#passkey-list button[data-action="rename"]');

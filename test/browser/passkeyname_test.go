@@ -14,6 +14,7 @@ type passkeyNameRun struct {
 	RenameStatus  string      `json:"renameStatus"`
 	AfterRename   []string    `json:"afterRename"`
 	Refused       string      `json:"refused"`
+	AfterCancel   string      `json:"afterCancel"`
 	UnnamedStatus string      `json:"unnamedStatus"`
 	UnnamedLabel  string      `json:"unnamedLabel"`
 	Final         []string    `json:"final"`
@@ -22,7 +23,8 @@ type passkeyNameRun struct {
 }
 
 // TestPasskeyNamesInChromium: on the account page, a passkey added with a name is listed by it and
-// stored with it; the keyboard renames it; a name the server refuses is said and changes nothing; an
+// stored with it; the keyboard renames it; a name the server refuses is said and changes nothing (and
+// its error goes with the form's Cancel); an
 // empty name shows "Unnamed passkey"; axe-core finds no serious or critical violation (light at
 // 1280 px, dark at 390 px, no sideways overflow). Screenshots go to docs/screenshots.
 func TestPasskeyNamesInChromium(t *testing.T) {
@@ -38,6 +40,9 @@ func TestPasskeyNamesInChromium(t *testing.T) {
 	}
 	if !slices.Equal(run.AfterRename, []string{"Home key"}) || !strings.Contains(run.Refused, "credential_name") {
 		t.Errorf("after renaming: %v (said %q); refused name said %q", run.AfterRename, run.RenameStatus, run.Refused)
+	}
+	if strings.Contains(run.AfterCancel, "credential_name") {
+		t.Errorf("after Cancel the refused name's error is still shown: %q", run.AfterCancel)
 	}
 	if run.UnnamedLabel != "Unnamed passkey" || !slices.Equal(run.Final, []string{"Phone"}) {
 		t.Errorf("unnamed label %q; final names %v", run.UnnamedLabel, run.Final)

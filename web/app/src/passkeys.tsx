@@ -33,7 +33,7 @@ export function Passkeys(props: { me: Me }) {
                   <Field label={`New name for ${label}`} id="passkey-new-name" value={newName} maxLength={64} autocomplete="off"
                     onInput={(e) => setNewName(e.currentTarget.value)} />
                   <button type="submit" class="primary" id="passkey-rename-save" disabled={busy}>Save</button>
-                  <button type="button" onClick={() => setEditing("")}>Cancel</button>
+                  <button type="button" onClick={() => { setEditing(""); say(""); /* a refused name's error ends with the form */ }}>Cancel</button>
                 </form>
               </li>
             );
