@@ -37,6 +37,7 @@ func TestAgentBasics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.Close) // its PulseAudio, if a test started one
 	h := a.Handler()
 	code, v := get(t, h, "/version")
 	if code != 200 || v["code"] != 200.0 || v["data"].(map[string]any)["version"] == "" {
@@ -154,6 +155,7 @@ func TestFileEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.Close) // its PulseAudio, if a test started one
 	h := a.Handler()
 	if code, m := do(t, h, "POST", "/setDesktop", `{"key":"dock","value":{"apps":["xterm"]}}`); code != 200 {
 		t.Fatalf("setDesktop: %d %v", code, m)
@@ -214,6 +216,7 @@ func TestIdle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.Close) // its PulseAudio, if a test started one
 	sock := filepath.Join(t.TempDir(), "a.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {

@@ -17,6 +17,7 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.Close) // its PulseAudio, if a test started one
 	h := a.Handler()
 	cases := []struct{ method, path, body, want string }{
 		{"POST", "/launch", `{}`, `"command" is required`},

@@ -29,6 +29,7 @@ func TestHomeFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.Close) // its PulseAudio, if a test started one
 	h := a.Handler()
 	put := func(path, content string, overwrite bool) (int, map[string]any) {
 		b, _ := json.Marshal(map[string]any{"path": path, "content": base64.StdEncoding.EncodeToString([]byte(content)), "overwrite": overwrite})
