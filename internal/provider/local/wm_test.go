@@ -123,11 +123,14 @@ func TestWindowManagerStartedAgain(t *testing.T) {
 	xtest.Ensure(t)
 	as := xtest.User(t)
 	dir := xtest.StateDir(t)
-	// wm FAILS: exits 1 the first FAILS times (counted in a file beside it), then runs openbox.
+	// wm FAILS: exits 1 the first FAILS times on its display (counted in a file beside it, one per
+	// display: a start that meets its display taken by a parallel test starts Xvnc and the window
+	// manager again on the next one, where the count starts afresh), then runs openbox.
 	script := filepath.Join(dir, "wm")
 	if err := os.WriteFile(script, []byte(`#!/bin/sh
-n=$(cat "$0.count" 2>/dev/null || echo 0)
-echo $((n + 1)) > "$0.count"
+c="$0.count.${DISPLAY#:}"
+n=$(cat "$c" 2>/dev/null || echo 0)
+echo $((n + 1)) > "$c"
 [ "$n" -lt "$1" ] && exit 1
 exec openbox
 `), 0o755); err != nil {
@@ -140,7 +143,10 @@ exec openbox
 		fails string
 		ok    bool
 	}{{"1", true}, {"2", false}} {
-		os.Remove(script + ".count")
+		counts, _ := filepath.Glob(script + ".count.*")
+		for _, f := range counts {
+			os.Remove(f)
+		}
 		var logs bytes.Buffer
 		p, err := New(Options{StateDir: filepath.Join(dir, "state"+c.fails), WindowManager: script + " " + c.fails,
 			StopGrace: 2 * time.Second, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
@@ -166,7 +172,7 @@ exec openbox
 		if pid := wmPID(dt); comm(pid) != "openbox" {
 			t.Errorf("window manager %d is %q, want openbox", pid, comm(pid))
 		}
-		if n, _ := os.ReadFile(script + ".count"); strings.TrimSpace(string(n)) != "2" {
+		if n, _ := os.ReadFile(script + ".count." + strings.TrimPrefix(d.Display, ":")); strings.TrimSpace(string(n)) != "2" {
 			t.Errorf("window manager started %q times, want 2", n)
 		}
 		if !strings.Contains(logs.String(), `"wm_again":true`) {
