@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskhub/deskhub/api/field"
@@ -80,7 +81,7 @@ type InstanceAddRequest struct {
 }
 
 // fingerprintRE is an image fingerprint or a prefix of one.
-var fingerprintRE = regexp.MustCompile(`^[0-9a-fA-F]{12,64}$`)
+var fingerprintRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{12,64}$`) })
 
 // Validate checks the name, the image choice, the type, the limits and the network members; it moves
 // instance_image into image_fingerprint or image_alias.
@@ -95,7 +96,7 @@ func (r *InstanceAddRequest) Validate() error {
 		if r.ImageAlias != "" || r.ImageFingerprint != "" {
 			return field.Errorf("instance_image", "cannot be given with image_alias or image_fingerprint")
 		}
-		if fingerprintRE.MatchString(r.InstanceImage) {
+		if fingerprintRE().MatchString(r.InstanceImage) {
 			r.ImageFingerprint = r.InstanceImage
 		} else {
 			r.ImageAlias = r.InstanceImage
@@ -119,7 +120,7 @@ func (r *InstanceAddRequest) Validate() error {
 	if strings.ContainsAny(r.InstanceCommand, "\x00") || len(r.InstanceCommand) > 4096 {
 		return field.Errorf("instance_command", "must be at most 4096 bytes of text")
 	}
-	if r.InstanceInterface != "" && !ifaceRE.MatchString(r.InstanceInterface) {
+	if r.InstanceInterface != "" && !ifaceRE().MatchString(r.InstanceInterface) {
 		return field.Errorf("instance_interface", "must be an interface name (letters, digits, '-', '_', '.'; at most 15), not %q", r.InstanceInterface)
 	}
 	if r.InstanceNetwork != "" {
@@ -139,7 +140,7 @@ func (r *InstanceAddRequest) Validate() error {
 	return checkRequestID(r.RequestID)
 }
 
-var ifaceRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+var ifaceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`) })
 
 // validInstanceName applies LXD's rules for instance names (a host name label).
 func validInstanceName(name string) bool {

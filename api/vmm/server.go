@@ -4,6 +4,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/deskhub/deskhub/api/field"
 )
@@ -54,7 +55,9 @@ type ServerAttributes struct {
 }
 
 // hostnameRE is a DNS name: dot-separated labels of letters, digits and inner dashes.
-var hostnameRE = regexp.MustCompile(`^(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*\.?$`)
+var hostnameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*\.?$`)
+})
 
 // ServerProtocols are the values server_protocol takes.
 var ServerProtocols = []string{"lxd", "incus"}
@@ -70,7 +73,7 @@ func checkServerConn(host string, port FlexInt, protocol, path, project string) 
 			return field.Errorf("server_host", "must not be empty")
 		}
 		h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		if net.ParseIP(h) == nil && (len(host) > 253 || !hostnameRE.MatchString(host)) {
+		if net.ParseIP(h) == nil && (len(host) > 253 || !hostnameRE().MatchString(host)) {
 			return field.Errorf("server_host", "must be a host name or an IP address (no scheme, port or path), not %q", host)
 		}
 		if port < 1 || port > 65535 {
@@ -80,13 +83,13 @@ func checkServerConn(host string, port FlexInt, protocol, path, project string) 
 	if !slicesContains(ServerProtocols, protocol) {
 		return field.Errorf("server_protocol", "must be \"lxd\" or \"incus\", not %q", protocol)
 	}
-	if project != "" && !projectRE.MatchString(project) {
+	if project != "" && !projectRE().MatchString(project) {
 		return field.Errorf("server_project", "must be an LXD project name (letters, digits, '-', '_', '.'), not %q", project)
 	}
 	return nil
 }
 
-var projectRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+var projectRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`) })
 
 func slicesContains(list []string, v string) bool {
 	for _, x := range list {

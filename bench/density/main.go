@@ -668,12 +668,13 @@ func cpuOf(ctx context.Context, d time.Duration, groups func() map[string][]int)
 }
 
 type memSnap struct {
-	n        int
-	byName   map[string]*memAcc
-	pss, rss int64
+	n             int
+	byName        map[string]*memAcc
+	pss, rss, uss int64
+	others        map[string]int // processes named as the measured ones but outside them (they share libraries)
 }
 
-type memAcc struct{ pss, rss, procs int64 }
+type memAcc struct{ pss, rss, uss, procs int64 }
 
 func memoryOf(groups map[string][]int) memSnap {
 	s := memSnap{n: len(groups), byName: map[string]*memAcc{}}
@@ -681,6 +682,8 @@ func memoryOf(groups map[string][]int) memSnap {
 		for _, p := range pids {
 			pss := procKB(fmt.Sprintf("/proc/%d/smaps_rollup", p), "Pss")
 			rss := procKB(fmt.Sprintf("/proc/%d/status", p), "VmRSS")
+			uss := procKB(fmt.Sprintf("/proc/%d/smaps_rollup", p), "Private_Clean") +
+				procKB(fmt.Sprintf("/proc/%d/smaps_rollup", p), "Private_Dirty")
 			if pss < 0 || rss < 0 {
 				continue
 			}
@@ -692,9 +695,30 @@ func memoryOf(groups map[string][]int) memSnap {
 			}
 			a.pss += pss
 			a.rss += rss
+			a.uss += uss
 			a.procs++
 			s.pss += pss
 			s.rss += rss
+			s.uss += uss
+		}
+	}
+	// PSS divides a shared page between the processes that map it, the machine's others included:
+	// count the processes of the same names outside the measured ones.
+	measured := map[int]bool{}
+	for _, pids := range groups {
+		for _, p := range pids {
+			measured[p] = true
+		}
+	}
+	s.others = map[string]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || measured[pid] {
+			continue
+		}
+		if name := comm(pid); s.byName[name] != nil {
+			s.others[name]++
 		}
 	}
 	return s
@@ -740,6 +764,40 @@ func printMemory(title string, snaps []memSnap) {
 	}
 	fmt.Println(row)
 	fmt.Println()
+	// Private memory (USS: pages no other process maps) does not depend on what else runs.
+	fmt.Println("Private (USS) MiB per desktop, by process:")
+	fmt.Println()
+	fmt.Println(head)
+	fmt.Println(sep)
+	for _, name := range names {
+		row := "| private: " + name + " |"
+		for _, s := range snaps {
+			if a := s.byName[name]; a != nil {
+				row += " " + f(a.uss, s.n) + " |"
+			} else {
+				row += " – |"
+			}
+		}
+		fmt.Println(row)
+	}
+	row = "| **private: total** |"
+	for _, s := range snaps {
+		row += " **" + f(s.uss, s.n) + "** |"
+	}
+	fmt.Println(row)
+	fmt.Println()
+	last := snaps[len(snaps)-1]
+	var others []string
+	for _, name := range names {
+		if n := last.others[name]; n > 0 {
+			others = append(others, fmt.Sprintf("%d %s", n, name))
+		}
+	}
+	if len(others) == 0 {
+		others = append(others, "none")
+	}
+	fmt.Printf("Processes of these names outside the measured ones at the last snapshot (they share libraries, "+
+		"so lower the PSS): %s.\n\n", strings.Join(others, ", "))
 }
 
 // ---- report ----

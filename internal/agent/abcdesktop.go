@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/deskhub/deskhub/api/spawner"
 	"github.com/deskhub/deskhub/internal/agent/x11"
@@ -82,7 +83,7 @@ func (a *Agent) abcLaunch(c *httpapi.Call, r *spawner.AbcLaunch) (spawner.AbcLau
 
 // abcSink is one of abcdesktop's sink names: format (u, s, alaw, ulaw), bits, channels, rate, e.g.
 // ulaw8_1_8000 or s16_1_44100 (webModules speaker/httpProtocol/wavplayer.js mkWavPlayerSink).
-var abcSink = regexp.MustCompile(`^(u|s|alaw|ulaw)(8|16|24|32)_([12])_([0-9]{4,6})$`)
+var abcSink = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(u|s|alaw|ulaw)(8|16|24|32)_([12])_([0-9]{4,6})$`) })
 
 // abcSetAudioQuality makes the sink the default, making one of abcdesktop's sinks (a null sink of its
 // format, channels and rate) when the desktop has none of that name.
@@ -91,7 +92,7 @@ func (a *Agent) abcSetAudioQuality(c *httpapi.Call, r *spawner.SetAudioQuality) 
 	if err != nil {
 		return spawner.AbcProcess{}, err
 	}
-	if m := abcSink.FindStringSubmatch(r.Sink); m != nil {
+	if m := abcSink().FindStringSubmatch(r.Sink); m != nil {
 		sinks, err := p.Sinks(c.Ctx)
 		if err != nil {
 			return spawner.AbcProcess{}, err

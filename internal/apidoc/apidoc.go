@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3gen"
@@ -129,7 +130,7 @@ func envelope(s httpapi.Surface, result *openapi3.SchemaRef) *openapi3.SchemaRef
 	return result
 }
 
-var pathParam = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+var pathParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`) })
 
 func (b *builder) route(r *httpapi.Route) error {
 	resp, err := b.schema(r.Op.Resp)
@@ -170,7 +171,7 @@ func (b *builder) route(r *httpapi.Route) error {
 			}
 			op.Security = &sec
 		}
-		for _, m := range pathParam.FindAllStringSubmatch(r.Path, -1) {
+		for _, m := range pathParam().FindAllStringSubmatch(r.Path, -1) {
 			op.AddParameter(openapi3.NewPathParameter(m[1]).WithSchema(openapi3.NewStringSchema()).WithRequired(true))
 		}
 		if method == http.MethodGet || method == http.MethodHead {

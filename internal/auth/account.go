@@ -6,17 +6,18 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/deskhub/deskhub/internal/store"
 )
 
 // loginRE is what a deskhub login may look like: it doubles as a Unix-style name (home directories,
 // service users), so it is lower case, starts with a letter or underscore, and is at most 32 bytes.
-var loginRE = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+var loginRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`) })
 
 // CheckLogin reports why login is not acceptable, or nil.
 func CheckLogin(login string) error {
-	if !loginRE.MatchString(login) {
+	if !loginRE().MatchString(login) {
 		return fmt.Errorf("login %q: use 1 to 32 lower-case letters, digits, '_', '.' or '-', starting with a letter or '_'", login)
 	}
 	return nil

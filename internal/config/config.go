@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskhub/deskhub/internal/store"
@@ -264,7 +265,7 @@ func Default() Config {
 	}
 }
 
-var geometryRE = regexp.MustCompile(`^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$`)
+var geometryRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$`) })
 
 // Validate reports the first setting that cannot work, naming it.
 func (c Config) Validate() error {
@@ -316,7 +317,7 @@ func (c Config) Validate() error {
 	if c.BodyTimeout < time.Second {
 		return fmt.Errorf("body timeout %s: want at least 1s", c.BodyTimeout)
 	}
-	if !geometryRE.MatchString(c.Display.Geometry) {
+	if !geometryRE().MatchString(c.Display.Geometry) {
 		return fmt.Errorf("display geometry %q: want WIDTHxHEIGHT, e.g. 1280x800", c.Display.Geometry)
 	}
 	switch c.Display.ColorDepth {

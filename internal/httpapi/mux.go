@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -210,13 +211,13 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+var validRequestID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`) })
 
 // instrument runs fn with a request id, panic recovery, error mapping, one log line and metrics.
 func (m *Mux) instrument(w http.ResponseWriter, r *http.Request, s Surface, route string, fn func(http.ResponseWriter) error) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
-	if !validRequestID.MatchString(id) {
+	if !validRequestID().MatchString(id) {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		id = hex.EncodeToString(b[:])

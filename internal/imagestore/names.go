@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lxc/incus/v6/shared/osarch"
@@ -24,9 +25,9 @@ const (
 )
 
 var (
-	safePart  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]*$`)
-	serialRE  = regexp.MustCompile(`^[0-9]{8}([._+~:-][A-Za-z0-9._+~:-]*)?$`)
-	aliasPart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]*$`)
+	safePart  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]*$`) })
+	serialRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{8}([._+~:-][A-Za-z0-9._+~:-]*)?$`) })
+	aliasPart = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]*$`) })
 )
 
 // unsafe reports what makes v unusable as one path element, or "".
@@ -44,7 +45,7 @@ func unsafe(v string, max int) string {
 		return "must not start with a dot"
 	case len(v) > max:
 		return fmt.Sprintf("is longer than %d characters", max)
-	case !safePart.MatchString(v):
+	case !safePart().MatchString(v):
 		return "may contain only " + safeText
 	}
 	return ""
@@ -94,7 +95,7 @@ func CheckSerial(member, v string) error {
 	case len(v) > maxPart:
 		return fault.Memberf(member, "is longer than %d characters", maxPart)
 	}
-	if !serialRE.MatchString(v) {
+	if !serialRE().MatchString(v) {
 		return fault.Memberf(member, "%s", rule)
 	}
 	if _, err := time.Parse("20060102", v[:8]); err != nil {
@@ -144,7 +145,7 @@ func checkAlias(member, a string) error {
 		return fault.Memberf(member, "has an alias with a NUL byte")
 	}
 	for _, p := range strings.Split(a, "/") {
-		if p == "" || strings.Contains(p, "..") || !aliasPart.MatchString(p) {
+		if p == "" || strings.Contains(p, "..") || !aliasPart().MatchString(p) {
 			return fault.Memberf(member, "alias %q: want elements of %s separated by single slashes, no \"..\"", a, safeText)
 		}
 	}

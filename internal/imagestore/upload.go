@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/deskhub/deskhub/internal/fault"
 	"github.com/deskhub/deskhub/internal/store"
@@ -44,7 +45,7 @@ func (e *BodyError) Unwrap() error { return e.Err }
 // tempPrefix starts the names of files being uploaded; no served name starts with a dot.
 const tempPrefix = ".upload-"
 
-var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var hexSHA256 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 
 // Upload stores one file of a product version. The file is streamed to a temporary file in the
 // version's directory while it is hashed and counted, then classified (Classify; a tarball's
@@ -61,7 +62,7 @@ func (s *Service) Upload(ctx context.Context, u Upload) (store.ImageFile, error)
 		return none, err
 	}
 	want := strings.ToLower(strings.TrimSpace(u.SHA256))
-	if want != "" && !hexSHA256.MatchString(want) {
+	if want != "" && !hexSHA256().MatchString(want) {
 		return none, fault.Memberf("payload.file_sha256", "must be 64 hexadecimal digits")
 	}
 	if u.FileName != "" {

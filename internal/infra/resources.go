@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	incus "github.com/lxc/incus/v6/client"
 	"github.com/lxc/incus/v6/shared/api"
@@ -137,12 +138,12 @@ func imageAttributes(serverID int64, im api.Image) vmm.ImageAttributes {
 	return a
 }
 
-var fingerprintRE = regexp.MustCompile(`^[0-9a-fA-F]{12,64}$`)
+var fingerprintRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{12,64}$`) })
 
 // checkFingerprint refuses what cannot be a fingerprint (or an unambiguous prefix of one) before LXD
 // is asked.
 func checkFingerprint(member, fp string) error {
-	if !fingerprintRE.MatchString(fp) {
+	if !fingerprintRE().MatchString(fp) {
 		return fault.Memberf(member, "must be a SHA-256 fingerprint (12 to 64 hex digits), not %q", fp)
 	}
 	return nil
@@ -232,7 +233,7 @@ func parseProfileBody(body string) (profileBody, error) {
 	return pb, nil
 }
 
-var profileNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+var profileNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`) })
 
 // UpdateProfile is profile.update: the body (YAML or JSON) replaces the profile's description, config
 // and devices, then the profile is renamed if asked. Nothing changes if the body does not parse.
@@ -247,7 +248,7 @@ func (s *Service) UpdateProfile(ctx context.Context, c account.Caller, serverID 
 			return zero, fault.Invalidf("profile_body", "device %q in \"profile_body\" has no type", dev)
 		}
 	}
-	if rename != "" && !profileNameRE.MatchString(rename) {
+	if rename != "" && !profileNameRE().MatchString(rename) {
 		return zero, fault.Memberf("profile_rename", "must be 1-63 letters, digits, '.', '_' or '-', not %q", rename)
 	}
 	if rename != "" && name == "default" {

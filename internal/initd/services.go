@@ -44,7 +44,11 @@ func (i *Init) startServices() {
 	xvnc := xdesk.Xvnc{Display: i.c.Display, Width: i.c.Width, Height: i.c.Height, Depth: i.c.Depth,
 		RFBSocket: i.rfbPath(), Auth: i.xauth}
 	svcs = append(svcs, &service{name: "xvnc", critical: true, budget: i.c.Restarts,
-		spec: user("xvnc", i.paths.xvnc, xvnc.Args(i.paths.xvnc)),
+		spec: func() spec {
+			sp := user("xvnc", i.paths.xvnc, xvnc.Args(i.paths.xvnc))()
+			sp.env = xvnc.Env(sp.env)
+			return sp
+		},
 		ready: func(ctx context.Context, p *proc) error {
 			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()

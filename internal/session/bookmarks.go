@@ -66,7 +66,7 @@ func (s *Service) Bookmarks(ctx context.Context, c account.Caller) (fastx.Bookma
 
 // EditBookmark creates or replaces one of the user's bookmarks.
 func (s *Service) EditBookmark(ctx context.Context, c account.Caller, b Bookmark) (fastx.BookmarkList, error) {
-	if !idRE.MatchString(b.ID) {
+	if !idRE().MatchString(b.ID) {
 		return fastx.BookmarkList{}, fault.Memberf("id", "must be 1 to 64 letters, digits, '_', '.' or '-'")
 	}
 	if _, err := SplitCommand(b.Command); err != nil {

@@ -241,7 +241,7 @@ func grant(c account.Caller, id string) display.Grant {
 	return display.Grant{SessionID: id, UserID: c.UserID, Label: c.Login, Deps: revoke.Deps{UserID: c.UserID, TokenID: c.TokenID}}
 }
 
-var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`) })
 
 // errNoSession is what an unknown session and another user's session both answer.
 func errNoSession(id string) error { return fault.NotFoundf("no session %q", id) }
@@ -351,7 +351,7 @@ func (s *Service) prepare(ctx context.Context, c account.Caller, sp StartSpec) (
 	id := sp.ID
 	if id == "" {
 		id = uuid.NewString()
-	} else if !idRE.MatchString(id) {
+	} else if !idRE().MatchString(id) {
 		return store.Session{}, fault.Memberf("id", "must be 1 to 64 letters, digits, '_', '.' or '-'")
 	}
 	if s.o.MaxPerUser > 0 {

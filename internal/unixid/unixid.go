@@ -30,11 +30,11 @@ import (
 // DefaultPrefix names identities dh-<account id>.
 const DefaultPrefix = "dh-"
 
-var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,15}$`)
+var prefixRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,15}$`) })
 
 // CheckPrefix tells whether prefix makes valid Unix user names.
 func CheckPrefix(prefix string) error {
-	if !prefixRE.MatchString(prefix) {
+	if !prefixRE().MatchString(prefix) {
 		return fmt.Errorf("unix user prefix %q: want 1 to 16 of a-z, 0-9, '_' or '-', starting with a letter or '_'", prefix)
 	}
 	return nil

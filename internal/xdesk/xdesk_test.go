@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,26 @@ func TestLookPath(t *testing.T) {
 	for _, w := range []string{"HOME=" + home, "DISPLAY=:5", "XAUTHORITY=/x/auth", "PATH=" + Path, "EXTRA=1"} {
 		if !strings.Contains(env, w) {
 			t.Errorf("env lacks %s: %s", w, env)
+		}
+	}
+}
+
+// TestXvncEnv: Xvnc's environment gets the malloc threshold, added to a GLIBC_TUNABLES already there
+// and not over one that sets it.
+func TestXvncEnv(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"HOME=/h"}, []string{"HOME=/h", "GLIBC_TUNABLES=" + MallocTunables}},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=1", "A=b"},
+			[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=1:" + MallocTunables, "A=b"}},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096"}, []string{"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096"}},
+		{[]string{"GLIBC_TUNABLES="}, []string{"GLIBC_TUNABLES=" + MallocTunables}},
+	} {
+		in := append([]string{}, c.in...)
+		if got := (Xvnc{}).Env(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("Env(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if !slices.Equal(c.in, in) {
+			t.Errorf("Env changed its argument: %q", c.in)
 		}
 	}
 }

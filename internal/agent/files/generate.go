@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -20,7 +21,9 @@ type NewApp struct {
 	Launch             string `json:"launch"` // Exec command line (desktop-entry quoting)
 }
 
-var mimeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
+var mimeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
+})
 
 // SanitizeName maps s to a desktop file base name made of [a-z0-9-]
 // (accents folded, runs of other characters become one '-', trimmed), at
@@ -89,7 +92,7 @@ func validateApp(i int, a NewApp) (validatedApp, error) {
 	}
 	var mimes []string
 	for _, t := range strings.FieldsFunc(a.Mimetype, func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
-		if !mimeRE.MatchString(t) {
+		if !mimeRE().MatchString(t) {
 			return validatedApp{}, &InputError{field("mimetype"), fmt.Sprintf("%q is not a MIME type", t)}
 		}
 		mimes = append(mimes, t)
@@ -177,7 +180,7 @@ func UpdateMIMECache(appsDir string) error {
 	cache := map[string][]string{}
 	for _, e := range sortedEntries(byID) {
 		for _, t := range e.MimeTypes {
-			if mimeRE.MatchString(t) {
+			if mimeRE().MatchString(t) {
 				cache[t] = append(cache[t], e.ID)
 			}
 		}

@@ -139,10 +139,12 @@ func (p *Provider) learnKeymap(key string, n int, xauth string, cred *syscall.Cr
 }
 
 var (
-	sectionRE = regexp.MustCompile(`(?m)^(xkb_keycodes|xkb_types|xkb_compatibility|xkb_symbols|xkb_geometry) "([^"]*)" \{`)
+	sectionRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^(xkb_keycodes|xkb_types|xkb_compatibility|xkb_symbols|xkb_geometry) "([^"]*)" \{`)
+	})
 	// componentRE is what a component name learnt from a server may be: files and maps of the system's
 	// directory ("pc+us+inet(evdev)", "pc+us+de:2"), no path.
-	componentRE = regexp.MustCompile(`^[A-Za-z0-9_+():-]{1,200}$`)
+	componentRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_+():-]{1,200}$`) })
 )
 
 // buildKeymap makes parent/key: the names of display n's keymap (as the server compiled them), that
@@ -159,14 +161,14 @@ func buildKeymap(ctx context.Context, parent, key string, n int, xauth string, c
 		return fmt.Errorf("xkbcomp (keymap of %s): %w", xdesk.DisplayName(n), err)
 	}
 	names := map[string]string{}
-	for _, m := range sectionRE.FindAllStringSubmatch(string(out), -1) {
+	for _, m := range sectionRE().FindAllStringSubmatch(string(out), -1) {
 		names[m[1]] = m[2]
 	}
 	var src strings.Builder
 	src.WriteString("xkb_keymap {\n")
 	for _, c := range xkbComponents {
 		name := names[c.section]
-		if !componentRE.MatchString(name) {
+		if !componentRE().MatchString(name) {
 			return fmt.Errorf("the keymap of %s has no usable %s name", xdesk.DisplayName(n), c.section)
 		}
 		fmt.Fprintf(&src, "\t%s { include \"%s\" };\n", c.section, name)
@@ -210,7 +212,7 @@ func buildKeymap(ctx context.Context, parent, key string, n int, xauth string, c
 				return err
 			}
 		}
-		body := sectionRE.ReplaceAllString(sections[i], c.section+` "`+c.file+`" {`)
+		body := sectionRE().ReplaceAllString(sections[i], c.section+` "`+c.file+`" {`)
 		if err := os.WriteFile(filepath.Join(dir, c.file), []byte(body), 0o644); err != nil {
 			return err
 		}

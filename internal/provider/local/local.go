@@ -257,10 +257,10 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-var idRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
 
 func checkID(id string) error {
-	if !idRE.MatchString(id) {
+	if !idRE().MatchString(id) {
 		return fmt.Errorf("local: bad session id %q (want [A-Za-z0-9_.-], at most 128, not starting with '.' or '-')", id)
 	}
 	return nil

@@ -154,11 +154,11 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		}
 		dt.rt.Display = n
 		env := p.sessionEnv(acc, n, dt)
-		argv := xdesk.Xvnc{Display: n, Width: s.Width, Height: s.Height, Depth: s.Depth,
+		x := xdesk.Xvnc{Display: n, Width: s.Width, Height: s.Height, Depth: s.Depth,
 			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate, GLX: p.o.GLX,
-			XKBDir: xkbDir}.Args(xvnc)
+			XKBDir: xkbDir}
 		off := fileSize(dt.logPath())
-		ref, done, _, serr := spawn(xvnc, argv, env, acc, logf)
+		ref, done, _, serr := spawn(xvnc, x.Args(xvnc), x.Env(env), acc, logf)
 		if serr != nil {
 			return nil, fmt.Errorf("local: start Xvnc: %w", serr)
 		}

@@ -400,7 +400,7 @@ func (p *Provider) client(server int64) (incus.InstanceServer, error) {
 func (p *Provider) failed(server int64, err error) { p.o.Conns.Failed(server, err) }
 
 // nameRE are the session ids that make an instance name as they are.
-var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,58}[a-z0-9])?$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,58}[a-z0-9])?$`) })
 
 // InstanceName is the name of the instance of a session (per session) or of an account (per user).
 // Session ids of lower-case letters, digits and dashes (UUIDs) give dh-<id>; others, dh-s<hash>.
@@ -409,7 +409,7 @@ func (p *Provider) InstanceName(sessionID string, userID int64) string {
 		sum := sha256.Sum256([]byte(p.o.BrokerID))
 		return fmt.Sprintf("dh-u%d-%s", userID, hex.EncodeToString(sum[:3]))
 	}
-	if nameRE.MatchString(sessionID) && !strings.Contains(sessionID, "--") {
+	if nameRE().MatchString(sessionID) && !strings.Contains(sessionID, "--") {
 		return "dh-" + sessionID
 	}
 	sum := sha256.Sum256([]byte(sessionID))

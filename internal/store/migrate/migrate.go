@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -30,7 +31,7 @@ type Migration struct {
 	SQL     string
 }
 
-var fileRE = regexp.MustCompile(`^([0-9]+)_[A-Za-z0-9_.-]*\.sql$`)
+var fileRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+)_[A-Za-z0-9_.-]*\.sql$`) })
 
 // Load reads the migrations at the root of fsys, sorted by version. Files that
 // do not end in .sql are ignored; a .sql file without a number prefix or a
@@ -46,7 +47,7 @@ func Load(fsys fs.FS) ([]Migration, error) {
 		if e.IsDir() || path.Ext(e.Name()) != ".sql" {
 			continue
 		}
-		m := fileRE.FindStringSubmatch(e.Name())
+		m := fileRE().FindStringSubmatch(e.Name())
 		if m == nil {
 			return nil, fmt.Errorf("migrate: bad migration file name %q (want NNNN_name.sql)", e.Name())
 		}
