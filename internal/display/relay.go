@@ -94,7 +94,7 @@ func NewRelay(o Options) *Relay {
 // client is disconnected. The caller has already authorized g (e.g. by redeeming a secret).
 func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request, g Grant) {
 	log := r.log.With("session", g.SessionID, "who", g.Label, "view_only", g.ViewOnly, "remote", req.RemoteAddr)
-	offered := offeredSubprotocols(req)
+	offered := OfferedSubprotocols(req)
 	ws, err := websocket.Accept(w, req, &websocket.AcceptOptions{
 		Subprotocols:    []string{"binary"},
 		OriginPatterns:  r.o.OriginPatterns,
@@ -233,7 +233,8 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request, g Grant) {
 		"bytes_up", up, "bytes_down", down, "dropped", filter.Dropped())
 }
 
-func offeredSubprotocols(req *http.Request) []string {
+// OfferedSubprotocols are the websocket subprotocols a request offers (Sec-WebSocket-Protocol).
+func OfferedSubprotocols(req *http.Request) []string {
 	var out []string
 	for _, h := range req.Header.Values("Sec-WebSocket-Protocol") {
 		for p := range strings.SplitSeq(h, ",") {

@@ -44,7 +44,8 @@ func toneFrames(t *testing.T, owner *client.Agent, au *client.AgentAudio) (frame
 }
 
 // TestAudioWebSocket: /ws/audio/{id} carries the desktop's sound, from a real desktop's PulseAudio
-// through its agent, to the owner and to holders of a share key (viewers too); no token is a 401,
+// through its agent, to the owner and to holders of a share key (viewers too, with an account or not:
+// the key as X-Share-Key, an offered subprotocol or ?share_key=); no token and no key is a 401,
 // another user's session a 404, a foreign Origin a 403; it ends within 1 s of a logout or of the
 // deletion of the share key it was opened through.
 func TestAudioWebSocket(t *testing.T) {
@@ -110,6 +111,34 @@ func TestAudioWebSocket(t *testing.T) {
 	if typ, b, err := ws.Read(ctx); err != nil || typ != websocket.MessageText || !strings.Contains(string(b), `"s16le"`) {
 		t.Fatalf("share key in the query: header %q %v", b, err)
 	}
+	// A browser's page without an account (a share link's guest): the key as an offered subprotocol,
+	// which the answer names; without a key it is a 401, with a wrong one a 404.
+	base := strings.Replace(h.url(), "http", "ws", 1) + "/ws/audio/" + r.id
+	proto := shareKeyProtocol + key
+	sp, _, err := websocket.Dial(ctx, base, &websocket.DialOptions{Subprotocols: []string{proto}})
+	if err != nil {
+		t.Fatalf("share key as a subprotocol, no account: %v", err)
+	}
+	defer sp.CloseNow()
+	if sp.Subprotocol() != proto {
+		t.Fatalf("the handshake named subprotocol %q, want the offered %q", sp.Subprotocol(), proto)
+	}
+	if typ, b, err := sp.Read(ctx); err != nil || typ != websocket.MessageText || !strings.Contains(string(b), `"s16le"`) {
+		t.Fatalf("share key as a subprotocol: header %q %v", b, err)
+	}
+	for _, c := range []struct {
+		protos []string
+		want   int
+	}{{nil, http.StatusUnauthorized}, {[]string{shareKeyProtocol + "not-a-key"}, http.StatusNotFound}} {
+		if _, resp, err := websocket.Dial(ctx, base, &websocket.DialOptions{Subprotocols: c.protos}); err == nil || resp == nil || resp.StatusCode != c.want {
+			code := 0
+			if resp != nil {
+				code = resp.StatusCode
+			}
+			t.Fatalf("no account, subprotocols %v: %d %v, want %d", c.protos, code, err, c.want)
+		}
+	}
+	spLive := watch(func() error { _, _, err := sp.Read(context.Background()); return err })
 	guestLive := watch(func() error { _, err := guest.Next(context.Background()); return err })
 	qerr := make(chan error, 1)
 	queryLive := watch(func() error {
@@ -124,6 +153,7 @@ func TestAudioWebSocket(t *testing.T) {
 	must(t, err)
 	guestLive.endedWithin(t, "audio through a deleted viewer key", start)
 	queryLive.endedWithin(t, "audio through a deleted viewer key (query)", start)
+	spLive.endedWithin(t, "audio through a deleted viewer key (subprotocol, no account)", start)
 	if code := websocket.CloseStatus(<-qerr); code != 4003 {
 		t.Errorf("audio through a deleted key closed with %d, want 4003 (revoked)", code)
 	}

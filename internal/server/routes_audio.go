@@ -14,6 +14,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/deskhub/deskhub/api/spawner"
+	"github.com/deskhub/deskhub/internal/account"
+	"github.com/deskhub/deskhub/internal/display"
 	"github.com/deskhub/deskhub/internal/httpapi"
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/revoke"
@@ -28,35 +30,43 @@ const audioRevoked websocket.StatusCode = 4003
 // audioRoute is the desktop's sound: the agent's GET /audio websocket (spawner.AudioPath), relayed.
 func (s *Server) audioRoute() httpapi.Route {
 	return httpapi.Route{Surface: httpapi.Agent, Methods: []string{http.MethodGet}, Path: audioPath,
-		Access: httpapi.User, Tag: "audio",
+		Access: httpapi.Public, Tag: "audio",
 		Summary: "The desktop's sound (websocket): a JSON header {format, rate, channels, frameMs, skipsSilence}, " +
 			"then binary frames of s16le PCM (24 kHz, stereo, 20 ms). The owner, administrators, and holders of a " +
-			"share key of the session (viewer or granter; X-Share-Key or ?share_key=) may listen.",
+			"share key of the session (viewer or granter, with or without an account) may listen; the key comes as " +
+			"X-Share-Key, or from a browser as the offered subprotocol " + shareKeyProtocol + "<key> (echoed), or — " +
+			"kept for older clients, but it puts the key in proxies' access logs — as ?share_key=.",
 		Op: httpapi.RawAs(nil, reflect.TypeFor[spawner.AudioHeader](), s.audioWS)}
 }
 
 // audioWS relays the agent's audio websocket to the caller. Who may listen is who may see the desktop:
-// the session's owner (and administrators) and every holder of a share key of it, viewers included —
-// sound, like the picture, only goes out of the desktop. A browser cannot set headers on a websocket,
-// so the key may come as ?share_key= as well as X-Share-Key. Like the agent proxy, the relay lasts as
+// the session's owner (and administrators) and every holder of a share key of it, viewers included,
+// with or without an account (as share/connect shows them the picture) — sound, like the picture, only
+// goes out of the desktop. A browser cannot set headers on a websocket, so the key may come as an
+// offered subprotocol (audioShareKey) as well as X-Share-Key. Like the agent proxy, the relay lasts as
 // long as the credentials it was opened with (token, share key, account: internal/revoke), and a
 // cross-site page cannot open it with the browser's cookie (the Origin must be this host or one of
 // the configured CORS origins).
 func (s *Server) audioWS(c *httpapi.Call) error {
 	id := c.R.PathValue("session_id")
-	who, err := s.caller(c)
-	if err != nil {
-		return err
+	key, proto := audioShareKey(c.R)
+	var who account.Caller
+	var err error = httpapi.Errorf(http.StatusUnauthorized, "this call needs a token (Authorization: Bearer …) or a share key of the session")
+	if c.Principal != nil {
+		who, err = s.caller(c)
 	}
-	deps := revoke.Deps{UserID: who.UserID, TokenID: who.TokenID}
-	if _, err := s.sessions.Live(c.Ctx, who, id); err != nil {
-		key := c.R.Header.Get("X-Share-Key")
+	var deps revoke.Deps
+	if err == nil {
+		deps = revoke.Deps{UserID: who.UserID, TokenID: who.TokenID}
+		err = func() error { _, err := s.sessions.Live(c.Ctx, who, id); return err }()
+	}
+	if err != nil { // not the owner's (or no account): a share key of the session, or what kept it out
 		if key == "" {
-			key = c.R.URL.Query().Get("share_key")
+			return err
 		}
 		sh, serr := s.sessions.SharePerms(c.Ctx, id, key)
 		if serr != nil {
-			return err
+			return serr
 		}
 		deps.ShareID = sh.ID
 	}
@@ -84,7 +94,11 @@ func (s *Server) audioWS(c *httpapi.Call) error {
 	}
 	defer up.CloseNow()
 	up.SetReadLimit(1 << 20)
-	down, err := websocket.Accept(c.W, c.R, &websocket.AcceptOptions{OriginPatterns: patterns})
+	var protos []string
+	if proto != "" {
+		protos = []string{proto} // a browser refuses a handshake that does not name what it offered
+	}
+	down, err := websocket.Accept(c.W, c.R, &websocket.AcceptOptions{OriginPatterns: patterns, Subprotocols: protos})
 	if err != nil {
 		return nil // the handshake answered
 	}
@@ -112,6 +126,24 @@ func (s *Server) audioWS(c *httpapi.Call) error {
 			return nil
 		}
 	}
+}
+
+// shareKeyProtocol prefixes the share key a browser offers as a websocket subprotocol (a page cannot set
+// headers on a websocket, and a key in the URL ends up in proxies' access logs).
+const shareKeyProtocol = "deskhub.share-key."
+
+// audioShareKey is the share key an audio websocket request carries — X-Share-Key, an offered
+// subprotocol shareKeyProtocol+key (then also that subprotocol, to echo), or ?share_key= — or "".
+func audioShareKey(r *http.Request) (key, proto string) {
+	if k := r.Header.Get("X-Share-Key"); k != "" {
+		return k, ""
+	}
+	for _, p := range display.OfferedSubprotocols(r) {
+		if k, ok := strings.CutPrefix(p, shareKeyProtocol); ok && k != "" {
+			return k, p
+		}
+	}
+	return r.URL.Query().Get("share_key"), ""
 }
 
 // originAllowed tells whether a websocket request may be served with the browser's credentials: no

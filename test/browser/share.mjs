@@ -165,6 +165,19 @@ try {
   step("guest typed", { changedPixels: result.guestChangedPixels });
   await emit("guest-typed"); // the test checks that ~/viewer.txt does not appear
 
+  // The guest unmutes: the sound websocket opens with the share key as its subprotocol (no account,
+  // no key in the URL); the button is pressed once the stream's header came.
+  const audioURLs = [];
+  guest.on("websocket", (ws) => { if (ws.url().includes("/ws/audio/")) audioURLs.push(ws.url()); });
+  await guest.click("#sound");
+  await guest.waitForFunction(() => document.getElementById("sound").getAttribute("aria-pressed") === "true" ||
+    document.getElementById("status")?.classList.contains("error"), null, { timeout: 20_000 });
+  result.guestSound = await guest.$eval("#sound", (e) => e.getAttribute("aria-pressed"));
+  result.guestSoundStatus = await guest.$eval("#status", (e) => e.textContent).catch(() => "");
+  result.guestSoundURLs = audioURLs;
+  await guest.click("#sound");
+  step("guest unmuted", { pressed: result.guestSound, urls: audioURLs });
+
   // The owner: log in on the page and connect to the same desktop.
   owner = await openPage(browser, "owner");
   await owner.goto(new URL("/", base).href);

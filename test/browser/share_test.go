@@ -27,8 +27,11 @@ type shareRun struct {
 	GuestToken            bool   `json:"guestToken"`
 	GuestSession          string `json:"guestSession"`
 	GuestFrame            *frameSummary
-	GuestChangedPixels    int    `json:"guestChangedPixels"`
-	GuestStateAfterTyping string `json:"guestStateAfterTyping"`
+	GuestChangedPixels    int      `json:"guestChangedPixels"`
+	GuestSound            string   `json:"guestSound"`
+	GuestSoundStatus      string   `json:"guestSoundStatus"`
+	GuestSoundURLs        []string `json:"guestSoundURLs"`
+	GuestStateAfterTyping string   `json:"guestStateAfterTyping"`
 	OwnerFrame            *frameSummary
 	OwnerChangedPixels    int `json:"ownerChangedPixels"`
 	GuestSawOwnerPixels   int `json:"guestSawOwnerPixels"`
@@ -173,6 +176,10 @@ func TestShareViewOnlyInChromium(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(home, "viewer.txt")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("~/viewer.txt at the end: %v (want it not to exist)", err)
+	}
+	if run.GuestSound != "true" || len(run.GuestSoundURLs) != 1 || strings.Contains(run.GuestSoundURLs[0], "key") {
+		t.Errorf("the guest's Unmute: pressed %q (status %q), sound websockets %v: want one, without the key in its URL",
+			run.GuestSound, run.GuestSoundStatus, run.GuestSoundURLs)
 	}
 	if run.GuestChangedPixels > 50 || run.GuestStateAfterTyping != "connected" {
 		t.Errorf("the guest's typing changed %d xterm pixels (state %q): want no echo", run.GuestChangedPixels, run.GuestStateAfterTyping)

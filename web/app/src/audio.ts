@@ -1,7 +1,9 @@
 // audio.ts plays a desktop's sound in the browser.
 //
 // The broker serves it as a websocket beside the display, GET /ws/audio/<session id> (same origin: the
-// session cookie authenticates it; a share key's holder adds ?share_key=). Its first message is a JSON
+// session cookie authenticates it; a share key's holder, with or without an account, offers the key as
+// the subprotocol "deskhub.share-key.<key>", which keeps it out of URLs and proxies' access logs). Its
+// first message is a JSON
 // header, {format: "s16le", rate, channels, frameMs, skipsSilence}; every next one is a binary frame of
 // interleaved signed 16-bit little-endian PCM (24 kHz stereo, 20 ms: 1920 bytes). Frames of pure silence
 // are not sent, so a gap is silence, not loss.
@@ -26,7 +28,7 @@ export interface AudioHeader {
 export interface AudioPlayerOptions {
   /** The websocket's URL; default ws(s)://<this host>/ws/audio/<session id>. */
   url?: string;
-  /** A share key of the session (for its holder, viewer or granter), sent as ?share_key=. */
+  /** A share key of the session (for its holder, viewer or granter), offered as the websocket subprotocol deskhub.share-key.<key>. */
   shareKey?: string;
   /** How far ahead of the arrival of the first frame after a gap playback starts; default 80 ms. */
   bufferMs?: number;
@@ -61,6 +63,7 @@ export class AudioPlayer {
   onclose: ((code: number, reason: string) => void) | null = null;
 
   private readonly url: string;
+  private readonly protocols: string[];
   private readonly bufferS: number;
   private readonly ownContext: boolean;
   private ws: WebSocket | null = null;
@@ -72,13 +75,12 @@ export class AudioPlayer {
     this.bufferS = Math.max(0, opts.bufferMs ?? 80) / 1000;
     this.context = opts.context ?? null;
     this.ownContext = !opts.context;
+    this.protocols = opts.shareKey ? [`deskhub.share-key.${opts.shareKey}`] : [];
     if (opts.url) {
       this.url = opts.url;
     } else {
       const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-      let u = `${scheme}//${location.host}/ws/audio/${encodeURIComponent(sessionId)}`;
-      if (opts.shareKey) u += `?share_key=${encodeURIComponent(opts.shareKey)}`;
-      this.url = u;
+      this.url = `${scheme}//${location.host}/ws/audio/${encodeURIComponent(sessionId)}`;
     }
   }
 
@@ -99,7 +101,7 @@ export class AudioPlayer {
     this.output = ctx.createGain();
     this.output.connect(ctx.destination);
     this.next = 0;
-    const ws = new WebSocket(this.url);
+    const ws = new WebSocket(this.url, this.protocols);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     await new Promise<void>((resolve, reject) => {

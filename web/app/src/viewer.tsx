@@ -162,7 +162,7 @@ export function Viewer(props: { id: string; guestKey?: string }) {
       const d = l.find((x) => x.id === id);
       if (d) setTitle(d.name || d.command);
     }, () => {});
-    // The dock: the agent's window events (owner only: a websocket cannot carry a guest's share key),
+    // The dock: the agent's window events (owner only: the events websocket takes no share key),
     // opened once the display is connected, so that the agent's first window list (X requests to the
     // same Xvnc) does not compete with the display's handshake and first frame.
     let ws: WebSocket | null = null;
@@ -212,7 +212,7 @@ export function Viewer(props: { id: string; guestKey?: string }) {
   };
   const toggleSound = run(async () => {
     if (muted) {
-      audio.current = audio.current || new AudioPlayer(id);
+      audio.current = audio.current || new AudioPlayer(id, { shareKey: guestKey });
       await audio.current.start();
       setMuted(false);
     } else {
