@@ -42,11 +42,16 @@ func TestMembersCovered(t *testing.T) {
 // SessionQuery are the same as Page over every listed session object (the semantics), for random
 // sessions and random filters, orders and pages, on SQLite and on PostgreSQL.
 func TestListDifferential(t *testing.T) {
+	onStores(t, listDifferential)
+}
+
+// onStores runs fn as a subtest on a fresh SQLite store and on a fresh PostgreSQL one.
+func onStores(t *testing.T, fn func(*testing.T, store.Store)) {
 	for _, b := range []struct {
 		name string
 		open func(testing.TB) store.Store
 	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
-		t.Run(b.name, func(t *testing.T) { listDifferential(t, b.open(t)) })
+		t.Run(b.name, func(t *testing.T) { fn(t, b.open(t)) })
 	}
 }
 
@@ -232,50 +237,44 @@ func TestQuerySessionsWhitelist(t *testing.T) {
 // TestBookmarksOneQuery: bookmark/list's one query for both kinds answers each kind as its own
 // query does (same entries, same order), on SQLite and PostgreSQL.
 func TestBookmarksOneQuery(t *testing.T) {
-	for _, b := range []struct {
-		name string
-		open func(testing.TB) store.Store
-	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
-		t.Run(b.name, func(t *testing.T) {
-			st := b.open(t)
-			ctx := context.Background()
-			r := rand.New(rand.NewPCG(3, 4))
-			var users []store.User
-			for i := range 2 {
-				u := store.User{Login: fmt.Sprintf("b%d", i), Provider: store.ProviderLocal}
-				if err := st.CreateUser(ctx, &u); err != nil {
-					t.Fatal(err)
-				}
-				users = append(users, u)
+	onStores(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		r := rand.New(rand.NewPCG(3, 4))
+		var users []store.User
+		for i := range 2 {
+			u := store.User{Login: fmt.Sprintf("b%d", i), Provider: store.ProviderLocal}
+			if err := st.CreateUser(ctx, &u); err != nil {
+				t.Fatal(err)
 			}
-			for i := range 120 {
-				kind := pick(r, []string{store.BookmarkKindBookmark, store.BookmarkKindHistory})
-				bm := store.Bookmark{ID: fmt.Sprintf("%s%d", pick(r, []string{"a", "B", "é", "1"}), r.IntN(40)), UserID: pick(r, users).ID,
-					Kind: kind, Name: fmt.Sprint("n", i), Command: "xterm"}
-				if err := st.PutBookmark(ctx, &bm); err != nil {
-					t.Fatal(err)
-				}
+			users = append(users, u)
+		}
+		for i := range 120 {
+			kind := pick(r, []string{store.BookmarkKindBookmark, store.BookmarkKindHistory})
+			bm := store.Bookmark{ID: fmt.Sprintf("%s%d", pick(r, []string{"a", "B", "é", "1"}), r.IntN(40)), UserID: pick(r, users).ID,
+				Kind: kind, Name: fmt.Sprint("n", i), Command: "xterm"}
+			if err := st.PutBookmark(ctx, &bm); err != nil {
+				t.Fatal(err)
 			}
-			svc := New(Options{Store: st, Provider: &provider.Unavailable{}, Relay: display.NewRelay(display.Options{})})
-			for _, u := range users {
-				got, err := svc.Bookmarks(ctx, account.Caller{UserID: u.ID})
+		}
+		svc := New(Options{Store: st, Provider: &provider.Unavailable{}, Relay: display.NewRelay(display.Options{})})
+		for _, u := range users {
+			got, err := svc.Bookmarks(ctx, account.Caller{UserID: u.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for kind, list := range map[string][]fastx.Bookmark{store.BookmarkKindBookmark: got.Bookmarks, store.BookmarkKindHistory: got.History} {
+				rows, err := st.ListBookmarks(ctx, u.ID, kind)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for kind, list := range map[string][]fastx.Bookmark{store.BookmarkKindBookmark: got.Bookmarks, store.BookmarkKindHistory: got.History} {
-					rows, err := st.ListBookmarks(ctx, u.ID, kind)
-					if err != nil {
-						t.Fatal(err)
-					}
-					var want []fastx.Bookmark
-					for _, row := range rows {
-						want = append(want, bookmarkOut(row))
-					}
-					if len(want) == 0 || !reflect.DeepEqual(list, want) {
-						t.Fatalf("user %d %s: got %v, want %v", u.ID, kind, list, want)
-					}
+				var want []fastx.Bookmark
+				for _, row := range rows {
+					want = append(want, bookmarkOut(row))
+				}
+				if len(want) == 0 || !reflect.DeepEqual(list, want) {
+					t.Fatalf("user %d %s: got %v, want %v", u.ID, kind, list, want)
 				}
 			}
-		})
-	}
+		}
+	})
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/deskhub/deskhub/internal/provider"
 	"github.com/deskhub/deskhub/internal/store"
 	"github.com/deskhub/deskhub/internal/store/readcache"
-	"github.com/deskhub/deskhub/internal/store/storetest"
 )
 
 // freezing is a provider whose desktops can be frozen (the freeze state alone).
@@ -125,12 +124,7 @@ func (rc *relayClients) wait(id string, n int) {
 // callers keep the cache warm; answers are kept (hits counted) and one user's is never another's. On
 // SQLite and on PostgreSQL, behind the store's read cache as the broker runs it.
 func TestListJSONCache(t *testing.T) {
-	for _, b := range []struct {
-		name string
-		open func(testing.TB) store.Store
-	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
-		t.Run(b.name, func(t *testing.T) { listJSONCache(t, b.open(t)) })
-	}
+	onStores(t, listJSONCache)
 }
 
 func listJSONCache(t *testing.T, raw store.Store) {
