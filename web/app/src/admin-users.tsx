@@ -50,18 +50,18 @@ export function Users() {
       </Card>
       <Card title="Accounts" id="admin-users">
         <div class="table-wrap" tabIndex={0} role="region" aria-label="Accounts">
-          <table class="table" id="users" data-count={list ? list.length : 0}>
+          <table class="table stack" id="users" data-count={list ? list.length : 0}>
             <thead><tr><th scope="col">Login</th><th scope="col">Mail</th><th scope="col">Role</th><th scope="col">State</th>
               <th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
             <tbody>{(list || []).map((u) => {
               const self = u.user_login === me;
               return (
                 <tr key={u.user_id} data-login={u.user_login} data-locked={String(u.user_locked)}>
-                  <td><strong>{u.user_login}</strong>{self && <small> (you)</small>}</td>
-                  <td class="wrap">{u.user_email}</td>
-                  <td>{u.user_admin ? "Administrator" : "User"}{u.user_provider !== "local" && <small> · {u.user_provider}</small>}</td>
-                  <td><span class={`badge ${u.user_locked ? "state-locked" : "state-running"}`}>{u.user_locked ? "locked" : "active"}</span></td>
-                  <td>{when(u.user_created_at)}</td>
+                  <td data-label="Login"><strong>{u.user_login}</strong>{self && <small> (you)</small>}</td>
+                  <td data-label="Mail" class="wrap">{u.user_email}</td>
+                  <td data-label="Role">{u.user_admin ? "Administrator" : "User"}{u.user_provider !== "local" && <small> · {u.user_provider}</small>}</td>
+                  <td data-label="State"><span class={`badge ${u.user_locked ? "state-locked" : "state-running"}`}>{u.user_locked ? "locked" : "active"}</span></td>
+                  <td data-label="Created">{when(u.user_created_at)}</td>
                   <td class="actions">
                     {u.user_locked
                       ? <button type="button" data-action="unlock" disabled={busy} aria-label={`Unlock ${u.user_login}`} onClick={lock(u, false)}>Unlock</button>
@@ -170,13 +170,13 @@ export function Audit() {
         <button type="button" id="audit-older" disabled={!next} onClick={() => setPages([...pages, next])}>Older</button>
       </nav>
       <div class="table-wrap" tabIndex={0} role="region" aria-label="Audit entries">
-        <table class="table" id="audit" data-count={entries ? entries.length : 0} data-page={page}>
+        <table class="table stack" id="audit" data-count={entries ? entries.length : 0} data-page={page}>
           <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">From</th><th scope="col">Detail</th></tr></thead>
           <tbody>{(entries || []).map((e) => (
             <tr key={e.audit_id} data-action={e.audit_action} data-target={e.audit_target}>
-              <td>{when(e.audit_at)}</td><td>{e.audit_actor}</td><td><code>{e.audit_action}</code></td>
-              <td class="wrap">{e.audit_target}</td><td>{e.audit_remote_addr}</td>
-              <td class="wrap"><small>{e.audit_detail ? Object.entries(e.audit_detail).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : ""}</small></td>
+              <td data-label="When">{when(e.audit_at)}</td><td data-label="Who">{e.audit_actor}</td><td data-label="Action"><code>{e.audit_action}</code></td>
+              <td data-label="Target" class="wrap">{e.audit_target}</td><td data-label="From">{e.audit_remote_addr}</td>
+              <td data-label="Detail" class="wrap"><small>{e.audit_detail ? Object.entries(e.audit_detail).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : ""}</small></td>
             </tr>
           ))}</tbody>
         </table>
