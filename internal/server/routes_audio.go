@@ -58,7 +58,7 @@ func (s *Server) audioWS(c *httpapi.Call) error {
 	var deps revoke.Deps
 	if err == nil {
 		deps = revoke.Deps{UserID: who.UserID, TokenID: who.TokenID}
-		err = func() error { _, err := s.sessions.Live(c.Ctx, who, id); return err }()
+		_, err = s.sessions.Live(c.Ctx, who, id)
 	}
 	if err != nil { // not the owner's (or no account): a share key of the session, or what kept it out
 		if key == "" {
