@@ -79,6 +79,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	b.string(&ss.HomeRoot, "home-root", "DESKHUB_HOME_ROOT", "", "directory holding a home per deskhub account; default <data>/homes")
 	b.string(&suggestions, "suggestions", "DESKHUB_SUGGESTIONS", strings.Join(ss.Suggestions, ";"), "global bookmarks, name=command entries separated by ';'")
 	b.int(&ss.MaxPerServer, "max-sessions-per-server", "DESKHUB_MAX_SESSIONS_PER_SERVER", ss.MaxPerServer, "most sessions one server (this host, or an LXD server) runs at once; placement skips a full server (0: no limit)")
+	b.bool(&ss.CompareFB, "desktop-compare-fb", "DESKHUB_DESKTOP_COMPARE_FB", ss.CompareFB, "keep TigerVNC's pixel comparison in this host's desktops: only changed pixels are sent, for a second copy of the screen (4 MiB at 1280x800) in each desktop once viewed; false saves that memory and sends every redrawn region")
 	b.bool(&ss.GLX, "desktop-glx", "DESKHUB_DESKTOP_GLX", ss.GLX, "keep the GLX extension in this host's desktops (their X servers then load Mesa's software renderer: ~50 MiB more per desktop, a slower start)")
 	b.string(&ss.Placement, "placement", "DESKHUB_PLACEMENT", ss.Placement, "how sessions started without a serverId find their server: fewest-sessions, most-free-memory or round-robin")
 	var freezeIdle, trimIdle string

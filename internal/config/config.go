@@ -184,6 +184,10 @@ type Sessions struct {
 	// GLX keeps the GLX extension in the X servers of this host's desktops (off: each desktop is ~50 MiB
 	// smaller and starts faster; programs that need OpenGL cannot get it).
 	GLX bool
+	// CompareFB keeps the pixel comparison of the X servers of this host's desktops (default on; off:
+	// each desktop that has been viewed is ~4 MiB smaller, and its viewers get every redrawn region,
+	// changed or not).
+	CompareFB bool
 	// AgentCommand runs the desktop agent in each desktop (set by `deskhub serve` to its own binary
 	// with "agent"); empty: desktops run without an agent.
 	AgentCommand []string
@@ -256,7 +260,7 @@ func Default() Config {
 		Auth: Auth{Provider: store.ProviderLocal, SSHAddr: "127.0.0.1:22", LoginTTL: 12 * time.Hour, CodeTTL: time.Hour,
 			MaxTokenLifetime: 365 * 24 * time.Hour},
 		Mail: Mail{From: "deskhub@localhost"},
-		Sessions: Sessions{MaxPerUser: 10, TrimIdle: 30 * time.Second, UserPrefix: unixid.DefaultPrefix, Placement: "fewest-sessions",
+		Sessions: Sessions{MaxPerUser: 10, TrimIdle: 30 * time.Second, UserPrefix: unixid.DefaultPrefix, Placement: "fewest-sessions", CompareFB: true,
 			Suggestions: []string{"Terminal=xterm", "Clock=xclock"}},
 		Infra:  Infra{OpTimeout: 5 * time.Minute, StreamBindTimeout: 30 * time.Second, Heartbeat: 15 * time.Second},
 		Images: Images{MaxSize: 4 << 30, UploadTimeout: 2 * time.Hour, KeepVersions: 3, RetentionInterval: time.Hour},

@@ -351,7 +351,8 @@ func (s *Server) setupSessions(opts Options) error {
 	if s.prov == nil {
 		var host provider.Provider
 		p, err := local.New(local.Options{StateDir: filepath.Join(cfg.DataDir, "sessions"), Log: s.log,
-			AgentCommand: cfg.Sessions.AgentCommand, GLX: cfg.Sessions.GLX})
+			AgentCommand: cfg.Sessions.AgentCommand, GLX: cfg.Sessions.GLX,
+			NoCompareFB: !cfg.Sessions.CompareFB})
 		if err != nil {
 			s.log.Error("desktops cannot run on this host; everything else is served", "error", err)
 			u := provider.NewUnavailable(err)

@@ -76,13 +76,13 @@ func TestXvncArgs(t *testing.T) {
 		t.Fatalf("args\n got %q\nwant %q", got, want)
 	}
 	got = Xvnc{Display: 3, Width: 800, Height: 600, Depth: 24, RFBSocket: "/run/x/rfb.sock", GLX: true,
-		XKBDir: "/s/.xkb/k"}.Args("/usr/bin/Xvnc")
+		XKBDir: "/s/.xkb/k", NoCompareFB: true}.Args("/usr/bin/Xvnc")
 	want = []string{"/usr/bin/Xvnc", ":3", "-geometry", "800x600", "-depth", "24",
 		"-rfbunixpath", "/run/x/rfb.sock", "-rfbunixmode", "0600", "-rfbport", "-1",
-		"-SecurityTypes", "None", "-nolisten", "tcp", "-xkbdir", "/s/.xkb/k",
+		"-SecurityTypes", "None", "-nolisten", "tcp", "-xkbdir", "/s/.xkb/k", "-CompareFB", "0",
 		"-FrameRate", "60", "-AlwaysShared", "-noreset", "-desktop", "deskhub"}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("args with GLX and an XKB directory\n got %q\nwant %q", got, want)
+		t.Fatalf("args with GLX, an XKB directory and no pixel comparison\n got %q\nwant %q", got, want)
 	}
 }
 

@@ -28,6 +28,13 @@ type Xvnc struct {
 	// 100–150 ms later; X clients do without GLX (xterm, openbox, GTK and Qt programs draw through
 	// Xrender), and programs that need OpenGL cannot get it.
 	GLX bool
+	// NoCompareFB turns off TigerVNC's pixel comparison (-CompareFB 0). With it (TigerVNC's default,
+	// for viewers that ask for compression level 2 or more, noVNC and deskhub's screenshots included)
+	// Xvnc keeps a second copy of the framebuffer (4 MiB at 1280x800) from the first such viewer on,
+	// for as long as it runs, and sends only the parts of a redrawn region whose pixels changed.
+	// Without it a desktop that has been looked at is ~4 MiB smaller and every redrawn region is sent
+	// (more bytes to the browser from toolkits that repaint whole windows).
+	NoCompareFB bool
 	// XKBDir is the server's -xkbdir (default: the system's XKB data). The local provider points it at
 	// its keymap cache: a copy of the system's directory (symbolic links) whose rules name the default
 	// keymap already flattened into one file per component, which the xkbcomp the server runs at its
@@ -63,6 +70,9 @@ func (x Xvnc) Args(path string) []string {
 	}
 	if x.XKBDir != "" {
 		argv = append(argv, "-xkbdir", x.XKBDir)
+	}
+	if x.NoCompareFB {
+		argv = append(argv, "-CompareFB", "0")
 	}
 	return append(argv, "-FrameRate", strconv.Itoa(rate), "-AlwaysShared", "-noreset", "-desktop", name)
 }

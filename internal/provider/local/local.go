@@ -68,6 +68,9 @@ type Options struct {
 	// GLX keeps the GLX extension of the desktops' X servers (see xdesk.Xvnc.GLX: ~50 MiB more per
 	// desktop and a slower start; off by default).
 	GLX bool
+	// NoCompareFB turns off the X servers' pixel comparison (see xdesk.Xvnc.NoCompareFB: ~4 MiB less per
+	// desktop that has been viewed, more bytes to its viewers).
+	NoCompareFB bool
 	// NoComposeCache starts desktops without the account's compose cache (see composeCacheDir), as
 	// before it existed: benchmarks compare the two.
 	NoComposeCache bool

@@ -156,7 +156,7 @@ func (p *Provider) Start(ctx context.Context, s provider.Spec) (_ *provider.Desk
 		env := p.sessionEnv(acc, n, dt)
 		x := xdesk.Xvnc{Display: n, Width: s.Width, Height: s.Height, Depth: s.Depth,
 			RFBSocket: dt.rfbPath(), Auth: dt.xauthPath(), FrameRate: s.FrameRate, GLX: p.o.GLX,
-			XKBDir: xkbDir}
+			NoCompareFB: p.o.NoCompareFB, XKBDir: xkbDir}
 		off := fileSize(dt.logPath())
 		ref, done, _, serr := spawn(xvnc, x.Args(xvnc), x.Env(env), acc, logf)
 		if serr != nil {
