@@ -247,9 +247,16 @@ func listJSONCache(t *testing.T, raw store.Store) {
 		check(step, what)
 	}
 	halt()
-	hits := testutil.ToFloat64(svc.lists.hit)
-	if misses := testutil.ToFloat64(svc.lists.miss); hits < 10*misses || misses < 60 {
-		t.Fatalf("%.0f hits, %.0f misses: the answers are not kept, or not made again after changes", hits, misses)
+	// Changes make answers again: at least one miss for most of the 120 changes. (How many hits the
+	// others' calls score between changes depends on the machine's speed, so it is not counted.)
+	if misses := testutil.ToFloat64(svc.lists.miss); misses < 60 {
+		t.Fatalf("%.0f misses over 120 changes: answers are not made again after changes", misses)
+	}
+	// Nothing changed since the last check, which made or found every answer: asking again is all hits.
+	hits, misses := testutil.ToFloat64(svc.lists.hit), testutil.ToFloat64(svc.lists.miss)
+	check(121, "nothing")
+	if dh, dm := testutil.ToFloat64(svc.lists.hit)-hits, testutil.ToFloat64(svc.lists.miss)-misses; dh != float64(len(users)*len(options)) || dm != 0 {
+		t.Fatalf("asking again with nothing changed: %.0f hits, %.0f misses, want %d and 0: the answers are not kept", dh, dm, len(users)*len(options))
 	}
 	if n, err := testutil.GatherAndCount(reg, "deskhub_session_list_cache_lookups_total"); err != nil || n != 3 {
 		t.Fatalf("metrics: %d series, %v", n, err)
