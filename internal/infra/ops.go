@@ -87,6 +87,16 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
+// busyRetry is how long an operation waits before asking again when LXD answered that another
+// operation holds the instance.
+const busyRetry = 250 * time.Millisecond
+
+// busy tells whether LXD refused or failed an operation because another one holds the instance
+// (LXD's and Incus's instance operation lock: "Instance is busy running a stop operation").
+func busy(err error) bool {
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "is busy running a")
+}
+
 // errNotDone is the outcome of an operation LXD forgot whose intended state was not reached.
 var errNotDone = errors.New("not done")
 
@@ -101,6 +111,18 @@ func (s *Service) driveOp(ctx context.Context, op *store.Operation, spec *opSpec
 		}
 		if err == nil {
 			err = s.followOp(ctx, op, spec)
+		}
+		if busy(err) && ctx.Err() == nil {
+			// Another operation holds the instance (a stop LXD is still finishing after the instance
+			// already shows Stopped, say): it ends soon; ask again until it does or the deadline comes.
+			s.log.Info("the instance is busy with another operation; asking again", "operation", op.ID,
+				"instance", op.InstanceName, "err", err)
+			sleepCtx(ctx, busyRetry)
+			if ctx.Err() == nil {
+				op.LXDOperation = ""
+				fresh = true
+				continue
+			}
 		}
 		if err != nil && !errors.Is(err, errAlreadyDone) {
 			return err
