@@ -91,12 +91,6 @@ func maxTime(a, b time.Time) time.Time {
 // operation holds the instance.
 const busyRetry = 250 * time.Millisecond
 
-// busy tells whether LXD refused or failed an operation because another one holds the instance
-// (LXD's and Incus's instance operation lock: "Instance is busy running a stop operation").
-func busy(err error) bool {
-	return err != nil && strings.Contains(strings.ToLower(err.Error()), "is busy running a")
-}
-
 // errNotDone is the outcome of an operation LXD forgot whose intended state was not reached.
 var errNotDone = errors.New("not done")
 
@@ -104,6 +98,7 @@ func (s *Service) driveOp(ctx context.Context, op *store.Operation, spec *opSpec
 	if !fresh && op.LXDOperation == "" && op.Kind == "instance.add" && spec.Phase == "start" {
 		fresh = true // the instance was made; starting it had not been asked yet
 	}
+	waited := false // told the log that the instance is busy
 	for {
 		var err error
 		if fresh {
@@ -112,11 +107,14 @@ func (s *Service) driveOp(ctx context.Context, op *store.Operation, spec *opSpec
 		if err == nil {
 			err = s.followOp(ctx, op, spec)
 		}
-		if busy(err) && ctx.Err() == nil {
+		if lxdconn.IsBusy(err) && ctx.Err() == nil {
 			// Another operation holds the instance (a stop LXD is still finishing after the instance
 			// already shows Stopped, say): it ends soon; ask again until it does or the deadline comes.
-			s.log.Info("the instance is busy with another operation; asking again", "operation", op.ID,
-				"instance", op.InstanceName, "err", err)
+			if !waited {
+				s.log.Info("the instance is busy with another operation; asking again until it ends", "operation", op.ID,
+					"instance", op.InstanceName, "err", err)
+				waited = true
+			}
 			sleepCtx(ctx, busyRetry)
 			if ctx.Err() == nil {
 				op.LXDOperation = ""

@@ -291,6 +291,13 @@ func IsNotFound(err error) bool {
 	return api.StatusErrorCheck(err, http.StatusNotFound)
 }
 
+// IsBusy tells whether LXD refused or failed an instance operation because another one holds the
+// instance (LXD's and Incus's instance operation lock: "Instance is busy running a stop operation").
+// The other operation ends soon; asking again then works.
+func IsBusy(err error) bool {
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "is busy running a")
+}
+
 // IsChanged tells whether LXD answered 412: the resource changed since its ETag was read.
 func IsChanged(err error) bool {
 	return api.StatusErrorCheck(err, http.StatusPreconditionFailed)

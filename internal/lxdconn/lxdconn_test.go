@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -77,4 +79,23 @@ func FuzzParseTrustToken(f *testing.F) {
 			t.Fatalf("took %q as a token: %+v", s, tok)
 		}
 	})
+}
+
+// TestIsBusy: LXD's instance operation lock, as an operation's error (LXD 5.0, seen in CI) and as a
+// refusal deskhub wraps; other failures are not "busy".
+func TestIsBusy(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{errors.New(`Failed to create instance start operation: Instance is busy running a "stop" operation`), true},
+		{fmt.Errorf("LXD refused it: %w", errors.New("Instance is busy running a restart operation")), true},
+		{errors.New("The instance is already running"), false},
+		{errors.New("Instance not found"), false},
+		{nil, false},
+	} {
+		if got := IsBusy(c.err); got != c.want {
+			t.Errorf("IsBusy(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
 }
